@@ -1,0 +1,167 @@
+"""``newsriver [--config PATH] COMMAND``: check, poll, run, serve, status."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from . import __version__
+from . import config as config_module
+from .config import Config
+from .errors import ConfigError, NewsriverError
+from .poll import Outcome, poll_sources, publish_feeds, utcnow
+from .serve import FeedServer, make_server
+from .service import Service
+from .store import Store
+
+EXIT_INVALID = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    path = config_module.resolve_path(args.config)
+    try:
+        config = config_module.load(path)
+        if args.command == "check":
+            return _check(config, str(path))
+        store = Store(config.settings.database)
+        try:
+            return int(args.handler(config, store, args))
+        finally:
+            store.close()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    except NewsriverError as exc:
+        print(f"newsriver: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
+    parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("check", help="validate the config")
+    poll = commands.add_parser("poll", help="fetch every source once, store, publish")
+    poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
+    poll.set_defaults(handler=_poll)
+    commands.add_parser("run", help="the service: poll on schedule, publish, serve").set_defaults(handler=_run)
+    commands.add_parser("serve", help="serve the output folder over HTTP").set_defaults(handler=_serve)
+    status = commands.add_parser("status", help="one row per source")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def _check(config: Config, path: str) -> int:
+    print(
+        f"{path}: ok: {len(config.sources)} sources, {len(config.feeds)} feeds "
+        f"({', '.join(f.name for f in config.feeds)}), database {config.settings.database}"
+    )
+    return 0
+
+
+def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
+    store.sync_sources((s.name, s.url) for s in config.sources)
+    lock = threading.Lock()
+
+    def report(outcome: Outcome) -> None:
+        with lock:
+            print(outcome.line(), flush=True)
+
+    outcomes = poll_sources(config, store, on_outcome=report)
+    changed = publish_feeds(config, store)
+    failed = [o for o in outcomes if o.result == "error"]
+    print(
+        f"{len(outcomes)} sources: {len(outcomes) - len(failed)} ok, {len(failed)} failed; "
+        f"{sum(o.new for o in outcomes)} new, {sum(o.updated for o in outcomes)} updated; "
+        f"{len(changed)} files written to {config.settings.output_dir}"
+    )
+    return 1 if failed and args.strict else 0
+
+
+def _run(config: Config, store: Store, _args: argparse.Namespace) -> int:
+    Service(config, store).run()
+    return 0
+
+
+def _serve(config: Config, store: Store, _args: argparse.Namespace) -> int:
+    settings = config.settings
+    server = make_server(FeedServer(settings.output_dir), settings.listen_host, settings.listen_port)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    print(f"serving {settings.output_dir} on http://{settings.listen}/", file=sys.stderr, flush=True)
+    # server.close() from the SIGTERM handler makes run() stop with an OSError.
+    with contextlib.suppress(KeyboardInterrupt, OSError):
+        server.run()
+    return 0
+
+
+def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
+    rows = store.sources()
+    counts = store.entry_counts()
+    table: list[dict[str, Any]] = []
+    for cfg in config.sources:
+        row = rows.get(cfg.name)
+        table.append(
+            {
+                "source": cfg.name,
+                "status": row.status if row else "new",
+                "last_fetch": row.last_fetch if row else None,
+                "last_success": row.last_success if row else None,
+                "entries": counts.get(cfg.name, 0),
+                "next_poll": row.next_poll if row else None,
+                "errors": row.errors if row else 0,
+                "last_error": row.last_error if row else "",
+                "url": row.feed_url if row else cfg.url,
+            }
+        )
+    if args.json:
+        print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
+        return 0
+    now = utcnow()
+    headers = ["SOURCE", "STATUS", "LAST FETCH", "ENTRIES", "NEXT POLL", "ERRORS", "LAST ERROR"]
+    cells = [
+        [
+            r["source"],
+            r["status"],
+            _ago(r["last_fetch"], now),
+            str(r["entries"]),
+            _ago(r["next_poll"], now),
+            str(r["errors"]),
+            r["last_error"][:60],
+        ]
+        for r in table
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    for line in [headers, *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = int((when - now).total_seconds())
+    span = abs(seconds)
+    text = f"{span}s" if span < 120 else f"{span // 60}m" if span < 7200 else f"{span // 3600}h"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

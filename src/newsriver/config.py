@@ -1,0 +1,268 @@
+"""Load and validate ``newsriver.yaml``; every error names its file, line and field."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+
+DEFAULT_PATH = "config/newsriver.yaml"
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+_DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``7d``, ``1h30m``; a bare number is seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 90s, 15m, 2h or 7d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower()
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip():
+        raise ValueError(f"{value!r} is not a duration like 90s, 15m, 2h or 7d")
+    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors so a typo ("intervall") is caught instead of ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selection(_Strict):
+    tags: list[str] = []
+    sources: list[str] = []
+
+
+class SourceConfig(_Strict):
+    name: str = Field(pattern=SLUG)
+    url: str
+    title: str | None = None
+    tags: list[str] = []
+    interval: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+
+class FeedConfig(_Strict):
+    name: str = Field(pattern=SLUG)
+    title: str = ""
+    description: str = ""
+    link: str | None = None  # the feed's web page; default the index page at base_url
+    include: Selection | None = None
+    max_items: int = Field(default=100, ge=1, le=10_000)
+    formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
+
+
+class Settings(_Strict):
+    database: str = "sqlite:///var/newsriver.db"
+    output_dir: Path = Path("feeds")
+    base_url: str = "http://127.0.0.1:8080/"
+    listen: str = "127.0.0.1:8080"
+    default_interval: Duration = timedelta(minutes=30)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("base_url")
+    @classmethod
+    def _trailing_slash(cls, url: str) -> str:
+        # base_url is a folder: feed URLs are base_url + file name.
+        return url if url.endswith("/") else url + "/"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str) -> str:
+        host, sep, port = listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{listen!r} is not HOST:PORT")
+        return listen
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Config(_Strict):
+    settings: Settings = Settings()
+    sources: list[SourceConfig] = Field(min_length=1)
+    feeds: list[FeedConfig] = [FeedConfig(name="all", title="All sources")]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        problems: list[str] = []
+        for kind, names in (
+            ("source", [s.name for s in self.sources]),
+            ("feed", [f.name for f in self.feeds]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    problems.append(f"{kind} name {name!r} is used twice")
+                seen.add(name)
+        known_sources = {s.name for s in self.sources}
+        known_tags = {t for s in self.sources for t in s.tags}
+        for feed in self.feeds:
+            if feed.include is None:
+                continue
+            for name in feed.include.sources:
+                if name not in known_sources:
+                    problems.append(f"feed {feed.name!r} includes unknown source {name!r}")
+            for tag in feed.include.tags:
+                if tag not in known_tags:
+                    problems.append(f"feed {feed.name!r} includes tag {tag!r} that no source has")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def interval(self, source: SourceConfig) -> timedelta:
+        return source.interval or self.settings.default_interval
+
+    def feed_sources(self, feed: FeedConfig) -> list[str]:
+        """The config names of the sources an output feed draws from."""
+        if feed.include is None or not (feed.include.tags or feed.include.sources):
+            return [s.name for s in self.sources]
+        wanted_tags = set(feed.include.tags)
+        return [s.name for s in self.sources if s.name in feed.include.sources or wanted_tags.intersection(s.tags)]
+
+
+# --- loading with line numbers ------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also remembers the line of every key and list item."""
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            _lines(value, child, out)
+            out[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _lines(item, (*path, index), out)
+
+
+def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]]) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            missing.append((*path, f"${{{name}}}"))
+            return ""
+
+        return _ENV_VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, (*path, k), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, (*path, i), missing) for i, v in enumerate(value)]
+    return value
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _line_of(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
+    # A missing field has no line of its own; point at the nearest enclosing one.
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 1
+
+
+def resolve_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("NEWSRIVER_CONFIG") or DEFAULT_PATH)
+
+
+def load(path: Path) -> Config:
+    """Read, expand and validate a config file, or raise ConfigError with every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    return parse(text, str(path))
+
+
+def parse(text: str, filename: str = "<config>") -> Config:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{filename}:{line}: yaml: {problem}"]) from exc
+    finally:
+        loader.dispose()
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{filename}:1: (top level): expected a mapping of settings, sources, feeds"])
+    missing: list[tuple[Any, ...]] = []
+    data = _expand_env(data, (), missing)
+    problems = [
+        f"{filename}:{_line_of(p[:-1], lines)}: {_dotted(p[:-1])}: environment variable {p[-1]} is not set"
+        for p in missing
+    ]
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling)"
+            problems.append(f"{filename}:{_line_of(loc, lines)}: {_dotted(loc)}: {message}")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _is_pydantic_tag(part: Any) -> bool:
+    # Annotated/union validators add steps like "function-before[...]" to error locations.
+    return isinstance(part, str) and ("[" in part or part in {"function-after", "function-before"})

@@ -1,0 +1,128 @@
+"""The HTTP side: a WSGI app serving the output folder, run by waitress.
+
+Files are served only from inside the output folder, with validators so a feed reader's
+poll of an unchanged feed costs a 304 and no body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from waitress.server import create_server
+
+from .publish import MEDIA_TYPES
+
+StartResponse = Callable[..., Any]
+Health = Callable[[], dict[str, Any]]
+
+CONTENT_TYPES = {
+    ".atom": MEDIA_TYPES["atom"],
+    ".rss": MEDIA_TYPES["rss"],
+    ".json": MEDIA_TYPES["json"],
+    ".html": "text/html; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+class FeedServer:
+    """WSGI application over ``root``; ``health`` feeds ``/healthz``."""
+
+    def __init__(self, root: Path, health: Health | None = None, max_age: int = 60) -> None:
+        self.root = root
+        self.health = health
+        self.max_age = max_age
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return _plain(start_response, "405 Method Not Allowed", b"method not allowed\n", [("Allow", "GET, HEAD")])
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            body = json.dumps(self.health() if self.health else {"status": "ok"}, default=str).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            return [] if method == "HEAD" else [body]
+        target = self.resolve(path)
+        if target is None:
+            return _plain(start_response, "404 Not Found", b"not found\n")
+        return self._file(environ, start_response, target, method == "HEAD")
+
+    def resolve(self, url_path: str) -> Path | None:
+        """The file a URL path names, or None when it is outside the folder or not a file."""
+        # WSGI servers already percent-decode PATH_INFO once; decode again so %252e%252e
+        # and friends cannot smuggle a ".." past the check below.
+        decoded = unquote(url_path)
+        parts = [p for p in decoded.replace("\\", "/").split("/") if p]
+        if any(p in (".", "..") or "\x00" in p or p.startswith(".") for p in parts):
+            return None
+        if not parts:
+            parts = ["index.html"]
+        root = os.path.realpath(self.root)
+        candidate = os.path.realpath(os.path.join(root, *parts))
+        # realpath follows symlinks, so a link pointing out of the folder lands outside it.
+        if os.path.commonpath([root, candidate]) != root:
+            return None
+        try:
+            mode = os.stat(candidate).st_mode
+        except OSError:
+            return None
+        return Path(candidate) if stat.S_ISREG(mode) else None
+
+    def _file(self, environ: dict[str, Any], start_response: StartResponse, path: Path, head: bool) -> Iterable[bytes]:
+        try:
+            data = path.read_bytes()
+            info = path.stat()
+        except OSError:
+            return _plain(start_response, "404 Not Found", b"not found\n")
+        # write_atomic replaces a file only when its bytes change, so mtime and size
+        # identify a version as well as a content hash would, without hashing.
+        etag = f'"{info.st_mtime_ns:x}-{info.st_size:x}"'
+        modified = datetime.fromtimestamp(int(info.st_mtime), UTC)
+        headers = [
+            ("ETag", etag),
+            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Cache-Control", f"public, max-age={self.max_age}"),
+        ]
+        if _not_modified(environ, etag, modified):
+            start_response("304 Not Modified", headers)
+            return []
+        content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+        start_response("200 OK", headers)
+        return [] if head else [data]
+
+
+def _not_modified(environ: dict[str, Any], etag: str, modified: datetime) -> bool:
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        # RFC 9110: If-None-Match wins over If-Modified-Since when both are sent.
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return etag in tags or "*" in tags
+    since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if since:
+        try:
+            return modified <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _plain(
+    start_response: StartResponse, status: str, body: bytes, extra: list[tuple[str, str]] | None = None
+) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *(extra or [])])
+    return [body]
+
+
+def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
+    """A waitress server bound now (so a busy port fails at start); run with ``.run()``."""
+    return create_server(app, host=host, port=port, threads=threads, ident="newsriver")

@@ -1,0 +1,69 @@
+"""URL forms: absolute for display, canonical for identity across sources."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+# Miniflux's list, the most complete one in use; matched case-insensitively.
+TRACKING_PREFIXES = ("utm_", "mtm_")
+TRACKING_NAMES = frozenset(
+    name.lower()
+    for name in """
+    fbclid _openstat fb_action_ids fb_action_types fb_ref fb_source fb_comment_id
+    hmb_campaign hmb_medium hmb_source itm_campaign itm_medium itm_source gclid dclid
+    gbraid wbraid gclsrc srsltid campaign_id campaign_medium campaign_name campaign_source
+    campaign_term campaign_content yclid ysclid twclid msclkid mc_cid mc_eid mc_tc wickedid
+    hsa_cam _hsenc __hssc __hstc __hsfp _hsmi hsctatracking rb_clickid oly_anon_id
+    oly_enc_id vero_id vero_conv mkt_tok sc_cid _bhlid _branch_match_id _branch_referrer
+    __readwiseLocation
+    """.split()
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def absolute(url: str, base: str) -> str:
+    """Resolve ``url`` against ``base``; an unusable URL comes back stripped, unchanged."""
+    url = url.strip()
+    if not url:
+        return ""
+    try:
+        return urljoin(base, url) if base else url
+    except ValueError:
+        return url
+
+
+def is_tracking(name: str, value: str, site_hosts: frozenset[str]) -> bool:
+    lowered = name.lower()
+    if lowered.startswith(TRACKING_PREFIXES) or lowered in TRACKING_NAMES:
+        return True
+    # ?ref=example.com is a referral marker, ?ref=v2.1 may be content: only drop the former.
+    return lowered == "ref" and value.lower() in site_hosts
+
+
+def canonical(url: str, site_hosts: frozenset[str] = frozenset()) -> str:
+    """The form two outlets' links to one article agree on.
+
+    Lower-case scheme and host, no default port, no fragment, tracking parameters
+    removed, every other parameter kept in its order.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return url.strip()
+    host = (parts.hostname or "").rstrip(".")
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k, v, site_hosts)]
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~") or "/"
+    return urlunsplit((scheme, host, path, urlencode(query, quote_via=quote), ""))
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

@@ -1,0 +1,129 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving feed files, and config writers."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@dataclass
+class Route:
+    body: bytes
+    content_type: str = "application/xml"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: bool = True  # answer conditional requests like a well-behaved server
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+
+
+class FixtureServer:
+    """Serves configured routes on 127.0.0.1 and records every request it gets."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Request] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(Request(self.path, dict(self.headers)))
+                route = server.routes.get(self.path.split("?")[0])
+                if route is None:
+                    self.send_error(404)
+                    return
+                etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+                if route.etag and route.status == 200 and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(route.body)))
+                if route.etag:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", formatdate(1740000000, usegmt=True))
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, body: bytes | str | Path, **kwargs: Any) -> str:
+        if isinstance(body, Path):
+            body = body.read_bytes()
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+        self.routes[path] = Route(body, **kwargs)
+        return self.url(path)
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path.split("?")[0] == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FixtureServer]:
+    server = FixtureServer()
+    yield server
+    server.close()
+
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> ConfigWriter:
+    """Write a newsriver.yaml under tmp_path with a SQLite file and output folder there."""
+
+    def write(sources: list[dict[str, Any]], feeds: list[dict[str, Any]] | None = None, **settings: Any) -> Path:
+        document: dict[str, Any] = {
+            "settings": {
+                "database": f"sqlite:///{tmp_path / 'newsriver.db'}",
+                "output_dir": str(tmp_path / "out"),
+                "base_url": "http://127.0.0.1:8080/",
+                **settings,
+            },
+            "sources": sources,
+        }
+        if feeds is not None:
+            document["feeds"] = feeds
+        path = tmp_path / "newsriver.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
