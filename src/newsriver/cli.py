@@ -27,8 +27,10 @@ EXIT_INVALID = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A service's log is its operator's window into it; one-shot commands print results instead.
+    level = args.log_level or ("info" if args.command in ("run", "serve") else "warning")
     logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
+        level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
     parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("check", help="validate the config")

@@ -1,0 +1,101 @@
+"""The built-in server: content types, validators and 304s, and nothing outside the folder."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from newsriver.serve import FeedServer, make_server
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "all.atom").write_bytes(b"<feed/>")
+    (root / "all.rss").write_bytes(b"<rss/>")
+    (root / "all.json").write_bytes(b"{}")
+    (root / "index.html").write_bytes(b"<html></html>")
+    (root / "sub").mkdir()
+    (tmp_path / "secret.txt").write_bytes(b"secret")
+    os.symlink(tmp_path / "secret.txt", root / "link.atom")
+    server = make_server(FeedServer(root, health=lambda: {"failing_sources": 2}), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}", root
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("all.atom", "application/atom+xml; charset=utf-8"),
+        ("all.rss", "application/rss+xml; charset=utf-8"),
+        ("all.json", "application/feed+json; charset=utf-8"),
+        ("", "text/html; charset=utf-8"),
+    ],
+)
+def test_content_types(served: tuple[str, Path], name: str, content_type: str) -> None:
+    base, _ = served
+    response = requests.get(f"{base}/{name}", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == content_type
+
+
+def test_etag_and_last_modified_answer_304(served: tuple[str, Path]) -> None:
+    base, root = served
+    first = requests.get(f"{base}/all.atom", timeout=5)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    again = requests.get(f"{base}/all.atom", headers={"If-None-Match": etag}, timeout=5)
+    assert again.status_code == 304 and again.content == b""
+    since = requests.get(f"{base}/all.atom", headers={"If-Modified-Since": modified}, timeout=5)
+    assert since.status_code == 304
+    # A new version of the file gets a new validator and a full answer.
+    (root / "all.atom").write_bytes(b"<feed><entry/></feed>")
+    changed = requests.get(f"{base}/all.atom", headers={"If-None-Match": etag}, timeout=5)
+    assert changed.status_code == 200 and changed.content == b"<feed><entry/></feed>"
+    assert changed.headers["ETag"] != etag
+
+
+def test_head_has_headers_and_no_body(served: tuple[str, Path]) -> None:
+    base, _ = served
+    response = requests.head(f"{base}/all.rss", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == "6"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%252e%252e/secret.txt",
+        "/sub/..%2f..%2fsecret.txt",
+        "/link.atom",
+        "/sub",
+        "/sub/",
+        "/nothing.atom",
+    ],
+)
+def test_nothing_outside_the_folder_and_no_listings(served: tuple[str, Path], path: str) -> None:
+    base, _ = served
+    response = requests.get(base + path, timeout=5)
+    assert response.status_code == 404
+    assert b"secret" not in response.content
+
+
+def test_healthz_reports_json(served: tuple[str, Path]) -> None:
+    base, _ = served
+    response = requests.get(f"{base}/healthz", timeout=5)
+    assert response.json() == {"failing_sources": 2}
+
+
+def test_only_get_and_head(served: tuple[str, Path]) -> None:
+    base, _ = served
+    assert requests.post(f"{base}/all.atom", timeout=5).status_code == 405
