@@ -128,7 +128,8 @@ def test_json_feed_is_read() -> None:
       "items": [{"id": 7, "url": "https://j.example/7", "title": "Seven", "content_html": "<p>hi</p>",
                  "date_published": "2026-02-01T10:00:00+01:00", "tags": ["x"],
                  "authors": [{"name": "Jo"}],
-                 "attachments": [{"url": "https://j.example/7.mp3", "mime_type": "audio/mpeg", "size_in_bytes": 9}]}]}"""
+                 "attachments": [{"url": "https://j.example/7.mp3", "mime_type": "audio/mpeg",
+                                  "size_in_bytes": 9}]}]}"""
     (a,) = normalize_feed(
         parse(body, "https://j.example/feed.json", "application/feed+json"), "j", "https://j.example/feed.json", NOW
     )
