@@ -31,6 +31,7 @@ class Route:
 class Request:
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class FixtureServer:
@@ -64,6 +65,14 @@ class FixtureServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(route.body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                server.requests.append(Request(self.path, dict(self.headers), self.rfile.read(length)))
+                route = server.routes.get(self.path.split("?")[0])
+                self.send_response(route.status if route else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

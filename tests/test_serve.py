@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 from collections.abc import Iterator
@@ -99,3 +100,21 @@ def test_healthz_reports_json(served: tuple[str, Path]) -> None:
 def test_only_get_and_head(served: tuple[str, Path]) -> None:
     base, _ = served
     assert requests.post(f"{base}/all.atom", timeout=5).status_code == 405
+
+
+def test_gzip_when_accepted_with_its_own_validator(served: tuple[str, Path]) -> None:
+    base, root = served
+    body = b"<feed>" + b"<entry>same story</entry>" * 200 + b"</feed>"
+    (root / "big.atom").write_bytes(body)
+    plain = requests.get(f"{base}/big.atom", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert "Content-Encoding" not in plain.headers and plain.content == body
+    packed = requests.get(f"{base}/big.atom", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=5)
+    raw = packed.raw.read(decode_content=False)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert len(raw) < len(body) // 5 and gzip.decompress(raw) == body
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = requests.get(
+        f"{base}/big.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}, timeout=5
+    )
+    assert again.status_code == 304

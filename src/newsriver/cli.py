@@ -17,7 +17,8 @@ from . import __version__
 from . import config as config_module
 from .config import Config
 from .errors import ConfigError, NewsriverError
-from .poll import Outcome, poll_sources, publish_feeds, utcnow
+from .output import announce, publish_feeds
+from .poll import Outcome, poll_sources, utcnow
 from .serve import FeedServer, make_server
 from .service import Service
 from .store import Store
@@ -89,6 +90,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
 
     outcomes = poll_sources(config, store, on_outcome=report)
     changed = publish_feeds(config, store)
+    announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
     print(
         f"{len(outcomes)} sources: {len(outcomes) - len(failed)} ok, {len(failed)} failed; "

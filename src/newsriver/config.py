@@ -76,12 +76,15 @@ class FeedConfig(_Strict):
     title: str = ""
     description: str = ""
     link: str | None = None  # the feed's web page; default the index page at base_url
+    title_prefix: Literal["source"] | None = None  # "source": item titles start with "Source: "
     include: Selection | None = None
     max_items: int = Field(default=100, ge=1, le=10_000)
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
 
 
 class Settings(_Strict):
+    title: str = "newsriver"  # heading of the index page
+    websub_hubs: list[str] = []  # pinged after a feed changes; advertised as rel=hub
     database: str = "sqlite:///var/newsriver.db"
     output_dir: Path = Path("feeds")
     base_url: str = "http://127.0.0.1:8080/"

@@ -11,16 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from .config import Config, FeedConfig, SourceConfig
+from .config import Config, SourceConfig
 from .errors import FetchError, ParseError
 from .fetch import Limits, fetch
 from .models import Article, FeedMeta
 from .normalize import normalize_feed
 from .parse import parse
-from .publish import RENDERERS, FeedInfo, SourceInfo, write_atomic
 from .schedule import Policy, next_poll
 from .store import SourceRow, Store
 from .urls import host_of
@@ -164,45 +162,3 @@ def _store(
     }
     counts = store.save(cfg.name, got.articles, values)
     return Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds)
-
-
-# --- publishing ----------------------------------------------------------------------
-
-
-def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
-    rows = store.sources()
-    infos = {}
-    for cfg in config.sources:
-        row = rows.get(cfg.name)
-        infos[cfg.name] = SourceInfo(
-            name=cfg.name,
-            title=cfg.title or (row.title if row else "") or cfg.name,
-            url=row.feed_url if row else cfg.url,
-            link=row.link if row else "",
-        )
-    return infos
-
-
-def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
-    return FeedInfo(
-        name=feed.name,
-        title=feed.title or feed.name,
-        description=feed.description,
-        base_url=config.settings.base_url,
-        link=feed.link or config.settings.base_url,
-    )
-
-
-def publish_feeds(config: Config, store: Store) -> list[Path]:
-    """Render every output feed in every format; returns the files whose bytes changed."""
-    infos = source_infos(config, store)
-    output = config.settings.output_dir
-    changed = []
-    for feed in config.feeds:
-        items = store.select_for_feed(config.feed_sources(feed), feed.max_items)
-        info = feed_info(config, feed)
-        for fmt in feed.formats:
-            path = output / f"{feed.name}.{fmt}"
-            if write_atomic(path, RENDERERS[fmt](info, items, infos)):
-                changed.append(path)
-    return changed

@@ -6,9 +6,11 @@ poll of an unchanged feed costs a 304 and no body.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -23,6 +25,7 @@ from .publish import MEDIA_TYPES
 StartResponse = Callable[..., Any]
 Health = Callable[[], dict[str, Any]]
 
+MIN_GZIP_BYTES = 512  # below this the gzip header costs more than it saves
 CONTENT_TYPES = {
     ".atom": MEDIA_TYPES["atom"],
     ".rss": MEDIA_TYPES["rss"],
@@ -41,6 +44,8 @@ class FeedServer:
         self.root = root
         self.health = health
         self.max_age = max_age
+        self._lock = threading.Lock()
+        self._compressed: dict[str, tuple[str, bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -79,26 +84,44 @@ class FeedServer:
 
     def _file(self, environ: dict[str, Any], start_response: StartResponse, path: Path, head: bool) -> Iterable[bytes]:
         try:
-            data = path.read_bytes()
             info = path.stat()
+            data = path.read_bytes()
         except OSError:
             return _plain(start_response, "404 Not Found", b"not found\n")
         # write_atomic replaces a file only when its bytes change, so mtime and size
         # identify a version as well as a content hash would, without hashing.
-        etag = f'"{info.st_mtime_ns:x}-{info.st_size:x}"'
+        version = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(data) > MIN_GZIP_BYTES
+        # Each encoding is its own representation with its own validator (RFC 9110 8.8.3).
+        etag = f'"{version}-gz"' if gzipped else f'"{version}"'
         modified = datetime.fromtimestamp(int(info.st_mtime), UTC)
         headers = [
             ("ETag", etag),
             ("Last-Modified", format_datetime(modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
+            ("Vary", "Accept-Encoding"),
         ]
         if _not_modified(environ, etag, modified):
             start_response("304 Not Modified", headers)
             return []
+        if gzipped:
+            data = self._gzip(str(path), version, data)
+            headers.append(("Content-Encoding", "gzip"))
         content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
         return [] if head else [data]
+
+    def _gzip(self, key: str, version: str, data: bytes) -> bytes:
+        # Feed readers poll the same few files over and over: compress each version once.
+        with self._lock:
+            cached = self._compressed.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        with self._lock:
+            self._compressed[key] = (version, packed)
+        return packed
 
 
 def _not_modified(environ: dict[str, Any], etag: str, modified: datetime) -> bool:

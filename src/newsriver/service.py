@@ -11,7 +11,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .config import Config
-from .poll import Clock, poll_sources, publish_feeds, utcnow
+from .output import announce, publish_feeds
+from .poll import Clock, poll_sources, utcnow
 from .schedule import is_due
 from .serve import FeedServer, make_server
 from .store import Store
@@ -55,6 +56,8 @@ class Service:
         self.last_publish = self.clock()
         if changed:
             log.info("published %s", ", ".join(p.name for p in changed))
+            # Hubs may be slow or down; retries must not hold up the next poll.
+            threading.Thread(target=announce, args=(self.config, changed), name="websub", daemon=True).start()
 
     def run(self) -> None:
         """Serve and poll until SIGTERM or SIGINT."""
