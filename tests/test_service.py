@@ -92,3 +92,98 @@ def test_serve_command_serves_the_output_folder(write_config: ConfigWriter, tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+class Running:
+    """``newsriver run`` as a subprocess, its log in a file we can read while it runs."""
+
+    def __init__(self, config: Path) -> None:
+        self.log = config.parent / f"run-{time.monotonic_ns()}.log"
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+            cwd=config.parent,
+        )
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, needle: str, deadline: float = 30.0) -> None:
+        end = time.monotonic() + deadline
+        while needle not in self.text():
+            assert self.process.poll() is None, f"exited early: {self.text()}"
+            assert time.monotonic() < end, f"{needle!r} never logged: {self.text()}"
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._log_file.close()
+
+
+def entry_count(port: int, expected: int) -> object:
+    return lambda r: r.status_code == 200 and len(feedparser.parse(r.content).entries) == expected
+
+
+@pytest.mark.parametrize("trigger", ["sighup", "file change"])
+def test_reload_adds_a_source_and_survives_an_invalid_config(
+    feed_server: FixtureServer, write_config: ConfigWriter, trigger: str
+) -> None:
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    feed_server.add("/daily.atom", FIXTURES / "daily.atom")
+    port = free_port()
+    settings = {"listen": f"127.0.0.1:{port}", "base_url": f"http://127.0.0.1:{port}/"}
+    wire = {"name": "wire", "url": feed_server.url("/wire.rss")}
+    config = write_config([wire], **settings)
+    service = Running(config)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/all.atom", entry_count(port, 3))
+
+        # An invalid config is reported with file, line and field; the service keeps going.
+        config.write_text(config.read_text().replace("name: wire", "name: wire\n  intervall: 5m"))
+        if trigger == "sighup":
+            service.process.send_signal(signal.SIGHUP)
+        service.wait_log(f"config not reloaded: {config}:")
+        assert "sources[0].intervall: unknown field" in service.text()
+
+        write_config([wire, {"name": "daily", "url": feed_server.url("/daily.atom")}], **settings)
+        if trigger == "sighup":
+            service.process.send_signal(signal.SIGHUP)
+        # The added source is polled at once and its entries published: 3 + 2, one shared story.
+        wait_for(f"http://127.0.0.1:{port}/all.atom", entry_count(port, 4))
+        assert "config reloaded: 2 sources, added ['daily']" in service.text()
+    finally:
+        assert service.stop() == 0
+
+
+def test_a_second_service_on_the_same_sqlite_database_refuses_to_start(
+    feed_server: FixtureServer, write_config: ConfigWriter
+) -> None:
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    port = free_port()
+    config = write_config(
+        [{"name": "wire", "url": feed_server.url("/wire.rss")}],
+        listen=f"127.0.0.1:{port}",
+        base_url=f"http://127.0.0.1:{port}/",
+    )
+    first = Running(config)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/all.atom", entry_count(port, 3))
+        second = subprocess.run(
+            [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert f"another newsriver service (pid {first.process.pid}) is already running" in second.stderr
+    finally:
+        assert first.stop() == 0

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from . import __version__
 from . import config as config_module
 from .config import Config
 from .errors import ConfigError, NewsriverError
+from .lock import WriterLock
 from .output import announce, publish_feeds
 from .poll import Outcome, poll_sources, utcnow
 from .serve import FeedServer, make_server
@@ -35,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # APScheduler logs every job run at INFO: noise in a service that ticks every few seconds.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     path = config_module.resolve_path(args.config)
     try:
         config = config_module.load(path)
@@ -100,8 +104,18 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
-def _run(config: Config, store: Store, _args: argparse.Namespace) -> int:
-    Service(config, store).run()
+def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
+    lock = WriterLock(config.settings.database)
+    lock.acquire()
+    try:
+        clean = Service(config_module.resolve_path(args.config), config, store).run()
+    finally:
+        lock.release()
+    if not clean:
+        # A fetch outlived the grace period. Everything stored is committed; leave now
+        # rather than wait for its timeout (worker threads are joined at normal exit).
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
