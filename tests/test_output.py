@@ -68,7 +68,7 @@ def published(feed_server: FixtureServer, write_config: ConfigWriter) -> Iterato
 
 
 def test_index_page_lists_every_feed_and_every_subscribe_link_works(published: tuple[Path, str]) -> None:
-    config, base = published
+    _, base = published
     page = requests.get(base, timeout=5)
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     links = Links()
@@ -101,8 +101,8 @@ def test_opml_lists_the_sources_behind_each_feed(published: tuple[Path, str]) ->
 
 
 def test_title_prefix_names_the_source(published: tuple[Path, str]) -> None:
-    config, _ = published
-    items = requests.get(published[1] + "prefixed.json", timeout=5).json()["items"]
+    _, base = published
+    items = requests.get(base + "prefixed.json", timeout=5).json()["items"]
     assert {i["title"].split(": ", 1)[0] for i in items} == {"Wire Service", "The Daily Example"}
 
 
