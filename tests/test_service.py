@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -97,11 +98,11 @@ def test_serve_command_serves_the_output_folder(write_config: ConfigWriter, tmp_
 class Running:
     """``newsriver run`` as a subprocess, its log in a file we can read while it runs."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *options: str) -> None:
         self.log = config.parent / f"run-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"],
+            [sys.executable, "-m", "newsriver.cli", "--config", str(config), *options, "run"],
             stdout=subprocess.DEVNULL,
             stderr=self._log_file,
             cwd=config.parent,
@@ -187,3 +188,34 @@ def test_a_second_service_on_the_same_sqlite_database_refuses_to_start(
         assert f"another newsriver service (pid {first.process.pid}) is already running" in second.stderr
     finally:
         assert first.stop() == 0
+
+
+def test_json_logs_and_prometheus_metrics(feed_server: FixtureServer, write_config: ConfigWriter) -> None:
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    feed_server.add("/gone.xml", b"", status=500)
+    port = free_port()
+    config = write_config(
+        [{"name": "wire", "url": feed_server.url("/wire.rss")}, {"name": "bad", "url": feed_server.url("/gone.xml")}],
+        listen=f"127.0.0.1:{port}",
+        base_url=f"http://127.0.0.1:{port}/",
+    )
+    service = Running(config, "--log-format", "json")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/all.atom", entry_count(port, 3))
+        service.wait_log('"event": "fetch", "source": "bad"')
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        assert service.stop() == 0
+    events = [json.loads(line) for line in service.text().splitlines()]
+    fetches = {e["source"]: e for e in events if e.get("event") == "fetch"}
+    assert fetches["wire"]["result"] == "ok" and fetches["wire"]["new"] == 3 and fetches["wire"]["seconds"] >= 0
+    assert fetches["bad"]["result"] == "error" and "500" in fetches["bad"]["error"]
+    assert metrics.headers["Content-Type"].startswith("text/plain")
+    text = metrics.text
+    assert 'newsriver_fetches_total{result="ok"} 1.0' in text
+    assert 'newsriver_fetches_total{result="error"} 1.0' in text
+    assert 'newsriver_entries_ingested_total{kind="new"} 3.0' in text
+    assert "newsriver_fetch_duration_seconds_count 2.0" in text
+    assert "newsriver_sources_in_error 1.0" in text
+    published = [line for line in text.splitlines() if line.startswith("newsriver_last_publish_timestamp_seconds ")]
+    assert float(published[0].split()[1]) > 1.7e9

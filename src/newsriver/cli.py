@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from . import __version__
+from . import __version__, logs
 from . import config as config_module
 from .config import Config
 from .errors import ConfigError, NewsriverError
@@ -32,13 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # A service's log is its operator's window into it; one-shot commands print results instead.
     level = args.log_level or ("info" if args.command in ("run", "serve") else "warning")
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # APScheduler logs every job run at INFO: noise in a service that ticks every few seconds.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.setup(level, args.log_format)
     path = config_module.resolve_path(args.config)
     try:
         config = config_module.load(path)
@@ -61,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
     parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="log line format")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

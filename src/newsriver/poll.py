@@ -42,6 +42,18 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
 
+    def fields(self) -> dict[str, object]:
+        """The outcome as structured log fields (one event per fetch)."""
+        return {
+            "event": "fetch",
+            "source": self.source,
+            "result": self.result,
+            "seconds": round(self.seconds, 3),
+            "new": self.new,
+            "updated": self.updated,
+            "error": self.error,
+        }
+
     def line(self) -> str:
         if self.result == "error":
             return f"{self.source}: error: {self.error}"
@@ -123,7 +135,7 @@ def poll_sources(
             cfg = futures[future]
             seconds = time.monotonic() - started[cfg.name]
             outcome = _store(config, store, cfg, rows[cfg.name], future.result(), clock(), rng, seconds)
-            log.info(outcome.line())
+            log.info(outcome.line(), extra=outcome.fields())
             if on_outcome:
                 on_outcome(outcome)
             outcomes.append(outcome)

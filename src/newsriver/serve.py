@@ -40,10 +40,17 @@ CONTENT_TYPES = {
 class FeedServer:
     """WSGI application over ``root``; ``health`` feeds ``/healthz``."""
 
-    def __init__(self, root: Path, health: Health | None = None, max_age: int = 60) -> None:
+    def __init__(
+        self,
+        root: Path,
+        health: Health | None = None,
+        max_age: int = 60,
+        metrics: Callable[[], tuple[str, bytes]] | None = None,
+    ) -> None:
         self.root = root
         self.health = health
         self.max_age = max_age
+        self.metrics = metrics
         self._lock = threading.Lock()
         self._compressed: dict[str, tuple[str, bytes]] = {}
 
@@ -55,6 +62,10 @@ class FeedServer:
         if path == "/healthz":
             body = json.dumps(self.health() if self.health else {"status": "ok"}, default=str).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            return [] if method == "HEAD" else [body]
+        if path == "/metrics" and self.metrics is not None:
+            content_type, body = self.metrics()
+            start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
         target = self.resolve(path)
         if target is None:

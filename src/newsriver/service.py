@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from . import config as config_module
 from .config import Config
 from .errors import ConfigError
+from .metrics import CONTENT_TYPE, Metrics
 from .output import announce, publish_feeds
 from .poll import Clock, Outcome, poll_sources, utcnow
 from .schedule import is_due
@@ -44,6 +46,7 @@ class Service:
         self.store = store
         self.clock = clock
         self.on_outcome = on_outcome
+        self.metrics = Metrics()
         self.last_publish: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._reload_requested = threading.Event()
@@ -79,12 +82,17 @@ class Service:
                 self.publish()
 
     def _outcome(self, outcome: Outcome) -> None:
+        self.metrics.observe(outcome)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
 
     def publish(self) -> None:
+        started = time.monotonic()
         changed = publish_feeds(self.config, self.store)
+        self.metrics.publish_duration.observe(time.monotonic() - started)
         self.last_publish = self.clock()
+        self.metrics.last_publish.set(self.last_publish.timestamp())
+        self.metrics.sources_in_error.set(self.health()["failing_sources"])
         if changed:
             log.info("published %s", ", ".join(p.name for p in changed))
             # Hubs may be slow or down; retries must not hold up the next poll.
@@ -123,7 +131,8 @@ class Service:
         settings = self.config.settings
         settings.output_dir.mkdir(parents=True, exist_ok=True)
         self.store.sync_sources((s.name, s.url) for s in self.config.sources)
-        server = make_server(FeedServer(settings.output_dir, self.health), settings.listen_host, settings.listen_port)
+        app = FeedServer(settings.output_dir, self.health, metrics=lambda: (CONTENT_TYPE, self.metrics.render()))
+        server = make_server(app, settings.listen_host, settings.listen_port)
         server_thread = threading.Thread(target=server.run, name="http", daemon=True)
         server_thread.start()
         log.info("serving %s on http://%s/", settings.output_dir, settings.listen)

@@ -1,0 +1,57 @@
+"""Prometheus metrics of the service, served at ``/metrics`` by the built-in server."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from .poll import Outcome
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """One registry per service, so tests and embedded uses do not share global state."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.fetches = Counter("newsriver_fetches", "Source fetches by result", ["result"], registry=self.registry)
+        self.fetch_duration = Histogram(
+            "newsriver_fetch_duration_seconds",
+            "Time to fetch, parse and store one source",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.entries = Counter(
+            "newsriver_entries_ingested", "Entries stored, new or updated", ["kind"], registry=self.registry
+        )
+        self.duplicates = Counter(
+            "newsriver_duplicates_merged", "Entries folded into a story another source reported", registry=self.registry
+        )
+        self.publish_duration = Histogram(
+            "newsriver_publish_duration_seconds",
+            "Time to render and write the output folder",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.sources_in_error = Gauge(
+            "newsriver_sources_in_error", "Sources whose last fetch failed", registry=self.registry
+        )
+        self.last_publish = Gauge(
+            "newsriver_last_publish_timestamp_seconds",
+            "Unix time of the last successful publish",
+            registry=self.registry,
+        )
+        for result in ("ok", "not modified", "error"):
+            self.fetches.labels(result)  # present from the start, so rate() has a baseline
+        for kind in ("new", "updated"):
+            self.entries.labels(kind)
+
+    def observe(self, outcome: Outcome) -> None:
+        self.fetches.labels(outcome.result).inc()
+        self.fetch_duration.observe(outcome.seconds)
+        self.entries.labels("new").inc(outcome.new)
+        self.entries.labels("updated").inc(outcome.updated)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
