@@ -12,15 +12,18 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from . import __version__, logs
+from . import __version__, logs, opml
 from . import config as config_module
 from .config import Config
 from .errors import ConfigError, NewsriverError
 from .lock import WriterLock
 from .output import announce, publish_feeds
+from .pages import render_opml
 from .poll import Outcome, poll_sources, utcnow
+from .publish import SourceInfo, write_atomic
 from .serve import FeedServer, make_server
 from .service import Service
 from .store import Store
@@ -36,8 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = config_module.resolve_path(args.config)
     try:
         config = config_module.load(path)
-        if args.command == "check":
-            return _check(config, str(path))
+        if hasattr(args, "config_handler"):  # commands that need the config but not the database
+            return int(args.config_handler(config, path, args))
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("check", help="validate the config")
+    commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check)
     poll = commands.add_parser("poll", help="fetch every source once, store, publish")
     poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
     poll.set_defaults(handler=_poll)
@@ -68,10 +71,41 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
+    sources = commands.add_parser("sources", help="manage the sources list").add_subparsers(
+        dest="sources_command", required=True, metavar="ACTION"
+    )
+    importer = sources.add_parser("import-opml", help="add an OPML file's feeds to the config, keeping its comments")
+    importer.add_argument("file", type=Path)
+    importer.set_defaults(config_handler=_import_opml)
+    exporter = sources.add_parser("export-opml", help="write the configured sources as OPML")
+    exporter.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    exporter.set_defaults(config_handler=_export_opml)
     return parser
 
 
-def _check(config: Config, path: str) -> int:
+def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise NewsriverError(f"{args.file}: cannot read: {exc.strerror}") from exc
+    result = opml.import_opml(path, data)
+    for note in result.skipped:
+        print(f"skipped {note}")
+    print(f"{path}: added {len(result.added)} sources" + (f": {', '.join(result.added)}" if result.added else ""))
+    return 0
+
+
+def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
+    data = render_opml(config.settings.title, sources)
+    if args.output:
+        write_atomic(args.output, data)
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    return 0
+
+
+def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
     print(
         f"{path}: ok: {len(config.sources)} sources, {len(config.feeds)} feeds "
         f"({', '.join(f.name for f in config.feeds)}), database {config.settings.database}"

@@ -118,7 +118,7 @@ class Settings(_Strict):
 
 class Config(_Strict):
     settings: Settings = Settings()
-    sources: list[SourceConfig] = Field(min_length=1)
+    sources: list[SourceConfig] = []  # may start empty and be filled by `sources import-opml`
     feeds: list[FeedConfig] = [FeedConfig(name="all", title="All sources")]
 
     @model_validator(mode="after")

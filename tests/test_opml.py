@@ -1,0 +1,78 @@
+"""OPML in and out of a config that has comments worth keeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsriver import config
+from newsriver.cli import main
+
+CONFIG = """\
+# Our newsroom's feeds. Edit with care.
+settings:
+  database: sqlite:///var/test.db   # the default, spelled out
+
+sources:
+  # Wire services first
+  - name: one
+    url: https://one.example.com/feed.xml
+    tags: [politics]   # keep this tag
+"""
+
+OPML = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>Subscriptions</title></head><body>
+  <outline text="World News">
+    <outline type="rss" text="BBC World" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml" htmlUrl="https://bbc.co.uk"/>
+    <outline type="rss" text="One again" xmlUrl="HTTPS://ONE.example.com/feed.xml?utm_source=opml#x"/>
+  </outline>
+  <outline type="rss" title="Ars Technica" text="ars" xmlUrl="https://feeds.arstechnica.com/arstechnica/index"/>
+  <outline type="rss" text="Ars Technica" xmlUrl="https://feeds.arstechnica.com/arstechnica/index"/>
+  <outline type="rss" text="Gopher" xmlUrl="gopher://old.example/feed"/>
+</body></opml>
+"""
+
+
+def test_import_keeps_comments_and_skips_duplicates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "subs.opml").write_bytes(OPML)
+    assert main(["--config", str(path), "sources", "import-opml", str(tmp_path / "subs.opml")]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped HTTPS://ONE.example.com/feed.xml?utm_source=opml#x: already configured as 'one'" in printed
+    assert "skipped https://feeds.arstechnica.com/arstechnica/index: already configured as 'ars-technica'" in printed
+    assert "skipped gopher://old.example/feed: not an http(s) URL" in printed
+    assert "added 2 sources: bbc-world, ars-technica" in printed
+
+    text = path.read_text()
+    assert text.startswith(CONFIG)  # every comment and line of the original survives untouched
+    loaded = config.load(path)
+    assert [(s.name, s.title, s.tags) for s in loaded.sources] == [
+        ("one", None, ["politics"]),
+        ("bbc-world", "BBC World", ["world-news"]),
+        ("ars-technica", "Ars Technica", []),
+    ]
+
+
+def test_export_then_import_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "source.yaml"
+    source.write_text(CONFIG)
+    (tmp_path / "subs.opml").write_bytes(OPML)
+    main(["--config", str(source), "sources", "import-opml", str(tmp_path / "subs.opml")])
+    assert main(["--config", str(source), "sources", "export-opml", "-o", str(tmp_path / "out.opml")]) == 0
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("sources: []\n")
+    assert main(["--config", str(empty), "sources", "import-opml", str(tmp_path / "out.opml")]) == 0
+    assert [s.url for s in config.load(empty).sources] == [s.url for s in config.load(source).sources]
+    capsys.readouterr()
+
+
+def test_a_broken_opml_file_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "bad.opml").write_bytes(b"<opml><body><outline")
+    assert main(["--config", str(path), "sources", "import-opml", str(tmp_path / "bad.opml")]) == 1
+    assert "not an OPML file" in capsys.readouterr().err
+    assert path.read_text() == CONFIG
