@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import feedparser
@@ -135,3 +139,34 @@ def test_status_lists_every_source(three_sources: Path, capsys: pytest.CaptureFi
     assert rows["broken"]["status"] == "error" and rows["broken"]["errors"] == 1
     assert "not a feed" in rows["broken"]["last_error"]
     assert rows["broken"]["next_poll"] is not None
+
+
+def test_poll_on_a_terminal_shows_progress(three_sources: Path) -> None:
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsriver.cli", "--config", str(three_sources), "poll"],
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    text = output.decode("utf-8", "replace")
+    assert "\x1b[" in text  # drawn with terminal control sequences
+    assert "polling" in text and "3/3" in text
+    assert "wire: new 3, updated 0" in text and "3 sources: 2 ok, 1 failed" in text
+
+
+def test_poll_into_a_pipe_prints_plain_lines(three_sources: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert poll(three_sources) == 0
+    assert "\x1b[" not in capsys.readouterr().out

@@ -9,11 +9,12 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__, logs, opml
 from . import config as config_module
@@ -115,13 +116,10 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     store.sync_sources((s.name, s.url) for s in config.sources)
-    lock = threading.Lock()
-
-    def report(outcome: Outcome) -> None:
-        with lock:
-            print(outcome.line(), flush=True)
-
-    outcomes = poll_sources(config, store, on_outcome=report)
+    if sys.stdout.isatty():
+        outcomes = _poll_with_progress(config, store)
+    else:
+        outcomes = poll_sources(config, store, on_outcome=lambda o: print(o.line(), flush=True))
     changed = publish_feeds(config, store)
     announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
@@ -131,6 +129,28 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         f"{len(changed)} files written to {config.settings.output_dir}"
     )
     return 1 if failed and args.strict else 0
+
+
+def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
+    columns = (
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sources · {task.fields[entries]} new entries"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("poll", total=len(config.sources), entries=0)
+        entries = 0
+
+        def report(outcome: Outcome) -> None:
+            nonlocal entries
+            entries += outcome.new
+            style = "red" if outcome.result == "error" else ""
+            progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
+            progress.update(task, advance=1, entries=entries)
+
+        return poll_sources(config, store, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
