@@ -125,3 +125,21 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_missing_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(tmp_path / "nope.yaml"), "check"]) == 2
     assert "nope.yaml: cannot read" in capsys.readouterr().err
+
+
+def test_polling_settings_defaults_and_bounds() -> None:
+    loaded = config.parse(GOOD)
+    settings = loaded.settings
+    assert (settings.min_interval, settings.max_interval) == (timedelta(minutes=5), timedelta(hours=24))
+    assert (settings.adaptive, settings.jitter, settings.host_concurrency) == (True, 0.1, 2)
+    assert (settings.connect_timeout, settings.timeout) == (timedelta(seconds=10), timedelta(seconds=30))
+    assert loaded.sources[0].adaptive is None
+    bad = GOOD.replace(
+        "  default_interval: 45m\n", "  default_interval: 45m\n  min_interval: 2d\n  deadline: 0\n  jitter: 2\n"
+    )
+    found = problems(bad)
+    assert "cfg.yaml:5: settings.deadline: must be longer than 0 s" in found
+    assert any(p.startswith("cfg.yaml:6: settings.jitter:") for p in found)
+    assert "cfg.yaml:1: settings: min_interval is longer than max_interval" in problems(
+        GOOD.replace("  default_interval: 45m\n", "  default_interval: 45m\n  min_interval: 2d\n")
+    )

@@ -62,7 +62,9 @@ def test_same_key_changed_content_is_an_edit_of_the_same_row() -> None:
 def test_new_guid_for_the_same_link_in_the_same_source_is_the_same_entry() -> None:
     old = stored(entry_key="old-guid")
     decision = decide(ARTICLE, None, [old], ONCE)
-    assert (decision.verdict, decision.target) == (Verdict.EDITED, "old-id")
+    assert (decision.verdict, decision.target) == (Verdict.UNCHANGED, "old-id")
+    edited = decide(ARTICLE, None, [stored(entry_key="old-guid", content_hash="h0")], ONCE)
+    assert (edited.verdict, edited.target) == (Verdict.EDITED, "old-id")
 
 
 def test_same_link_twice_in_one_document_stays_two_entries() -> None:

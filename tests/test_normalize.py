@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from newsriver.models import Article
 from newsriver.normalize import normalize_feed
 from newsriver.parse import parse
+from newsriver.store import SaveCounts, Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -137,3 +141,134 @@ def test_json_feed_is_read() -> None:
     assert a.published == datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     assert a.authors[0].name == "Jo" and a.categories == ("x",) and a.enclosures[0].length == 9
     assert a.published < NOW - timedelta(days=1)
+
+
+# --- identity and edits, through a real database -----------------------------------------
+
+
+def stored_after(tmp_path: Path, *documents: tuple[str, datetime]) -> tuple[list[SaveCounts], list[Article]]:
+    """Each (items, clock) document normalized and saved in turn, as successive polls would."""
+    store = Store(f"sqlite:///{tmp_path / 'ids.db'}")
+    store.sync_sources([("src", "https://cdn.example/feed.xml")])
+    counts = []
+    for items, clock in documents:
+        document = f"""<rss version="2.0"><channel><title>T</title><link>https://site.example/</link>
+        <description>d</description>{items}</channel></rss>"""
+        parsed = parse(document.encode(), "https://cdn.example/feed.xml")
+        articles = normalize_feed(parsed, "src", "https://cdn.example/feed.xml", clock)
+        counts.append(store.save("src", articles, {"status": "ok"}))
+    articles = store.select_for_feed(["src"], 100)
+    store.close()
+    return counts, articles
+
+
+def item(guid: str, text: str, date: str = "Sun, 01 Mar 2026 08:00:00 GMT") -> str:
+    return (
+        f"<item><guid isPermaLink='false'>{guid}</guid><link>https://site.example/story?utm_source={guid}</link>"
+        f"<title>Story</title><description>{text}</description><pubDate>{date}</pubDate></item>"
+    )
+
+
+def test_a_feed_that_rotates_guids_keeps_one_entry_that_never_flaps(tmp_path: Path) -> None:
+    later = NOW + timedelta(hours=1)
+    counts, articles = stored_after(
+        tmp_path, (item("g1", "Text."), NOW), (item("g2", "Text."), later), (item("g3", "Text."), later)
+    )
+    assert [(c.new, c.updated) for c in counts] == [(1, 0), (0, 0), (0, 0)]
+    (article,) = articles
+    assert article.updated == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_an_edit_updates_in_place_and_is_republished_as_updated(tmp_path: Path) -> None:
+    first, edit_seen = NOW, NOW + timedelta(hours=2)
+    counts, articles = stored_after(tmp_path, (item("g1", "Rates held."), first), (item("g1", "Rates cut."), edit_seen))
+    assert [(c.new, c.updated) for c in counts] == [(1, 0), (0, 1)]
+    (article,) = articles
+    assert article.text == "Rates cut."
+    # The feed kept its date, so the edit is dated when it was seen; published stays the feed's.
+    assert article.updated == edit_seen
+    assert article.published == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert article.first_seen == first
+
+
+def test_an_edit_under_a_new_guid_is_still_one_entry(tmp_path: Path) -> None:
+    counts, articles = stored_after(tmp_path, (item("g1", "Rates held."), NOW), (item("g2", "Rates cut."), NOW))
+    assert [(c.new, c.updated) for c in counts] == [(1, 0), (0, 1)]
+    assert [a.entry_key for a in articles] == ["g2"]
+
+
+def test_a_timestamp_in_the_content_is_not_an_edit(tmp_path: Path) -> None:
+    polls = [
+        (item("g1", f"Brent at $71.42. Updated {hh}:0{mm} GMT, {mm} minutes ago."), NOW + timedelta(minutes=5 * i))
+        for i, (hh, mm) in enumerate([(12, 1), (12, 6), (13, 1), (12, 6), (14, 9)])
+    ]
+    counts, articles = stored_after(tmp_path, *polls)
+    assert sum(c.updated for c in counts) == 0
+    assert len(articles) == 1
+
+
+# --- dates, URLs and people as feeds really write them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Sun, 01 Mar 2026 10:00:00 +0200", datetime(2026, 3, 1, 8, 0, tzinfo=UTC)),
+        ("2026-02-28T23:30:00-05:00", datetime(2026, 3, 1, 4, 30, tzinfo=UTC)),
+        ("mer, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC)),
+        ("Di, 01 Okt 2024 10:00:00 GMT", datetime(2024, 10, 1, 10, 0, tzinfo=UTC)),
+        ("sábado, 3 ago 2024 10:00:00 -0300", datetime(2024, 8, 3, 13, 0, tzinfo=UTC)),
+        ("Sat, Dec 16 2023 02:02:33 PM", datetime(2023, 12, 16, 14, 2, 33, tzinfo=UTC)),
+        ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        ("1970-01-01T00:00:00Z", NOW),  # a CMS's "no date", not 1970
+        ("0000-00-00 00:00:00", NOW),
+        ("yesterday-ish", NOW),
+        ("Mon, 01 Mar 2027 10:00:00 GMT", NOW),  # a year ahead
+        ("Mon, 02 Mar 2026 11:00:00 GMT", datetime(2026, 3, 2, 11, 0, tzinfo=UTC)),  # within a day: kept
+    ],
+)
+def test_dates_become_utc_or_the_time_first_seen(written: str, expected: datetime) -> None:
+    (a,) = rss(f"<item><guid>1</guid><title>t</title><pubDate>{written}</pubDate></item>")
+    assert a.published == expected
+    assert a.published.utcoffset() == timedelta(0)
+
+
+def test_only_web_urls_are_links_and_ids_are_not_links() -> None:
+    urn, word, permalink, script, spaced = rss(
+        "<item><guid>urn:uuid:1234</guid><title>a</title></item>"
+        "<item><guid>Correct Value</guid><title>b</title></item>"
+        "<item><guid>https://site.example/p/3</guid><title>c</title></item>"
+        "<item><guid>4</guid><link>javascript:alert(1)</link><title>d</title>"
+        "<comments>javascript:alert(2)</comments></item>"
+        "<item><guid>5</guid><link>/a story/\tpage</link><title>e</title></item>"
+    )
+    assert (urn.url, word.url, permalink.url) == ("", "", "https://site.example/p/3")
+    assert (script.url, script.comments) == ("", "")
+    assert spaced.url == "https://site.example/a%20story/page"
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "email"),
+    [
+        ("jonas@insanity.industries (Jonas Große Sundrup)", "Jonas Große Sundrup", "jonas@insanity.industries"),
+        ("Simon St.Laurent (mailto:simonstl@simonstl.com)", "Simon St.Laurent", "simonstl@simonstl.com"),
+        ("Jo Doe &lt;jo@example.org&gt;", "Jo Doe", "jo@example.org"),
+        ("newsroom@example.org", "", "newsroom@example.org"),
+        ("The Editors", "The Editors", ""),
+    ],
+)
+def test_authors_written_as_text(written: str, name: str, email: str) -> None:
+    (a,) = rss(f"<item><guid>1</guid><title>t</title><author>{written}</author></item>")
+    assert [(x.name, x.email) for x in a.authors] == [(name, email)]
+
+
+def test_values_outputs_would_reject_are_dropped_or_mended() -> None:
+    (a,) = rss(
+        "<item><guid>1</guid><title>t</title><dc:creator>Ann</dc:creator>"
+        '<enclosure url="https://site.example/a.mp3" length="12 MB" type="audio"/></item>',
+        channel="<language>en_GB</language>",
+    )
+    assert a.enclosures[0].type == "" and a.enclosures[0].length is None
+    assert a.language == "en-GB"
+    (b,) = rss("<item><guid>1</guid><title>t</title></item>", channel="<language>English (UK)</language>")
+    assert b.language == ""

@@ -19,10 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__, logs, opml
 from . import config as config_module
 from .config import Config
+from .dedupe import explain
+from .discover import feeds_in
 from .errors import ConfigError, NewsriverError
+from .fetch import fetch
 from .lock import WriterLock
 from .output import announce, publish_feeds
 from .pages import render_opml
+from .parse import parse
 from .poll import Outcome, poll_sources, utcnow
 from .publish import SourceInfo, write_atomic
 from .serve import FeedServer, make_server
@@ -39,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(level, args.log_format)
     path = config_module.resolve_path(args.config)
     try:
+        if hasattr(args, "plain_handler"):  # commands that need neither the config nor the database
+            return int(args.plain_handler(args))
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
@@ -69,9 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     poll.set_defaults(handler=_poll)
     commands.add_parser("run", help="the service: poll on schedule, publish, serve").set_defaults(handler=_run)
     commands.add_parser("serve", help="serve the output folder over HTTP").set_defaults(handler=_serve)
+    dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
+    dupes.add_argument(
+        "--since", type=config_module.parse_duration, default="7d", help="copies stored this long ago (default 7d)"
+    )
+    dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
+    dupes.set_defaults(handler=_dupes)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
+    discover = commands.add_parser("discover", help="list the feeds a web page links to")
+    discover.add_argument("url", help="a site's page, or a feed")
+    discover.set_defaults(plain_handler=_discover)
     sources = commands.add_parser("sources", help="manage the sources list").add_subparsers(
         dest="sources_command", required=True, metavar="ACTION"
     )
@@ -123,8 +138,11 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     changed = publish_feeds(config, store)
     announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
+    skipped = [o for o in outcomes if o.result == "skipped"]
     print(
-        f"{len(outcomes)} sources: {len(outcomes) - len(failed)} ok, {len(failed)} failed; "
+        f"{len(outcomes)} sources: {len(outcomes) - len(failed) - len(skipped)} ok, {len(failed)} failed"
+        + (f", {len(skipped)} skipped" if skipped else "")
+        + "; "
         f"{sum(o.new for o in outcomes)} new, {sum(o.updated for o in outcomes)} updated; "
         f"{len(changed)} files written to {config.settings.output_dir}"
     )
@@ -179,37 +197,61 @@ def _serve(config: Config, store: Store, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
+    groups = store.duplicate_groups(utcnow() - args.since, args.limit)
+    if not groups:
+        print("no story has more than one copy among the entries stored in that time")
+        return 0
+    for members in groups:
+        print(members[0][0].title)
+        for position, (article, similarity) in enumerate(members):
+            earlier = [m for m, _ in members[:position]]
+            how = "first stored"
+            if earlier and similarity is not None:
+                how = f"{similarity:.2f} {explain(article, earlier)}"
+            print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
+    return 0
+
+
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
     rows = store.sources()
     counts = store.entry_counts()
     table: list[dict[str, Any]] = []
+    notes: list[str] = []
     for cfg in config.sources:
         row = rows.get(cfg.name)
         table.append(
             {
                 "source": cfg.name,
-                "status": row.status if row else "new",
+                # ok, not modified, moved, error, backoff, gone, or new (never polled)
+                "status": row.state if row else "new",
                 "last_fetch": row.last_fetch if row else None,
                 "last_success": row.last_success if row else None,
                 "entries": counts.get(cfg.name, 0),
                 "next_poll": row.next_poll if row else None,
                 "errors": row.errors if row else 0,
                 "last_error": row.last_error if row else "",
-                "url": row.feed_url if row else cfg.url,
+                "url": cfg.url,
+                "feed_url": row.feed_url if row else cfg.url,  # differs after a move or discovery
+                "retry_after": row.retry_after if row else None,
             }
         )
+        if row and row.feed_url_origin == "redirect":
+            notes.append(f"{cfg.name}: moved permanently to {row.feed_url}; update the config")
+        elif row and row.feed_url_origin == "discovery":
+            notes.append(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}")
     if args.json:
         print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
         return 0
     now = utcnow()
-    headers = ["SOURCE", "STATUS", "LAST FETCH", "ENTRIES", "NEXT POLL", "ERRORS", "LAST ERROR"]
+    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "ERRORS", "LAST ERROR"]
     cells = [
         [
             r["source"],
             r["status"],
-            _ago(r["last_fetch"], now),
+            _ago(r["last_success"], now),
             str(r["entries"]),
-            _ago(r["next_poll"], now),
+            "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
             str(r["errors"]),
             r["last_error"][:60],
         ]
@@ -218,6 +260,25 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     for line in [headers, *cells]:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    for note in notes:
+        print(note)
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    result = fetch(args.url)
+    found = feeds_in(result)
+    if found is None:
+        parsed = parse(result.body or b"", result.url, result.content_type)
+        title = f' "{parsed.meta.title}"' if parsed.meta.title else ""
+        print(f"{result.url} is a feed{title} with {len(parsed.entries)} entries")
+        return 0
+    if not found:
+        print(f'{result.url}: an HTML page without a <link rel="alternate"> to a feed', file=sys.stderr)
+        return 1
+    print(f"{result.url}: {len(found)} feeds (a source with this URL polls the first)")
+    for link in found:
+        print(f"  {link.url}  {link.type}" + (f"  {link.title}" if link.title else ""))
     return 0
 
 

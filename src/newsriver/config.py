@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from .dedupe import NearPolicy
 from .errors import ConfigError
 
 DEFAULT_PATH = "config/newsriver.yaml"
@@ -62,6 +63,8 @@ class SourceConfig(_Strict):
     title: str | None = None
     tags: list[str] = []
     interval: Duration | None = None
+    adaptive: bool | None = None  # default settings.adaptive
+    priority: int = 0  # of copies of one story, the highest-priority source's is shown
 
     @field_validator("url")
     @classmethod
@@ -80,6 +83,25 @@ class FeedConfig(_Strict):
     include: Selection | None = None
     max_items: int = Field(default=100, ge=1, le=10_000)
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
+    dedupe: bool = True  # false: every source's copy of a story is an item of its own
+
+
+class DedupeSettings(_Strict):
+    enabled: bool = True  # fold copies of one story from several sources into one item
+    threshold: float = Field(default=0.6, gt=0, le=1)  # how alike two texts must be; higher merges less
+    window: Duration = timedelta(days=7)  # how far apart two copies' publication dates may be
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0 s")
+        return value
+
+    @property
+    def near(self) -> NearPolicy | None:
+        """What the store needs to find near-duplicates; None when dedupe is off."""
+        return NearPolicy(self.threshold, self.window) if self.enabled else None
 
 
 class Settings(_Strict):
@@ -91,7 +113,28 @@ class Settings(_Strict):
     listen: str = "127.0.0.1:8080"
     default_interval: Duration = timedelta(minutes=30)
     concurrency: int = Field(default=8, ge=1, le=256)
-    timeout: Duration = timedelta(seconds=30)
+    host_concurrency: int = Field(default=2, ge=1, le=64)  # fetches at once to one host
+    adaptive: bool = True  # poll at each source's publishing rate, within min/max_interval
+    min_interval: Duration = timedelta(minutes=5)
+    max_interval: Duration = timedelta(hours=24)  # also the cap of error backoff
+    jitter: float = Field(default=0.1, ge=0, le=0.5)  # ±10 % spread of poll times
+    connect_timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = timedelta(seconds=30)  # longest silence while reading a response
+    deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
+    dedupe: DedupeSettings = DedupeSettings()
+
+    @field_validator("connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0 s")
+        return value
+
+    @model_validator(mode="after")
+    def _interval_bounds(self) -> Settings:
+        if self.min_interval > self.max_interval:
+            raise ValueError("min_interval is longer than max_interval")
+        return self
 
     @field_validator("base_url")
     @classmethod

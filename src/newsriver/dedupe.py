@@ -1,4 +1,5 @@
 """Is an incoming article new, an edit of one we hold, or another outlet's copy of one?
+And what does a story of several copies show?
 
 Pure decisions over data; ``store`` gathers the candidates and applies the verdicts.
 """
@@ -6,11 +7,12 @@ Pure decisions over data; ``store`` gathers the candidates and applies the verdi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import Enum
 from urllib.parse import urlsplit
 
+from .fingerprint import Fingerprint, Similarity, compare, of_entry
 from .models import Article
 
 
@@ -67,7 +69,9 @@ def decide(
         # to one page would fold its entries together.
         own = [s for s in same_url if s.source == article.source]
         if len(own) == 1 and url_count_in_batch.get(article.canonical_url, 0) == 1:
-            return Decision(Verdict.EDITED, own[0].id, own[0].cluster)
+            # Unchanged unless its content changed: a feed that rotates guids on every fetch
+            # would otherwise count (and republish) an edit each time.
+            return _edit_or_same(article, own[0])
         others = [s for s in same_url if s.source != article.source]
         if others:
             # The same story from another outlet joins that story; the copy shown stays put
@@ -80,3 +84,116 @@ def decide(
 def _edit_or_same(article: Article, stored: Stored) -> Decision:
     verdict = Verdict.UNCHANGED if stored.content_hash == article.content_hash else Verdict.EDITED
     return Decision(verdict, stored.id, stored.cluster)
+
+
+# --- near duplicates: another outlet's copy under another URL --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NearPolicy:
+    """How near-duplicates are found: ``settings.dedupe``."""
+
+    threshold: float  # the least Similarity.score that makes two texts one article
+    window: timedelta  # how far apart two copies' publication dates may be
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored article the index offered as a possible copy."""
+
+    id: str
+    cluster: str
+    fingerprint: Fingerprint
+    story_sources: frozenset[str]  # the sources that already have a copy in its story
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    cluster: str  # the story the new article joins
+    copy: str  # the stored copy it matched best
+    similarity: Similarity
+
+
+def match_story(
+    fingerprint: Fingerprint, source: str, candidates: Sequence[Candidate], threshold: float
+) -> Match | None:
+    """The story a new article of ``source`` is a copy of, or None when it is news of its own.
+
+    A story holds one copy per source: a source's own articles are never folded together
+    (a templated series, an update under a new URL), however alike. Among several matching
+    stories the most similar wins, ties to the smaller story id, so every worker that sees
+    the same candidates makes the same choice.
+    """
+    best: Match | None = None
+    for candidate in candidates:
+        if source in candidate.story_sources:
+            continue
+        similarity = compare(fingerprint, candidate.fingerprint)
+        if similarity.veto or similarity.score < threshold:
+            continue
+        if best is None or (-similarity.score, candidate.cluster, candidate.id) < (
+            -best.similarity.score,
+            best.cluster,
+            best.copy,
+        ):
+            best = Match(candidate.cluster, candidate.id, similarity)
+    return best
+
+
+# --- what a story of several copies shows ---------------------------------------------
+
+ENRICH_RATIO = 1.5  # a copy this much longer than the shown one lends it its text (full text for a summary)
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Another outlet's copy of a story, listed under "Also reported by"."""
+
+    source: str
+    url: str
+    title: str
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    item: Article  # what the feed publishes
+    copies: tuple[Copy, ...]  # the other copies, earliest first
+
+
+def compose(story_id: str, members: Sequence[Article], priorities: Mapping[str, int]) -> Story:
+    """One item for a story's copies (all from the sources a feed selects).
+
+    The item keeps one id for good: the story's first stored copy's when the feed selects
+    its source, else the first stored among those it selects. What it shows is chosen by
+    a rule, never by arrival order: the highest-priority source's copy, then the earliest
+    published; its text comes from a markedly longer copy when there is one (a summary
+    gains the full text), so new copies change an item in place and never add one.
+    """
+    first = min(members, key=lambda a: (a.id != story_id, a.first_seen, a.id))
+    shown = min(members, key=lambda a: (-priorities.get(a.source, 0), a.published, a.first_seen, a.id))
+    longest = max(members, key=lambda a: (len(a.text), -a.published.timestamp(), a.id))
+    item = replace(shown, id=first.id, published=min(a.published for a in members))
+    if len(longest.text) >= ENRICH_RATIO * len(shown.text):
+        item = replace(
+            item,
+            content=longest.content or longest.summary,
+            summary=shown.summary or shown.content,
+            text=longest.text,
+            image=shown.image or longest.image,
+            updated=max(shown.updated, longest.updated),
+        )
+    copies = sorted(
+        (Copy(a.source, a.url, a.title, a.published) for a in members if a.id != shown.id),
+        key=lambda c: (c.published, c.source, c.url),
+    )
+    return Story(item, tuple(copies))
+
+
+def explain(article: Article, earlier: Sequence[Article]) -> str:
+    """Why ``article`` belongs with its story's copies stored before it: what ``dupes`` shows."""
+    if identifies_article(article.canonical_url) and any(e.canonical_url == article.canonical_url for e in earlier):
+        return "same URL"
+    mine = of_entry(article.title, article.summary, article.content)
+    similarities = [compare(mine, of_entry(e.title, e.summary, e.content)) for e in earlier]
+    return str(max(similarities, key=lambda s: (not s.veto, s.score))) if similarities else ""

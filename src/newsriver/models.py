@@ -56,6 +56,8 @@ class FeedMeta:
     subtitle: str = ""
     language: str = ""
     ttl_minutes: int | None = None
+    update_period: str = ""  # sy:updatePeriod (hourly, daily, …)
+    update_frequency: str = ""  # sy:updateFrequency: times per period
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class FetchResult:
     last_modified: str = ""
     permanent_url: str = ""  # set when a 301/308 moved the feed for good
     headers: Mapping[str, str] = field(default_factory=dict)
+    public: bool = False  # the exchange went through a public address
 
     @property
     def not_modified(self) -> bool:

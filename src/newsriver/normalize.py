@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .models import Article, Author, Enclosure, ParsedFeed
@@ -26,14 +27,43 @@ log = logging.getLogger(__name__)
 # uuid5 namespace for newsriver ids: fixed forever, or every published id would change.
 ID_NAMESPACE = uuid.UUID("6f0d2a1e-8c1b-5b8e-9a57-3e2f4d1c0b9a")
 FUTURE_TOLERANCE = timedelta(days=1)
+# Dates before this are CMS defaults (Unix time 0, MySQL's zero date), not publication dates;
+# they also keep every output date a four-digit year, as RFC 822 and RFC 3339 need.
+OLDEST_DATE = datetime(1970, 1, 2, tzinfo=UTC)
 TITLE_FROM_TEXT = 100
 # Text that changes on every fetch without the story changing ("updated 3 minutes ago",
 # "12:04 GMT"): left out of the content hash so such entries do not flap as edits.
 _CLOCK_NOISE = re.compile(
-    r"\b\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?|[A-Z]{2,4})?\b"
+    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*(?:[ap]\.?m\.?|[A-Z]{2,4}|Z|[+-]\d{2}:?\d{2})?\b"
     r"|\b\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?)\s+ago\b",
     re.IGNORECASE,
 )
+_TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([ap])\.?m\b\.?", re.IGNORECASE)
+_UNIX_TIME = re.compile(r"^\s*(\d{9,10}|\d{12,13})\s*$")  # seconds or milliseconds since 1970
+# Month names and abbreviations in the languages feeds most often localize dates into
+# (German, French, Italian, Spanish, Portuguese, Dutch), by their first four or three letters.
+_MONTHS = {
+    **{m.lower(): m for m in "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()},
+    **dict.fromkeys(("mär", "mrz", "mrt"), "Mar"),
+    **dict.fromkeys(("fév", "fev"), "Feb"),
+    **dict.fromkeys(("avr", "abr"), "Apr"),
+    **dict.fromkeys(("mai", "mag", "mei"), "May"),
+    **dict.fromkeys(("juin", "giu"), "Jun"),
+    **dict.fromkeys(("juil", "lug"), "Jul"),
+    **dict.fromkeys(("aoû", "aou", "ago"), "Aug"),
+    **dict.fromkeys(("okt", "ott", "out"), "Oct"),
+    **dict.fromkeys(("dez", "déc", "dic"), "Dec"),
+    "gen": "Jan",
+    "ene": "Jan",
+    "set": "Sep",
+}
+_EMAIL_IN_TEXT = r"(?:mailto:)?([^@\s()<>]+@[^@\s()<>]+)"
+_EMAIL_THEN_NAME = re.compile(rf"^{_EMAIL_IN_TEXT}\s*\((.+)\)$")
+_CUT_AUTHOR = re.compile(r"^([a-z]+) \(([^()]+)$")  # the rest of a top-level domain, then "(Name"
+_NAME_THEN_EMAIL = re.compile(rf"^(.*?)\s*[(<]{_EMAIL_IN_TEXT}[)>]$")
+_MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 
 
 def newsriver_id(source: str, entry_key: str) -> str:
@@ -77,7 +107,13 @@ def normalize_entry(
     # Relative URLs without an xml:base resolve against the feed's site, then its own URL:
     # feeds served from a CDN or proxy still link to the site that wrote them.
     base = feed_link if feed_link.startswith(("http://", "https://")) else parsed.base_url
-    url = absolute(_text(entry.get("link")), base) or _first_alternate(entry, base)
+    # feedparser copies an id into ``link`` when there is none ("guidislink"), so urn:, tag:
+    # and plain-word ids arrive as links. Such a link counts only when it is already an
+    # absolute http(s) URL; a real link is resolved against the base like any other.
+    link = _text(entry.get("link"))
+    if entry.get("guidislink"):
+        link = _web_url(link.strip())
+    url = _web_url(absolute(link, base)) or _first_alternate(entry, base)
     canonical_url = canonical(url, site_hosts) if url else ""
 
     content_base = url or feed_link or base
@@ -92,15 +128,17 @@ def normalize_entry(
     if not title:
         title = _shorten(text, TITLE_FROM_TEXT) or url or "(untitled)"
 
-    published = _date(entry, ("published_parsed", "created_parsed", "updated_parsed"), now, now)
-    updated = max(_date(entry, ("updated_parsed",), now, published), published)
+    published = _date(entry, ("published", "created", "updated"), now, now)
+    updated = max(_date(entry, ("updated",), now, published), published)
 
-    authors = _authors(entry)
+    authors = _authors(entry, base)
     categories = _unique(to_text(_text(t.get("term") or t.get("label"))) for t in entry.get("tags") or [])
     enclosures = _enclosures(entry, base)
     image = _image(entry, enclosures, base)
-    comments = absolute(_text(entry.get("comments")), base)
-    language = _text(entry.get("language")) or (contents[0].get("language") if contents else "") or parsed.meta.language
+    comments = _web_url(absolute(_text(entry.get("comments")), base))
+    language = language_tag(
+        _text(entry.get("language")) or (_text(contents[0].get("language")) if contents else "")
+    ) or language_tag(parsed.meta.language)
 
     guid = xml_safe(_text(entry.get("id")).strip())
     entry_key = guid or canonical_url or "sha256:" + _digest(title, content or summary, str(published))
@@ -127,9 +165,9 @@ def normalize_entry(
         first_seen=now,
         categories=categories,
         enclosures=enclosures,
-        language=xml_safe(language or "")[:35],
+        language=language,
         image=image,
-        comments=comments,
+        comments=xml_safe(comments),
         content_hash=content_hash,
     )
 
@@ -163,40 +201,103 @@ def _as_html(detail: Mapping[str, Any], base: str) -> str:
     return clean_html(value, _text(detail.get("base")) or base)
 
 
+def _web_url(url: str) -> str:
+    return url if url.startswith(("http://", "https://")) else ""
+
+
+def language_tag(value: str) -> str:
+    """A BCP 47-shaped language tag ("en-US" from "en_US"), or "" for anything else."""
+    tag = value.strip().replace("_", "-")
+    return tag if len(tag) <= 35 and _LANGUAGE.match(tag) else ""
+
+
 def _first_alternate(entry: Mapping[str, Any], base: str) -> str:
     for link in entry.get("links") or []:
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return absolute(link["href"], base)
+        url = _web_url(absolute(_text(link.get("href")), base))
+        if url and link.get("rel", "alternate") == "alternate":
+            return url
     return ""
 
 
 def _date(entry: Mapping[str, Any], keys: tuple[str, ...], now: datetime, default: datetime) -> datetime:
-    """The first usable date among ``keys``, else ``default``.
+    """The first usable date among ``keys`` (as feedparser read it, else from its text), else ``default``.
 
     A date more than a day ahead becomes ``now``: it would pin the entry to the top of
     every feed it is republished in.
     """
     for key in keys:
-        parsed = entry.get(key)
-        if not isinstance(parsed, time.struct_time):
-            continue
-        try:
-            when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-        except (OverflowError, ValueError, OSError):
-            continue
-        return when if when <= now + FUTURE_TOLERANCE else now
+        text = _text(entry.get(key))
+        # feedparser ignores AM/PM, reading "02:02 PM" as 02:02: such dates are read here.
+        when = None if _TWELVE_HOUR.search(text) else _from_struct(entry.get(f"{key}_parsed"))
+        when = when or _from_text(text)
+        if when is not None:
+            return when if when <= now + FUTURE_TOLERANCE else now
     return default
 
 
-def _authors(entry: Mapping[str, Any]) -> tuple[Author, ...]:
+def _from_struct(parsed: Any) -> datetime | None:
+    if not isinstance(parsed, time.struct_time):
+        return None
+    try:
+        when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return when if when >= OLDEST_DATE else None
+
+
+def _from_text(text: str) -> datetime | None:
+    """Dates feedparser misreads: Unix times (it reads 1700000000 as the year 1699), 12-hour
+    clocks, and RFC 822 dates with names in another language ("mer, 16 nov 2022 …").
+    """
+    if not text:
+        return None
+    if unix := _UNIX_TIME.match(text):
+        digits = unix.group(1)
+        return datetime.fromtimestamp(int(digits) // (1000 if len(digits) > 11 else 1), UTC)
+    text = _TWELVE_HOUR.sub(lambda m: f"{int(m[1]) % 12 + (12 if m[3].lower() == 'p' else 0):02d}{m[2]}", text)
+    words = text.lower().replace(",", " ").replace(".", " ").split()
+    for i in range(1, len(words)):
+        month = _MONTHS.get(words[i][:4]) or _MONTHS.get(words[i][:3])
+        if month and words[i - 1].isdigit():
+            # RFC 822 order from the day on, the month in English; a day name in any language goes.
+            words = [words[i - 1], month, *words[i + 1 :]]
+            break
+    try:
+        when = parsedate_to_datetime(" ".join(words))
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when if when >= OLDEST_DATE else None
+
+
+def _split_author(text: str) -> tuple[str, str]:
+    """(name, email) of a free-text author: "jo@x.org (Jo Doe)", "Jo Doe <jo@x.org>", "Jo (mailto:jo@x.org)"."""
+    text = text.strip()
+    if match := _EMAIL_THEN_NAME.match(text):
+        return match.group(2).strip(), match.group(1)
+    if match := _NAME_THEN_EMAIL.match(text):
+        return match.group(1), match.group(2)
+    return ("", text.removeprefix("mailto:")) if _EMAIL.match(text.removeprefix("mailto:")) else (text, "")
+
+
+def _authors(entry: Mapping[str, Any], base: str) -> tuple[Author, ...]:
     found = []
-    for raw in entry.get("authors") or []:
-        if not isinstance(raw, Mapping):
-            continue
+    raws = [raw for raw in entry.get("authors") or [] if isinstance(raw, Mapping)]
+    text = _text(entry.get("author"))
+    # feedparser splits "jo@x.industries (Jo)" with an e-mail pattern that allows only 2–4
+    # letter top-level domains: "jo@x.indu" and the name "stries (Jo". With one author its
+    # text is at hand and is split again; with several, the cut is mended.
+    if len(raws) == 1 and "@" in text:
+        name, email = _split_author(text)
+        raws = [{**raws[0], "name": name, "email": email}]
+    for raw in raws:
+        name, email = _text(raw.get("name")), _text(raw.get("email")).strip().removeprefix("mailto:")
+        if email and (cut := _CUT_AUTHOR.match(name)):
+            name, email = cut.group(2), email + cut.group(1)
         author = Author(
-            name=to_text(_text(raw.get("name"))),
-            email=xml_safe(_text(raw.get("email"))),
-            url=xml_safe(_text(raw.get("href"))),
+            name=to_text(name.removesuffix("(mailto:").strip()),
+            email=xml_safe(email) if _EMAIL.match(email) else "",
+            url=xml_safe(_web_url(absolute(_text(raw.get("href")), base))),
         )
         if author.name or author.email or author.url:
             found.append(author)
@@ -215,8 +316,9 @@ def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
     for raw in entry.get("enclosures") or []:
         href = absolute(_text(raw.get("href") or raw.get("url")), base)
         if href.startswith(("http://", "https://")) and href not in found:
+            kind = _text(raw.get("type")).strip().lower()
             found[href] = Enclosure(
-                url=xml_safe(href), type=xml_safe(_text(raw.get("type"))), length=_length(raw.get("length"))
+                url=xml_safe(href), type=kind if _MEDIA_TYPE.match(kind) else "", length=_length(raw.get("length"))
             )
     return tuple(found.values())
 

@@ -55,12 +55,19 @@ def publish_feeds(config: Config, store: Store) -> list[Path]:
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        items = store.select_for_feed(names, feed.max_items)
+        stories = store.select_stories(
+            names,
+            feed.max_items,
+            priorities={s.name: s.priority for s in config.sources},
+            fold=config.settings.dedupe.enabled and feed.dedupe,
+        )
+        items = [story.item for story in stories]
+        also = {story.item.id: story.copies for story in stories if story.copies}
         if feed.title_prefix == "source":
             items = _prefixed(items, infos)
         info = feed_info(config, feed)
         for fmt in feed.formats:
-            files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos)
+            files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos, also)
         files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in names])
         health = tuple(SourceHealth(infos[n], rows[n].status if n in rows else "new") for n in names)
         updated = max((a.updated for a in items), default=None)

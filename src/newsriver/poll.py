@@ -5,21 +5,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import Config, SourceConfig
+from .config import Config, Settings, SourceConfig
+from .discover import feeds_in
 from .errors import FetchError, ParseError
 from .fetch import Limits, fetch
-from .models import Article, FeedMeta
+from .models import Article, FetchResult
+from .network import Network
 from .normalize import normalize_feed
 from .parse import parse
-from .schedule import Policy, next_poll
+from .schedule import Policy, Response, decide, feed_interval, left_alone
 from .store import SourceRow, Store
 from .urls import host_of
 
@@ -36,11 +38,12 @@ class Outcome:
     """What one source's poll did, for the per-source line and the logs."""
 
     source: str
-    result: str  # "ok", "not modified", "error"
+    result: str  # "ok", "not modified", "error", "skipped"
     new: int = 0
     updated: int = 0
     error: str = ""
     seconds: float = 0.0
+    note: str = ""  # why it was skipped, or what changed: a move, a discovered feed
 
     def fields(self) -> dict[str, object]:
         """The outcome as structured log fields (one event per fetch)."""
@@ -52,14 +55,16 @@ class Outcome:
             "new": self.new,
             "updated": self.updated,
             "error": self.error,
+            "note": self.note,
         }
 
     def line(self) -> str:
         if self.result == "error":
             return f"{self.source}: error: {self.error}"
-        if self.result == "not modified":
-            return f"{self.source}: not modified"
-        return f"{self.source}: new {self.new}, updated {self.updated}"
+        if self.result == "skipped":
+            return f"{self.source}: skipped: {self.note}"
+        done = "not modified" if self.result == "not modified" else f"new {self.new}, updated {self.updated}"
+        return f"{self.source}: {done}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,48 +72,89 @@ class _Retrieved:
     """A fetch's result after parsing, before storing (computed off the main thread)."""
 
     status: str  # "ok" | "not modified" | "error"
+    response: Response  # what the schedule needs to know
     articles: Sequence[Article] = ()
-    meta: FeedMeta | None = None
     values: dict[str, Any] = field(default_factory=dict)  # source columns to store
     error: str = ""
+    note: str = ""
 
 
-class HostLimiter:
-    """At most ``per_host`` fetches at once to one host, so a pass never hammers a site."""
-
-    def __init__(self, per_host: int = 2) -> None:
-        self.per_host = per_host
-        self._lock = threading.Lock()
-        self._semaphores: dict[str, threading.Semaphore] = {}
-
-    def __call__(self, url: str) -> threading.Semaphore:
-        with self._lock:
-            return self._semaphores.setdefault(host_of(url), threading.Semaphore(self.per_host))
+def fetch_limits(settings: Settings) -> Limits:
+    return Limits(
+        connect_timeout=settings.connect_timeout.total_seconds(),
+        read_timeout=settings.timeout.total_seconds(),
+        deadline=settings.deadline.total_seconds(),
+    )
 
 
-def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, hosts: HostLimiter) -> _Retrieved:
+def _policy(config: Config, cfg: SourceConfig) -> Policy:
+    settings = config.settings
+    return Policy(
+        interval=config.interval(cfg),
+        adaptive=settings.adaptive if cfg.adaptive is None else cfg.adaptive,
+        min_interval=settings.min_interval,
+        max_interval=settings.max_interval,
+        jitter=settings.jitter,
+    )
+
+
+def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, network: Network) -> _Retrieved:
     try:
-        with hosts(row.feed_url):
-            result = fetch(row.feed_url, row.etag, row.last_modified, limits)
+        result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public=row.via_public)
         values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
-        if result.permanent_url and result.permanent_url != row.feed_url:
-            log.warning("%s: moved permanently to %s; update the config", cfg.name, result.permanent_url)
-            values["feed_url"] = result.permanent_url
-        if result.body is None:
-            return _Retrieved("not modified", values=values)
-        body_hash = hashlib.sha256(result.body).hexdigest()
-        if body_hash == row.body_hash:
-            # The server ignores conditional GET, but nothing changed: skip parsing.
-            return _Retrieved("not modified", values=values)
-        parsed = parse(result.body, result.url, result.content_type)
-        articles = normalize_feed(parsed, cfg.name, row.feed_url, now)
-        values |= {"body_hash": body_hash, "title": parsed.meta.title, "link": parsed.meta.link}
-        return _Retrieved("ok", articles=articles, meta=parsed.meta, values=values)
+        notes = []
+        if result.permanent_url:
+            # 301/308 only: a 302/307 is followed but the configured URL stays.
+            values |= {"feed_url": result.permanent_url, "feed_url_origin": "redirect", "via_public": result.public}
+            notes.append(f"moved permanently to {result.permanent_url}; update the config")
+            log.warning("%s: %s", cfg.name, notes[-1])
+        page = result
+        found = feeds_in(page)
+        if found is not None:
+            if not found:
+                raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
+            # A different resource: the page's validators do not apply to it.
+            result = fetch(found[0].url, limits=limits, network=network, public=page.public)
+            if feeds_in(result) is not None:
+                raise ParseError(f"not a feed: {found[0].url}, discovered on {page.url}, is an HTML page too")
+            values = {
+                "etag": result.etag,
+                "last_modified": result.last_modified,
+                "feed_url": result.permanent_url or found[0].url,
+                "feed_url_origin": "discovery",
+                "via_public": result.public,
+            }
+            notes.append(f"discovered feed {values['feed_url']} on {page.url}")
+            log.info("%s: %s", cfg.name, notes[-1])
+        return _parsed(row, cfg, now, result, values, "; ".join(notes))
     except (FetchError, ParseError) as exc:
-        return _Retrieved("error", error=str(exc))
+        status, headers = (exc.status, exc.headers) if isinstance(exc, FetchError) else (None, {})
+        return _Retrieved("error", Response("error", status, headers), error=str(exc))
     except Exception as exc:  # a source must never take the worker down
         log.exception("%s: unexpected failure", cfg.name)
-        return _Retrieved("error", error=f"internal error: {type(exc).__name__}: {exc}")
+        return _Retrieved("error", Response("error"), error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _parsed(
+    row: SourceRow, cfg: SourceConfig, now: datetime, result: FetchResult, values: dict[str, Any], note: str
+) -> _Retrieved:
+    asked = timedelta(seconds=row.feed_interval)  # what the document said when last parsed
+    body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else ""
+    # An unchanged body is not parsed again even when the server ignores conditional GET.
+    if result.body is None or body_hash == row.body_hash:
+        response = Response("not_modified", result.status, result.headers, asked)
+        return _Retrieved("not modified", response, values=values, note=note)
+    parsed = parse(result.body, result.url, result.content_type)
+    meta = parsed.meta
+    asked = feed_interval(meta.ttl_minutes, meta.update_period, meta.update_frequency)
+    articles = normalize_feed(parsed, cfg.name, result.url, now)
+    values |= {
+        "body_hash": body_hash,
+        "title": meta.title,
+        "link": meta.link,
+        "feed_interval": int(asked.total_seconds()),
+    }
+    return _Retrieved("ok", Response("ok", result.status, result.headers, asked), articles, values, note=note)
 
 
 def poll_sources(
@@ -119,26 +165,72 @@ def poll_sources(
     on_outcome: Callable[[Outcome], None] | None = None,
     limits: Limits | None = None,
     rng: random.Random | None = None,
+    network: Network | None = None,
 ) -> list[Outcome]:
-    """Fetch the named sources (default: all) concurrently and store what they hold."""
-    limits = limits or Limits(read_timeout=config.settings.timeout.total_seconds())
+    """Fetch the named sources (default: all) concurrently and store what they hold.
+
+    Sources that asked to be left alone — gone, or their host inside a Retry-After — are
+    skipped even when named. At most ``settings.concurrency`` fetches run at once and at
+    most ``settings.host_concurrency`` to one host; a source is handed to a worker only
+    when its host has room, so a slow host ties up its own slots, never everyone's.
+    """
+    settings = config.settings
+    limits = limits or fetch_limits(settings)
+    network = network or Network()
     rng = rng or random.Random()
     wanted = set(names) if names is not None else {s.name for s in config.sources}
-    sources = [s for s in config.sources if s.name in wanted]
     rows = store.sources()
-    hosts = HostLimiter()
-    outcomes = []
-    with ThreadPoolExecutor(max_workers=config.settings.concurrency, thread_name_prefix="fetch") as pool:
-        started = {s.name: time.monotonic() for s in sources}
-        futures = {pool.submit(_retrieve, rows[s.name], s, clock(), limits, hosts): s for s in sources}
-        for future in as_completed(futures):
-            cfg = futures[future]
-            seconds = time.monotonic() - started[cfg.name]
-            outcome = _store(config, store, cfg, rows[cfg.name], future.result(), clock(), rng, seconds)
-            log.info(outcome.line(), extra=outcome.fields())
-            if on_outcome:
-                on_outcome(outcome)
-            outcomes.append(outcome)
+    outcomes: list[Outcome] = []
+
+    def report(outcome: Outcome) -> None:
+        log.info(outcome.line(), extra=outcome.fields())
+        if on_outcome:
+            on_outcome(outcome)
+        outcomes.append(outcome)
+
+    now = clock()
+    queues: dict[str, deque[SourceConfig]] = {}
+    for cfg in config.sources:
+        if cfg.name not in wanted or cfg.name not in rows:
+            continue
+        row = rows[cfg.name]
+        reason = left_alone(row.status == "gone", row.retry_after, now)
+        if reason:
+            report(Outcome(cfg.name, "skipped", note=reason))
+        else:
+            queues.setdefault(host_of(row.feed_url), deque()).append(cfg)
+
+    host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
+    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch") as pool:
+        running: dict[Future[_Retrieved], tuple[SourceConfig, str, float]] = {}
+
+        def start(host: str) -> None:
+            cfg = queues[host].popleft()
+            future = pool.submit(_retrieve, rows[cfg.name], cfg, clock(), limits, network)
+            running[future] = (cfg, host, time.monotonic())
+
+        # Every host gets its first slot before any host gets its second.
+        for _slot in range(settings.host_concurrency):
+            for host in queues:
+                if queues[host]:
+                    start(host)
+        while running:
+            done, _pending = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                cfg, host, started = running.pop(future)
+                seconds = time.monotonic() - started
+                got = future.result()
+                outcome, host_wait = _store(
+                    config, store, cfg, rows[cfg.name], got, clock(), rng.random(), seconds, host_waits.get(host)
+                )
+                report(outcome)
+                if host_wait is not None:
+                    host_waits[host] = host_wait
+                    store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
+                    for waiting in queues.pop(host, ()):
+                        report(Outcome(waiting.name, "skipped", note=left_alone(False, host_wait, clock())))
+                if queues.get(host):
+                    start(host)
     return outcomes
 
 
@@ -149,28 +241,40 @@ def _store(
     row: SourceRow,
     got: _Retrieved,
     now: datetime,
-    rng: random.Random,
+    spread: float,
     seconds: float,
-) -> Outcome:
-    policy = Policy(interval=config.interval(cfg))
+    host_wait: datetime | None,
+) -> tuple[Outcome, datetime | None]:
+    """Record one fetch; returns its outcome and, on Retry-After, until when its host waits."""
+    history = store.publication_times(cfg.name) | {a.entry_key: a.published for a in got.articles}
+    decision = decide(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)
+    next_poll = decision.next_poll
+    if next_poll is not None and host_wait is not None:
+        next_poll = max(next_poll, host_wait)  # another source on this host was told to wait
     if got.status == "error":
-        errors = row.errors + 1
+        error = got.error
+        if decision.state == "gone":
+            error += ": the feed was removed for good; it is no longer polled"
+        elif decision.host_wait_until is not None:
+            error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
         store.update_source(
             cfg.name,
-            status="error",
-            last_error=got.error,
-            errors=errors,
+            status=decision.state,
+            last_error=error,
+            errors=decision.errors,
             last_fetch=now,
-            next_poll=next_poll(now, policy, errors, rng.random()),
+            next_poll=next_poll,
         )
-        return Outcome(cfg.name, "error", error=got.error, seconds=seconds)
+        return Outcome(cfg.name, "error", error=error, seconds=seconds), decision.host_wait_until
     values = got.values | {
-        "status": "ok" if got.status == "ok" else "not_modified",
+        "status": decision.state,
         "last_error": "",
         "errors": 0,
         "last_fetch": now,
         "last_success": now,
-        "next_poll": next_poll(now, policy, 0, rng.random()),
+        "next_poll": next_poll,
+        "retry_after": None,
     }
-    counts = store.save(cfg.name, got.articles, values)
-    return Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds)
+    counts = store.save(cfg.name, got.articles, values, near=config.settings.dedupe.near)
+    outcome = Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds, note=got.note)
+    return outcome, None

@@ -7,12 +7,13 @@ channel <link> is whichever link was set last, RSS lacks atom:link rel=hub.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,15 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import __version__
+from .dedupe import Copy
 from .models import Article
 from .normalize import ID_NAMESPACE
 from .sanitize import to_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MEDIA_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
@@ -89,6 +94,9 @@ def _sub(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
 class _FeedFixes(BaseExtension):  # type: ignore[misc]
     info: FeedInfo
 
+    def extend_ns(self) -> dict[str, str]:
+        return {"media": MEDIA_NS, "dc": DC_NS}
+
     def extend_rss(self, rss: Any) -> Any:
         channel = rss.find("channel")
         # feedgen writes whichever link() came last; the channel link is the web page.
@@ -107,6 +115,7 @@ class _EntryFixes(BaseExtension):  # type: ignore[misc]
     article: Article
     source: SourceInfo
     source_updated: datetime
+    related: tuple[tuple[str, str], ...]  # (URL, outlet) of the story's other copies
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen drops rel/type/length from entry links, turning an enclosure into a
@@ -123,9 +132,19 @@ class _EntryFixes(BaseExtension):  # type: ignore[misc]
             _sub(entry, "link", rel="enclosure", href=enclosure.url, type=enclosure.type, length=length)
         if a.comments:
             _sub(entry, "link", rel="replies", type="text/html", href=a.comments)
+        if a.language:
+            entry.set(XML_LANG, a.language)
+        if a.image:
+            _sub(entry, f"{{{MEDIA_NS}}}thumbnail", url=a.image)
+        for url, outlet in self.related:
+            _sub(entry, "link", rel="related", type="text/html", href=url, title=outlet)
         source = _sub(entry, "source")
         _sub(source, "id", self.source.url)
         _sub(source, "title", self.source.title)
+        if not any(author.name for author in a.authors):
+            # RFC 4287 §4.1.2: an entry without an author of its own takes its source's,
+            # else the feed's; newsriver's feed has none, so credit the source feed.
+            _sub(_sub(source, "author"), "name", self.source.title)
         _sub(source, "link", rel="self", href=self.source.url)
         if self.source.link:
             _sub(source, "link", rel="alternate", type="text/html", href=self.source.link)
@@ -134,10 +153,54 @@ class _EntryFixes(BaseExtension):  # type: ignore[misc]
 
     def extend_rss(self, item: Any) -> Any:
         _sub(item, "source", self.source.title, url=self.source.url)
+        # RSS <author> must be an e-mail address, so feedgen drops authors without one:
+        # they, the language and the image go in the Dublin Core and Media RSS elements.
+        a = self.article
+        for author in a.authors:
+            if author.name and not author.email:
+                _sub(item, f"{{{DC_NS}}}creator", author.name)
+        if a.language:
+            _sub(item, f"{{{DC_NS}}}language", a.language)
+        if a.image:
+            _sub(item, f"{{{MEDIA_NS}}}thumbnail", url=a.image)
         return item
 
 
-def _generator(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo]) -> FeedGenerator:
+Also = Mapping[str, Sequence[Copy]]  # item id → the other outlets' copies of its story
+NO_COPIES: Also = {}
+
+
+def _also_reported_by(copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> str:
+    """The paragraph that names a story's other outlets, each linked to its copy."""
+    names = [
+        f'<a href="{html.escape(c.url)}">{html.escape(sources[c.source].title)}</a>'
+        if c.url
+        else html.escape(sources[c.source].title)
+        for c in copies
+    ]
+    return f"<p>Also reported by: {', '.join(names)}</p>"
+
+
+def _credited(article: Article, copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> Article:
+    """The article with "Also reported by" at the end of the text a reader sees."""
+    if not copies:
+        return article
+    paragraph = _also_reported_by(copies, sources)
+    if article.content:
+        return replace(article, content=article.content + paragraph)
+    if article.summary:
+        return replace(article, summary=article.summary + paragraph)
+    return replace(article, content=f"<p>{html.escape(article.text or article.title)}</p>{paragraph}")
+
+
+def _related(copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> tuple[tuple[str, str], ...]:
+    links = {c.url: sources[c.source].title for c in copies if c.url}
+    return tuple(links.items())
+
+
+def _generator(
+    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], also: Also
+) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("newsriver", _FeedFixes, _EntryFixes)
     fg.newsriver.info = info
@@ -148,12 +211,15 @@ def _generator(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str
     fg.link(href=info.url("atom"), rel="self", type="application/atom+xml")
     fg.generator("newsriver", __version__, "https://github.com/newsriver/newsriver")
     fg.updated(newest(articles))  # also RSS lastBuildDate: never "now"
-    for article in articles:
+    for listed in articles:
+        copies = also.get(listed.id, ())
+        article = _credited(listed, copies, sources)
         source = sources[article.source]
         fe = fg.add_entry(order="append")
         fe.newsriver.article = article
         fe.newsriver.source = source
         fe.newsriver.source_updated = source_updated(articles, article.source)
+        fe.newsriver.related = _related(copies, sources)
         fe.id(item_id(article))
         fe.title(article.title)
         fe.updated(article.updated)
@@ -179,12 +245,16 @@ def _generator(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str
     return fg
 
 
-def render_atom(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo]) -> bytes:
-    return bytes(_generator(info, articles, sources).atom_str(pretty=True))
+def render_atom(
+    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], also: Also = NO_COPIES
+) -> bytes:
+    return bytes(_generator(info, articles, sources, also).atom_str(pretty=True))
 
 
-def render_rss(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo]) -> bytes:
-    fg = _generator(info, articles, sources)
+def render_rss(
+    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], also: Also = NO_COPIES
+) -> bytes:
+    fg = _generator(info, articles, sources, also)
     fg.link(href=info.url("rss"), rel="self", replace=True)
     fg.link(href=info.link, rel="alternate")
     return bytes(fg.rss_str(pretty=True))
@@ -197,7 +267,9 @@ def _rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def render_json(info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo]) -> bytes:
+def render_json(
+    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], also: Also = NO_COPIES
+) -> bytes:
     feed: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": info.title or info.name,
@@ -207,11 +279,13 @@ def render_json(info: FeedInfo, articles: Sequence[Article], sources: Mapping[st
     }
     if info.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in info.hubs]
-    feed["items"] = [_json_item(a, sources[a.source]) for a in articles]
+    feed["items"] = [_json_item(a, sources, also.get(a.id, ())) for a in articles]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _json_item(a: Article, source: SourceInfo) -> dict[str, Any]:
+def _json_item(listed: Article, sources: Mapping[str, SourceInfo], copies: Sequence[Copy]) -> dict[str, Any]:
+    a = _credited(listed, copies, sources)
+    source = sources[a.source]
     item: dict[str, Any] = {"id": item_id(a)}
     if a.url:
         item["url"] = a.url
@@ -245,6 +319,11 @@ def _json_item(a: Article, source: SourceInfo) -> dict[str, Any]:
     if a.comments:
         item["external_url"] = a.comments
     item["_source"] = {"name": source.name, "title": source.title, "url": source.url}
+    if copies:
+        item["_also_reported_by"] = [
+            {"name": c.source, "title": sources[c.source].title, "url": c.url, "date_published": _rfc3339(c.published)}
+            for c in copies
+        ]
     return item
 
 

@@ -15,9 +15,31 @@ _BLOCK_TAG = re.compile(
     r"<(?=/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|hr|section|article|figure|figcaption|dd|dt)\b)",
     re.IGNORECASE,
 )
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_ONE_PX = re.compile(r"""\b(width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.IGNORECASE)
+# Something an HTML tokenizer would start a tag, comment or declaration at.
+_TAG_START = re.compile(r"<[A-Za-z!/?]")
 
+# The patterns below run on nh3's output, which is serialized canonically: lower-case names,
+# every attribute value in double quotes with '"' and '>' escaped. That is what makes a regular
+# expression exact there, where on the raw input it would be a guess.
+_IMG = re.compile(r"<img\s[^>]*>")
+_PIXEL_SIZE = re.compile(r'\s(width|height)="\s*[01](?:px)?\s*"')
+_IMG_SRC = re.compile(r'\ssrc="https?://([^/"]+)')
+# An iframe whose src was refused (not a video player) would be an empty box: drop it whole.
+_IFRAME_WITHOUT_SRC = re.compile(r'<iframe(?:\s(?!src=)[\w-]+="[^"]*")*>.*?</iframe>', re.DOTALL)
+
+# Hosts that serve only tracking beacons, often without a size that gives them away.
+BEACON_HOSTS = frozenset(
+    {
+        "feeds.feedburner.com",
+        "feedproxy.google.com",
+        "pixel.wp.com",
+        "stats.wordpress.com",
+        "pixel.quantserve.com",
+        "www.google-analytics.com",
+        "da.feedsportal.com",
+        "api.flattr.com",
+    }
+)
 VIDEO_HOSTS = (
     "www.youtube.com",
     "www.youtube-nocookie.com",
@@ -31,18 +53,21 @@ VIDEO_HOSTS = (
 _VIDEO_SRC = re.compile(r"^https://(?:" + "|".join(re.escape(h) for h in VIDEO_HOSTS) + r")/", re.IGNORECASE)
 
 TAGS = (nh3.ALLOWED_TAGS - {"map", "area"}) | {"iframe", "figure", "figcaption", "picture", "source", "video", "audio"}
+# No srcset and no cite: nh3 checks neither against URL_SCHEMES (a srcset can carry data: or
+# javascript: URLs) nor makes them absolute, and readers lose nothing without them.
 ATTRIBUTES: dict[str, set[str]] = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    **{tag: set(attrs) - {"cite"} for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
     "a": {"href", "hreflang", "title"},
-    "img": {"src", "alt", "title", "width", "height", "srcset"},
+    "img": {"src", "alt", "title", "width", "height"},
     "iframe": {"src", "width", "height", "allowfullscreen"},
     "video": {"src", "poster", "controls", "width", "height"},
     "audio": {"src", "controls"},
-    "source": {"src", "type", "srcset"},
+    "source": {"src", "type"},
     "abbr": {"title"},
     "time": {"datetime"},
 }
-# Only plain web links survive: no javascript:, data:, vbscript: or odd custom schemes.
+# Only plain web links survive: no javascript:, data: (not even images: an SVG data: URL can
+# carry script, and inlined images are rare in feeds), vbscript: or odd custom schemes.
 URL_SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "object", "embed", "applet", "title", "head"}
 
@@ -57,26 +82,23 @@ def _attribute_filter(tag: str, name: str, value: str) -> str | None:
     return value
 
 
-def _drop_tracking_pixels(fragment: str) -> str:
-    def keep(match: re.Match[str]) -> str:
-        sizes = {m.group(1).lower() for m in _ONE_PX.finditer(match.group(0))}
-        return "" if sizes == {"width", "height"} else match.group(0)
-
-    return _IMG_TAG.sub(keep, fragment)
+def _is_tracker(img: str) -> bool:
+    """A 1×1 (or 0×0) image, or any image from a beacon host."""
+    if len({m.group(1) for m in _PIXEL_SIZE.finditer(img)}) == 2:
+        return True
+    host = _IMG_SRC.search(img)
+    return host is not None and host.group(1).lower() in BEACON_HOSTS
 
 
 def clean_html(fragment: str, base_url: str = "") -> str:
     """Sanitized HTML with absolute URLs, safe to put in any feed or page."""
     if not fragment:
         return ""
-    fragment = xml_safe(fragment)
-    if "<img" in fragment or "<IMG" in fragment:
-        fragment = _drop_tracking_pixels(fragment)
     relative: tuple[Literal["rewrite_with_base"], str] | Literal["pass_through"] = (
         ("rewrite_with_base", base_url) if base_url.startswith(("http://", "https://")) else "pass_through"
     )
     cleaned = nh3.clean(
-        fragment,
+        xml_safe(fragment),
         tags=TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=ATTRIBUTES,
@@ -86,14 +108,27 @@ def clean_html(fragment: str, base_url: str = "") -> str:
         url_relative=relative,
         set_tag_attribute_values={"iframe": {"sandbox": "allow-scripts allow-same-origin allow-popups"}},
     )
+    if "<img" in cleaned:
+        cleaned = _IMG.sub(lambda m: "" if _is_tracker(m.group(0)) else m.group(0), cleaned)
+    if "<iframe" in cleaned:
+        cleaned = _IFRAME_WITHOUT_SRC.sub("", cleaned)
     return cleaned.strip()
 
 
+def _strip_tags(fragment: str) -> str:
+    spaced = _BLOCK_TAG.sub(" <", fragment)
+    return html.unescape(nh3.clean(spaced, tags=set(), clean_content_tags=_DROP_WITH_CONTENT, attributes={}))
+
+
 def to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment: entities decoded, whitespace folded."""
+    """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace folded.
+
+    Markup that was escaped once too often ("&amp;lt;script&amp;gt;") decodes to a tag;
+    it is stripped as well, because several RSS readers render titles as HTML.
+    """
     if not fragment:
         return ""
-    if "<" in fragment:
-        spaced = _BLOCK_TAG.sub(" <", fragment)
-        fragment = nh3.clean(spaced, tags=set(), clean_content_tags=_DROP_WITH_CONTENT, attributes={})
-    return xml_safe(_SPACE.sub(" ", html.unescape(fragment)).strip())
+    text = _strip_tags(fragment) if "<" in fragment else html.unescape(fragment)
+    while _TAG_START.search(text):
+        text = _strip_tags(text)
+    return xml_safe(_SPACE.sub(" ", text).strip())

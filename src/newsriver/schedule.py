@@ -1,31 +1,189 @@
-"""When to poll a source next: a pure function of its history, tested without a clock."""
+"""When to poll a source next: pure functions of its history and its last response.
+
+Nothing here reads a clock, the network or the database; callers pass ``now``, the
+publication times they have stored, the response's headers and a random number, so
+every rule is tested with plain data.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+# Statuses with which a server asks to be left alone for a while (RFC 9110 §10.2.3).
+SLOW_DOWN = (429, 503)
+GONE = 410
+# How far back publishing is observed; a week smooths out weekends.
+RATE_WINDOW = timedelta(days=7)
+_SY_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_SHORTEST_WAIT = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    interval: timedelta
+    interval: timedelta  # the source's own, else settings.default_interval
+    adaptive: bool = True  # follow the observed publishing rate instead, once there is one
+    min_interval: timedelta = timedelta(minutes=5)
     max_interval: timedelta = timedelta(hours=24)
     jitter: float = 0.1  # ±10 %: sources sharing an interval do not all fire together
 
 
-def next_poll(now: datetime, policy: Policy, errors: int, spread: float) -> datetime:
-    """The next poll time.
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the last poll learned, as far as scheduling cares."""
 
-    ``errors`` is the count of consecutive failures (0 after a success): each one doubles
-    the wait, up to ``max_interval``, and the first success ends the backoff. A failing
-    source is slowed down, never abandoned. ``spread`` in [0, 1) places the poll inside
-    the jitter band; callers pass a random number, tests a fixed one.
+    kind: Literal["ok", "not_modified", "error"]
+    status: int | None = None  # HTTP status; None when there was no response (timeout, refusal)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    feed_interval: timedelta = timedelta(0)  # what the document asks: RSS <ttl>, sy:updatePeriod
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: Literal["ok", "not_modified", "error", "backoff", "gone"]
+    errors: int  # consecutive failures, 0 after a success
+    next_poll: datetime | None  # None: never again
+    host_wait_until: datetime | None = None  # Retry-After: every source on the host waits
+
+
+def decide(
+    now: datetime,
+    policy: Policy,
+    errors: int,
+    published: Sequence[datetime],
+    response: Response,
+    spread: float,
+) -> Decision:
+    """The state and next poll of a source after ``response``.
+
+    ``errors`` counts the consecutive failures before this response, ``published`` holds
+    the publication times of the source's recent entries (any order) and ``spread`` in
+    [0, 1) places the poll inside the jitter band: callers pass a random number, tests a
+    fixed one.
     """
-    wait = policy.interval * (2 ** min(errors, 30))
-    wait = max(min(wait, max(policy.max_interval, policy.interval)), timedelta(seconds=1))
-    jittered: timedelta = wait * (1 + policy.jitter * (2 * spread - 1))
-    return now + jittered
+    if response.status == GONE:
+        return Decision("gone", errors + 1, None)
+    interval = base_interval(policy, published, now)
+    # An administrator's interval longer than max_interval is a decision, not a mistake.
+    cap = max(policy.max_interval, interval)
+    floor = min(policy.min_interval, interval)
+    if response.kind == "error":
+        failures = errors + 1
+        # A failing source is slowed down, never abandoned; the first success ends this.
+        wait = _jittered(min(interval * 2 ** min(failures, 30), cap), policy.jitter, spread, floor, cap)
+        wait_until = retry_after(response.headers, now) if response.status in SLOW_DOWN else None
+        if wait_until is not None:
+            wait_until = min(wait_until, now + cap)
+            wait = max(wait, wait_until - now)
+        state: Literal["error", "backoff"] = "backoff" if response.status in SLOW_DOWN else "error"
+        return Decision(state, failures, now + wait, wait_until)
+    wait = _jittered(interval, policy.jitter, spread, floor, cap)
+    # Never earlier than the feed asks, never later than the cap: a stray Expires in 2099
+    # must not silently stop a source.
+    asked = min(max(cache_lifetime(response.headers, now), response.feed_interval), cap)
+    return Decision(response.kind, 0, now + max(wait, asked))
+
+
+def base_interval(policy: Policy, published: Sequence[datetime], now: datetime) -> timedelta:
+    """The configured interval, or with ``adaptive`` the observed one clamped to the policy."""
+    observed = publishing_interval(published, now) if policy.adaptive else None
+    if observed is None:
+        return policy.interval
+    return min(max(observed, policy.min_interval), policy.max_interval)
+
+
+def publishing_interval(published: Sequence[datetime], now: datetime) -> timedelta | None:
+    """The mean time between entries over the last week, counted up to ``now``.
+
+    Counting up to ``now`` rather than to the newest entry makes a source that published
+    a burst days ago and nothing since look slow, as it is. No entry in the window means
+    a dormant source (one entry per window); no entry at all means no evidence (None).
+    """
+    if not published:
+        return None
+    recent = [p for p in published if now - RATE_WINDOW <= p <= now]
+    if not recent:
+        return RATE_WINDOW
+    return max(now - min(recent), _SHORTEST_WAIT) / len(recent)
+
+
+def _jittered(wait: timedelta, jitter: float, spread: float, floor: timedelta, cap: timedelta) -> timedelta:
+    spread_wait: timedelta = wait * (1 + jitter * (2 * spread - 1))
+    return min(max(spread_wait, floor, _SHORTEST_WAIT), cap)
+
+
+def cache_lifetime(headers: Mapping[str, str], now: datetime) -> timedelta:
+    """How long the response stays fresh by its HTTP headers (RFC 9111 §4.2.1); 0 if unsaid."""
+    age = _natural(headers.get("age", "")) or 0
+    max_age = _MAX_AGE.search(headers.get("cache-control", ""))
+    if max_age:  # takes precedence over Expires
+        return max(timedelta(seconds=int(max_age.group(1)) - age), timedelta(0))
+    expires = _http_date(headers.get("expires", ""))
+    if expires is None:
+        return timedelta(0)
+    # Measured against the server's own clock when it sent one, so clock skew cancels out.
+    sent = _http_date(headers.get("date", "")) or now
+    return max(expires - sent - timedelta(seconds=age), timedelta(0))
+
+
+def feed_interval(ttl_minutes: int | None, update_period: str, update_frequency: str) -> timedelta:
+    """The longer of RSS ``<ttl>`` and ``sy:updatePeriod`` / ``sy:updateFrequency``; 0 if unsaid."""
+    ttl = timedelta(minutes=ttl_minutes) if ttl_minutes and ttl_minutes > 0 else timedelta(0)
+    if not (update_period.strip() or update_frequency.strip()):
+        return ttl
+    # The syndication module's defaults: daily, once.
+    period = _SY_PERIODS.get(update_period.strip().lower() or "daily")
+    frequency = _natural(update_frequency) if update_frequency.strip() else 1
+    if period is None or not frequency:
+        return ttl
+    return max(ttl, period / frequency)
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    """``Retry-After`` as a time: delay-seconds or an HTTP date; None if absent, invalid or past."""
+    value = headers.get("retry-after", "").strip()
+    seconds = _natural(value)
+    if seconds is not None:
+        return now + timedelta(seconds=seconds) if seconds > 0 else None
+    when = _http_date(value)
+    return when if when is not None and when > now else None
+
+
+def left_alone(gone: bool, wait_until: datetime | None, now: datetime) -> str:
+    """Why even a manual poll must skip a source now, or "" when it may be fetched."""
+    if gone:
+        return "gone (HTTP 410): no longer polled; remove it from the config or change its URL"
+    if wait_until is not None and wait_until > now:
+        return f"the host asked to wait until {wait_until:%Y-%m-%d %H:%M:%S} UTC (Retry-After)"
+    return ""
 
 
 def is_due(scheduled: datetime | None, now: datetime) -> bool:
     return scheduled is None or scheduled <= now
+
+
+def _natural(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _http_date(value: str) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    # RFC 9110 dates are GMT; a date without a zone is read as UTC too.
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

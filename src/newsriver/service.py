@@ -74,7 +74,12 @@ class Service:
                 self.reload()
             now = self.clock()
             rows = self.store.sources()
-            due = [s.name for s in self.config.sources if s.name in rows and is_due(rows[s.name].next_poll, now)]
+            # A gone source has no next poll and is never due again.
+            due = [
+                s.name
+                for s in self.config.sources
+                if s.name in rows and rows[s.name].status != "gone" and is_due(rows[s.name].next_poll, now)
+            ]
             outcomes = (
                 poll_sources(self.config, self.store, due, clock=self.clock, on_outcome=self._outcome) if due else []
             )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     Connection,
     DateTime,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -35,14 +38,16 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .dedupe import Stored, Verdict, decide
+from .dedupe import Candidate, NearPolicy, Stored, Story, Verdict, compose, decide, match_story
 from .errors import StoreError
+from .fingerprint import MIN_SHARED_KEYS, Fingerprint, of_entry
 from .models import Article, Author, Enclosure
 
 SCHEMA_VERSION = 1
@@ -79,7 +84,10 @@ sources_table = Table(
     metadata,
     Column("name", String(200), primary_key=True),
     Column("url", Text, nullable=False),  # as configured
-    Column("feed_url", Text, nullable=False),  # what we fetch: differs after a 301
+    Column("feed_url", Text, nullable=False),  # what we fetch: differs after a 301/308 or discovery
+    Column("feed_url_origin", String(12), nullable=False, default=""),  # "", "redirect" or "discovery"
+    # feed_url was reached through a public address, so it may not lead into a private one.
+    Column("via_public", Boolean, nullable=False, default=False),
     Column("title", Text, nullable=False, default=""),
     Column("link", Text, nullable=False, default=""),
     Column("etag", Text, nullable=False, default=""),
@@ -91,6 +99,8 @@ sources_table = Table(
     Column("last_fetch", UTCDateTime),
     Column("last_success", UTCDateTime),
     Column("next_poll", UTCDateTime),
+    Column("retry_after", UTCDateTime),  # the host asked to be left alone until then
+    Column("feed_interval", Integer, nullable=False, default=0),  # seconds the feed asks between polls
 )
 
 entries_table = Table(
@@ -122,6 +132,23 @@ entries_table = Table(
     UniqueConstraint("source", "entry_key", name="uq_entries_source_key"),
 )
 
+# The near-duplicate candidate index: each entry's fingerprint keys (MinHash sketch, lead
+# shingles, headline). A lookup is one index range per key, bounded by the dedupe window.
+# Deliberately one index only (the primary key): every new entry writes a row per key, and
+# a second index would nearly double that cost. A key whose entry is gone offers nothing.
+dedupe_keys_table = Table(
+    "dedupe_keys",
+    metadata,
+    Column("key", BigInteger, nullable=False),
+    Column("published", BigInteger, nullable=False),  # the entry's, in Unix seconds: compact and ranged
+    Column("entry_id", String(36), nullable=False),
+    Column("source", String(200), nullable=False),  # a source's own entries are never its copies
+    PrimaryKeyConstraint("key", "published", "entry_id"),
+    sqlite_with_rowid=False,  # the primary key is the index: no second copy of every row
+)
+MAX_CANDIDATES = 8  # stored entries compared with a new one, those sharing most keys first
+_IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRow:
@@ -139,6 +166,17 @@ class SourceRow:
     last_fetch: datetime | None
     last_success: datetime | None
     next_poll: datetime | None
+    feed_url_origin: str = ""
+    via_public: bool = False
+    retry_after: datetime | None = None
+    feed_interval: int = 0
+
+    @property
+    def state(self) -> str:
+        """What ``status`` shows: ok, not modified, moved, error, backoff, gone (or new)."""
+        if self.status in ("ok", "not_modified") and self.feed_url_origin == "redirect":
+            return "moved"  # until the config names the new URL
+        return self.status.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +240,18 @@ class Store:
                         update(sources_table)
                         .where(sources_table.c.name == name)
                         .values(
-                            url=url, feed_url=url, etag="", last_modified="", body_hash="", errors=0, next_poll=None
+                            url=url,
+                            feed_url=url,
+                            feed_url_origin="",
+                            via_public=False,
+                            etag="",
+                            last_modified="",
+                            body_hash="",
+                            feed_interval=0,
+                            status="new",  # a gone source comes back when its URL is changed
+                            last_error="",
+                            errors=0,
+                            next_poll=None,
                         )
                     )
 
@@ -214,6 +263,25 @@ class Store:
         with self._tx() as conn:
             conn.execute(update(sources_table).where(sources_table.c.name == name).values(**values))
 
+    def defer(self, names: Iterable[str], until: datetime) -> None:
+        """Leave these sources alone until ``until`` (their host sent Retry-After)."""
+        s = sources_table
+        with self._tx() as conn:
+            for name in names:
+                conn.execute(update(s).where(s.c.name == name).values(retry_after=until))
+                conn.execute(
+                    update(s)
+                    .where(s.c.name == name, or_(s.c.next_poll.is_(None), s.c.next_poll < until))
+                    .values(next_poll=until)
+                )
+
+    def publication_times(self, source: str, limit: int = 200) -> dict[str, datetime]:
+        """The newest ``limit`` entries' publication times by entry key: the source's rhythm."""
+        e = entries_table
+        query = select(e.c.entry_key, e.c.published).where(e.c.source == source).order_by(e.c.published.desc())
+        with self.engine.connect() as conn:
+            return {key: published for key, published in conn.execute(query.limit(limit))}
+
     def entry_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(entries_table.c.source, func.count()).group_by(entries_table.c.source))
@@ -221,8 +289,18 @@ class Store:
 
     # --- articles ---------------------------------------------------------------------
 
-    def save(self, source: str, articles: Sequence[Article], source_values: dict[str, Any]) -> SaveCounts:
-        """Store one fetch's articles and its source state in one transaction."""
+    def save(
+        self,
+        source: str,
+        articles: Sequence[Article],
+        source_values: dict[str, Any],
+        near: NearPolicy | None = None,
+    ) -> SaveCounts:
+        """Store one fetch's articles and its source state in one transaction.
+
+        With ``near``, a new article that is another source's copy of a stored story under
+        another URL joins that story, and every new or edited article is indexed.
+        """
         e = entries_table
         counts: Counter[Verdict] = Counter()
         with self._tx() as conn:
@@ -241,7 +319,9 @@ class Store:
                     )
                     counts[decision.verdict] += 1
                     if decision.verdict is Verdict.NEW:
-                        row = _row(article) | {"cluster": decision.cluster}
+                        # A copy under the same URL is as similar as can be.
+                        similarity = 1.0 if decision.cluster != article.id else None
+                        row = _row(article) | {"cluster": decision.cluster, "similarity": similarity}
                         inserts.append(row)
                         # Later articles in this batch must see this one as stored.
                         stored = _as_stored(row)
@@ -253,40 +333,79 @@ class Store:
                         # The id, first sighting and cluster of the stored row stay.
                         for kept in ("id", "first_seen", "source"):
                             row.pop(kept)
+                        # An edit is news to readers, so it is republished as updated: at the
+                        # feed's new date, or when seen if the feed kept its old one.
+                        row["updated"] = max(article.updated, article.first_seen)
                         updates.append((decision.target, row))
+                prints = _fold_near_duplicates(conn, source, inserts, near) if near is not None else {}
                 if inserts:
                     conn.execute(insert(e), inserts)
                 for target, row in updates:
                     conn.execute(update(e).where(e.c.id == target).values(**row))
+                if near is not None:
+                    _index(conn, source, inserts, updates, prints)
             conn.execute(update(sources_table).where(sources_table.c.name == source).values(**source_values))
         return SaveCounts(new=counts[Verdict.NEW], updated=counts[Verdict.EDITED])
 
     def select_for_feed(self, sources: Sequence[str], limit: int) -> list[Article]:
-        """The newest ``limit`` stories among ``sources``, one copy per story.
+        """The newest ``limit`` stories among ``sources``, one item per story."""
+        return [story.item for story in self.select_stories(sources, limit)]
 
-        Each story shows its kept copy when that copy's source is selected, else the
-        earliest-seen copy among the selected sources.
+    def select_stories(
+        self,
+        sources: Sequence[str],
+        limit: int,
+        priorities: Mapping[str, int] | None = None,
+        fold: bool = True,
+    ) -> list[Story]:
+        """The newest ``limit`` stories among ``sources``, newest first, each with its copies.
+
+        A story is as new as its earliest copy among ``sources``; see ``dedupe.compose``
+        for what it shows. Without ``fold`` every stored entry is a story of its own.
         """
         e = entries_table
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=e.c.cluster,
-                order_by=[(e.c.cluster == e.c.id).desc(), e.c.first_seen, e.c.source],
-            )
-            .label("rank")
-        )
-        ranked = select(e.c.id, e.c.published, rank).where(e.c.source.in_(list(sources))).subquery()
-        chosen = (
-            select(ranked.c.id)
-            .where(ranked.c.rank == 1)
-            .order_by(ranked.c.published.desc(), ranked.c.id)
-            .limit(limit)
-            .subquery()
-        )
-        query = select(e).where(e.c.id.in_(select(chosen.c.id))).order_by(e.c.published.desc(), e.c.id)
+        chosen = list(sources)
         with self.engine.connect() as conn:
-            return [_article(r._mapping) for r in conn.execute(query)]
+            if not fold:
+                query = select(e).where(e.c.source.in_(chosen)).order_by(e.c.published.desc(), e.c.id).limit(limit)
+                return [Story(_article(r._mapping), ()) for r in conn.execute(query)]
+            story_published = func.min(e.c.published)
+            top = list(
+                conn.execute(
+                    select(e.c.cluster)
+                    .where(e.c.source.in_(chosen))
+                    .group_by(e.c.cluster)
+                    .order_by(story_published.desc(), e.c.cluster)
+                    .limit(limit)
+                ).scalars()
+            )
+            members: dict[str, list[Article]] = defaultdict(list)
+            for chunk in _chunks(top):
+                for r in conn.execute(select(e).where(e.c.cluster.in_(chunk), e.c.source.in_(chosen))):
+                    members[r.cluster].append(_article(r._mapping))
+        return [compose(cluster, members[cluster], priorities or {}) for cluster in top]
+
+    def duplicate_groups(self, since: datetime, limit: int) -> list[list[tuple[Article, float | None]]]:
+        """Stories joined by a copy first seen since ``since``, newest first: each story's
+        first stored copy, then the others, with the similarity that joined each."""
+        e = entries_table
+        with self.engine.connect() as conn:
+            clusters = list(
+                conn.execute(
+                    select(e.c.cluster)
+                    .where(e.c.cluster != e.c.id, e.c.first_seen >= since)
+                    .group_by(e.c.cluster)
+                    .order_by(func.max(e.c.first_seen).desc(), e.c.cluster)
+                    .limit(limit)
+                ).scalars()
+            )
+            members: dict[str, list[tuple[Article, float | None]]] = defaultdict(list)
+            for chunk in _chunks(clusters):
+                # The first stored copy leads: sources polled in one pass share their first_seen.
+                query = select(e).where(e.c.cluster.in_(chunk)).order_by(e.c.cluster != e.c.id, e.c.first_seen, e.c.id)
+                for r in conn.execute(query):
+                    members[r.cluster].append((_article(r._mapping), r.similarity))
+        return [members[cluster] for cluster in clusters]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -327,3 +446,110 @@ def _article(row: Any) -> Article:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+# --- near duplicates ------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _fold_near_duplicates(
+    conn: Connection, source: str, inserts: list[dict[str, Any]], near: NearPolicy
+) -> dict[str, Fingerprint]:
+    """Join each new row that is another source's copy of a stored story to that story.
+
+    Rewrites the rows' ``cluster`` and ``similarity``; returns every row's fingerprint.
+    """
+    prints = {row["id"]: of_entry(row["title"], row["summary"], row["content"]) for row in inserts}
+    # Rows that joined a story by URL already have theirs.
+    fresh = [row for row in inserts if row["cluster"] == row["id"]]
+    if not fresh:
+        return prints
+    times = [_seconds(row["published"]) for row in fresh]
+    found = offered(conn, source, [(prints[row["id"]].keys, t) for row, t in zip(fresh, times, strict=True)], near)
+    offered_ids = {row["id"]: ids for row, ids in zip(fresh, found, strict=True)}
+    stored = _candidates(conn, sorted({i for ids in found for i in ids}))
+    story_sources = {c.cluster: set(c.story_sources) for c in stored.values()}
+    for row in fresh:
+        candidates = [
+            Candidate(c.id, c.cluster, c.fingerprint, frozenset(story_sources[c.cluster]))
+            for c in (stored[i] for i in offered_ids[row["id"]] if i in stored)
+        ]
+        match = match_story(prints[row["id"]], source, candidates, near.threshold)
+        if match is not None:
+            row["cluster"], row["similarity"] = match.cluster, match.similarity.score
+            # A story holds one copy per source, within this batch too.
+            story_sources[match.cluster].add(source)
+    return prints
+
+
+def offered(
+    conn: Connection, source: str, wanted: Sequence[tuple[frozenset[int], int]], near: NearPolicy
+) -> list[list[str]]:
+    """The candidate lookup: for each (keys, published) the ids of the stored entries of
+    other sources within the window that share the most keys with it (at least
+    MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
+    window = int(near.window.total_seconds())
+    times = [published for _, published in wanted]
+    k = dedupe_keys_table.c
+    hits: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for chunk in _chunks(sorted({key for keys, _ in wanted for key in keys})):
+        query = select(k.key, k.entry_id, k.published).where(
+            k.key.in_(chunk), k.published.between(min(times) - window, max(times) + window), k.source != source
+        )
+        for key, entry_id, published in conn.execute(query):
+            hits[key].append((entry_id, published))
+    found = []
+    for keys, published in wanted:
+        shared = Counter(
+            entry_id for key in keys for entry_id, when in hits.get(key, ()) if abs(when - published) <= window
+        )
+        ranked = sorted(((-n, entry_id) for entry_id, n in shared.items() if n >= MIN_SHARED_KEYS))
+        found.append([entry_id for _, entry_id in ranked[:MAX_CANDIDATES]])
+    return found
+
+
+def _candidates(conn: Connection, ids: Sequence[str]) -> dict[str, Candidate]:
+    e = entries_table
+    found: dict[str, tuple[str, Fingerprint]] = {}
+    for chunk in _chunks(ids):
+        query = select(e.c.id, e.c.cluster, e.c.title, e.c.summary, e.c.content).where(e.c.id.in_(chunk))
+        for r in conn.execute(query):
+            found[r.id] = (r.cluster, of_entry(r.title, r.summary, r.content))
+    sources: dict[str, set[str]] = defaultdict(set)
+    for chunk in _chunks(sorted({cluster for cluster, _ in found.values()})):
+        for cluster, member_source in conn.execute(select(e.c.cluster, e.c.source).where(e.c.cluster.in_(chunk))):
+            sources[cluster].add(member_source)
+    return {i: Candidate(i, cluster, fp, frozenset(sources[cluster])) for i, (cluster, fp) in found.items()}
+
+
+def _index(
+    conn: Connection,
+    source: str,
+    inserts: list[dict[str, Any]],
+    updates: list[tuple[str, dict[str, Any]]],
+    prints: Mapping[str, Fingerprint],
+) -> None:
+    """Add the new rows' fingerprint keys, and the keys an edit brought to an edited row."""
+    k = dedupe_keys_table.c
+    rows = [
+        {"key": key, "published": _seconds(row["published"]), "entry_id": row["id"], "source": source}
+        for row in inserts
+        for key in prints[row["id"]].keys
+    ]
+    for target, row in updates:
+        # Keys of the text before the edit stay: they only ever offer a candidate, which is
+        # then compared with the text as it is now.
+        keys = of_entry(row["title"], row["summary"], row["content"]).keys
+        have = set(conn.execute(select(k.key).where(k.key.in_(keys), k.entry_id == target)).scalars())
+        published = _seconds(row["published"])
+        rows += [{"key": key, "published": published, "entry_id": target, "source": source} for key in keys - have]
+    if rows:
+        conn.execute(insert(dedupe_keys_table), rows)
+
+
+def _seconds(when: datetime) -> int:
+    return int(when.timestamp())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Miniflux's list, the most complete one in use; matched case-insensitively.
@@ -19,13 +20,22 @@ TRACKING_NAMES = frozenset(
     """.split()
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Browsers drop tabs and line breaks inside a URL and percent-encode other blanks.
+_LINE_BREAKS = re.compile(r"[\t\n\r]")
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def absolute(url: str, base: str) -> str:
-    """Resolve ``url`` against ``base``; an unusable URL comes back stripped, unchanged."""
+    """Resolve ``url`` against ``base``; an unusable URL comes back stripped, unchanged.
+
+    Whitespace and control characters inside are percent-encoded, as a browser would send
+    them, so the result is one token every feed format accepts as a URL.
+    """
     url = url.strip()
     if not url:
         return ""
+    if _UNSAFE.search(url):
+        url = _UNSAFE.sub(lambda m: quote(m.group(0)), _LINE_BREAKS.sub("", url))
     try:
         return urljoin(base, url) if base else url
     except ValueError:

@@ -1,0 +1,330 @@
+"""What near-duplicate detection costs.
+
+Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
+
+1. Ingest: the same sources (real corpus sentences, a quarter of the entries other
+   outlets' copies) are polled from a local HTTP server into a fresh SQLite database with
+   ``settings.dedupe.enabled`` off and on, alternately, several times; the median poll
+   times and the difference are printed. Target: dedupe adds at most 20 %.
+2. Lookup: the candidate index is filled with the keys of ``--entries`` stored entries
+   (default 1,000,000; random keys, publication dates spread over a year), then the
+   candidate lookup (``store.offered``) is timed for new entries with no copy stored and
+   with one, and a whole ``Store.save`` of one new entry. Target: under 2 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from dedupe_quality import Doc, copies, originals
+from sqlalchemy import distinct, func, select
+
+from newsriver.config import Config
+from newsriver.dedupe import NearPolicy
+from newsriver.fingerprint import of_entry
+from newsriver.normalize import newsriver_id
+from newsriver.poll import poll_sources
+from newsriver.store import Store, dedupe_keys_table, entries_table, offered
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+def sentence_pool() -> list[str]:
+    sentences = []
+    for doc in originals():
+        text = " ".join(doc.body.replace("<", " <").split())
+        for sentence in text.split(". "):
+            plain = "".join(part.split(">", 1)[-1] for part in sentence.split("<"))
+            if 6 <= len(plain.split()) <= 40:
+                sentences.append(plain.strip() + ".")
+    return sentences
+
+
+def make_sources(count: int, entries: int, rng: random.Random) -> dict[str, list[Doc]]:
+    """Sources of distinct articles made of real sentences (their words shuffled, so no
+    two articles share a phrase by accident); a quarter are copies of another source's
+    articles, edited as syndication edits them."""
+    pool = sentence_pool()
+
+    def sentence() -> str:
+        words = rng.choice(pool).rstrip(".").split()
+        rng.shuffle(words)
+        return " ".join(words) + "."
+
+    feeds: dict[str, list[Doc]] = {}
+    for s in range(count):
+        docs = []
+        for _ in range(entries):
+            paragraphs = [
+                "<p>" + " ".join(sentence() for _ in range(rng.randint(2, 4))) + "</p>"
+                for _ in range(rng.randint(3, 8))
+            ]
+            docs.append(Doc(sentence().rstrip(".")[:90], "".join(paragraphs)))
+        feeds[f"source-{s:02d}"] = docs
+    names = list(feeds)
+    for name in names[1:]:
+        for i in range(entries // 4):
+            original = rng.choice(feeds[rng.choice([n for n in names if n != name])])
+            edited = rng.choice(list(copies(original, original, rng)))
+            feeds[name][i] = edited.b
+    return feeds
+
+
+def rss(name: str, docs: list[Doc], full_text: bool) -> bytes:
+    """A feed as a CMS writes it: a teaser in <description>, the article in content:encoded
+    when the outlet publishes full text, an author and categories."""
+    items = []
+    for i, doc in enumerate(docs):
+        teaser = " ".join(doc.body.split()[:45]) + "…"
+        content = f"<content:encoded>{escape(doc.body)}</content:encoded>" if full_text else ""
+        when = format_datetime(NOW - timedelta(minutes=7 * i + len(name)))
+        items.append(
+            f"<item><title>{escape(doc.title)}</title><link>https://{name}.example/{i}</link>"
+            f"<guid>{name}-{i}</guid><pubDate>{when}</pubDate><dc:creator>Staff</dc:creator>"
+            f"<category>News</category><description>{escape(teaser)}</description>{content}</item>"
+        )
+    channel = f"<title>{name}</title><link>https://{name}.example/</link>{''.join(items)}"
+    namespaces = 'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    document = f'<rss version="2.0" {namespaces}><channel>{channel}</channel></rss>'
+    return f'<?xml version="1.0" encoding="utf-8"?>{document}'.encode()
+
+
+def serve(feeds: dict[str, bytes]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = feeds.get(self.path.strip("/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def ingest(folder: Path, base: str, names: list[str], dedupe: bool) -> tuple[float, int, int]:
+    """Seconds to poll every source into a fresh database; entries stored; stories."""
+    config = Config.model_validate(
+        {
+            "settings": {
+                "database": f"sqlite:///{folder / 'ingest.db'}",
+                "output_dir": str(folder / "out"),
+                "dedupe": {"enabled": dedupe},
+            },
+            "sources": [{"name": n, "url": f"{base}/{n}"} for n in names],
+        }
+    )
+    store = Store(config.settings.database)
+    try:
+        store.sync_sources((s.name, s.url) for s in config.sources)
+        started = time.perf_counter()
+        poll_sources(config, store)
+        seconds = time.perf_counter() - started
+        with store.engine.connect() as conn:
+            e = entries_table.c
+            stored = conn.execute(select(func.count()).select_from(entries_table)).scalar_one()
+            stories = conn.execute(select(func.count(distinct(e.cluster)))).scalar_one()
+    finally:
+        store.close()
+    return seconds, stored, stories
+
+
+def measure_ingest(sources: int, entries: int, rounds: int) -> None:
+    rng = random.Random(4)
+    feeds = make_sources(sources, entries, rng)
+    bodies = {name: rss(name, docs, full_text=i % 2 == 0) for i, (name, docs) in enumerate(feeds.items())}
+    server = serve(bodies)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    times: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for round_ in range(rounds):
+                for dedupe in (False, True):
+                    folder = Path(tmp) / f"{round_}-{dedupe}"
+                    folder.mkdir()
+                    seconds, stored, stories = ingest(folder, base, list(bodies), dedupe)
+                    times[dedupe].append(seconds)
+                    print(
+                        f"  round {round_ + 1} dedupe {'on ' if dedupe else 'off'}: {seconds:6.3f} s, "
+                        f"{stored} entries, {stories} stories"
+                    )
+    finally:
+        server.shutdown()
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    total = sources * entries
+    print(f"ingest of {sources} sources x {entries} entries (half full text, half summaries):")
+    print(f"  dedupe off: median {off:.3f} s ({off / total * 1e3:.2f} ms per entry)")
+    print(f"  dedupe on:  median {on:.3f} s ({on / total * 1e3:.2f} ms per entry)")
+    print(f"  dedupe adds {(on - off) / off * 100:+.1f} % to ingest time (target: at most +20 %)")
+
+
+# --- lookup at scale -----------------------------------------------------------------
+
+
+def populate(store: Store, entries: int, rng: random.Random) -> None:
+    """``entries`` stored entries with 12 index keys each, fast: executemany in big batches."""
+    keys_per_entry = 12
+    year = 365 * 86400
+    start = int((NOW - timedelta(days=365)).timestamp())
+    batch = 50_000
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        e_cols = [c.name for c in entries_table.columns]
+        e_sql = f"INSERT INTO entries ({', '.join(e_cols)}) VALUES ({', '.join('?' * len(e_cols))})"
+        k_sql = "INSERT INTO dedupe_keys (key, published, entry_id, source) VALUES (?, ?, ?, ?)"
+        for first in range(0, entries, batch):
+            e_rows, k_rows = [], []
+            for n in range(first, min(entries, first + batch)):
+                entry_id = str(uuid.UUID(int=n))  # in order: the index fills from one end, as time does
+                published = start + rng.randrange(year)
+                when = datetime.fromtimestamp(published, UTC).replace(tzinfo=None).isoformat(" ")
+                source = f"source-{n % 50:02d}"
+                e_rows.append(
+                    (entry_id, source, str(n), entry_id, f"https://x.example/{n}", f"https://x.example/{n}",
+                     f"{n:016x}", f"Synthetic entry {n}", "", "", "", "[]", when, when, when, "[]", "[]",
+                     "", "", "", "", None)
+                )  # fmt: skip
+                k_rows += [
+                    (rng.getrandbits(64) - (1 << 63), published, entry_id, source) for _ in range(keys_per_entry)
+                ]
+            cursor.executemany(e_sql, e_rows)
+            cursor.executemany(k_sql, k_rows)
+            raw.commit()
+            print(f"\r  populated {min(entries, first + batch):,} entries", end="", flush=True)
+        print()
+    finally:
+        raw.close()
+
+
+def measure_lookup(entries: int) -> None:
+    rng = random.Random(5)
+    docs = originals()
+    near = NearPolicy(threshold=0.6, window=timedelta(days=7))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'lookup.db'}")
+        try:
+            started = time.perf_counter()
+            populate(store, entries, rng)
+            print(f"  populating took {time.perf_counter() - started:.0f} s")
+            with store.engine.connect() as conn:
+                keys = conn.execute(select(func.count()).select_from(dedupe_keys_table)).scalar_one()
+            print(f"  {entries:,} entries stored, {keys:,} index keys")
+            now = int(NOW.timestamp())
+            prints = [of_entry(d.title, "", d.body) for d in docs]
+            misses, hits = [], []
+            with store.engine.connect() as conn:
+                for fp in prints * 3:
+                    when = now - rng.randrange(300 * 86400)
+                    t = time.perf_counter()
+                    offered(conn, "new-source", [(fp.keys, when)], near)
+                    misses.append(time.perf_counter() - t)
+            # Store the corpus articles as one source's entries, then look up other outlets' copies.
+            articles = []
+            for i, doc in enumerate(docs):
+                articles.append(_article("wire", f"w{i}", doc, NOW - timedelta(hours=i)))
+            store.save("wire", articles, {"status": "ok"}, near=near)
+            copies_found = 0
+            with store.engine.connect() as conn:
+                for i, doc in enumerate(docs):
+                    copy = next(iter(copies(doc, doc, rng))).b
+                    fp = of_entry(copy.title, "", copy.body)
+                    t = time.perf_counter()
+                    found = offered(conn, "daily", [(fp.keys, int((NOW - timedelta(hours=i)).timestamp()))], near)
+                    hits.append(time.perf_counter() - t)
+                    copies_found += newsriver_id("wire", f"w{i}") in found[0]
+            saves = []
+            for i, doc in enumerate(docs[:40]):
+                copy = list(copies(doc, doc, rng))[i % 5].b
+                article = _article("metro", f"m{i}", copy, NOW - timedelta(hours=i, minutes=5))
+                t = time.perf_counter()
+                store.save("metro", [article], {"status": "ok"}, near=near)
+                saves.append(time.perf_counter() - t)
+            with store.engine.connect() as conn:
+                joined = conn.execute(
+                    entries_table.select()
+                    .with_only_columns(entries_table.c.id)
+                    .where(entries_table.c.source == "metro", entries_table.c.cluster != entries_table.c.id)
+                ).all()
+        finally:
+            store.close()
+    print(f"candidate lookup with {entries:,} entries stored (SQLite):")
+    _report("no copy stored", misses)
+    _report(f"a copy stored ({copies_found}/{len(docs)} found)", hits)
+    _report(f"whole Store.save of one copy ({len(joined)}/{len(saves)} joined its story)", saves)
+
+
+def _article(source: str, key: str, doc: Doc, when: datetime) -> Any:
+    from newsriver.models import Article
+    from newsriver.sanitize import to_text
+
+    return Article(
+        id=newsriver_id(source, key),
+        source=source,
+        entry_key=key,
+        url=f"https://{source}.example/{key}",
+        canonical_url=f"https://{source}.example/{key}",
+        title=doc.title,
+        summary="",
+        content=doc.body,
+        text=to_text(doc.body),
+        authors=(),
+        published=when,
+        updated=when,
+        first_seen=NOW,
+        categories=(),
+        enclosures=(),
+        language="",
+        image="",
+        comments="",
+        content_hash=key,
+    )
+
+
+def _report(what: str, seconds: list[float]) -> None:
+    ms = sorted(s * 1e3 for s in seconds)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    print(f"  {what}: median {statistics.median(ms):.3f} ms, p95 {p95:.3f} ms, max {ms[-1]:.3f} ms ({len(ms)} runs)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sources", type=int, default=12)
+    parser.add_argument("--per-source", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--entries", type=int, default=1_000_000, help="stored entries for the lookup test")
+    parser.add_argument("--skip-lookup", action="store_true")
+    args = parser.parse_args()
+    measure_ingest(args.sources, args.per_source, args.rounds)
+    if not args.skip_lookup:
+        measure_lookup(args.entries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

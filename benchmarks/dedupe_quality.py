@@ -1,0 +1,283 @@
+"""How well near-duplicate detection tells copies from look-alikes.
+
+Run from the repository root: ``.venv/bin/python benchmarks/dedupe_quality.py``.
+
+Two measurements, both at the shipped threshold (``settings.dedupe.threshold``'s default):
+
+1. Headline pairs: ``../shared/corpus/dedupe/sts-headlines-train.tsv``, scored 0–5 by
+   people; >= 4.0 is the same story told the same way, <= 2.0 a different one (pairs in
+   between are left out). Each headline is an item with no body.
+2. A syndication corpus built here from real article texts (see ``build_corpus`` and
+   benchmarks/README.md): every edit a syndicating outlet makes, and the look-alikes that
+   must stay apart.
+
+A pair counts as merged when the candidate index would bring the two together (they share
+MIN_SHARED_KEYS index keys) and the decision calls them one article — what ``Store.save`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import random
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsriver.config import DedupeSettings
+from newsriver.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
+from newsriver.normalize import normalize_feed
+from newsriver.parse import parse
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+FEED_FILES = ("feeds/feed-rs/*/*.xml", "feeds/feed-rs/jsonfeed/*[0-9].json", "feeds/miniflux/parser/*.xml")
+MIN_WORDS = 50  # an article, not a one-line blurb: the corpus copies articles
+OUTLETS = ("Daily Example", "Metro Courier", "Wire Service", "Valley Times")
+
+
+@dataclass(frozen=True)
+class Doc:
+    title: str
+    body: str  # HTML
+
+
+@dataclass(frozen=True)
+class Pair:
+    kind: str
+    same: bool  # True: copies of one article; False: look-alikes that must stay apart
+    a: Doc
+    b: Doc
+
+
+# --- the corpus ------------------------------------------------------------------------
+
+
+def originals() -> list[Doc]:
+    """Real article texts: the corpus article and every long enough entry of the corpus feeds."""
+    text = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8")
+    title, _, rest = text.partition("\n")
+    docs = {(title.strip(), rest.strip()): Doc(title.strip(), _html(rest.strip().split("\n\n")))}
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for pattern in FEED_FILES:
+        for path in sorted(CORPUS.glob(pattern)):
+            try:
+                feed = parse(path.read_bytes(), "https://feeds.example.org/" + path.name, "")
+            except Exception:  # the corpus holds deliberately broken feeds
+                continue
+            for article in normalize_feed(feed, "corpus", "https://feeds.example.org/" + path.name, now):
+                body = article.content or article.summary
+                if len(article.text.split()) >= MIN_WORDS:
+                    docs.setdefault((article.title, article.text), Doc(article.title, body))
+    return list(docs.values())
+
+
+def _html(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paragraphs if p.strip())
+
+
+_BLOCK = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|pre|blockquote|table|tr|td|figure|figcaption)\b[^>]*>", re.I)
+
+
+def _paragraphs(body: str) -> list[str]:
+    """The body's blocks as HTML fragments (lists, headings and code become paragraphs)."""
+    return [p.strip() for p in _BLOCK.split(body) if p.strip()]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+_FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def copies(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
+    """``doc`` as other outlets run it: each edit of the issue, alone and combined."""
+    outlet = rng.choice(OUTLETS)
+    paragraphs = _paragraphs(doc.body)
+    plain = re.sub(r"<[^>]+>", "", " ".join(paragraphs))
+    words = plain.split()
+
+    def pair(kind: str, title: str, body: str) -> Pair:
+        return Pair(kind, True, doc, Doc(title, body))
+
+    retitle = " ".join(words[:9]).rstrip(",.;:") if words else doc.title
+    yield pair("retitled", retitle[:1].upper() + retitle[1:], doc.body)
+    yield pair("dateline", doc.title, _html([f"({outlet}) — {paragraphs[0]}", *paragraphs[1:]]))
+    yield pair("copyright", doc.title, doc.body + f"<p>Copyright © 2025 {outlet}. All rights reserved.</p>")
+    yield pair("related", doc.title, doc.body + f'<p>Related: <a href="https://x.example/r">{other.title}</a></p>')
+    lead, count = [], 0
+    for paragraph in paragraphs:
+        lead.append(paragraph)
+        count += len(paragraph.split())
+        if count >= 40:
+            break
+    yield pair("summary", doc.title, _html(lead) + f'<p>Read more at <a href="https://x.example/">{outlet}</a></p>')
+    yield pair("summary-inline", doc.title, " ".join(words[: max(30, len(words) // 4)]) + f"… Read more at {outlet}.")
+    yield pair("markup", doc.title, _restyle(paragraphs))
+    sentences = _SENTENCE_END.split(plain)
+    if len(sentences) >= 3:
+        cut = rng.randrange(1, len(sentences) - 1)
+        yield pair("sentence-cut", doc.title, " ".join(sentences[:cut] + sentences[cut + 1 :]))
+    yield pair("typo-fixed", doc.title, _typo(doc.body, rng))
+    yield pair(
+        "syndicated",
+        retitle.title(),
+        _restyle([f"({outlet}) — {paragraphs[0]}", *paragraphs[1:], f"Copyright 2025 {outlet}."]),
+    )
+
+
+def _restyle(paragraphs: list[str]) -> str:
+    """Another CMS's markup: <br> for paragraphs, straight quotes curled, entities, emphasis."""
+    text = "<br><br>".join(paragraphs)
+    text = re.sub(r'"([^"<>]*)"', r"&ldquo;\1&rdquo;", text).replace("'", "&#8217;").replace(" - ", " &mdash; ")
+    text = re.sub(r"(?<=\w)([“”])", "&quot;", text)
+    first = re.search(r"\b\w{6,}\b", text)
+    if first:
+        text = text[: first.start()] + f"<strong>{first.group(0)}</strong>" + text[first.end() :]
+    return f'<div class="story">{text}</div>'
+
+
+def _typo(body: str, rng: random.Random) -> str:
+    candidates = [m for m in re.finditer(r"(?<=[ >])[a-z]{6,}(?=[ ,.])", body)]
+    if not candidates:
+        return body
+    m = rng.choice(candidates)
+    word = m.group(0)
+    i = rng.randrange(1, len(word) - 2)
+    typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return body[: m.start()] + typo + body[m.end() :]
+
+
+def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
+    """Posts that look like ``doc`` but are other news: they must stay apart."""
+
+    def pair(kind: str, title: str, body: str) -> Pair:
+        return Pair(kind, False, doc, Doc(title, body))
+
+    # Figures in the text a reader sees, not in link targets.
+    figures = [m for m in _FIGURE.finditer(doc.body) if _visible(doc.body, m.start())]
+    if figures:
+        m = rng.choice(figures)
+        yield pair("one figure differs", doc.title, doc.body[: m.start()] + _bump(m.group(0)) + doc.body[m.end() :])
+    if _FIGURE.search(doc.title):
+        yield pair("headline figure differs", _FIGURE.sub(lambda m: _bump(m.group(0)), doc.title, count=1), doc.body)
+    days = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|January|February|March|April|June|July)\b")
+    dates = [m for m in days.finditer(doc.body) if _visible(doc.body, m.start())]
+    if dates:
+        m = dates[0]
+        other_day = "Tuesday" if m.group(0) == "Monday" else "Monday"
+        yield pair("date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
+    yield pair("same headline, other body", doc.title, other.body)
+    yield pair("weekly column", "Weekly roundup", other.body)
+    sentences = _SENTENCE_END.split(re.sub(r"<[^>]+>", " ", doc.body))
+    # Another outlet quotes a statement or two, never most of the article.
+    quotes = [s for s in sentences if re.search(r"[\"“”«]", s)][: len(sentences) // 4]
+    own = _paragraphs(other.body)
+    middle = max(1, len(own) // 2)  # an outlet's own article opens with its own lead
+    yield pair("same event, own article", doc.title, _html([*own[:middle], *quotes, *own[middle:]]))
+
+
+def _visible(body: str, position: int) -> bool:
+    return not re.search(r"<[^>]*$", body[:position])
+
+
+def _bump(figure: str) -> str:
+    return figure[:-1] + str((int(figure[-1]) + 1) % 10)
+
+
+def build_corpus(seed: int = 4) -> list[Pair]:
+    rng = random.Random(seed)
+    docs = originals()
+    pairs: list[Pair] = []
+    for i, doc in enumerate(docs):
+        other = docs[(i + 1 + rng.randrange(len(docs) - 1)) % len(docs)]
+        pairs.extend(copies(doc, other, rng))
+        pairs.extend(look_alikes(doc, other, rng))
+    for a, b in itertools.combinations(docs, 2):
+        pairs.append(Pair("distinct corpus articles", False, a, b))
+    return pairs
+
+
+# --- measuring -------------------------------------------------------------------------
+
+
+def merged(a: Fingerprint, b: Fingerprint, threshold: float) -> bool:
+    if len(a.keys & b.keys) < MIN_SHARED_KEYS:
+        return False
+    similarity = compare(a, b)
+    return not similarity.veto and similarity.score >= threshold
+
+
+def headline_pairs(threshold: float) -> tuple[int, int, int, int]:
+    """(true merges, false merges, same pairs, different pairs) on the STS headlines."""
+    path = CORPUS / "dedupe" / "sts-headlines-train.tsv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    tp = fp = same = different = 0
+    for row in rows:
+        score, a, b = float(row[4]), row[5], row[6]
+        if 2.0 < score < 4.0:
+            continue
+        is_same = score >= 4.0
+        same += is_same
+        different += not is_same
+        if merged(fingerprint(a, ""), fingerprint(b, ""), threshold):
+            tp += is_same
+            fp += not is_same
+    return tp, fp, same, different
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threshold", type=float, default=DedupeSettings().threshold)
+    parser.add_argument("--show", action="store_true", help="print every missed copy and false merge")
+    args = parser.parse_args()
+    threshold = args.threshold
+
+    tp, fp, same, different = headline_pairs(threshold)
+    print(f"threshold {threshold}")
+    print(f"headline pairs: {same} same (>= 4.0), {different} different (<= 2.0)")
+    print(f"  merged {tp + fp}: {tp} same, {fp} different")
+    print(f"  precision {tp / max(1, tp + fp):.3f}  recall {tp / same:.3f}")
+
+    pairs = build_corpus()
+    docs = {id(p.a) for p in pairs}
+    print(f"syndication corpus: {len(docs)} real articles, {len(pairs)} pairs")
+    cache: dict[Doc, Fingerprint] = {}
+
+    def fp_of(doc: Doc) -> Fingerprint:
+        if doc not in cache:
+            cache[doc] = fingerprint(doc.title, doc.body)
+        return cache[doc]
+
+    totals: dict[tuple[bool, str], Counter[str]] = defaultdict(Counter)
+    for pair in pairs:
+        a, b = fp_of(pair.a), fp_of(pair.b)
+        counts = totals[(pair.same, pair.kind)]
+        counts["pairs"] += 1
+        counts["candidates"] += len(a.keys & b.keys) >= MIN_SHARED_KEYS
+        was_merged = merged(a, b, threshold)
+        counts["merged"] += was_merged
+        if args.show and was_merged != pair.same:
+            print(f"  {'MISSED' if pair.same else 'FALSE MERGE'} [{pair.kind}] {compare(a, b)}: {pair.a.title[:60]!r}")
+    print("  syndicated copies (must merge):")
+    for (is_same, kind), counts in sorted(totals.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
+        if is_same:
+            print(f"    {kind:26s} {counts['merged']:4d}/{counts['pairs']:<4d} candidates {counts['candidates']:4d}")
+    print("  look-alikes (must stay apart):")
+    for (is_same, kind), counts in sorted(totals.items()):
+        if not is_same:
+            print(f"    {kind:26s} merged {counts['merged']:4d} of {counts['pairs']}")
+    copies_total = sum(c["pairs"] for (s, _), c in totals.items() if s)
+    copies_merged = sum(c["merged"] for (s, _), c in totals.items() if s)
+    false_merges = sum(c["merged"] for (s, _), c in totals.items() if not s)
+    looks = sum(c["pairs"] for (s, _), c in totals.items() if not s)
+    print(f"  copies recall {copies_merged / copies_total:.3f} ({copies_merged}/{copies_total})")
+    print(f"  false merges among look-alikes: {false_merges} of {looks}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""What an article's text looks like to near-duplicate detection, and how alike two are.
+
+Pure functions over strings. Text is normalized so that copies of one article look the
+same however an outlet dressed them (markup, quote style, "(Outlet) —" datelines,
+copyright and "Related:"/"Read more" lines), then cut into word shingles. Figures —
+numbers, prices, dates, version strings — stay whole as tokens and must agree between two
+copies, so templated posts ("Brent crude closes at $71.42" / "$71.45") stay apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+SHINGLE = 4  # words per shingle: long enough that shared phrases of different articles rarely match
+MIN_SHINGLES = 24  # below this a body is too short to compare as text; the headline decides
+SKETCH = 6  # MinHash (bottom-k) values indexed per article: copies share most of them
+LEAD = 8  # the first shingles of a body: a summary's must open its full text
+LEAD_KEYS = 2  # of which indexed, so a summary finds its full text despite a word or two before
+HEAD = 64  # how far into a long text a summary's lead may start
+MIN_SHARED_KEYS = 2  # index keys a stored article must share with a new one to be compared
+MIN_TITLE_WORDS = 4  # "Weekly roundup" says too little to match on
+
+_MASK = (1 << 64) - 1
+_PRIME = 0x100000001B3  # FNV-1a's 64-bit prime: odd, so mixing stays a bijection mod 2^64
+
+_STRAIGHT = {**dict.fromkeys("‘’‚‛′`´", "'"), **dict.fromkeys("“”„‟″«»", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
+_CURLY = re.compile("[" + "".join(_STRAIGHT) + "]")
+_BLOCK = re.compile(
+    r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|hr|section|article|figure|figcaption|dd|dt)"
+    r"\b[^>]*>",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"<[^>]*>")
+# "(VitalNews.org) -", "WASHINGTON (AP) -", "LONDON, Feb 27 (Reuters) -": the outlet's, not the article's.
+_DATELINE = re.compile(r"^[ \t]*(?:[^()\n]{0,40}+\([^()\n]{1,40}\)|[A-Z][A-Z.,'/ ]{2,40}+)[ \t]*-+[ \t]*", re.M)
+_BOILERPLATE = re.compile(
+    r"^[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved|related\s*(?:[:-]|articles|stories|coverage|content)"
+    r"|read (?:more|the full)|continue reading|see also\b|also read\b|more\s*:|the post\b.*\bappeared first on\b"
+    r"|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published)|by [\w.'-]+(?: [\w.'-]+){0,3}[ \t]*$)"
+    r".*$",
+    re.M,
+)
+_TRAILER = re.compile(
+    r"(?:\bcopyright[ \t]*(?:©[ \t]*)?\d{4}\b|\bread more\b|\bcontinue reading\b|\bread the full (?:story|article)\b"
+    r"|\bthe post\b.{0,300}?\bappeared first on\b).*$",
+    re.M,
+)
+_TRAILER_HINTS = ("copyright", "read more", "read the full", "continue reading", "appeared first on")
+# Words; and figures whole, as a reader tells them apart: 71.42, 2.3.1, 2025-02-27, 12:04, r730.
+_TOKEN = re.compile(r"[^\W_]+(?:[.,:/-][^\W_]+)*")
+_DIGIT = re.compile(r"\d")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_INITIALS = re.compile(r"\b(?:[^\W\d_]\.){1,3}[^\W\d_]\b\.?")  # U.S., e.u.: one word however dotted
+# Dates are figures too; "may", "sun", "sat", "mar" are words far more often than dates.
+_DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
+    " september october november december jan feb apr jun jul aug sep sept oct nov dec".split()
+)
+_STOPWORDS = frozenset(
+    "a an the and or but of in on at to for from by with as is are was were be been it its this that these those"
+    " s t after over into about up out than then so not no new says say said".split()
+)
+
+
+Hashes = NDArray[np.uint64]
+
+
+class _WordHashes(dict[str, int]):
+    """A stable 64-bit hash per word, remembered: index keys outlive the process, so
+    Python's salted hash() will not do, and looking a word up beats hashing it again."""
+
+    LIMIT = 1 << 20  # words remembered before starting afresh: a bound on memory
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        value = self[word] = int.from_bytes(digest, "little")
+        return value
+
+
+_WORD_HASHES = _WordHashes()
+# A shingle's hash weighs each of its words by its position, so word order counts.
+_POSITION_WEIGHTS = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64
+)
+_EMPTY: Hashes = np.empty(0, dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """An article's text reduced to what comparison and the candidate index need."""
+
+    title_words: frozenset[str]  # title's words without stopwords, for headline comparison
+    words: frozenset[str]  # the same for title and a short body: what a short item is compared by
+    shingles: Hashes  # the body's distinct shingle hashes, sorted; empty when the body is short
+    lead: Hashes  # the body's first shingles, in order
+    head: Hashes  # the body's first HEAD shingles, sorted
+    figures: Mapping[str, int]  # how often each number, price, date, version occurs in the body
+    title_figures: frozenset[str]
+    length: int  # tokens in title and body
+    keys: frozenset[int]  # candidate index keys: MinHash sketch, lead shingles, the whole headline
+
+
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """How alike two articles are; ``veto`` says why they cannot be one article."""
+
+    score: float
+    basis: str  # "text": shingle Jaccard; "contained": one text begins the other; "title": headlines
+    veto: str = ""
+
+    def __str__(self) -> str:
+        described = f"{self.basis} {self.score:.2f}"
+        return f"{described} (apart: {self.veto})" if self.veto else described
+
+
+def fingerprint(title: str, body: str) -> Fingerprint:
+    """The fingerprint of a title (plain text) and a body (HTML or plain text)."""
+    title_text = _normal(_straighten(title))
+    title_tokens, title_figures = _tokens(_INITIALS.sub(lambda m: m.group(0).replace(".", ""), title_text))
+    body_tokens, body_figures = _tokens(body_text(body))
+    shingles = _shingles(body_tokens)
+    features = _distinct(shingles)
+    long_body = len(features) >= MIN_SHINGLES
+    title_words = _content_words(title_tokens)
+    words = title_words if long_body else title_words | _content_words(body_tokens)
+    if not long_body:
+        features = _distinct(_hashes(list(words)))
+    # A bottom-k MinHash sketch: two texts share about as many of their k smallest
+    # shingle hashes as their Jaccard similarity says.
+    keys = {_salted(h, 0) for h in features[:SKETCH].tolist()}
+    keys |= {_salted(h, 1) for h in shingles[:LEAD_KEYS].tolist()}
+    if len(title_words) >= MIN_TITLE_WORDS:
+        keys.add(_salted(_WORD_HASHES[" ".join(sorted(title_words))], 2))
+    return Fingerprint(
+        title_words=title_words,
+        words=words,
+        shingles=features if long_body else _EMPTY,
+        lead=shingles[:LEAD],
+        head=np.sort(shingles[:HEAD]),
+        figures=Counter(body_figures),
+        title_figures=frozenset(title_figures),
+        length=len(title_tokens) + len(body_tokens),
+        keys=frozenset(keys),
+    )
+
+
+def of_entry(title: str, summary: str, content: str) -> Fingerprint:
+    """The fingerprint of an article: its full text when it has one, else its summary."""
+    return fingerprint(title, content or summary)
+
+
+def compare(a: Fingerprint, b: Fingerprint) -> Similarity:
+    """How alike two articles are, whichever came first."""
+    as_text = bool(a.shingles.size and b.shingles.size)
+    similarity = _text_similarity(a, b) if as_text else _title_similarity(a, b)
+    veto = _figures_veto(a, b, as_text)
+    return Similarity(similarity.score, similarity.basis, veto) if veto else similarity
+
+
+def body_text(body: str) -> str:
+    """The body as normalized text, a paragraph a line, without the outlet's dateline and
+    boilerplate."""
+    text = _straighten(html.unescape(_TAG.sub("", _BLOCK.sub("\n", body))))
+    if "-" in text:
+        text = _DATELINE.sub("", text)
+    text = _BOILERPLATE.sub("", _normal(text))
+    if any(hint in text for hint in _TRAILER_HINTS):
+        text = _TRAILER.sub("", text)
+    return text
+
+
+# --- comparison ----------------------------------------------------------------------
+
+TITLE_FOR_CONTAINMENT = 0.5  # a summary counts as contained only under a headline like its text's
+
+
+def _text_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
+    shared = np.intersect1d(a.shingles, b.shingles, assume_unique=True).size
+    jaccard = shared / (len(a.shingles) + len(b.shingles) - shared)
+    short, long = (a, b) if len(a.shingles) <= len(b.shingles) else (b, a)
+    # A summary is the first paragraphs of its text; a text merely containing another
+    # (a digest of several stories) is not the same article, so the summary must lead it
+    # and carry a similar headline.
+    if shared and _jaccard(a.title_words, b.title_words) >= TITLE_FOR_CONTAINMENT and _leads(short, long):
+        containment = shared / len(short.shingles)
+        if containment > jaccard:
+            return Similarity(containment, "contained")
+    return Similarity(jaccard, "text")
+
+
+def _leads(short: Fingerprint, long: Fingerprint) -> bool:
+    found = long.head[np.searchsorted(long.head, short.lead).clip(max=max(0, long.head.size - 1))] == short.lead
+    return bool(long.head.size) and int(found.sum()) * 2 >= short.lead.size
+
+
+def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
+    if a.shingles.size or b.shingles.size:
+        # A short item against a long text: the same headline, and a short body (if any)
+        # that opens the text, as a teaser does.
+        short, long = (b, a) if a.shingles.size else (a, b)
+        if short.lead.size >= LEAD and not _leads(short, long):
+            return Similarity(0.0, "title")
+        a_words, b_words = a.title_words, b.title_words
+    else:
+        a_words, b_words = a.words, b.words
+    if min(len(a_words), len(b_words)) < MIN_TITLE_WORDS:
+        return Similarity(0.0, "title")
+    return Similarity(_jaccard(a_words, b_words), "title")
+
+
+def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
+    """Why the figures say two texts are different articles, or "" when they agree.
+
+    The shorter text's figures must all occur in the longer as often (a summary or a cut
+    copy has fewer, never others). When both headlines carry figures ("Episode 41",
+    "Release 2.3.2"), one's must all be the other's: a rewritten headline may drop one,
+    not change it.
+    """
+    short, long = (a, b) if a.length <= b.length else (b, a)
+    if as_text:
+        missing = {f for f, n in short.figures.items() if long.figures.get(f, 0) < n}
+    else:  # a headline and a teaser: any figure they name must be the long text's
+        missing = (short.figures.keys() | short.title_figures) - long.figures.keys() - long.title_figures
+    if (
+        a.title_figures
+        and b.title_figures
+        and not (a.title_figures <= b.title_figures or b.title_figures <= a.title_figures)
+    ):
+        missing |= a.title_figures ^ b.title_figures
+    if not missing:
+        return ""
+    return "figures differ: " + ", ".join(sorted(missing)[:5])
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+# --- tokens and hashes ---------------------------------------------------------------
+
+
+def _straighten(text: str) -> str:
+    return _CURLY.sub(lambda m: _STRAIGHT[m.group(0)], text)
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _tokens(text: str) -> tuple[list[str], list[str]]:
+    """The tokens of normalized text, and the figures among them."""
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    tokens: list[str] = _TOKEN.findall(text)
+    figures = [t for t in tokens if ((t in _DATE_WORDS) if t.isalpha() else _DIGIT.search(t))]
+    return tokens, figures
+
+
+def _content_words(tokens: list[str]) -> frozenset[str]:
+    return frozenset(_stem(t) for t in tokens if t not in _STOPWORDS)
+
+
+def _stem(word: str) -> str:
+    # Plurals only: headlines say "insurgents"/"insurgent" interchangeably.
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word[0].isdigit():
+        return word[:-1]
+    return word
+
+
+def _hashes(words: list[str]) -> Hashes:
+    return np.fromiter(map(_WORD_HASHES.__getitem__, words), dtype=np.uint64, count=len(words))
+
+
+def _shingles(words: list[str]) -> Hashes:
+    """The hash of every run of SHINGLE words, in order."""
+    hashes = _hashes(words)
+    count = hashes.size - SHINGLE + 1
+    if count <= 0:
+        return _EMPTY
+    mixed: Hashes = hashes[:count] * _POSITION_WEIGHTS[0]
+    for offset in range(1, SHINGLE):
+        mixed ^= hashes[offset : offset + count] * _POSITION_WEIGHTS[offset]
+    # Spread every input bit over the whole value (the MurmurHash3 finalizer), so the
+    # smallest hashes are a fair sample of the shingles.
+    mixed ^= mixed >> np.uint64(33)
+    mixed *= np.uint64(0xFF51AFD7ED558CCD)
+    mixed ^= mixed >> np.uint64(33)
+    return mixed
+
+
+def _distinct(hashes: Hashes) -> Hashes:
+    ordered = np.sort(hashes)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+
+
+def _salted(value: int, salt: int) -> int:
+    """A signed 64-bit index key, in a namespace of its own per kind of key."""
+    mixed = ((value ^ salt) * _PRIME) & _MASK
+    return mixed - (1 << 64) if mixed >= 1 << 63 else mixed

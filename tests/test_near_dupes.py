@@ -1,0 +1,243 @@
+"""Near-duplicate decisions as pure functions: texts in, verdict out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsriver.dedupe import Candidate, Copy, compose, match_story
+from newsriver.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
+from newsriver.models import Article
+
+from .conftest import CORPUS
+
+THRESHOLD = 0.6  # the shipped default of settings.dedupe.threshold
+T = datetime(2026, 2, 27, 18, 0, tzinfo=UTC)
+
+
+def _cartel() -> tuple[str, list[str]]:
+    title, _, body = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8").partition("\n")
+    return title.strip(), [p.strip() for p in body.split("\n\n") if p.strip()]
+
+
+TITLE, PARAGRAPHS = _cartel()
+FULL = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+
+
+def same(a: Fingerprint, b: Fingerprint) -> bool:
+    """What Store.save does with a pair: the index must offer it, the decision accept it."""
+    similarity = compare(a, b)
+    return len(a.keys & b.keys) >= MIN_SHARED_KEYS and not similarity.veto and similarity.score >= THRESHOLD
+
+
+ORIGINAL = fingerprint(TITLE, FULL)
+
+
+@pytest.mark.parametrize(
+    ("edit", "title", "body"),
+    [
+        (
+            "dateline, copyright and related links",
+            TITLE,
+            "<p>(Metro Courier) — "
+            + "</p><p>".join(PARAGRAPHS[2:-1])
+            + "</p><p>Related: <a href='https://m.example/x'>Five things to know about tariffs</a></p>"
+            + "<p>Copyright © 2025 Metro Courier. All rights reserved.</p>",
+        ),
+        ("retitled", "Mexico hands 29 cartel figures to the United States", FULL),
+        (
+            "summary with read more",
+            TITLE,
+            "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:3])
+            + "<p>Read more at <a href='https://v.example'>VitalNews</a></p>",
+        ),
+        (
+            "markup and quote style",
+            TITLE,
+            "<div>"
+            + "<br><br>".join(p.replace("“", '"').replace("”", '"').replace("’", "'") for p in PARAGRAPHS)
+            + "</div>",
+        ),
+        ("a sentence cut", TITLE, "".join(f"<p>{p}</p>" for i, p in enumerate(PARAGRAPHS) if i != 7)),
+        ("a typo fixed", TITLE, FULL.replace("extradition operations", "extradition operatoins")),
+    ],
+)
+def test_a_syndicated_copy_is_the_same_article(edit: str, title: str, body: str) -> None:
+    copy = fingerprint(title, body)
+    assert same(ORIGINAL, copy), compare(ORIGINAL, copy)
+    assert same(copy, ORIGINAL)
+
+
+def _templated(figure: str, day: str) -> Fingerprint:
+    return fingerprint(
+        f"Brent crude closes at ${figure}",
+        f"<p>Brent crude futures settled at ${figure} a barrel on {day}, as traders weighed OPEC+ output plans "
+        "against signs of slowing demand in Asia. The international benchmark has traded in a narrow band for "
+        "most of the month, and analysts expect little change before the next meeting of producers. Volumes "
+        "were light across the board, with many desks closed ahead of the holiday weekend.</p>",
+    )
+
+
+def test_templated_posts_that_differ_in_figures_stay_apart() -> None:
+    monday, tuesday = _templated("71.42", "Monday"), _templated("71.45", "Tuesday")
+    similarity = compare(monday, tuesday)
+    assert similarity.score > 0.5  # the template alone would merge them
+    assert "71.42" in similarity.veto and not same(monday, tuesday)
+
+
+def test_templated_posts_that_differ_in_a_date_only_stay_apart() -> None:
+    assert not same(_templated("71.42", "Monday"), _templated("71.42", "Tuesday"))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Episode 41: The long way home", "Episode 42: The long way home"),
+        ("Release 2.3.1", "Release 2.3.2"),
+    ],
+)
+def test_numbered_posts_with_one_description_stay_apart(a: str, b: str) -> None:
+    description = (
+        "<p>Every week we sit down with the people who build the tools we use every day and talk about what "
+        "went well, what went wrong, and what they would do differently next time. Subscribe wherever you get "
+        "your podcasts and send us your questions for the next show.</p>"
+    )
+    first, second = fingerprint(a, description), fingerprint(b, description)
+    assert compare(first, second).veto
+    assert not same(first, second)
+
+
+def test_a_weekly_column_under_one_headline_is_not_last_weeks() -> None:
+    half = len(PARAGRAPHS) // 2
+    this_week = fingerprint("Weekly roundup", "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half]))
+    last_week = fingerprint("Weekly roundup", "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:]))
+    assert not same(this_week, last_week)
+
+
+def test_another_outlets_own_article_on_the_same_event_stays_apart() -> None:
+    own = fingerprint(
+        TITLE,
+        "<p>Mexico on Thursday sent 29 prisoners accused of drug trafficking to the United States, the largest "
+        "such transfer in years, as officials from both countries met in Washington to discuss trade.</p>"
+        "<p>Among them was Rafael Caro Quintero, sought for decades over the 1985 killing of a DEA agent. "
+        "“As President Trump has made clear, cartels are terrorist groups, and this Department of Justice is "
+        "devoted to destroying cartels and transnational gangs,” Attorney General Pamela Bondi said in a "
+        "statement.</p><p>Security analysts in Mexico City said the move was meant to ease pressure over "
+        "tariffs, and warned that the cartels would quickly replace the leaders they lost.</p>",
+    )
+    assert not same(ORIGINAL, own), compare(ORIGINAL, own)
+
+
+def test_a_digest_that_contains_a_story_is_not_that_story() -> None:
+    # The story in full after another as long (its words reversed: other phrases, same length).
+    other = "".join(f"<p>{' '.join(p.split()[::-1])}</p>" for p in PARAGRAPHS)
+    digest = fingerprint("Morning briefing", other + FULL)
+    similarity = compare(ORIGINAL, digest)
+    assert similarity.basis == "text" and similarity.score < THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("Egypt Launches Offensive Against Sinai Militants", "Egypt launches offensive against Sinai insurgents", True),
+        ("Liquid ammonia leak kills 15 in Shanghai", "Liquid ammonia leak kills at least 15 in Shanghai", True),
+        ("Liquid ammonia leak kills 15 in Shanghai", "Liquid ammonia leak kills 16 in Shanghai", False),
+        ("Weekly roundup", "Weekly roundup", False),  # too little to tell
+        ("JK Rowling launches her first adult novel", "Syria launches ground assault in Aleppo", False),
+    ],
+)
+def test_headlines_alone(a: str, b: str, expected: bool) -> None:
+    assert same(fingerprint(a, ""), fingerprint(b, "")) is expected
+
+
+def test_copies_share_index_keys_and_different_articles_do_not() -> None:
+    copy = fingerprint("Mexico hands 29 cartel figures to the United States", FULL)
+    stranger = fingerprint("Weekly roundup", "".join(f"<p>{p[::-1]}</p>" for p in PARAGRAPHS))
+    assert len(ORIGINAL.keys & copy.keys) >= MIN_SHARED_KEYS
+    assert not ORIGINAL.keys & stranger.keys
+
+
+# --- choosing a story ----------------------------------------------------------------
+
+
+def candidate(id: str, cluster: str, fp: Fingerprint, *sources: str) -> Candidate:
+    return Candidate(id, cluster, fp, frozenset(sources))
+
+
+def test_a_copy_joins_the_story_it_matches() -> None:
+    match = match_story(fingerprint("Retitled", FULL), "metro", [candidate("w1", "w1", ORIGINAL, "wire")], THRESHOLD)
+    assert match is not None and (match.cluster, match.copy) == ("w1", "w1")
+    assert match.similarity.score > 0.9
+
+
+def test_a_story_takes_one_copy_per_source() -> None:
+    # A source's own look-alike (a templated series, an update under a new URL) is its own news.
+    assert match_story(ORIGINAL, "wire", [candidate("w1", "w1", ORIGINAL, "wire")], THRESHOLD) is None
+    assert match_story(ORIGINAL, "metro", [candidate("d1", "w1", ORIGINAL, "wire", "metro")], THRESHOLD) is None
+
+
+def test_no_match_below_the_threshold() -> None:
+    summary = fingerprint(TITLE, "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:3]))
+    assert match_story(summary, "metro", [candidate("w1", "w1", ORIGINAL, "wire")], 1.01) is None
+
+
+def test_the_choice_between_stories_does_not_depend_on_their_order() -> None:
+    a, b = candidate("b2", "b2", ORIGINAL, "b"), candidate("a1", "a1", ORIGINAL, "a")
+    first = match_story(ORIGINAL, "c", [a, b], THRESHOLD)
+    second = match_story(ORIGINAL, "c", [b, a], THRESHOLD)
+    assert first == second and first is not None and first.cluster == "a1"
+
+
+def article(id: str, source: str, published: datetime, text: str, first_seen: datetime | None = None) -> Article:
+    return Article(
+        id=id,
+        source=source,
+        entry_key=id,
+        url=f"https://{source}.example/{id}",
+        canonical_url=f"https://{source}.example/{id}",
+        title=f"{source} headline",
+        summary="",
+        content=f"<p>{text}</p>",
+        text=text,
+        authors=(),
+        published=published,
+        updated=published,
+        first_seen=first_seen or published,
+        categories=(),
+        enclosures=(),
+        language="",
+        image="",
+        comments="",
+        content_hash=id,
+    )
+
+
+def test_a_story_keeps_the_id_of_its_first_stored_copy_and_shows_the_earliest_published() -> None:
+    kept = article("k", "daily", T + timedelta(minutes=20), "summary", first_seen=T + timedelta(hours=1))
+    earlier = article("e", "wire", T, "summary text", first_seen=T + timedelta(hours=2))
+    story = compose("k", [earlier, kept], {})
+    assert story.item.id == "k"
+    assert story.item.source == "wire" and story.item.published == T
+    assert story.copies == (Copy("daily", kept.url, kept.title, kept.published),)
+    assert compose("k", [kept, earlier], {}) == story  # the order members come in changes nothing
+
+
+def test_priority_outranks_the_earliest_copy() -> None:
+    kept = article("k", "daily", T + timedelta(minutes=20), "summary")
+    earlier = article("e", "wire", T, "summary")
+    assert compose("k", [kept, earlier], {"daily": 5}).item.source == "daily"
+
+
+def test_a_longer_copy_lends_its_text_without_changing_the_id() -> None:
+    summary = article("k", "wire", T, "Mexico sent 29 cartel figures.")
+    full = article("f", "metro", T + timedelta(hours=1), "Mexico sent 29 cartel figures. " * 10)
+    story = compose("k", [summary, full], {})
+    assert story.item.id == "k" and story.item.source == "wire"
+    assert story.item.content == full.content and story.item.summary == summary.content
+
+
+def test_a_feed_without_the_first_copys_source_keeps_its_own_first_copy() -> None:
+    a = article("a", "metro", T + timedelta(minutes=5), "x", first_seen=T + timedelta(hours=1))
+    b = article("b", "gazette", T, "x", first_seen=T + timedelta(hours=2))
+    assert compose("k", [b, a], {}).item.id == "a"

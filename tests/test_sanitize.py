@@ -1,0 +1,152 @@
+"""HTML from feeds made safe: unit cases, and feedparser's 745 injection cases end to end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from newsriver.sanitize import clean_html, to_text, xml_safe
+
+from .corpus import FEEDS, chunks, run_chunk
+from .feedcheck import html_dangers, output_dangers
+
+BASE = "https://news.example.org/section/"
+SANITIZE = FEEDS / "feedparser-tests" / "wellformed" / "sanitize"
+SANITIZE_CHUNKS = [c for c in chunks() if c.startswith("feedparser-tests/wellformed/sanitize")]
+# Case names that carry a payload a browser would run, load or style ("entry_title_onclick.xml",
+# "style_background_url.xml"). Not "…_script_nested_cdata": its script sits in a CDATA section,
+# which HTML parsers read as a comment.
+PAYLOAD = re.compile(
+    r"_(script(?!_nested)|on[a-z]+|style|object|meta|link|iframe|frame|embed|applet|crazy)(_|\.xml)|^style_"
+)
+
+
+# --- unit cases ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        '<p onclick="steal()">x</p><script>alert(1)</script><style>p{}</style>',
+        '<a href="javascript:alert(1)">x</a><a href="  JaVaScRiPt:alert(1)">y</a>',
+        '<a href="java&#x09;script:alert(1)">x</a><a href="vbscript:msgbox(1)">y</a>',
+        '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
+        '<img src="x.png" onerror="alert(1)" style="position:fixed">',
+        '<img srcset="javascript:alert(1) 1x, data:image/png;base64,AA 2x" src="a.png">',
+        '<blockquote cite="javascript:alert(1)">q</blockquote>',
+        '<iframe src="https://evil.example/"></iframe><iframe src="javascript:alert(1)"></iframe>',
+        "<object data='x.swf'></object><embed src='x.swf'><applet code='x'></applet>",
+        '<form action="https://evil.example/"><input name="password"><button>go</button></form>',
+        '<meta http-equiv="refresh" content="0;url=https://evil.example/"><link rel="stylesheet" href="x.css">',
+        "<svg><script>alert(1)</script></svg><math><mi>x</mi></math>",
+        "<!--[if IE]><script>alert(1)</script><![endif]-->",
+        '<video src="javascript:alert(1)" poster="javascript:alert(2)"></video>',
+        "<base href='https://evil.example/'><noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+    ],
+)
+def test_nothing_dangerous_survives(dirty: str) -> None:
+    assert html_dangers(dirty), "the case must be dangerous to begin with"
+    assert html_dangers(clean_html(dirty, BASE)) == []
+
+
+def test_video_players_may_be_embedded_sandboxed_and_other_frames_go_whole() -> None:
+    cleaned = clean_html(
+        '<iframe src="https://www.youtube.com/embed/abc" width="560"></iframe>'
+        '<iframe src="https://ads.example/frame">fallback text</iframe>',
+        BASE,
+    )
+    assert cleaned == (
+        '<iframe src="https://www.youtube.com/embed/abc" width="560" '
+        'sandbox="allow-scripts allow-same-origin allow-popups"></iframe>'
+    )
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        '<img src="https://t.example/p.gif" width="1" height="1">',
+        "<img src='https://t.example/p.gif' height=0 width=0 alt=''>",
+        '<img width="1px" height="1px" src="/open.gif">',
+        '<img src="http://feeds.feedburner.com/~r/site/~4/abc">',
+        '<img src="https://pixel.wp.com/b.gif?v=1" alt="">',
+    ],
+)
+def test_tracking_pixels_are_removed(pixel: str) -> None:
+    assert clean_html(f"<p>story{pixel}</p>", BASE) == "<p>story</p>"
+
+
+def test_real_images_links_and_relative_urls() -> None:
+    cleaned = clean_html('<p><a href="../next">n</a> <img src="pic.jpg" width="640" height="1" alt="a"></p>', BASE)
+    assert cleaned == (
+        '<p><a href="https://news.example.org/next" rel="noopener noreferrer">n</a> '
+        '<img src="https://news.example.org/section/pic.jpg" width="640" height="1" alt="a"></p>'
+    )
+
+
+def test_markup_is_kept_where_it_is_safe() -> None:
+    html = "<h2>T</h2><p><b>b</b> <em>e</em> <code>c</code></p><ul><li>i</li></ul><table><tr><td>1</td></tr></table>"
+    assert clean_html(html, BASE) == html.replace("<table><tr>", "<table><tbody><tr>").replace(
+        "</tr></table>", "</tr></tbody></table>"
+    )
+
+
+def test_text_has_no_markup_even_when_it_was_escaped_twice() -> None:
+    assert to_text("<p>Rates <b>up</b></p><p>again&nbsp;&amp; more</p>") == "Rates up again & more"
+    # A title escaped once too often decodes to a tag: RSS readers that render titles as HTML
+    # would run it, so it goes too.
+    assert to_text("Breaking &lt;script&gt;alert(1)&lt;/script&gt; news") == "Breaking news"
+    assert to_text("&amp;lt;b&amp;gt; stays text") == "&lt;b&gt; stays text"
+    assert to_text("x < y and 3<4") == "x < y and 3<4"
+
+
+def test_characters_illegal_in_xml_are_dropped() -> None:
+    assert xml_safe("a\x00b\x0bc\x1fd\ufffee\ud800f\tg\nh") == "abcdef\tg\nh"
+    assert clean_html("<p>a\x01b</p>") == "<p>ab</p>"
+
+
+# --- feedparser's 745 injection cases -------------------------------------------------------
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def raw_dangers(path: Path) -> list[str]:
+    """What the case carries before any sanitizing: feedparser with its own sanitizer off."""
+    result = feedparser.parse(path.read_bytes(), sanitize_html=False, resolve_relative_uris=False)
+    document = {"feed": dict(result.feed), "entries": [dict(e) for e in result.entries]}
+    return [danger for text in _strings(document) for danger in html_dangers(text)]
+
+
+def test_the_injection_cases_carry_payloads_the_checker_sees() -> None:
+    cases = sorted(SANITIZE.glob("*.xml"))
+    assert len(cases) == 745
+    # "acceptable_*" cases are harmless markup (an attribute named "frame") that must be kept.
+    armed = [p for p in cases if PAYLOAD.search(p.name) and not p.name.startswith("acceptable_")]
+    unseen = [p.name for p in armed if not raw_dangers(p)]
+    assert len(armed) >= 480
+    assert unseen == [], "the checker must see every payload in the raw feed"
+
+
+@pytest.mark.parametrize("chunk_id", SANITIZE_CHUNKS)
+def test_no_injection_survives_to_any_output_format(chunk_id: str) -> None:
+    run = run_chunk(chunk_id)
+    assert not run.crashes, "\n\n".join(run.crashes)
+    problems = []
+    for file in run.files:
+        assert not file.parse_error, file.name
+        for fmt, data in file.outputs:
+            problems += [f"{file.name} → {fmt}: {p}" for p in output_dangers(fmt, data)]
+    assert problems == [], "\n".join(problems[:40])
