@@ -53,7 +53,8 @@ def test_a_rule_matches_when_any_pattern_finds_its_field() -> None:
 
 def test_feed_include_exclude_and_age() -> None:
     feed = load(
-        "feeds:\n  - name: f\n    include: {title: '(?i)election'}\n    exclude: {category: Sponsored}\n    max_age: 7d\n"
+        "feeds:\n  - name: f\n    include: {title: '(?i)election'}\n"
+        "    exclude: {category: Sponsored}\n    max_age: 7d\n"
     ).feeds[0]
     assert shown(feed, BASE, NOW)
     assert not shown(feed, replace(BASE, title="Weather"), NOW)
