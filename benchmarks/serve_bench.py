@@ -12,24 +12,17 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
+from farm import free_port, nginx, wait_up
 
 from newsriver.models import Article, Author
 from newsriver.publish import FeedInfo, SourceInfo, render_atom
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_folder(folder: Path) -> None:
@@ -64,16 +57,6 @@ def build_folder(folder: Path) -> None:
     (folder / "all.atom").write_bytes(render_atom(info, items, sources))
 
 
-def wait_up(url: str) -> None:
-    for _ in range(200):
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not come up")
-
-
 def wrk(url: str, seconds: int, connections: int, headers: list[str]) -> float:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
@@ -90,72 +73,47 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
-    for tool in ("wrk", "nginx"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"{tool} is needed: apt-get install {tool}")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    work.chmod(0o755)  # nginx workers run as an unprivileged user
     folder = work / "out"
     folder.mkdir()
     build_folder(folder)
-    ours_port, nginx_port = free_port(), free_port()
+    ours_port = free_port()
     config = work / "newsriver.yaml"
     config.write_text(
         f"settings:\n  database: sqlite:///{work / 'db.sqlite'}\n  output_dir: {folder}\n"
         f"  listen: 127.0.0.1:{ours_port}\nsources: []\n"
     )
-    nginx_conf = work / "nginx.conf"
-    nginx_conf.write_text(f"""
-worker_processes 2;
-daemon off;
-pid {work / "nginx.pid"};
-error_log {work / "nginx-error.log"};
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  types {{ application/atom+xml atom; }}
-  charset utf-8;
-  charset_types application/atom+xml;
-  gzip on; gzip_types application/atom+xml; gzip_vary on;
-  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
-  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
-  server {{ listen 127.0.0.1:{nginx_port}; root {folder}; etag on; }}
-}}
-""")
-    (work / "tmp").mkdir()
-    servers = {
-        "newsriver": subprocess.Popen(
-            [sys.executable, "-m", "newsriver.cli", "--config", str(config), "--log-level", "error", "serve"]
-        ),
-        "nginx": subprocess.Popen(["nginx", "-c", str(nginx_conf)]),
-    }
-    urls = {"newsriver": f"http://127.0.0.1:{ours_port}/all.atom", "nginx": f"http://127.0.0.1:{nginx_port}/all.atom"}
+    ours = subprocess.Popen(
+        [sys.executable, "-m", "newsriver.cli", "--config", str(config), "--log-level", "error", "serve"]
+    )
     try:
-        results: dict[str, dict[str, float]] = {}
-        for name, url in urls.items():
-            wait_up(url)
-            first = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=5)
-            first.raise_for_status()
-            etag = first.headers["ETag"]
-            results[name] = {
-                "full body": wrk(url, args.seconds, args.connections, []),
-                "gzip body": wrk(url, args.seconds, args.connections, ["Accept-Encoding: gzip"]),
-                "304": wrk(url, args.seconds, args.connections, [f"If-None-Match: {etag}"]),
-            }
-        size = (folder / "all.atom").stat().st_size
-        print(
-            f"built-in server (waitress, 8 threads) vs nginx 2 workers; {size // 1024} KiB Atom feed; "
-            f"wrk -t2 -c{args.connections} -d{args.seconds}s on 127.0.0.1, {len(results)} servers in turn"
-        )
-        print(f"{'case':<10} {'newsriver req/s':>16} {'nginx req/s':>12} {'ratio':>7}")
-        for case in results["newsriver"]:
-            ours, theirs = results["newsriver"][case], results["nginx"][case]
-            print(f"{case:<10} {ours:>16,.0f} {theirs:>12,.0f} {ours / theirs:>7.2f}")
+        with nginx(folder, work) as nginx_base:
+            urls = {"newsriver": f"http://127.0.0.1:{ours_port}/all.atom", "nginx": f"{nginx_base}all.atom"}
+            results: dict[str, dict[str, float]] = {}
+            for name, url in urls.items():
+                wait_up(url)
+                first = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=5)
+                first.raise_for_status()
+                results[name] = {
+                    "full body": wrk(url, args.seconds, args.connections, []),
+                    "gzip body": wrk(url, args.seconds, args.connections, ["Accept-Encoding: gzip"]),
+                    "304": wrk(url, args.seconds, args.connections, [f"If-None-Match: {first.headers['ETag']}"]),
+                }
     finally:
-        for process in servers.values():
-            process.terminate()
-            process.wait(timeout=10)
+        ours.terminate()
+        ours.wait(timeout=10)
+    size = (folder / "all.atom").stat().st_size
+    print(
+        f"built-in server (waitress, 8 threads) vs nginx (2 workers); {size // 1024} KiB Atom feed; "
+        f"wrk -t2 -c{args.connections} -d{args.seconds}s on 127.0.0.1, one server at a time"
+    )
+    print(f"{'case':<10} {'newsriver req/s':>16} {'nginx req/s':>12} {'ratio':>7}")
+    for case in results["newsriver"]:
+        mine, theirs = results["newsriver"][case], results["nginx"][case]
+        print(f"{case:<10} {mine:>16,.0f} {theirs:>12,.0f} {mine / theirs:>7.2f}")
 
 
 if __name__ == "__main__":
