@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -115,14 +117,45 @@ def feed_server() -> Iterator[FixtureServer]:
 ConfigWriter = Callable[..., Path]
 
 
+POSTGRES_ADMIN = os.environ.get("NEWSRIVER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_admin() -> Any:
+    """An autocommit connection to the test server's maintenance database, or a skip/fail."""
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES_ADMIN.replace("+psycopg", ""), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each backend: every test that stores runs on both."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'newsriver.db'}"
+        return
+    admin = _postgres_admin()
+    name = f"newsriver_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 @pytest.fixture
-def write_config(tmp_path: Path) -> ConfigWriter:
-    """Write a newsriver.yaml under tmp_path with a SQLite file and output folder there."""
+def write_config(tmp_path: Path, database_url: str) -> ConfigWriter:
+    """Write a newsriver.yaml under tmp_path with a fresh database and an output folder there."""
 
     def write(sources: list[dict[str, Any]], feeds: list[dict[str, Any]] | None = None, **settings: Any) -> Path:
         document: dict[str, Any] = {
             "settings": {
-                "database": f"sqlite:///{tmp_path / 'newsriver.db'}",
+                "database": database_url,
                 "output_dir": str(tmp_path / "out"),
                 "base_url": "http://127.0.0.1:8080/",
                 **settings,

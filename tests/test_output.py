@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -140,3 +141,37 @@ def test_a_failing_hub_is_retried_with_backoff_then_given_up(feed_server: Fixtur
     assert failed == [(feed_server.url("/down"), "http://x.example/a.atom")]
     assert len(feed_server.hits("/down")) == 3 and len(feed_server.hits("/up")) == 1
     assert waits == [2.0, 4.0]
+
+
+def test_selection_rules_shape_each_feed(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    feed_server.add("/daily.atom", FIXTURES / "daily.atom")
+    config = write_config(
+        [
+            {"name": "wire", "url": feed_server.url("/wire.rss"), "block": {"title": "(?i)port strike"}},
+            {"name": "daily", "url": feed_server.url("/daily.atom"), "keep": {"title": "(?i)council"}},
+        ],
+        feeds=[
+            {"name": "all"},
+            {"name": "rates", "include": {"content": "(?i)key rate"}, "formats": ["json"]},
+            {"name": "capped", "max_per_source": 1, "formats": ["json"]},
+            {"name": "nonworld", "exclude": {"category": "^World$"}, "formats": ["json"]},
+            {"name": "recent", "max_age": "1d", "formats": ["json"]},
+        ],
+    )
+    assert main(["--config", str(config), "poll"]) == 0
+    # Blocked at the source: never stored. Kept by a rule: only matching entries stored.
+    printed = capsys.readouterr().out
+    assert "wire: new 2, updated 0" in printed and "daily: new 1, updated 0" in printed
+    out = config.parent / "out"
+
+    def titles(name: str) -> list[str]:
+        return [i["title"] for i in json.loads((out / f"{name}.json").read_text())["items"]]
+
+    assert not any("Port strike" in t for t in titles("all"))
+    assert titles("rates") == ["Central bank holds rates at 4.25%"]
+    assert len(titles("capped")) == 2  # one story from each source
+    assert not any("cartel" in t.lower() for t in titles("nonworld"))
+    assert titles("recent") == []  # the fixtures are from 2025

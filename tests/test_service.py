@@ -165,6 +165,7 @@ def test_reload_adds_a_source_and_survives_an_invalid_config(
         assert service.stop() == 0
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_second_service_on_the_same_sqlite_database_refuses_to_start(
     feed_server: FixtureServer, write_config: ConfigWriter
 ) -> None:
@@ -219,3 +220,19 @@ def test_json_logs_and_prometheus_metrics(feed_server: FixtureServer, write_conf
     assert "newsriver_sources_in_error 1.0" in text
     published = [line for line in text.splitlines() if line.startswith("newsriver_last_publish_timestamp_seconds ")]
     assert float(published[0].split()[1]) > 1.7e9
+
+
+def test_a_busy_port_is_a_clear_error(write_config: ConfigWriter) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config([], listen=f"127.0.0.1:{port}")
+        result = subprocess.run(
+            [sys.executable, "-m", "newsriver.cli", "--config", str(config), "serve"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"newsriver: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -52,7 +53,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Selection(_Strict):
+def _regex(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+Regex = Annotated[str | None, AfterValidator(_regex)]
+
+
+class Match(_Strict):
+    """Regular expressions over an entry's text; the rule matches when any of them does."""
+
+    title: Regex = None
+    content: Regex = None  # searched in the plain text of content and summary
+    author: Regex = None
+    category: Regex = None
+
+    @property
+    def has_patterns(self) -> bool:
+        return any(p is not None for p in (self.title, self.content, self.author, self.category))
+
+
+class Selection(Match):
+    """Which entries an output feed shows: by source, by tag, by text."""
+
     tags: list[str] = []
     sources: list[str] = []
 
@@ -65,6 +93,8 @@ class SourceConfig(_Strict):
     interval: Duration | None = None
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
+    keep: Match | None = None  # only entries matching this are stored
+    block: Match | None = None  # entries matching this are never stored
 
     @field_validator("url")
     @classmethod
@@ -81,7 +111,10 @@ class FeedConfig(_Strict):
     link: str | None = None  # the feed's web page; default the index page at base_url
     title_prefix: Literal["source"] | None = None  # "source": item titles start with "Source: "
     include: Selection | None = None
+    exclude: Selection | None = None
+    max_age: Duration | None = None  # leave out entries published longer ago than this
     max_items: int = Field(default=100, ge=1, le=10_000)
+    max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
     dedupe: bool = True  # false: every source's copy of a story is an item of its own
 
@@ -179,14 +212,15 @@ class Config(_Strict):
         known_sources = {s.name for s in self.sources}
         known_tags = {t for s in self.sources for t in s.tags}
         for feed in self.feeds:
-            if feed.include is None:
-                continue
-            for name in feed.include.sources:
-                if name not in known_sources:
-                    problems.append(f"feed {feed.name!r} includes unknown source {name!r}")
-            for tag in feed.include.tags:
-                if tag not in known_tags:
-                    problems.append(f"feed {feed.name!r} includes tag {tag!r} that no source has")
+            for verb, selection in (("includes", feed.include), ("excludes", feed.exclude)):
+                if selection is None:
+                    continue
+                for name in selection.sources:
+                    if name not in known_sources:
+                        problems.append(f"feed {feed.name!r} {verb} unknown source {name!r}")
+                for tag in selection.tags:
+                    if tag not in known_tags:
+                        problems.append(f"feed {feed.name!r} {verb} tag {tag!r} that no source has")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -199,10 +233,14 @@ class Config(_Strict):
 
     def feed_sources(self, feed: FeedConfig) -> list[str]:
         """The config names of the sources an output feed draws from."""
-        if feed.include is None or not (feed.include.tags or feed.include.sources):
-            return [s.name for s in self.sources]
-        wanted_tags = set(feed.include.tags)
-        return [s.name for s in self.sources if s.name in feed.include.sources or wanted_tags.intersection(s.tags)]
+        chosen = self.sources
+        if feed.include is not None and (feed.include.tags or feed.include.sources):
+            tags = set(feed.include.tags)
+            chosen = [s for s in chosen if s.name in feed.include.sources or tags.intersection(s.tags)]
+        if feed.exclude is not None:
+            tags = set(feed.exclude.tags)
+            chosen = [s for s in chosen if s.name not in feed.exclude.sources and not tags.intersection(s.tags)]
+        return [s.name for s in chosen]
 
 
 # --- loading with line numbers ------------------------------------------------------

@@ -6,9 +6,12 @@ Then tell WebSub hubs which feeds changed.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import Config, FeedConfig
+from .dedupe import Story
+from .filters import cap_per_source, shown
 from .models import Article
 from .pages import FeedSummary, SourceHealth, render_index, render_opml
 from .publish import RENDERERS, FeedInfo, SourceInfo, write_atomic
@@ -47,20 +50,47 @@ def _prefixed(items: list[Article], infos: dict[str, SourceInfo]) -> list[Articl
     return [replace(a, title=f"{infos[a.source].title}: {a.title}") for a in items]
 
 
-def publish_feeds(config: Config, store: Store) -> list[Path]:
+# How far past max_items a feed with text rules looks for stories that pass them.
+LOOKBACK_FACTOR = 50
+
+
+def select(config: Config, store: Store, feed: FeedConfig, names: list[str], now: datetime) -> list[Story]:
+    """The feed's newest ``max_items`` stories that pass its rules and per-source cap."""
+    wanted, limit = feed.max_items, feed.max_items
+    filtered = (
+        feed.max_age is not None
+        or feed.max_per_source is not None
+        or any(rule is not None and rule.has_patterns for rule in (feed.include, feed.exclude))
+    )
+    while True:
+        stories = store.select_stories(
+            names,
+            limit,
+            priorities={s.name: s.priority for s in config.sources},
+            fold=config.settings.dedupe.enabled and feed.dedupe,
+        )
+        if not filtered:
+            return stories
+        kept = [s for s in stories if shown(feed, s.item, now)]
+        kept = list(cap_per_source(kept, feed.max_per_source, lambda s: s.item.source))
+        exhausted = len(stories) < limit or limit >= wanted * LOOKBACK_FACTOR
+        # Newest first: once a story is past max_age, every later one is too.
+        aged_out = bool(stories) and feed.max_age is not None and stories[-1].item.published < now - feed.max_age
+        if len(kept) >= wanted or exhausted or aged_out:
+            return kept[:wanted]
+        limit *= 4
+
+
+def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
     """Render the output folder; returns the files whose bytes changed (only those are written)."""
+    now = now or datetime.now(UTC)
     infos = source_infos(config, store)
     rows = store.sources()
     files: dict[str, bytes] = {}
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = store.select_stories(
-            names,
-            feed.max_items,
-            priorities={s.name: s.priority for s in config.sources},
-            fold=config.settings.dedupe.enabled and feed.dedupe,
-        )
+        stories = select(config, store, feed, names, now)
         items = [story.item for story in stories]
         also = {story.item.id: story.copies for story in stories if story.copies}
         if feed.title_prefix == "source":

@@ -17,6 +17,7 @@ from .config import Config, Settings, SourceConfig
 from .discover import feeds_in
 from .errors import FetchError, ParseError
 from .fetch import Limits, fetch
+from .filters import stored
 from .models import Article, FetchResult
 from .network import Network
 from .normalize import normalize_feed
@@ -147,7 +148,7 @@ def _parsed(
     parsed = parse(result.body, result.url, result.content_type)
     meta = parsed.meta
     asked = feed_interval(meta.ttl_minutes, meta.update_period, meta.update_frequency)
-    articles = normalize_feed(parsed, cfg.name, result.url, now)
+    articles = [a for a in normalize_feed(parsed, cfg.name, result.url, now) if stored(cfg, a)]
     values |= {
         "body_hash": body_hash,
         "title": meta.title,

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from waitress.server import create_server
 
+from .errors import NewsriverError
 from .publish import MEDIA_TYPES
 
 StartResponse = Callable[..., Any]
@@ -159,4 +160,7 @@ def _plain(
 
 def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
     """A waitress server bound now (so a busy port fails at start); run with ``.run()``."""
-    return create_server(app, host=host, port=port, threads=threads, ident="newsriver")
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="newsriver")
+    except OSError as exc:
+        raise NewsriverError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

@@ -1,0 +1,96 @@
+"""Shared benchmark plumbing: a static-file server (nginx) on 127.0.0.1 and process measurement."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        raise SystemExit("nginx is needed: apt-get install nginx")
+    return found
+
+
+@contextmanager
+def nginx(root: Path, work: Path, types: str = "application/atom+xml atom; application/rss+xml rss;") -> Iterator[str]:
+    """Serve ``root`` with nginx (ETag and Last-Modified on) and yield its base URL."""
+    port = free_port()
+    (work / "nginx-tmp").mkdir(parents=True, exist_ok=True)
+    for folder in (work, root):
+        folder.chmod(0o755)  # nginx workers run as an unprivileged user
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 2;
+daemon off;
+pid {work / "nginx.pid"};
+error_log {work / "nginx-error.log"};
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  types {{ {types} }}
+  charset utf-8;
+  charset_types application/atom+xml application/rss+xml;
+  gzip on; gzip_types application/atom+xml application/rss+xml; gzip_vary on;
+  client_body_temp_path {work}/nginx-tmp; proxy_temp_path {work}/nginx-tmp; fastcgi_temp_path {work}/nginx-tmp;
+  uwsgi_temp_path {work}/nginx-tmp; scgi_temp_path {work}/nginx-tmp;
+  server {{ listen 127.0.0.1:{port} backlog=4096; root {root}; etag on; }}
+}}
+""")
+    process = subprocess.Popen([nginx_binary(), "-c", str(conf)])
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        wait_up(base)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def measure(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Wall time and peak resident memory of one child process (its own, from wait4)."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        list(command), env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        assert process.stderr is not None
+        raise SystemExit(f"{command[0]} failed:\n{process.stderr.read().decode()[-3000:]}")
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode)

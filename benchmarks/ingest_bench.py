@@ -1,0 +1,226 @@
+"""Ingest speed of newsriver vs the `reader` library on the same local feed farm, in one run.
+
+    .venv/bin/python benchmarks/ingest_bench.py --feeds 1000 --entries 50
+
+The farm is N static feeds of M entries (half RSS 2.0, half Atom; realistic article
+lengths; 10 % of stories syndicated into a second feed under another title and URL),
+served by nginx with ETag and Last-Modified. Each tool runs in its own process, one
+scenario at a time, with its own fresh database:
+
+- cold: every entry is new;
+- warm: nothing changed, every feed answers 304;
+- churn: 10 % of feeds gained 5 entries.
+
+reader runs with each worker count in ``--reader-workers`` and its best is compared.
+Peak RSS is each process's own maximum resident set (wait4). Needs nginx, and reader in
+a separate venv (made on first use at ``--reader-venv``; reader's dependencies must not
+mix with ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from farm import Run, measure, nginx
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+READER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from reader import make_reader
+    db, workers, urls = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    with make_reader(db) as reader:
+        for url in open(urls).read().split():
+            reader.add_feed(url, exist_ok=True)
+        reader.update_feeds(workers=workers)
+    """
+)
+
+
+def words() -> list[str]:
+    text = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8")
+    return [w for w in text.split() if w.isascii()] or ["news"]
+
+
+def story(rng: random.Random, vocabulary: list[str]) -> tuple[str, str]:
+    title = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(6, 12))).capitalize()
+    paragraphs = [
+        " ".join(rng.choice(vocabulary) for _ in range(rng.randint(40, 90))) for _ in range(rng.randint(3, 7))
+    ]
+    return title, "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+
+
+def write_feed(path: Path, index: int, entries: list[tuple[str, str, str, datetime]]) -> None:
+    if index % 2:
+        items = "".join(
+            f'<entry><title>{escape(title)}</title><id>{url}</id><link href="{url}"/>'
+            f'<updated>{when.isoformat()}</updated><content type="html">{escape(body)}</content></entry>'
+            for title, url, body, when in entries
+        )
+        path.write_text(
+            f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f'<title>Feed {index}</title><id>urn:feed:{index}</id><link href="https://f{index}.example/"/>'
+            f"<updated>{entries[0][3].isoformat()}</updated>{items}</feed>",
+            encoding="utf-8",
+        )
+    else:
+        items = "".join(
+            f"<item><title>{escape(title)}</title><link>{url}</link><guid>{url}</guid>"
+            f"<pubDate>{format_datetime(when)}</pubDate><description>{escape(body)}</description></item>"
+            for title, url, body, when in entries
+        )
+        path.write_text(
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {index}</title>'
+            f"<link>https://f{index}.example/</link><description>d</description>{items}</channel></rss>",
+            encoding="utf-8",
+        )
+
+
+def build_farm(root: Path, feeds: int, per_feed: int, seed: int = 5) -> dict[int, list[tuple[str, str, str, datetime]]]:
+    rng = random.Random(seed)
+    vocabulary = words()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    farm: dict[int, list[tuple[str, str, str, datetime]]] = {}
+    for f in range(feeds):
+        entries = []
+        for e in range(per_feed):
+            title, body = story(rng, vocabulary)
+            entries.append((title, f"https://f{f}.example/story/{e}", body, start + timedelta(minutes=7 * e + f)))
+        farm[f] = entries
+    # Syndication: 10 % of stories also run in another feed, retitled, under that feed's URL.
+    for f in range(feeds):
+        for e in range(0, per_feed, 10):
+            other = (f + 1 + rng.randrange(max(feeds - 1, 1))) % feeds
+            title, _, body, when = farm[f][e]
+            farm[other][e] = (f"{title} (syndicated)", f"https://f{other}.example/story/{e}", body, when)
+    for f, entries in farm.items():
+        write_feed(root / f"f{f}.xml", f, sorted(entries, key=lambda x: x[3], reverse=True))
+    return farm
+
+
+def churn(root: Path, farm: dict[int, list[tuple[str, str, str, datetime]]], seed: int = 9) -> int:
+    """Add 5 entries to 10 % of the feeds; returns how many entries were added."""
+    rng = random.Random(seed)
+    vocabulary = words()
+    changed = rng.sample(sorted(farm), max(1, len(farm) // 10))
+    for f in changed:
+        newest = max(e[3] for e in farm[f])
+        for n in range(5):
+            title, body = story(rng, vocabulary)
+            farm[f].append((title, f"https://f{f}.example/new/{n}", body, newest + timedelta(minutes=n + 1)))
+        write_feed(root / f"f{f}.xml", f, sorted(farm[f], key=lambda x: x[3], reverse=True))
+    return 5 * len(changed)
+
+
+def reader_python(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "reader", "sgmllib3k"], check=True)
+    return python
+
+
+def newsriver_config(work: Path, urls: list[str], settings: str) -> Path:
+    sources = "".join(f"  - {{name: f{n}, url: '{url}'}}\n" for n, url in enumerate(urls))
+    config = work / "newsriver.yaml"
+    config.write_text(
+        f"settings:\n  database: sqlite:///{work / 'newsriver.db'}\n  output_dir: {work / 'out'}\n"
+        f"{settings}sources:\n{sources}"
+    )
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--entries", type=int, default=50)
+    parser.add_argument("--reader-workers", default="4,16", help="comma-separated worker counts to try")
+    parser.add_argument("--reader-venv", type=Path, default=Path(tempfile.gettempdir()) / "newsriver-bench-reader")
+    parser.add_argument("--skip-reader", action="store_true")
+    parser.add_argument(
+        "--settings", default="  concurrency: 16\n", help="extra YAML lines under settings: for newsriver"
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    root = work / "farm"
+    root.mkdir()
+    farm = build_farm(root, args.feeds, args.entries)
+    total = args.feeds * args.entries
+    size = sum(p.stat().st_size for p in root.iterdir())
+    print(f"farm: {args.feeds} feeds × {args.entries} entries = {total:,} entries, {size / 2**20:.1f} MiB, nginx")
+
+    rows: list[tuple[str, str, Run, float]] = []
+    with nginx(root, work) as base:
+        urls = [f"{base}f{f}.xml" for f in range(args.feeds)]
+        (work / "urls.txt").write_text("\n".join(urls))
+        tools: dict[str, tuple[list[str], Path]] = {}
+        mine = work / "newsriver"
+        mine.mkdir()
+        tools["newsriver"] = (
+            [
+                sys.executable,
+                "-m",
+                "newsriver.cli",
+                "--config",
+                str(newsriver_config(mine, urls, args.settings)),
+                "poll",
+            ],
+            mine,
+        )
+        if not args.skip_reader:
+            python = reader_python(args.reader_venv)
+            (work / "reader_update.py").write_text(READER_SCRIPT)
+            for workers in (int(w) for w in args.reader_workers.split(",")):
+                tools[f"reader w={workers}"] = (
+                    [
+                        str(python),
+                        str(work / "reader_update.py"),
+                        str(work / f"reader-{workers}.db"),
+                        str(workers),
+                        str(work / "urls.txt"),
+                    ],
+                    work,
+                )
+        snapshot = {f: list(e) for f, e in farm.items()}
+        for name, (command, cwd) in tools.items():
+            # Every tool sees the same farm: restore it, then cold, warm, churn.
+            for f, entries in snapshot.items():
+                write_feed(root / f"f{f}.xml", f, sorted(entries, key=lambda x: x[3], reverse=True))
+            farm = {f: list(e) for f, e in snapshot.items()}
+            cold = measure(command, cwd=cwd)
+            rows.append((name, "cold", cold, total / cold.seconds))
+            warm = measure(command, cwd=cwd)
+            rows.append((name, "warm (304)", warm, args.feeds / warm.seconds))
+            added = churn(root, farm)
+            changed = measure(command, cwd=cwd)
+            rows.append((name, "churn", changed, added / changed.seconds))
+            print(f"  {name}: cold {cold.seconds:.1f} s, warm {warm.seconds:.1f} s, churn {changed.seconds:.1f} s")
+
+    print(f"\n{'tool':<14} {'scenario':<11} {'seconds':>8} {'rate':>16} {'peak RSS':>10}")
+    for name, scenario, run, rate in rows:
+        unit = "feeds/s" if scenario.startswith("warm") else "entries/s"
+        print(f"{name:<14} {scenario:<11} {run.seconds:>8.1f} {rate:>8,.0f} {unit:<9} {run.peak_rss_mb:>7.0f} MB")
+    readers = [r for r in rows if r[0].startswith("reader")]
+    if readers:
+        print()
+        for scenario in ("cold", "warm (304)", "churn"):
+            ours = next(r for r in rows if r[0] == "newsriver" and r[1] == scenario)
+            best = max((r for r in readers if r[1] == scenario), key=lambda r: r[3])
+            print(
+                f"{scenario:<11} newsriver/reader ({best[0]}): {ours[3] / best[3]:.2f}× rate, "
+                f"peak RSS {ours[2].peak_rss_mb:.0f} vs {best[2].peak_rss_mb:.0f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
