@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -77,20 +78,59 @@ http {{
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the child's own peak (wait4): what one process of the tool holds
     returncode: int
+    peak_tree_mb: float = 0.0  # the peak of the whole process tree's summed PSS, sampled
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                todo += [int(c) for c in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: resident memory with pages shared between processes (a
+    forked worker's copy of its parent's) counted once across them, not once per process."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def measure(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Wall time and peak resident memory of one child process (its own, from wait4)."""
+    """Wall time and peak memory of one child process: its own peak RSS (wait4), and the
+    peak summed PSS of it and every process it started (sampled every 20 ms)."""
     started = time.monotonic()
     process = subprocess.Popen(
         list(command), env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], sum(_pss_kb(pid) for pid in _tree(process.pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         assert process.stderr is not None
         raise SystemExit(f"{command[0]} failed:\n{process.stderr.read().decode()[-3000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, process.returncode)
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, peak[0] / 1024)

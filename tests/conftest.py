@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True  # answer conditional requests like a well-behaved server
+    delay: float = 0.0  # seconds before answering: a slow site, so work is in flight
 
 
 @dataclass
@@ -34,6 +36,12 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 refuses connections when several workers fetch at
+    # once on a loaded machine; a real site would not.
+    request_queue_size = 128
 
 
 class FixtureServer:
@@ -51,6 +59,8 @@ class FixtureServer:
                 if route is None:
                     self.send_error(404)
                     return
+                if route.delay:
+                    time.sleep(route.delay)
                 etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                 if route.etag and route.status == 200 and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
@@ -79,7 +89,7 @@ class FixtureServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -143,3 +143,10 @@ def test_polling_settings_defaults_and_bounds() -> None:
     assert "cfg.yaml:1: settings: min_interval is longer than max_interval" in problems(
         GOOD.replace("  default_interval: 45m\n", "  default_interval: 45m\n  min_interval: 2d\n")
     )
+
+
+def test_the_readme_configuration_reference_is_a_valid_config() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Configuration reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = config.parse(block, "README.md")
+    assert loaded.sources[0].keep is not None and loaded.feeds[0].archive

@@ -6,28 +6,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from newsriver.dedupe import Stored, Verdict, decide
-from newsriver.models import Article
+
+from .factories import make_article
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
-ARTICLE = Article(
+ARTICLE = make_article(
     id="new-id",
     source="b",
     entry_key="b-guid",
     url="https://x.org/story",
     canonical_url="https://x.org/story",
     title="t",
-    summary="",
-    content="",
-    text="",
-    authors=(),
     published=T,
     updated=T,
     first_seen=T,
-    categories=(),
-    enclosures=(),
-    language="",
-    image="",
-    comments="",
     content_hash="h1",
 )
 

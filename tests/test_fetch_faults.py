@@ -20,7 +20,7 @@ import feedparser
 import pytest
 import yaml
 
-from newsriver import poll as poll_module
+from newsriver import digest as digest_module
 from newsriver.cli import main
 from newsriver.config import Config
 from newsriver.fetch import Limits
@@ -121,13 +121,13 @@ def test_an_unchanged_body_is_not_parsed_again(
     faults: FaultServer, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
-    real_parse = poll_module.parse
+    real_parse = digest_module.parse
 
     def counting_parse(body: bytes, url: str, content_type: str = "") -> Any:
         parsed.append(url)
         return real_parse(body, url, content_type)
 
-    monkeypatch.setattr(poll_module, "parse", counting_parse)
+    monkeypatch.setattr(digest_module, "parse", counting_parse)
     poll_one(faults, store, "/no-conditional.rss")
     outcome, row = poll_one(faults, store, "/no-conditional.rss", at=NOW + timedelta(hours=1))
     assert faults.hits("/no-conditional.rss") == 2  # the server ignores conditional GET

@@ -10,29 +10,22 @@ import pytest
 from newsriver import config
 from newsriver.errors import ConfigError
 from newsriver.filters import cap_per_source, matches, shown, stored
-from newsriver.models import Article, Author
+from newsriver.models import Author
+
+from .factories import make_article
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-BASE = Article(
+BASE = make_article(
     id="1",
     source="a",
     entry_key="k",
-    url="",
-    canonical_url="",
     title="Election results are in",
-    summary="",
-    content="",
     text="Turnout was 61 percent.",
     authors=(Author(name="Ann Lee"),),
     published=NOW - timedelta(days=2),
     updated=NOW,
     first_seen=NOW,
     categories=("Politics", "Europe"),
-    enclosures=(),
-    language="",
-    image="",
-    comments="",
-    content_hash="",
 )
 
 

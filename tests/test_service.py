@@ -62,8 +62,9 @@ def test_run_polls_serves_and_stops_on_signal(
             lambda r: r.status_code == 200 and len(feedparser.parse(r.content).entries) == 3,
         )
         assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
-        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
-        assert health["failing_sources"] == 0 and health["last_publish"]
+        # The feed file is written a moment before the publish is recorded: wait for both.
+        health = wait_for(f"http://127.0.0.1:{port}/healthz", lambda r: r.json()["last_publish"]).json()
+        assert health["failing_sources"] == 0
         process.send_signal(stop_signal)
         assert process.wait(timeout=15) == 0
     finally:
@@ -204,7 +205,8 @@ def test_json_logs_and_prometheus_metrics(feed_server: FixtureServer, write_conf
     try:
         wait_for(f"http://127.0.0.1:{port}/all.atom", entry_count(port, 3))
         service.wait_log('"event": "fetch", "source": "bad"')
-        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        # Metrics are counted just after the fetch is logged, and the error gauge at publish.
+        metrics = wait_for(f"http://127.0.0.1:{port}/metrics", lambda r: "newsriver_sources_in_error 1.0" in r.text)
     finally:
         assert service.stop() == 0
     events = [json.loads(line) for line in service.text().splitlines()]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__, logs, opml
 from . import config as config_module
@@ -28,10 +26,10 @@ from .output import announce, publish_feeds
 from .pages import render_opml
 from .parse import parse
 from .poll import Outcome, poll_sources, utcnow
+from .prune import apply_retention
 from .publish import SourceInfo, write_atomic
-from .serve import FeedServer, make_server
-from .service import Service
 from .store import Store
+from .workers import HEARTBEAT_STALE, Coordinator, RenderedDocuments
 
 EXIT_INVALID = 2
 
@@ -73,8 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     poll = commands.add_parser("poll", help="fetch every source once, store, publish")
     poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
     poll.set_defaults(handler=_poll)
-    commands.add_parser("run", help="the service: poll on schedule, publish, serve").set_defaults(handler=_run)
-    commands.add_parser("serve", help="serve the output folder over HTTP").set_defaults(handler=_serve)
+    run = commands.add_parser("run", help="the service: poll on schedule, publish, serve")
+    run.add_argument(
+        "--role",
+        choices=["all", "worker", "publisher"],
+        default="all",
+        help="worker: only poll (many may share a PostgreSQL database); publisher: render and serve; all: both",
+    )
+    run.set_defaults(handler=_run)
+    serve = commands.add_parser("serve", help="serve the output folder over HTTP")
+    serve.add_argument(
+        "--from-database",
+        action="store_true",
+        help="answer from the rendered feeds stored in the database (stateless web nodes)",
+    )
+    serve.set_defaults(handler=_serve)
+    prune = commands.add_parser("prune", help="apply retention now: remove old entries, leaving tombstones")
+    prune.set_defaults(handler=_prune)
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
     dupes.add_argument(
         "--since", type=config_module.parse_duration, default="7d", help="copies stored this long ago (default 7d)"
@@ -150,6 +163,10 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
+    # Imported here, as the service and server are below: a poll run from cron or a script
+    # needs neither, and their imports would be a good part of its start-up time.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("polling"),
         BarColumn(),
@@ -172,10 +189,12 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .service import Service
+
     lock = WriterLock(config.settings.database)
     lock.acquire()
     try:
-        clean = Service(config_module.resolve_path(args.config), config, store).run()
+        clean = Service(config_module.resolve_path(args.config), config, store, role=args.role).run()
     finally:
         lock.release()
     if not clean:
@@ -186,14 +205,37 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(config: Config, store: Store, _args: argparse.Namespace) -> int:
+def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .serve import FeedServer, make_server
+
     settings = config.settings
-    server = make_server(FeedServer(settings.output_dir), settings.listen_host, settings.listen_port)
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
-    print(f"serving {settings.output_dir} on http://{settings.listen}/", file=sys.stderr, flush=True)
-    # server.close() from the SIGTERM handler makes run() stop with an OSError.
-    with contextlib.suppress(KeyboardInterrupt, OSError):
-        server.run()
+    documents = RenderedDocuments(store) if args.from_database else None
+    app = FeedServer(settings.output_dir, max_age=config.cache_max_age(), documents=documents)
+    server = make_server(app, settings.listen_host, settings.listen_port)
+    origin = "the database" if documents else settings.output_dir
+    print(f"serving {origin} on http://{settings.listen}/", file=sys.stderr, flush=True)
+    # The server runs in a thread and the main thread only waits, so a signal never lands
+    # inside the server's select loop.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    threading.Thread(target=server.run, name="http", daemon=True).start()
+    stopping.wait()
+    server.close()
+    return 0
+
+
+def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
+    pruned = apply_retention(config, store, utcnow())
+    configured = [s.name for s in config.sources]
+    for name in configured + sorted((pruned.removed.keys() | pruned.kept.keys()) - set(configured)):
+        kept = pruned.kept.get(name, 0)
+        why = f", kept {kept} past the limits (shown in a feed, or a copy of their story is within its limits)"
+        print(f"{name}: removed {pruned.removed.get(name, 0)}" + (why if kept else ""))
+    print(
+        f"removed {sum(pruned.removed.values())} entries from {len(pruned.removed)} sources; "
+        f"{pruned.tombstones_expired} tombstones expired"
+    )
     return 0
 
 
@@ -216,6 +258,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
     rows = store.sources()
     counts = store.entry_counts()
+    coordinator = Coordinator(store, "status")
+    leases = coordinator.leases()
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     for cfg in config.sources:
@@ -234,6 +278,8 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
                 "url": cfg.url,
                 "feed_url": row.feed_url if row else cfg.url,  # differs after a move or discovery
                 "retry_after": row.retry_after if row else None,
+                # which worker is polling it right now, and until when its claim holds
+                "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
             }
         )
         if row and row.feed_url_origin == "redirect":
@@ -262,6 +308,14 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     for note in notes:
         print(note)
+    for source, (owner, until) in sorted(leases.items()):
+        print(f"{source}: being polled by {owner} (lease until {until:%H:%M:%S} UTC)")
+    workers = coordinator.workers()
+    if workers:
+        print("\nWORKER  ROLE  LAST HEARTBEAT")
+        for worker in workers:
+            stale = " (stale: not seen for over a minute)" if now - worker.heartbeat > HEARTBEAT_STALE else ""
+            print(f"{worker.id}  {worker.role}  {_ago(worker.heartbeat, now)}{stale}")
     return 0
 
 

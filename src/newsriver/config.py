@@ -24,6 +24,10 @@ from .dedupe import NearPolicy
 from .errors import ConfigError
 
 DEFAULT_PATH = "config/newsriver.yaml"
+# Cache-Control: max-age of served files, a fraction of the poll cadence (see Config.cache_max_age).
+CACHE_FRACTION = 0.2
+CACHE_MIN_SECONDS = 60
+CACHE_MAX_SECONDS = 3600
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -85,6 +89,29 @@ class Selection(Match):
     sources: list[str] = []
 
 
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0 s")
+    return value
+
+
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_longer_than_zero)]
+
+
+class SourceRetention(_Strict):
+    """A source's own retention limits: a field left out takes the settings' value, null lifts it."""
+
+    max_age: PositiveDuration | None = None
+    max_items: int | None = Field(default=None, ge=1)  # its newest entries kept
+
+
+class Retention(_Strict):
+    """``settings.retention``: how long entries are kept; null lifts a limit."""
+
+    max_age: PositiveDuration | None = timedelta(days=90)
+    max_items_per_source: int | None = Field(default=1000, ge=1)
+
+
 class SourceConfig(_Strict):
     name: str = Field(pattern=SLUG)
     url: str
@@ -95,6 +122,7 @@ class SourceConfig(_Strict):
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
     keep: Match | None = None  # only entries matching this are stored
     block: Match | None = None  # entries matching this are never stored
+    retention: SourceRetention | None = None  # overrides settings.retention for this source
 
     @field_validator("url")
     @classmethod
@@ -117,6 +145,13 @@ class FeedConfig(_Strict):
     max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
     dedupe: bool = True  # false: every source's copy of a story is an item of its own
+    archive: bool = False  # RFC 5005 monthly archive pages <name>/archive/YYYY-MM.atom (see archive.py)
+
+    @model_validator(mode="after")
+    def _archive_needs_atom(self) -> FeedConfig:
+        if self.archive and "atom" not in self.formats:
+            raise ValueError("archive: true needs atom in formats: archive pages are Atom, linked from NAME.atom")
+        return self
 
 
 class DedupeSettings(_Strict):
@@ -155,8 +190,15 @@ class Settings(_Strict):
     timeout: Duration = timedelta(seconds=30)  # longest silence while reading a response
     deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
     dedupe: DedupeSettings = DedupeSettings()
+    retention: Retention = Retention()
+    # Many workers on one database (PostgreSQL): how long a claimed source stays a worker's
+    # before others may take it over, and how often the service looks for due work.
+    lease: Duration = timedelta(minutes=2)
+    tick: Duration = timedelta(seconds=5)
 
-    @field_validator("connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval")
+    @field_validator(
+        "connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval", "lease", "tick"
+    )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -230,6 +272,26 @@ class Config(_Strict):
 
     def interval(self, source: SourceConfig) -> timedelta:
         return source.interval or self.settings.default_interval
+
+    def cache_max_age(self) -> int:
+        """Seconds a reader or a cache may reuse a published file before asking again.
+
+        A fifth of the shortest time between two polls of a source (an adaptive source may
+        speed up to ``min_interval``), kept within 1 min … 1 h: caching then delays an update
+        by at most a fifth of what polling already may, and a changed feed title or rule
+        reaches every reader within the hour however slow the sources.
+        """
+        settings = self.settings
+        shortest = min(
+            (
+                min(self.interval(s), settings.min_interval)
+                if (settings.adaptive if s.adaptive is None else s.adaptive)
+                else self.interval(s)
+                for s in self.sources
+            ),
+            default=settings.default_interval,
+        )
+        return min(max(int(shortest.total_seconds() * CACHE_FRACTION), CACHE_MIN_SECONDS), CACHE_MAX_SECONDS)
 
     def feed_sources(self, feed: FeedConfig) -> list[str]:
         """The config names of the sources an output feed draws from."""

@@ -40,4 +40,4 @@ def setup(level: str, fmt: str) -> None:
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
     # APScheduler logs every job run at INFO: noise in a service that ticks every few seconds.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

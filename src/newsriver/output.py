@@ -5,16 +5,21 @@ Then tell WebSub hubs which feeds changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
+
+from . import archive
+from .archive import Month, Page
 from .config import Config, FeedConfig
-from .dedupe import Story
+from .dedupe import Copy, Story
 from .filters import cap_per_source, shown
 from .models import Article
 from .pages import FeedSummary, SourceHealth, render_index, render_opml
-from .publish import RENDERERS, FeedInfo, SourceInfo, write_atomic
+from .publish import ATOM_NS, RENDERERS, FeedInfo, SourceInfo, render_atom, write_atomic
 from .store import Store
 from .websub import ping
 
@@ -48,6 +53,17 @@ def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
 
 def _prefixed(items: list[Article], infos: dict[str, SourceInfo]) -> list[Article]:
     return [replace(a, title=f"{infos[a.source].title}: {a.title}") for a in items]
+
+
+def _shown(
+    feed: FeedConfig, stories: Sequence[Story], infos: dict[str, SourceInfo]
+) -> tuple[list[Article], dict[str, tuple[Copy, ...]]]:
+    """The items a document shows for ``stories``, and each item's other copies."""
+    items = [story.item for story in stories]
+    also = {story.item.id: story.copies for story in stories if story.copies}
+    if feed.title_prefix == "source":
+        items = _prefixed(items, infos)
+    return items, also
 
 
 # How far past max_items a feed with text rules looks for stories that pass them.
@@ -87,15 +103,22 @@ def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> 
     infos = source_infos(config, store)
     rows = store.sources()
     files: dict[str, bytes] = {}
+    stale: list[str] = []  # archive pages a month no longer needs
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
         stories = select(config, store, feed, names, now)
-        items = [story.item for story in stories]
-        also = {story.item.id: story.copies for story in stories if story.copies}
-        if feed.title_prefix == "source":
-            items = _prefixed(items, infos)
+        items, also = _shown(feed, stories, infos)
         info = feed_info(config, feed)
+        if feed.archive:
+            pages, gone, newest = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+            # Oldest first, so a page is on disk before any page or feed that links to it.
+            for page in pages:
+                page_items, page_also = _shown(feed, page.stories, infos)
+                files[page.path] = render_atom(_page_info(info, page), page_items, infos, page_also)
+            stale += gone
+            if newest:
+                info = replace(info, links=(("prev-archive", info.base_url + newest),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos, also)
         files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in names])
@@ -105,12 +128,87 @@ def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> 
     files["sources.opml"] = render_opml("All sources", list(infos.values()))
     files["index.html"] = render_index(config.settings.title, summaries)
     output = config.settings.output_dir
-    return [output / name for name, data in files.items() if write_atomic(output / name, data)]
+    changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
+    for name in stale:
+        (output / name).unlink(missing_ok=True)
+    return changed
+
+
+def archive_pages(
+    config: Config, store: Store, feed: FeedConfig, names: list[str], live: set[str], now: datetime
+) -> tuple[list[Page], list[str], str | None]:
+    """The feed's archive pages to render now, oldest first; the pages to delete; the newest page's path.
+
+    What goes where is decided in ``archive``; ``live`` holds the ids of the items the
+    subscription document shows.
+    """
+    folder = config.settings.output_dir / feed.name / archive.FOLDER
+    on_disk = archive.written(p.name for p in folder.glob("*.atom"))
+    stored = store.first_stored(names)
+    # Pages stay after retention has deleted their stories: the chain starts at the oldest.
+    starts = [*on_disk, *([Month.of(stored)] if stored else [])]
+    current = Month.of(now)
+    if not starts or min(starts) > current:
+        return [], [], None
+    first = min(starts)
+    unfinished = [
+        month
+        for month in archive.maybe_unfinished(current, on_disk)
+        if _unfinished(config.settings.output_dir / archive.page_path(feed.name, month, on_disk[month]))
+    ]
+    # The feed's own selection rules apply; max_items, max_per_source and max_age only
+    # shape the window the subscription document shows: a story leaving it is archived.
+    rules = feed.model_copy(update={"max_age": None})
+    priorities = {s.name: s.priority for s in config.sources}
+    fold = config.settings.dedupe.enabled and feed.dedupe
+    parts = dict(on_disk)
+    pages: list[Page] = []
+    gone: list[str] = []
+    for month in archive.to_write(first, current, on_disk, unfinished):
+        span = (month.start, month.following().start)
+        stories = [
+            s
+            for s in store.select_stories(names, None, priorities, fold, first_seen=span)
+            if shown(rules, s.item, now) and (month < current or s.item.id not in live)
+        ]
+        before = archive.page_path(feed.name, month.preceding(), parts[month.preceding()]) if month > first else None
+        written = archive.month_pages(feed.name, month, stories, feed.max_items, before, final=month < current)
+        gone += [archive.page_path(feed.name, month, n) for n in range(len(written) + 1, parts.get(month, 0) + 1)]
+        parts[month] = len(written)
+        # A month counts as written once its first page is there: write that one last.
+        pages += reversed(written)
+    return pages, gone, archive.page_path(feed.name, current, parts[current])
+
+
+def _unfinished(last_page: Path) -> bool:
+    """Whether a month's last page was written while the month was current: it does not
+    yet link to the next month."""
+    try:
+        root = etree.parse(str(last_page)).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return True  # unreadable: render the month again
+    return root.find(f"{{{ATOM_NS}}}link[@rel='next-archive']") is None
+
+
+def _page_info(info: FeedInfo, page: Page) -> FeedInfo:
+    links = [("current", info.url("atom"))]
+    if page.previous:
+        links.append(("prev-archive", info.base_url + page.previous))
+    if page.following:
+        links.append(("next-archive", info.base_url + page.following))
+    # No hubs: an archive page is never pushed, it is fetched once.
+    return replace(info, stem=page.path.removesuffix(".atom"), links=tuple(links), archive=True, hubs=())
 
 
 def announce(config: Config, changed: list[Path]) -> list[tuple[str, str]]:
     """Ping the WebSub hubs for the feeds among ``changed``; returns the pings that failed."""
-    urls = [config.settings.base_url + p.name for p in changed if p.suffix.lstrip(".") in FEED_FORMATS]
+    # Only subscription documents: nobody subscribes to an archive page in a subfolder.
+    output = config.settings.output_dir
+    urls = [
+        config.settings.base_url + p.name
+        for p in changed
+        if p.parent == output and p.suffix.lstrip(".") in FEED_FORMATS
+    ]
     if not urls or not config.settings.websub_hubs:
         return []
     return ping(config.settings.websub_hubs, urls)

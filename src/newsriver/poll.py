@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import multiprocessing
+import os
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Config, Settings, SourceConfig
+from .digest import Digest, digest
 from .discover import feeds_in
 from .errors import FetchError, ParseError
 from .fetch import Limits, fetch
-from .filters import stored
+from .fingerprint import Fingerprint
 from .models import Article, FetchResult
 from .network import Network
-from .normalize import normalize_feed
-from .parse import parse
 from .schedule import Policy, Response, decide, feed_interval, left_alone
 from .store import SourceRow, Store
 from .urls import host_of
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], Digest]
+# A pass parses its first documents in this process and the rest, if there are more, in
+# worker processes, one per core: starting them costs a few hundred milliseconds, about what
+# parsing this many documents of 50 entries does, so a pass where a few sources changed
+# never starts them.
+PROCESS_POOL_AFTER_DOCUMENTS = 16
 
 
 def utcnow() -> datetime:
@@ -76,6 +87,7 @@ class _Retrieved:
     response: Response  # what the schedule needs to know
     articles: Sequence[Article] = ()
     values: dict[str, Any] = field(default_factory=dict)  # source columns to store
+    prints: Sequence[Fingerprint] = ()  # the articles' fingerprints, when near-duplicates are looked for
     error: str = ""
     note: str = ""
 
@@ -99,7 +111,9 @@ def _policy(config: Config, cfg: SourceConfig) -> Policy:
     )
 
 
-def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, network: Network) -> _Retrieved:
+def _retrieve(
+    row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, network: Network, digester: Digester, near: bool
+) -> _Retrieved:
     try:
         result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public=row.via_public)
         values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
@@ -127,7 +141,7 @@ def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, 
             }
             notes.append(f"discovered feed {values['feed_url']} on {page.url}")
             log.info("%s: %s", cfg.name, notes[-1])
-        return _parsed(row, cfg, now, result, values, "; ".join(notes))
+        return _parsed(row, cfg, now, result, values, "; ".join(notes), digester, near)
     except (FetchError, ParseError) as exc:
         status, headers = (exc.status, exc.headers) if isinstance(exc, FetchError) else (None, {})
         return _Retrieved("error", Response("error", status, headers), error=str(exc))
@@ -137,7 +151,14 @@ def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, 
 
 
 def _parsed(
-    row: SourceRow, cfg: SourceConfig, now: datetime, result: FetchResult, values: dict[str, Any], note: str
+    row: SourceRow,
+    cfg: SourceConfig,
+    now: datetime,
+    result: FetchResult,
+    values: dict[str, Any],
+    note: str,
+    digester: Digester,
+    near: bool,
 ) -> _Retrieved:
     asked = timedelta(seconds=row.feed_interval)  # what the document said when last parsed
     body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else ""
@@ -145,17 +166,17 @@ def _parsed(
     if result.body is None or body_hash == row.body_hash:
         response = Response("not_modified", result.status, result.headers, asked)
         return _Retrieved("not modified", response, values=values, note=note)
-    parsed = parse(result.body, result.url, result.content_type)
-    meta = parsed.meta
+    digested = digester(result.body, result.url, result.content_type, cfg, now, near)
+    meta = digested.meta
     asked = feed_interval(meta.ttl_minutes, meta.update_period, meta.update_frequency)
-    articles = [a for a in normalize_feed(parsed, cfg.name, result.url, now) if stored(cfg, a)]
     values |= {
         "body_hash": body_hash,
         "title": meta.title,
         "link": meta.link,
         "feed_interval": int(asked.total_seconds()),
     }
-    return _Retrieved("ok", Response("ok", result.status, result.headers, asked), articles, values, note=note)
+    response = Response("ok", result.status, result.headers, asked)
+    return _Retrieved("ok", response, digested.articles, values, note=note, prints=digested.prints)
 
 
 def poll_sources(
@@ -167,8 +188,11 @@ def poll_sources(
     limits: Limits | None = None,
     rng: random.Random | None = None,
     network: Network | None = None,
+    stopping: threading.Event | None = None,
 ) -> list[Outcome]:
     """Fetch the named sources (default: all) concurrently and store what they hold.
+
+    Once ``stopping`` is set no further fetch starts; those in flight finish and are stored.
 
     Sources that asked to be left alone — gone, or their host inside a Retry-After — are
     skipped even when named. At most ``settings.concurrency`` fetches run at once and at
@@ -202,12 +226,15 @@ def poll_sources(
             queues.setdefault(host_of(row.feed_url), deque()).append(cfg)
 
     host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
-    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch") as pool:
+    near = settings.dedupe.near is not None
+    with ExitStack() as stack:
+        digester = _digester(stack)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         running: dict[Future[_Retrieved], tuple[SourceConfig, str, float]] = {}
 
         def start(host: str) -> None:
             cfg = queues[host].popleft()
-            future = pool.submit(_retrieve, rows[cfg.name], cfg, clock(), limits, network)
+            future = pool.submit(_retrieve, rows[cfg.name], cfg, clock(), limits, network, digester, near)
             running[future] = (cfg, host, time.monotonic())
 
         # Every host gets its first slot before any host gets its second.
@@ -217,22 +244,53 @@ def poll_sources(
                     start(host)
         while running:
             done, _pending = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                cfg, host, started = running.pop(future)
-                seconds = time.monotonic() - started
-                got = future.result()
-                outcome, host_wait = _store(
-                    config, store, cfg, rows[cfg.name], got, clock(), rng.random(), seconds, host_waits.get(host)
-                )
+            finished: list[Outcome] = []
+            # The fetches that finished together are stored in one transaction, and reported
+            # once it is committed.
+            with store.batch():
+                for future in done:
+                    cfg, host, started = running.pop(future)
+                    seconds = time.monotonic() - started
+                    got = future.result()
+                    outcome, host_wait = _store(
+                        config, store, cfg, rows[cfg.name], got, clock(), rng.random(), seconds, host_waits.get(host)
+                    )
+                    finished.append(outcome)
+                    if host_wait is not None:
+                        host_waits[host] = host_wait
+                        store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
+                        note = left_alone(False, host_wait, clock())
+                        finished += [Outcome(waiting.name, "skipped", note=note) for waiting in queues.pop(host, ())]
+                    if queues.get(host) and not (stopping and stopping.is_set()):
+                        start(host)
+            for outcome in finished:
                 report(outcome)
-                if host_wait is not None:
-                    host_waits[host] = host_wait
-                    store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
-                    for waiting in queues.pop(host, ()):
-                        report(Outcome(waiting.name, "skipped", note=left_alone(False, host_wait, clock())))
-                if queues.get(host):
-                    start(host)
     return outcomes
+
+
+def _digester(stack: ExitStack) -> Digester:
+    """Where documents are parsed: in this process, or once a pass has more than a few on a
+    multi-core machine, in worker processes (the fetch threads wait for their digest)."""
+    processes = min(os.cpu_count() or 1, 4)
+    if processes < 2:
+        return digest
+    # forkserver: workers start from a small single-threaded process that imported only the
+    # parsing stage, never by forking this one with its threads, connections and database.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["newsriver.digest"])
+    workers = stack.enter_context(ProcessPoolExecutor(max_workers=processes, mp_context=context))
+    documents = itertools.count()  # none of the workers starts before the first submit
+
+    def in_worker(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
+        if next(documents) < PROCESS_POOL_AFTER_DOCUMENTS:
+            return digest(body, url, content_type, cfg, now, near)
+        try:
+            job = workers.submit(digest, body, url, content_type, cfg, now, near)
+        except BrokenProcessPool:  # a worker died (its document's source is in error): parse here
+            return digest(body, url, content_type, cfg, now, near)
+        return job.result()
+
+    return in_worker
 
 
 def _store(
@@ -276,6 +334,6 @@ def _store(
         "next_poll": next_poll,
         "retry_after": None,
     }
-    counts = store.save(cfg.name, got.articles, values, near=config.settings.dedupe.near)
+    counts = store.save(cfg.name, got.articles, values, near=config.settings.dedupe.near, prints=got.prints)
     outcome = Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds, note=got.note)
     return outcome, None

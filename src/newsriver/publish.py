@@ -31,6 +31,7 @@ from .sanitize import to_text
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MEDIA_TYPES = {
@@ -58,9 +59,12 @@ class FeedInfo:
     base_url: str  # public URL of the output folder, ends with /
     link: str  # rel=alternate: the feed's web page
     hubs: tuple[str, ...] = ()
+    stem: str = ""  # the file's path under base_url without extension, when not the name (archive pages)
+    links: tuple[tuple[str, str], ...] = ()  # more Atom feed links (rel, href): RFC 5005 navigation
+    archive: bool = False  # an RFC 5005 archive document, marked <fh:archive/>
 
     def url(self, fmt: str) -> str:
-        return f"{self.base_url}{self.name}.{fmt}"
+        return f"{self.base_url}{self.stem or self.name}.{fmt}"
 
     @property
     def id(self) -> str:
@@ -95,7 +99,8 @@ class _FeedFixes(BaseExtension):  # type: ignore[misc]
     info: FeedInfo
 
     def extend_ns(self) -> dict[str, str]:
-        return {"media": MEDIA_NS, "dc": DC_NS}
+        # fh only where used, so the other documents' bytes (and ETags) stay as they were.
+        return {"media": MEDIA_NS, "dc": DC_NS} | ({"fh": FH_NS} if self.info.archive else {})
 
     def extend_rss(self, rss: Any) -> Any:
         channel = rss.find("channel")
@@ -108,6 +113,10 @@ class _FeedFixes(BaseExtension):  # type: ignore[misc]
     def extend_atom(self, feed: Any) -> Any:
         for hub in self.info.hubs:
             _sub(feed, "link", rel="hub", href=hub)
+        for rel, href in self.info.links:
+            _sub(feed, "link", rel=rel, type="application/atom+xml", href=href)
+        if self.info.archive:
+            _sub(feed, f"{{{FH_NS}}}archive")
         return feed
 
 

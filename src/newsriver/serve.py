@@ -12,9 +12,10 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
@@ -38,8 +39,29 @@ CONTENT_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    data: bytes
+    version: str  # changes whenever the bytes do: the ETag
+    modified: datetime
+
+
+def file_name(url_path: str) -> str | None:
+    """The relative file name a URL path asks for; None for anything that could leave the folder."""
+    # WSGI servers already percent-decode PATH_INFO once; decode again so %252e%252e
+    # and friends cannot smuggle a ".." past the check below.
+    decoded = unquote(url_path)
+    parts = [p for p in decoded.replace("\\", "/").split("/") if p]
+    if any(p in (".", "..") or "\x00" in p or p.startswith(".") for p in parts):
+        return None
+    return "/".join(parts) or "index.html"
+
+
 class FeedServer:
-    """WSGI application over ``root``; ``health`` feeds ``/healthz``."""
+    """WSGI application over the output folder (or ``documents``, e.g. the database).
+
+    ``health`` feeds ``/healthz`` and ``metrics`` ``/metrics``.
+    """
 
     def __init__(
         self,
@@ -47,8 +69,10 @@ class FeedServer:
         health: Health | None = None,
         max_age: int = 60,
         metrics: Callable[[], tuple[str, bytes]] | None = None,
+        documents: Callable[[str], Document | None] | None = None,
     ) -> None:
         self.root = root
+        self.documents = documents
         self.health = health
         self.max_age = max_age
         self.metrics = metrics
@@ -68,58 +92,51 @@ class FeedServer:
             content_type, body = self.metrics()
             start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
-        target = self.resolve(path)
-        if target is None:
+        name = file_name(path)
+        doc = None
+        if name is not None:
+            doc = self.documents(name) if self.documents is not None else self._from_folder(name)
+        if name is None or doc is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
-        return self._file(environ, start_response, target, method == "HEAD")
+        return self._send(environ, start_response, name, doc, method == "HEAD")
 
-    def resolve(self, url_path: str) -> Path | None:
-        """The file a URL path names, or None when it is outside the folder or not a file."""
-        # WSGI servers already percent-decode PATH_INFO once; decode again so %252e%252e
-        # and friends cannot smuggle a ".." past the check below.
-        decoded = unquote(url_path)
-        parts = [p for p in decoded.replace("\\", "/").split("/") if p]
-        if any(p in (".", "..") or "\x00" in p or p.startswith(".") for p in parts):
-            return None
-        if not parts:
-            parts = ["index.html"]
+    def _from_folder(self, name: str) -> Document | None:
         root = os.path.realpath(self.root)
-        candidate = os.path.realpath(os.path.join(root, *parts))
+        candidate = os.path.realpath(os.path.join(root, name))
         # realpath follows symlinks, so a link pointing out of the folder lands outside it.
         if os.path.commonpath([root, candidate]) != root:
             return None
         try:
-            mode = os.stat(candidate).st_mode
+            info = os.stat(candidate)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            data = Path(candidate).read_bytes()
         except OSError:
             return None
-        return Path(candidate) if stat.S_ISREG(mode) else None
-
-    def _file(self, environ: dict[str, Any], start_response: StartResponse, path: Path, head: bool) -> Iterable[bytes]:
-        try:
-            info = path.stat()
-            data = path.read_bytes()
-        except OSError:
-            return _plain(start_response, "404 Not Found", b"not found\n")
         # write_atomic replaces a file only when its bytes change, so mtime and size
         # identify a version as well as a content hash would, without hashing.
-        version = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        return Document(data, f"{info.st_mtime_ns:x}-{info.st_size:x}", datetime.fromtimestamp(int(info.st_mtime), UTC))
+
+    def _send(
+        self, environ: dict[str, Any], start_response: StartResponse, name: str, doc: Document, head: bool
+    ) -> Iterable[bytes]:
+        data = doc.data
         gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(data) > MIN_GZIP_BYTES
         # Each encoding is its own representation with its own validator (RFC 9110 8.8.3).
-        etag = f'"{version}-gz"' if gzipped else f'"{version}"'
-        modified = datetime.fromtimestamp(int(info.st_mtime), UTC)
+        etag = f'"{doc.version}-gz"' if gzipped else f'"{doc.version}"'
         headers = [
             ("ETag", etag),
-            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Last-Modified", format_datetime(doc.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
             ("Vary", "Accept-Encoding"),
         ]
-        if _not_modified(environ, etag, modified):
+        if _not_modified(environ, etag, doc.modified):
             start_response("304 Not Modified", headers)
             return []
         if gzipped:
-            data = self._gzip(str(path), version, data)
+            data = self._gzip(name, doc.version, data)
             headers.append(("Content-Encoding", "gzip"))
-        content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
         return [] if head else [data]

@@ -11,11 +11,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Connection
 
 from . import config as config_module
 from .config import Config
@@ -23,13 +24,17 @@ from .errors import ConfigError
 from .metrics import CONTENT_TYPE, Metrics
 from .output import announce, publish_feeds
 from .poll import Clock, Outcome, poll_sources, utcnow
-from .schedule import is_due
+from .prune import apply_retention
 from .serve import FeedServer, make_server
 from .store import Store
+from .workers import Coordinator
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 5  # how often due sources are looked for; intervals are minutes, so plenty
 STOP_GRACE_SECONDS = 10
+# Retention runs daily, first a while after start: the first polls and publish go ahead,
+# and a service restarted more often than daily still prunes.
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_FIRST_AFTER = timedelta(minutes=10)
 
 
 class Service:
@@ -40,6 +45,7 @@ class Service:
         store: Store,
         clock: Clock = utcnow,
         on_outcome: Callable[[Outcome], None] | None = None,
+        role: str = "all",
     ) -> None:
         self.config_path = config_path
         self.config = config
@@ -47,6 +53,10 @@ class Service:
         self.clock = clock
         self.on_outcome = on_outcome
         self.metrics = Metrics()
+        self.role = role
+        self.coordinator = Coordinator(store, role)
+        self._version = ""
+        self._election: Connection | None = None  # holds the publish lock while this worker publishes
         self.last_publish: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._reload_requested = threading.Event()
@@ -65,26 +75,53 @@ class Service:
     # --- work --------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Reload if asked, poll every due source, then republish if anything was stored."""
+        """Reload if asked; poll due sources (workers); republish when content changed."""
         with self._work:
             if self._stopping.is_set():
                 return
             if self._reload_requested.is_set() or _stamp(self.config_path) != self._config_stamp:
                 self._reload_requested.clear()
                 self.reload()
-            now = self.clock()
-            rows = self.store.sources()
-            # A gone source has no next poll and is never due again.
-            due = [
-                s.name
-                for s in self.config.sources
-                if s.name in rows and rows[s.name].status != "gone" and is_due(rows[s.name].next_poll, now)
-            ]
-            outcomes = (
-                poll_sources(self.config, self.store, due, clock=self.clock, on_outcome=self._outcome) if due else []
-            )
-            if self.last_publish is None or any(o.new or o.updated for o in outcomes):
+            self.coordinator.heartbeat(self.clock())
+            if self.role in ("all", "worker"):
+                self._poll_due()
+            if self._publishes() and (self.last_publish is None or self.coordinator.version() != self._version):
+                self._version = self.coordinator.version()
                 self.publish()
+
+    def _poll_due(self) -> None:
+        """Claim due sources in batches and poll them until none is left or we stop."""
+        settings = self.config.settings
+        names = {s.name for s in self.config.sources}
+        while not self._stopping.is_set():
+            claimed = self.coordinator.claim(
+                names, self.clock(), settings.concurrency * 4, settings.host_concurrency, settings.lease
+            )
+            if not claimed:
+                return
+            try:
+                outcomes = poll_sources(
+                    self.config,
+                    self.store,
+                    claimed,
+                    clock=self.clock,
+                    on_outcome=self._outcome,
+                    stopping=self._stopping,
+                )
+            finally:
+                self.coordinator.release(claimed)
+            if any(o.new or o.updated for o in outcomes):
+                self.coordinator.bump()
+
+    def _publishes(self) -> bool:
+        """The publisher publishes; a worker only when elected and no publisher is alive."""
+        if self.role in ("all", "publisher"):
+            return True
+        if self.coordinator.live_publisher(self.clock()):
+            return False
+        if self._election is None:
+            self._election = self.store.engine.connect()
+        return self.coordinator.try_publish_lock(self._election)
 
     def _outcome(self, outcome: Outcome) -> None:
         self.metrics.observe(outcome)
@@ -94,6 +131,9 @@ class Service:
     def publish(self) -> None:
         started = time.monotonic()
         changed = publish_feeds(self.config, self.store)
+        if changed:
+            output = self.config.settings.output_dir
+            self.coordinator.keep_rendered(output, [str(p.relative_to(output)) for p in changed], self.clock())
         self.metrics.publish_duration.observe(time.monotonic() - started)
         self.last_publish = self.clock()
         self.metrics.last_publish.set(self.last_publish.timestamp())
@@ -102,6 +142,23 @@ class Service:
             log.info("published %s", ", ".join(p.name for p in changed))
             # Hubs may be slow or down; retries must not hold up the next poll.
             threading.Thread(target=announce, args=(self.config, changed), name="websub", daemon=True).start()
+
+    def prune(self) -> None:
+        """The daily retention job. A prune never changes a published feed, so nothing is
+        republished after it. Every role runs it: concurrent prunes wait for each other
+        and the later one finds its work done."""
+        with self._work:
+            if self._stopping.is_set():
+                return
+            pruned = apply_retention(self.config, self.store, self.clock())
+        by_source = ", ".join(f"{name} {count}" for name, count in sorted(pruned.removed.items()))
+        log.info(
+            "pruned %d entries%s; %d tombstones expired",
+            sum(pruned.removed.values()),
+            f" ({by_source})" if by_source else "",
+            pruned.tombstones_expired,
+            extra={"event": "prune", "removed": pruned.removed, "kept": pruned.kept},
+        )
 
     def reload(self) -> bool:
         """Swap in the config file's current contents; keep the old config if it is invalid."""
@@ -136,11 +193,19 @@ class Service:
         settings = self.config.settings
         settings.output_dir.mkdir(parents=True, exist_ok=True)
         self.store.sync_sources((s.name, s.url) for s in self.config.sources)
-        app = FeedServer(settings.output_dir, self.health, metrics=lambda: (CONTENT_TYPE, self.metrics.render()))
-        server = make_server(app, settings.listen_host, settings.listen_port)
-        server_thread = threading.Thread(target=server.run, name="http", daemon=True)
-        server_thread.start()
-        log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        self.coordinator.heartbeat(self.clock())
+        server = None
+        if self.role != "worker":  # workers only poll; the publisher or `serve` nodes answer readers
+            app = FeedServer(
+                settings.output_dir,
+                self.health,
+                max_age=self.config.cache_max_age(),
+                metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
+            )
+            server = make_server(app, settings.listen_host, settings.listen_port)
+            threading.Thread(target=server.run, name="http", daemon=True).start()
+            log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        log.info("running as %s (%s)", self.role, self.coordinator.id)
 
         def stop(signum: int, _frame: Any) -> None:
             log.info("received %s, stopping", signal.Signals(signum).name)
@@ -158,21 +223,32 @@ class Service:
             self.tick,
             "interval",
             id="tick",
-            seconds=TICK_SECONDS,
+            seconds=settings.tick.total_seconds(),
             next_run_time=self.clock(),
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.prune,
+            "interval",
+            id="prune",
+            seconds=PRUNE_EVERY.total_seconds(),
+            next_run_time=self.clock() + PRUNE_FIRST_AFTER,
             max_instances=1,
             coalesce=True,
         )
         self._scheduler.start()
         self._stopping.wait()
         self._scheduler.shutdown(wait=False)
-        server.close()
+        if server is not None:
+            server.close()
         # Every store write is a transaction and every output file an atomic rename, so an
         # abandoned fetch loses nothing: it is polled again next start. Wait a little for a
         # tick in progress to commit, then exit regardless.
         clean = self._work.acquire(timeout=STOP_GRACE_SECONDS)
         if clean:
             self._work.release()
+            self.coordinator.leave()  # our leases go at once; a killed worker's expire
         log.info("stopped")
         return clean
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -45,12 +48,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .dedupe import Candidate, NearPolicy, Stored, Story, Verdict, compose, decide, match_story
+from .dedupe import Candidate, NearPolicy, Stored, Story, Verdict, compose, decide, identifies_article, match_story
 from .errors import StoreError
 from .fingerprint import MIN_SHARED_KEYS, Fingerprint, of_entry
 from .models import Article, Author, Enclosure
+from .retention import TOMBSTONE_GRACE, Held, Limits, Pruned, Tombstone, over_limits, removable, sift
 
 SCHEMA_VERSION = 1
+WRITE_LOCK = 0x73617665  # PostgreSQL advisory lock serializing writes that workers would race on
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -130,6 +135,9 @@ entries_table = Table(
     Column("content_hash", String(64), nullable=False),
     Column("similarity", Float),  # how strongly it matched its cluster's kept copy
     UniqueConstraint("source", "entry_key", name="uq_entries_source_key"),
+    # A source's newest entries without sorting them all: its rhythm, and a small feed's
+    # stories (the cluster too, so that reading them touches the index alone).
+    Index("ix_entries_source_published", "source", "published", "cluster"),
 )
 
 # The near-duplicate candidate index: each entry's fingerprint keys (MinHash sketch, lead
@@ -146,7 +154,20 @@ dedupe_keys_table = Table(
     PrimaryKeyConstraint("key", "published", "entry_id"),
     sqlite_with_rowid=False,  # the primary key is the index: no second copy of every row
 )
+# Entries removed by retention, so that their feeds cannot bring them back (see ``retention``).
+tombstones_table = Table(
+    "tombstones",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the entry's, which stands for its source and entry key
+    Column("source", String(200), nullable=False),
+    Column("url_hash", String(16), nullable=False),  # "" when its canonical URL stands for no one article
+    Column("pruned", UTCDateTime, nullable=False),
+    Column("missing_since", UTCDateTime),  # the first reading of its feed without it; NULL while it is there
+    Index("ix_tombstones_source_url", "source", "url_hash"),
+)
 MAX_CANDIDATES = 8  # stored entries compared with a new one, those sharing most keys first
+_KEY_COLUMNS = ("key", "published", "entry_id", "source")
+_INSERT_KEYS = f"INSERT INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
 _IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
 
 
@@ -199,6 +220,7 @@ class Store:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url)
+        self._batch = threading.local()  # the transaction ``batch`` holds open, per thread
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
@@ -209,14 +231,43 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _one_at_a_time(self, conn: Connection) -> None:
+        """Serialize this transaction with others that call it (PostgreSQL; SQLite has one writer)."""
+        if self.engine.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK)))
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        batched: Connection | None = getattr(self._batch, "conn", None)
+        if batched is not None:
+            yield batched
+            return
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run this thread's writes inside in one transaction: all are kept or none.
+
+        Committing costs about as much as the writes themselves (every index page a save
+        touched is written out), so a poll stores the fetches that finished together at once.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            yield  # already inside one
+            return
+        with self.engine.begin() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
     def _migrate(self) -> None:
         with self._tx() as conn:
+            self._one_at_a_time(conn)  # workers starting together would race to create tables
             metadata.create_all(conn)
+            for index in entries_table.indexes:  # create_all adds none to a table that exists
+                index.create(conn, checkfirst=True)
             version = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
             if version is None:
                 conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -231,6 +282,7 @@ class Store:
     def sync_sources(self, configured: Iterable[tuple[str, str]]) -> None:
         """Make a row for every configured (name, url); a changed URL resets fetch state."""
         with self._tx() as conn:
+            self._one_at_a_time(conn)  # several workers start with the same config
             rows = {r.name: r for r in conn.execute(select(sources_table.c.name, sources_table.c.url))}
             for name, url in configured:
                 if name not in rows:
@@ -295,16 +347,23 @@ class Store:
         articles: Sequence[Article],
         source_values: dict[str, Any],
         near: NearPolicy | None = None,
+        prints: Sequence[Fingerprint] = (),
     ) -> SaveCounts:
         """Store one fetch's articles and its source state in one transaction.
 
         With ``near``, a new article that is another source's copy of a stored story under
         another URL joins that story, and every new or edited article is indexed.
+        ``prints``, when given, are the articles' fingerprints (made where they were parsed).
         """
         e = entries_table
         counts: Counter[Verdict] = Counter()
         with self._tx() as conn:
             if articles:
+                # Workers storing copies of one story at the same instant must see each
+                # other's rows, or each would found its own story.
+                self._one_at_a_time(conn)
+            if articles:
+                buried = _buried(conn, source, articles)
                 keys = [a.entry_key for a in articles]
                 by_key = {s.entry_key: s for s in _stored(conn, and_(e.c.source == source, e.c.entry_key.in_(keys)))}
                 hashes = sorted({url_hash(a.canonical_url) for a in articles if a.canonical_url})
@@ -313,7 +372,10 @@ class Store:
                     by_url.setdefault(s.canonical_url, []).append(s)
                 in_batch = Counter(a.canonical_url for a in articles)
                 inserts, updates = [], []
+                edited: dict[str, str] = {}  # the stored row an edit updates → the incoming article's id
                 for article in articles:
+                    if article.id in buried:  # removed by retention: never taken in again
+                        continue
                     decision = decide(
                         article, by_key.get(article.entry_key), by_url.get(article.canonical_url, ()), in_batch
                     )
@@ -337,13 +399,17 @@ class Store:
                         # feed's new date, or when seen if the feed kept its old one.
                         row["updated"] = max(article.updated, article.first_seen)
                         updates.append((decision.target, row))
-                prints = _fold_near_duplicates(conn, source, inserts, near) if near is not None else {}
+                        edited[decision.target] = article.id
+                known = {a.id: p for a, p in zip(articles, prints, strict=True)} if prints else {}
+                prints_by_id = _fingerprints(inserts, updates, edited, known) if near is not None else {}
+                if near is not None:
+                    _fold_near_duplicates(conn, source, inserts, near, prints_by_id)
                 if inserts:
                     conn.execute(insert(e), inserts)
                 for target, row in updates:
                     conn.execute(update(e).where(e.c.id == target).values(**row))
                 if near is not None:
-                    _index(conn, source, inserts, updates, prints)
+                    _index(conn, source, inserts, updates, prints_by_id)
             conn.execute(update(sources_table).where(sources_table.c.name == source).values(**source_values))
         return SaveCounts(new=counts[Verdict.NEW], updated=counts[Verdict.EDITED])
 
@@ -354,36 +420,47 @@ class Store:
     def select_stories(
         self,
         sources: Sequence[str],
-        limit: int,
+        limit: int | None,
         priorities: Mapping[str, int] | None = None,
         fold: bool = True,
+        first_seen: tuple[datetime, datetime] | None = None,
     ) -> list[Story]:
-        """The newest ``limit`` stories among ``sources``, newest first, each with its copies.
+        """The newest ``limit`` (None: all) stories among ``sources``, newest first, each with its copies.
 
         A story is as new as its earliest copy among ``sources``; see ``dedupe.compose``
         for what it shows. Without ``fold`` every stored entry is a story of its own.
+        With ``first_seen`` [start, end), only the stories whose first copy among
+        ``sources`` was stored in that time.
         """
         e = entries_table
         chosen = list(sources)
         with self.engine.connect() as conn:
             if not fold:
-                query = select(e).where(e.c.source.in_(chosen)).order_by(e.c.published.desc(), e.c.id).limit(limit)
+                query = select(e).where(e.c.source.in_(chosen))
+                if first_seen is not None:
+                    query = query.where(e.c.first_seen >= first_seen[0], e.c.first_seen < first_seen[1])
+                query = query.order_by(e.c.published.desc(), e.c.id).limit(limit)
                 return [Story(_article(r._mapping), ()) for r in conn.execute(query)]
-            story_published = func.min(e.c.published)
-            top = list(
-                conn.execute(
-                    select(e.c.cluster)
-                    .where(e.c.source.in_(chosen))
-                    .group_by(e.c.cluster)
-                    .order_by(story_published.desc(), e.c.cluster)
-                    .limit(limit)
-                ).scalars()
-            )
+            if limit is not None and first_seen is None:
+                top = _newest_stories(conn, chosen, limit)
+            else:
+                story_published = func.min(e.c.published)
+                clusters = select(e.c.cluster).where(e.c.source.in_(chosen)).group_by(e.c.cluster)
+                if first_seen is not None:
+                    story_first_seen = func.min(e.c.first_seen)
+                    clusters = clusters.having(story_first_seen >= first_seen[0], story_first_seen < first_seen[1])
+                top = list(conn.execute(clusters.order_by(story_published.desc(), e.c.cluster).limit(limit)).scalars())
             members: dict[str, list[Article]] = defaultdict(list)
             for chunk in _chunks(top):
                 for r in conn.execute(select(e).where(e.c.cluster.in_(chunk), e.c.source.in_(chosen))):
                     members[r.cluster].append(_article(r._mapping))
         return [compose(cluster, members[cluster], priorities or {}) for cluster in top]
+
+    def first_stored(self, sources: Sequence[str]) -> datetime | None:
+        """When the first entry of any of ``sources`` still held was stored; None when none is."""
+        e = entries_table
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(e.c.first_seen)).where(e.c.source.in_(list(sources)))).scalar()
 
     def duplicate_groups(self, since: datetime, limit: int) -> list[list[tuple[Article, float | None]]]:
         """Stories joined by a copy first seen since ``since``, newest first: each story's
@@ -407,6 +484,103 @@ class Store:
                     members[r.cluster].append((_article(r._mapping), r.similarity))
         return [members[cluster] for cluster in clusters]
 
+    # --- retention --------------------------------------------------------------------
+
+    def prune(
+        self, limits: Callable[[str], Limits], shown: Collection[str], configured: Collection[str], now: datetime
+    ) -> Pruned:
+        """Apply retention (see ``retention``) in one transaction: remove what it allows,
+        leaving a tombstone for each entry and dropping its near-duplicate keys; expire the
+        tombstones no longer needed.
+
+        ``limits`` gives a source's limits, ``shown`` holds the ids of the items the output
+        feeds show, ``configured`` the names of the sources in the config.
+        """
+        e, t = entries_table, tombstones_table
+        with self._tx() as conn:
+            self._one_at_a_time(conn)  # no save interleaves
+            # A write first: on SQLite it takes the write lock, so no save interleaves either.
+            # A source no longer configured is read no more, so its entries' absence is never seen.
+            expired = conn.execute(
+                delete(t).where(
+                    or_(
+                        t.c.missing_since < now - TOMBSTONE_GRACE,
+                        and_(t.c.source.not_in(configured), t.c.pruned < now - TOMBSTONE_GRACE),
+                    )
+                )
+            ).rowcount
+            over: list[Held] = []
+            for source in conn.execute(select(e.c.source).distinct()).scalars().all():
+                limit = limits(source)
+                if limit.max_age is not None or limit.max_items is not None:
+                    over += over_limits(_held(conn, e.c.source == source), limit, now)
+            clusters = sorted({h.cluster for h in over})
+            stories = [h for chunk in _chunks(clusters) for h in _held(conn, e.c.cluster.in_(chunk))]
+            shown_stories = {
+                cluster
+                for chunk in _chunks(sorted(shown))
+                for cluster in conn.execute(select(e.c.cluster).where(e.c.id.in_(chunk))).scalars()
+            }
+            removed: Counter[str] = Counter()
+            for chunk in _chunks(sorted(h.id for h in removable(over, stories, shown_stories))):
+                gone = conn.execute(
+                    delete(e).where(e.c.id.in_(chunk)).returning(e.c.id, e.c.source, e.c.canonical_url)
+                ).all()
+                if not gone:
+                    continue  # a concurrent prune was first
+                # An entry can be back despite its tombstone only by racing a prune; it gets a fresh one.
+                conn.execute(delete(t).where(t.c.id.in_([r.id for r in gone])))
+                conn.execute(insert(t), [_tombstone(r.id, r.source, r.canonical_url, now) for r in gone])
+                removed.update(r.source for r in gone)
+            if removed:
+                # dedupe_keys has no foreign key to cascade (one index only, see there).
+                k = dedupe_keys_table
+                conn.execute(delete(k).where(~select(e.c.id).where(e.c.id == k.c.entry_id).exists()))
+        return Pruned(dict(removed), dict(Counter(h.source for h in over) - removed), expired)
+
+
+def _newest_stories(conn: Connection, chosen: Sequence[str], limit: int) -> list[str]:
+    """The clusters of the newest ``limit`` stories among ``chosen``, a story as new as its
+    earliest copy among them: what GROUP BY cluster ORDER BY min(published) DESC, cluster
+    gives, without reading every row.
+
+    Entries are read newest first from the published index, a few more than ``limit`` at a
+    time. Once the read reaches back to ``boundary``, every story with a copy after it has
+    been seen, and a seen story's earliest copy is looked up by its cluster; the answer is
+    final when the ``limit`` newest of them all begin after ``boundary`` (any story not yet
+    seen begins at or before it).
+    """
+    e = entries_table
+    scan = 2 * limit
+    while True:
+        rows = _newest_entries(conn, chosen, scan)
+        seen = sorted({cluster for cluster, _ in rows})
+        earliest: dict[str, datetime] = {}
+        for chunk in _chunks(seen):
+            query = select(e.c.cluster, func.min(e.c.published)).where(e.c.cluster.in_(chunk), e.c.source.in_(chosen))
+            earliest.update(conn.execute(query.group_by(e.c.cluster)).tuples().all())
+        # Newest first, ties by cluster: a stable sort of the clusters in order.
+        top = sorted(seen, key=earliest.__getitem__, reverse=True)[:limit]
+        if len(rows) < scan or (len(top) == limit and earliest[top[-1]] > rows[-1][1]):
+            return top
+        scan *= 4
+
+
+FEW_SOURCES = 16  # up to this many, a feed's entries are read by source, else by date
+
+
+def _newest_entries(conn: Connection, chosen: Sequence[str], count: int) -> list[tuple[str, datetime]]:
+    """(cluster, published) of the ``count`` newest entries of ``chosen``, newest first.
+
+    Few sources: all their entries from ix_entries_source_published, which holds all three
+    columns, the newest kept by a sort. Many: down the published index, skipping the other
+    sources' entries (``|| ''`` keeps SQLite from taking the source index instead).
+    """
+    e = entries_table
+    source = e.c.source if len(chosen) <= FEW_SOURCES else e.c.source + ""
+    query = select(e.c.cluster, e.c.published).where(source.in_(chosen)).order_by(e.c.published.desc())
+    return [(cluster, published) for cluster, published in conn.execute(query.limit(count))]
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -423,14 +597,46 @@ def _stored(conn: Connection, where: Any) -> list[Stored]:
     return [Stored(**r._asdict()) for r in conn.execute(query.where(where))]
 
 
+def _held(conn: Connection, where: Any) -> list[Held]:
+    e = entries_table
+    query = select(e.c.id, e.c.source, e.c.cluster, e.c.published).where(where)
+    return [Held(*r) for r in conn.execute(query)]  # the columns in Held's order
+
+
+def _tombstone(entry_id: str, source: str, canonical_url: str, now: datetime) -> dict[str, Any]:
+    url = url_hash(canonical_url) if identifies_article(canonical_url) else ""
+    return {"id": entry_id, "source": source, "url_hash": url, "pruned": now, "missing_since": None}
+
+
+def _buried(conn: Connection, source: str, articles: Sequence[Article]) -> frozenset[str]:
+    """The ids of the articles retention removed before, from one reading of the source's
+    feed; records which tombstones' entries the feed still carries (see ``retention``)."""
+    t = tombstones_table.c
+    found: dict[str, Tombstone] = {}
+    for chunk in _chunks(articles):
+        hashes = [url_hash(a.canonical_url) for a in chunk if identifies_article(a.canonical_url)]
+        matching = or_(t.missing_since.is_(None), t.id.in_([a.id for a in chunk]), t.url_hash.in_(hashes))
+        query = select(t.id, t.url_hash, t.missing_since).where(t.source == source, matching)
+        found.update((r.id, Tombstone(**r._asdict())) for r in conn.execute(query))
+    if not found:
+        return frozenset()
+    sifted = sift(articles, found.values(), url_hash)
+    read = max(a.first_seen for a in articles)  # all of one reading were first seen when it was read
+    for ids, since in ((sifted.back, None), (sifted.missing, read)):
+        for chunk in _chunks(ids):
+            conn.execute(update(tombstones_table).where(t.id.in_(chunk)).values(missing_since=since))
+    return sifted.buried
+
+
 def _as_stored(row: dict[str, Any]) -> Stored:
     return Stored(**{k: row[k] for k in Stored.__slots__})
 
 
 def _row(article: Article) -> dict[str, Any]:
-    row = asdict(article)
-    row["authors"] = [asdict(a) for a in article.authors]
-    row["enclosures"] = [asdict(x) for x in article.enclosures]
+    # Field by field: dataclasses.asdict deep-copies every value, a third of a save's time.
+    row = {name: getattr(article, name) for name in Article.__slots__}
+    row["authors"] = [{name: getattr(a, name) for name in Author.__slots__} for a in article.authors]
+    row["enclosures"] = [{name: getattr(x, name) for name in Enclosure.__slots__} for x in article.enclosures]
     row["categories"] = list(article.categories)
     row["url_hash"] = url_hash(article.canonical_url)
     return row
@@ -456,18 +662,33 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _IN_CHUNK]
 
 
-def _fold_near_duplicates(
-    conn: Connection, source: str, inserts: list[dict[str, Any]], near: NearPolicy
+def _fingerprints(
+    inserts: list[dict[str, Any]],
+    updates: list[tuple[str, dict[str, Any]]],
+    edited: Mapping[str, str],
+    known: Mapping[str, Fingerprint],
 ) -> dict[str, Fingerprint]:
-    """Join each new row that is another source's copy of a stored story to that story.
+    """The fingerprint of every row to insert (by its id) or update (by its target): from
+    ``known`` (by article id) when there, else made from the row's text."""
+    found = {}
+    for row in inserts:
+        found[row["id"]] = known.get(row["id"]) or of_entry(row["title"], row["summary"], row["content"])
+        _RECENT_PRINTS.remember(row["id"], row["title"], row["summary"], row["content"], found[row["id"]])
+    for target, row in updates:
+        found[target] = known.get(edited[target]) or of_entry(row["title"], row["summary"], row["content"])
+        _RECENT_PRINTS.remember(target, row["title"], row["summary"], row["content"], found[target])
+    return found
 
-    Rewrites the rows' ``cluster`` and ``similarity``; returns every row's fingerprint.
-    """
-    prints = {row["id"]: of_entry(row["title"], row["summary"], row["content"]) for row in inserts}
+
+def _fold_near_duplicates(
+    conn: Connection, source: str, inserts: list[dict[str, Any]], near: NearPolicy, prints: Mapping[str, Fingerprint]
+) -> None:
+    """Join each new row that is another source's copy of a stored story to that story:
+    rewrites the rows' ``cluster`` and ``similarity``."""
     # Rows that joined a story by URL already have theirs.
     fresh = [row for row in inserts if row["cluster"] == row["id"]]
     if not fresh:
-        return prints
+        return
     times = [_seconds(row["published"]) for row in fresh]
     found = offered(conn, source, [(prints[row["id"]].keys, t) for row, t in zip(fresh, times, strict=True)], near)
     offered_ids = {row["id"]: ids for row, ids in zip(fresh, found, strict=True)}
@@ -483,7 +704,6 @@ def _fold_near_duplicates(
             row["cluster"], row["similarity"] = match.cluster, match.similarity.score
             # A story holds one copy per source, within this batch too.
             story_sources[match.cluster].add(source)
-    return prints
 
 
 def offered(
@@ -512,13 +732,40 @@ def offered(
     return found
 
 
+class _RecentPrints(OrderedDict[tuple[str, int], Fingerprint]):
+    """Fingerprints of recently stored texts, by (entry id, hash of its title, summary and
+    content): the copies of one story mostly arrive in one pass, and each is compared with
+    the same stored entries, whose fingerprints are then not made again from their text."""
+
+    SIZE = 512  # a bound on memory: a fingerprint holds a few kilobytes
+    LOCK = threading.Lock()
+
+    def remember(self, entry_id: str, title: str, summary: str, content: str, fingerprint: Fingerprint) -> None:
+        key = (entry_id, hash((title, summary, content)))
+        with self.LOCK:
+            self[key] = fingerprint
+            self.move_to_end(key)
+            if len(self) > self.SIZE:
+                self.popitem(last=False)
+
+    def of(self, entry_id: str, title: str, summary: str, content: str) -> Fingerprint:
+        found = self.get((entry_id, hash((title, summary, content))))
+        if found is None:
+            found = of_entry(title, summary, content)
+            self.remember(entry_id, title, summary, content, found)
+        return found
+
+
+_RECENT_PRINTS = _RecentPrints()
+
+
 def _candidates(conn: Connection, ids: Sequence[str]) -> dict[str, Candidate]:
     e = entries_table
     found: dict[str, tuple[str, Fingerprint]] = {}
     for chunk in _chunks(ids):
         query = select(e.c.id, e.c.cluster, e.c.title, e.c.summary, e.c.content).where(e.c.id.in_(chunk))
         for r in conn.execute(query):
-            found[r.id] = (r.cluster, of_entry(r.title, r.summary, r.content))
+            found[r.id] = (r.cluster, _RECENT_PRINTS.of(r.id, r.title, r.summary, r.content))
     sources: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(sorted({cluster for cluster, _ in found.values()})):
         for cluster, member_source in conn.execute(select(e.c.cluster, e.c.source).where(e.c.cluster.in_(chunk))):
@@ -536,19 +783,26 @@ def _index(
     """Add the new rows' fingerprint keys, and the keys an edit brought to an edited row."""
     k = dedupe_keys_table.c
     rows = [
-        {"key": key, "published": _seconds(row["published"]), "entry_id": row["id"], "source": source}
+        (key, published, row["id"], source)
         for row in inserts
+        for published in (_seconds(row["published"]),)
         for key in prints[row["id"]].keys
     ]
     for target, row in updates:
         # Keys of the text before the edit stay: they only ever offer a candidate, which is
         # then compared with the text as it is now.
-        keys = of_entry(row["title"], row["summary"], row["content"]).keys
+        keys = prints[target].keys
         have = set(conn.execute(select(k.key).where(k.key.in_(keys), k.entry_id == target)).scalars())
         published = _seconds(row["published"])
-        rows += [{"key": key, "published": published, "entry_id": target, "source": source} for key in keys - have]
-    if rows:
-        conn.execute(insert(dedupe_keys_table), rows)
+        rows += [(key, published, target, source) for key in keys - have]
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        # A dozen rows per entry: straight to the driver, without SQLAlchemy's per-row
+        # parameter processing, which costs more than the insert (plain integers and text).
+        conn.exec_driver_sql(_INSERT_KEYS, rows)
+    else:
+        conn.execute(insert(dedupe_keys_table), [dict(zip(_KEY_COLUMNS, r, strict=True)) for r in rows])
 
 
 def _seconds(when: datetime) -> int:
