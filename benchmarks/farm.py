@@ -78,7 +78,7 @@ http {{
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    peak_rss_mb: float  # the child's own peak (wait4): what one process of the tool holds
+    peak_rss_mb: float  # the child's own peak resident set (its VmHWM)
     returncode: int
     peak_tree_mb: float = 0.0  # the peak of the whole process tree's summed PSS, sampled
 
@@ -97,6 +97,18 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _hwm_kb(pid: int) -> int:
+    """The process's peak resident set so far (VmHWM). Unlike wait4's ru_maxrss it does not
+    count the pages of the parent it was forked from before it ran the tool."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _pss_kb(pid: int) -> int:
     """Proportional set size: resident memory with pages shared between processes (a
     forked worker's copy of its parent's) counted once across them, not once per process."""
@@ -110,22 +122,23 @@ def _pss_kb(pid: int) -> int:
 
 
 def measure(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Wall time and peak memory of one child process: its own peak RSS (wait4), and the
-    peak summed PSS of it and every process it started (sampled every 20 ms)."""
+    """Wall time and peak memory of one child process: its own peak RSS (VmHWM), and the
+    peak summed PSS of it and every process it started; both sampled every 20 ms."""
     started = time.monotonic()
     process = subprocess.Popen(
         list(command), env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak = [0]
+    peak = [0, 0]  # the child's VmHWM, the tree's summed PSS
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], sum(_pss_kb(pid) for pid in _tree(process.pid)))
+            peak[0] = max(peak[0], _hwm_kb(process.pid))
+            peak[1] = max(peak[1], sum(_pss_kb(pid) for pid in _tree(process.pid)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status = os.waitpid(process.pid, 0)
     seconds = time.monotonic() - started
     done.set()
     sampler.join()
@@ -133,4 +146,4 @@ def measure(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path
     if process.returncode != 0:
         assert process.stderr is not None
         raise SystemExit(f"{command[0]} failed:\n{process.stderr.read().decode()[-3000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, peak[0] / 1024)
+    return Run(seconds, peak[0] / 1024, process.returncode, peak[1] / 1024)

@@ -4,8 +4,8 @@
 
 The farm is N static feeds of M entries (half RSS 2.0, half Atom; realistic article
 lengths; 10 % of stories syndicated into a second feed under another title and URL),
-served by nginx with ETag and Last-Modified. Each tool runs in its own process, one
-scenario at a time, with its own fresh database:
+served by nginx with ETag and Last-Modified. Each tool runs in its own process with its
+own fresh database, scenario by scenario, the tools in turn:
 
 - cold: every entry is new;
 - warm: nothing changed, every feed answers 304;
@@ -13,7 +13,8 @@ scenario at a time, with its own fresh database:
 - publish: a 100-item feed rendered with ``--publish-entries`` stored (see publish_bench.py).
 
 reader runs with each worker count in ``--reader-workers`` and its best is compared.
-Peak RSS is each process's own maximum resident set (wait4). Needs nginx, and reader in
+Peak RSS is the tool process's own (VmHWM); "all processes" the peak summed PSS of it and
+every process it started (see farm.measure). Needs nginx, and reader in
 a separate venv (made on first use at ``--reader-venv``; reader's dependencies must not
 mix with ours).
 """
@@ -201,22 +202,21 @@ def main() -> None:
                     ],
                     work,
                 )
-        snapshot = {f: list(e) for f, e in farm.items()}
-        for name, (command, cwd) in tools.items():
-            # Every tool sees the same farm: restore it, then cold, warm, churn.
-            for f, entries in snapshot.items():
-                write_feed(root / f"f{f}.xml", f, sorted(entries, key=lambda x: x[3], reverse=True))
-            farm = {f: list(e) for f, e in snapshot.items()}
-            cold = measure(command, cwd=cwd)
-            rows.append((name, "cold", cold, total / cold.seconds))
-            warm = measure(command, cwd=cwd)
-            rows.append((name, "warm (304)", warm, args.feeds / warm.seconds))
-            added = churn(root, farm)
-            changed = measure(command, cwd=cwd)
-            rows.append((name, "churn", changed, added / changed.seconds))
-            print(f"  {name}: cold {cold.seconds:.1f} s, warm {warm.seconds:.1f} s, churn {changed.seconds:.1f} s")
+        # Scenario by scenario, each tool in turn on the same farm (each with its own
+        # database), so a change in the machine's load touches both tools alike.
+        runs: dict[tuple[str, str], Run] = {}
+        for scenario in ("cold", "warm (304)", "churn"):
+            if scenario == "churn":
+                added = churn(root, farm)
+            for name, (command, cwd) in tools.items():
+                runs[name, scenario] = measure(command, cwd=cwd)
+            print(f"  {scenario}: " + ", ".join(f"{name} {runs[name, scenario].seconds:.1f} s" for name in tools))
+        for name in tools:
+            rows.append((name, "cold", runs[name, "cold"], total / runs[name, "cold"].seconds))
+            rows.append((name, "warm (304)", runs[name, "warm (304)"], args.feeds / runs[name, "warm (304)"].seconds))
+            rows.append((name, "churn", runs[name, "churn"], added / runs[name, "churn"].seconds))
 
-    # Peak RSS is the main process's own (wait4); "all processes" sums the proportional set
+    # Peak RSS is the main process's own (VmHWM); "all processes" sums the proportional set
     # size of it and every process it started (newsriver's parse workers), sampled.
     print(f"\n{'tool':<14} {'scenario':<11} {'seconds':>8} {'rate':>19} {'peak RSS':>9} {'all processes':>14}")
     for name, scenario, run, rate in rows:

@@ -222,14 +222,21 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
         sources.append({"name": f"s{n}", "url": feed_server.add(f"/s{n}.rss", small_feed(n), delay=0.3)})
     settings = {"tick": 0.2, "host_concurrency": 4, "lease": "3s", "default_interval": "1h", "adaptive": False}
     config = write_config(sources, **settings)
-    victim, survivor = start_workers(config, 2)
+    workers = start_workers(config, 2)
+    victim = workers[0]
     try:
         store = Store(database_url)
         try:
             coordinator = Coordinator(store, "test")
+            pids = {str(w.pid): w for w in workers}
+            holders: list[str] = []
+            # Whichever worker holds a lease first is the one killed mid-fetch.
             wait_until(
-                lambda: any(owner.split(":")[1] == str(victim.pid) for owner, _ in coordinator.leases().values())
+                lambda: bool(holders.extend(o.split(":")[1] for o, _ in coordinator.leases().values()) or holders),
+                what="a worker holds a lease",
             )
+            victim = pids[holders[0]]
+            survivor = next(w for w in workers if w is not victim)
         finally:
             store.close()
         victim.send_signal(signal.SIGKILL)
@@ -240,7 +247,7 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
         wait_until(lambda: (out / "all.json").exists(), what="published")
         wait_for_quiet(out)
     finally:
-        stop_all([survivor])
+        stop_all(workers)  # both, should the test fail before the kill
     atom = feedparser.parse((out / "all.atom").read_bytes())
     ids = [e.id for e in atom.entries]
     assert len(ids) == len(set(ids)) == 100  # nothing doubled; the newest 100 of 120 shown

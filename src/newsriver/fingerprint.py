@@ -276,21 +276,29 @@ def _normal(text: str) -> str:
 
 
 def _tokens(text: str) -> tuple[list[str], list[str]]:
-    """The tokens of normalized text, and the figures among them."""
+    """The tokens of normalized text, and the figures among them: the date words (all
+    letters) and the tokens that hold a digit."""
     if "," in text:
         text = _THOUSANDS.sub("", text)
     tokens: list[str] = []
+    figures: list[str] = []
     for piece in (text.replace("_", " ") if "_" in text else text).split():
         # A token never holds a space, and most pieces between spaces are one plain word:
         # only the others need the pattern, which is slow per character.
-        if piece.isalnum():
+        if piece.isalpha():
             tokens.append(piece)
+            if piece in _DATE_WORDS:
+                figures.append(piece)
+        elif piece.isalnum():
+            tokens.append(piece)
+            if _DIGIT.search(piece):
+                figures.append(piece)
         else:
-            tokens += _TOKEN.findall(piece)
-    if _DIGIT.search(text) is None:
-        return tokens, [t for t in tokens if t in _DATE_WORDS]
-    # Date words are all letters, so a token is a figure when it is one or holds a digit.
-    return tokens, [t for t in tokens if t in _DATE_WORDS or (not t.isalpha() and _DIGIT.search(t))]
+            for token in _TOKEN.findall(piece):
+                tokens.append(token)
+                if (token in _DATE_WORDS) if token.isalpha() else _DIGIT.search(token):
+                    figures.append(token)
+    return tokens, figures
 
 
 def _content_words(tokens: list[str]) -> frozenset[str]:

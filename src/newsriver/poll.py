@@ -227,8 +227,12 @@ def poll_sources(
 
     host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
     near = settings.dedupe.near is not None
+    # Parsing here and storing take turns. Under the GIL they never ran at once anyway, but
+    # each database call (dozens a source) gives the GIL up and could wait up to a switch
+    # interval (5 ms) to get it back from a parsing thread.
+    turns = threading.Lock()
     with ExitStack() as stack:
-        digester = _digester(stack)
+        digester = _digester(stack, turns)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         running: dict[Future[_Retrieved], tuple[SourceConfig, str, float]] = {}
 
@@ -247,7 +251,7 @@ def poll_sources(
             finished: list[Outcome] = []
             # The fetches that finished together are stored in one transaction, and reported
             # once it is committed.
-            with store.batch():
+            with turns, store.batch():
                 for future in done:
                     cfg, host, started = running.pop(future)
                     seconds = time.monotonic() - started
@@ -268,12 +272,18 @@ def poll_sources(
     return outcomes
 
 
-def _digester(stack: ExitStack) -> Digester:
-    """Where documents are parsed: in this process, or once a pass has more than a few on a
-    multi-core machine, in worker processes (the fetch threads wait for their digest)."""
+def _digester(stack: ExitStack, turns: threading.Lock) -> Digester:
+    """Where documents are parsed: in this process (taking ``turns`` with storing), or once
+    a pass has more than a few on a multi-core machine, in worker processes (the fetch
+    threads wait for their digest)."""
+
+    def here(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
+        with turns:
+            return digest(body, url, content_type, cfg, now, near)
+
     processes = min(os.cpu_count() or 1, 4)
     if processes < 2:
-        return digest
+        return here
     # forkserver: workers start from a small single-threaded process that imported only the
     # parsing stage, never by forking this one with its threads, connections and database.
     context = multiprocessing.get_context("forkserver")
@@ -283,11 +293,11 @@ def _digester(stack: ExitStack) -> Digester:
 
     def in_worker(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
         if next(documents) < PROCESS_POOL_AFTER_DOCUMENTS:
-            return digest(body, url, content_type, cfg, now, near)
+            return here(body, url, content_type, cfg, now, near)
         try:
             job = workers.submit(digest, body, url, content_type, cfg, now, near)
         except BrokenProcessPool:  # a worker died (its document's source is in error): parse here
-            return digest(body, url, content_type, cfg, now, near)
+            return here(body, url, content_type, cfg, now, near)
         return job.result()
 
     return in_worker

@@ -551,6 +551,8 @@ def _newest_stories(conn: Connection, chosen: Sequence[str], limit: int) -> list
     seen begins at or before it).
     """
     e = entries_table
+    if limit <= 0:
+        return []
     scan = 2 * limit
     while True:
         rows = _newest_entries(conn, chosen, scan)
