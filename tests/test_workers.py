@@ -236,7 +236,6 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
                 what="a worker holds a lease",
             )
             victim = pids[holders[0]]
-            survivor = next(w for w in workers if w is not victim)
         finally:
             store.close()
         victim.send_signal(signal.SIGKILL)
