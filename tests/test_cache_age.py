@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from newsriver.config import parse
 
 from .conftest import ConfigWriter
+from .processes import stop
 from .test_service import free_port, wait_for
 
 
@@ -56,9 +56,6 @@ def test_the_server_sends_it(write_config: ConfigWriter, tmp_path: Path, command
     try:
         response = wait_for(f"http://127.0.0.1:{port}/all.atom", lambda r: r.status_code == 200)
         assert response.headers["Cache-Control"] == "public, max-age=1440"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert stop(process) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
+from .processes import stop
 
 
 def free_port() -> int:
@@ -88,12 +89,9 @@ def test_serve_command_serves_the_output_folder(write_config: ConfigWriter, tmp_
     try:
         response = wait_for(f"http://127.0.0.1:{port}/all.rss", lambda r: r.status_code == 200)
         assert response.content == b"<rss/>"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert stop(process) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 class Running:
@@ -120,14 +118,9 @@ class Running:
             time.sleep(0.05)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=15)
+            return stop(self.process)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
             self._log_file.close()
 
 

@@ -23,6 +23,7 @@ from newsriver.store import Store, entries_table, sources_table
 from newsriver.workers import Coordinator, Due, choose
 
 from .conftest import ConfigWriter, FixtureServer
+from .processes import stop
 from .test_service import free_port, wait_for
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -126,17 +127,10 @@ def start_workers(config: Path, count: int, role: str = "worker") -> list[subpro
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
-    for process in processes:
+    for process in processes:  # all signalled first, so they stop together
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    codes = []
-    for process in processes:
-        try:
-            codes.append(process.wait(timeout=20))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            codes.append(process.wait())
-    return codes
+    return [stop(process, timeout=20) for process in processes]
 
 
 def wait_until(condition: object, deadline: float = 90.0, what: str = "") -> None:
