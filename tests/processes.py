@@ -7,12 +7,21 @@ import subprocess
 from typing import Any
 
 
-def stop(process: subprocess.Popen[Any], timeout: float = 15) -> int:
-    """SIGTERM, wait; kill if it does not stop in time. The exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.wait()
+def stop(*processes: subprocess.Popen[Any], timeout: float = 15) -> list[int]:
+    """One SIGTERM to each, then wait; kill any that does not stop in time. The exit codes.
+
+    Each process is signalled exactly once, all before any wait, as systemd does: a second
+    SIGTERM could land while an exiting interpreter has already restored the default handler,
+    and would then kill a process that was shutting down cleanly.
+    """
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    codes = []
+    for process in processes:
+        try:
+            codes.append(process.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            codes.append(process.wait())
+    return codes

@@ -56,6 +56,6 @@ def test_the_server_sends_it(write_config: ConfigWriter, tmp_path: Path, command
     try:
         response = wait_for(f"http://127.0.0.1:{port}/all.atom", lambda r: r.status_code == 200)
         assert response.headers["Cache-Control"] == "public, max-age=1440"
-        assert stop(process) == 0
+        assert stop(process) == [0]
     finally:
         stop(process)

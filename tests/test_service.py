@@ -89,7 +89,7 @@ def test_serve_command_serves_the_output_folder(write_config: ConfigWriter, tmp_
     try:
         response = wait_for(f"http://127.0.0.1:{port}/all.rss", lambda r: r.status_code == 200)
         assert response.content == b"<rss/>"
-        assert stop(process) == 0
+        assert stop(process) == [0]
     finally:
         stop(process)
 
@@ -119,7 +119,7 @@ class Running:
 
     def stop(self) -> int:
         try:
-            return stop(self.process)
+            return stop(self.process)[0]
         finally:
             self._log_file.close()
 

@@ -126,13 +126,6 @@ def start_workers(config: Path, count: int, role: str = "worker") -> list[subpro
     ]
 
 
-def stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
-    for process in processes:  # all signalled first, so they stop together
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    return [stop(process, timeout=20) for process in processes]
-
-
 def wait_until(condition: object, deadline: float = 90.0, what: str = "") -> None:
     end = time.monotonic() + deadline
     while not (callable(condition) and condition()):
@@ -179,7 +172,7 @@ def test_three_workers_poll_each_source_exactly_once_and_publish_what_one_proces
         ).stdout
         assert status.count(":worker:") == 3  # each worker with its heartbeat
     finally:
-        assert stop_all(workers) == [0, 0, 0]
+        assert stop(*workers, timeout=20) == [0, 0, 0]
     hits = Counter(r.path for r in feed_server.requests)
     assert len(hits) == 300 and set(hits.values()) == {1}  # every source exactly once for its due time
 
@@ -240,7 +233,7 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
         wait_until(lambda: (out / "all.json").exists(), what="published")
         wait_for_quiet(out)
     finally:
-        stop_all(workers)  # both, should the test fail before the kill
+        stop(*workers, timeout=20)  # both, should the test fail before the kill
     atom = feedparser.parse((out / "all.atom").read_bytes())
     ids = [e.id for e in atom.entries]
     assert len(ids) == len(set(ids)) == 100  # nothing doubled; the newest 100 of 120 shown
@@ -277,5 +270,5 @@ def test_web_nodes_serve_rendered_feeds_from_the_database(
         assert again.status_code == 304
         assert requests.get(f"http://127.0.0.1:{port}/../secret", timeout=5).status_code == 404
     finally:
-        stop_all([node, *publisher])
+        stop(node, *publisher, timeout=20)
     assert not (tmp_path / "empty" / "all.atom").exists()

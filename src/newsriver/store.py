@@ -560,7 +560,7 @@ def _newest_stories(conn: Connection, chosen: Sequence[str], limit: int) -> list
         earliest: dict[str, datetime] = {}
         for chunk in _chunks(seen):
             query = select(e.c.cluster, func.min(e.c.published)).where(e.c.cluster.in_(chunk), e.c.source.in_(chosen))
-            earliest.update(conn.execute(query.group_by(e.c.cluster)).tuples().all())
+            earliest.update((cluster, first) for cluster, first in conn.execute(query.group_by(e.c.cluster)))
         # Newest first, ties by cluster: a stable sort of the clusters in order.
         top = sorted(seen, key=earliest.__getitem__, reverse=True)[:limit]
         if len(rows) < scan or (len(top) == limit and earliest[top[-1]] > rows[-1][1]):
