@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import nh3
 import pytest
 
-from newsriver.sanitize import clean_html, to_text, xml_safe
+from newsriver.sanitize import ATTRIBUTES, TAGS, URL_SCHEMES, clean_html, to_text, xml_safe
 
 from .corpus import FEEDS, chunks, run_chunk
 from .feedcheck import html_dangers, output_dangers
@@ -86,6 +87,35 @@ def test_real_images_links_and_relative_urls() -> None:
         '<p><a href="https://news.example.org/next" rel="noopener noreferrer">n</a> '
         '<img src="https://news.example.org/section/pic.jpg" width="640" height="1" alt="a"></p>'
     )
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        '<p><a href="https://a.example/x">abs</a> <img src="http://b.example/i.png" alt=""></p>',
+        '<a href="/x">root-relative</a>',
+        '<a href="y?q=1#f">file-relative</a>',
+        '<a href="//c.example/z">scheme-relative</a>',
+        '<video poster="p.jpg" src="https://v.example/v.mp4" controls></video>',
+        '<audio src="a.mp3"></audio>',
+        '<a href="HTTPS://UP.example/">upper</a> <a href=" https://sp.example/">space</a> <a href="mailto:x@y.z">m</a>',
+        '<p>text that says href="not-a-url"</p><a title="x" href="rel">t</a>',
+        '<a href="">empty</a>',
+        '<img src="?only=query">',
+        '<a href="#frag">f</a>',
+    ],
+)
+def test_urls_come_out_as_if_every_fragment_were_rewritten_against_its_base(fragment: str) -> None:
+    # clean_html rewrites only fragments that keep a relative URL: the result must not differ
+    # from having nh3 rewrite every fragment against the base.
+    rewritten = nh3.clean(
+        fragment,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        url_relative=("rewrite_with_base", BASE),
+    )
+    assert clean_html(fragment, BASE) == rewritten.strip()
 
 
 def test_markup_is_kept_where_it_is_safe() -> None:

@@ -33,9 +33,11 @@ OLDEST_DATE = datetime(1970, 1, 2, tzinfo=UTC)
 TITLE_FROM_TEXT = 100
 # Text that changes on every fetch without the story changing ("updated 3 minutes ago",
 # "12:04 GMT"): left out of the content hash so such entries do not flap as edits.
+# Each alternative starts with a digit not preceded by a word character (that is \b\d): a
+# pattern that opens with a plain \d is searched several times faster than one opening with \b.
 _CLOCK_NOISE = re.compile(
-    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*(?:[ap]\.?m\.?|[A-Z]{2,4}|Z|[+-]\d{2}:?\d{2})?\b"
-    r"|\b\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?)\s+ago\b",
+    r"\d(?<!\w\d)(?:\d?:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*(?:[ap]\.?m\.?|[A-Z]{2,4}|Z|[+-]\d{2}:?\d{2})?\b"
+    r"|\d*\s+(?:seconds?|minutes?|mins?|hours?|hrs?)\s+ago\b)",
     re.IGNORECASE,
 )
 _TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([ap])\.?m\b\.?", re.IGNORECASE)
