@@ -1,6 +1,8 @@
 """Bytes from the network to feed entries: feedparser for XML feeds, a small reader for JSON Feed.
 
-Both produce feedparser-shaped entry dicts, so ``normalize`` has one input shape.
+Plain RSS and Atom documents take a fast lxml path (``parse_xml``) that gives what feedparser
+would; anything it is unsure of goes to feedparser. All produce feedparser-shaped entry dicts,
+so ``normalize`` has one input shape.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from feedparser.datetimes import _parse_date
 
 from .errors import ParseError
 from .models import FeedMeta, ParsedFeed
+from .parse_xml import read_feed
 from .sanitize import to_text, xml_safe
 from .urls import absolute
 
@@ -39,16 +42,20 @@ def parse(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """Parse a feed document, or raise ParseError saying why it is not one."""
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
+    header = _utf8_if_misdeclared(body, content_type) or "application/xml"
+    fast = read_feed(body, header)
+    if fast is not None:
+        feed, entries = fast
+        return ParsedFeed(meta=_feed_meta(feed, url), entries=tuple(entries), base_url=url)
     result = feedparser.parse(
         body,
         # No content-location: relative links stay relative unless xml:base says otherwise,
         # so normalize can prefer the feed's own link over the fetched URL as their base.
-        response_headers={"content-type": _utf8_if_misdeclared(body, content_type) or "application/xml"},
+        response_headers={"content-type": header},
         # nh3 sanitizes later, faster and stricter; relative URLs are resolved there too.
         resolve_relative_uris=False,
         sanitize_html=False,
     )
-    feed = result.get("feed", {})
     if not result.get("version") and not result.entries and not _CDF_ROOT.match(body):
         if body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
             raise ParseError("not a feed: the server sent an HTML page")
@@ -56,8 +63,12 @@ def parse(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         if isinstance(reason, xml.sax.SAXException):
             raise ParseError(f"not a feed: broken XML: {reason}")
         raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
+    return ParsedFeed(meta=_feed_meta(result.get("feed", {}), url), entries=tuple(result.entries), base_url=url)
+
+
+def _feed_meta(feed: Mapping[str, Any], url: str) -> FeedMeta:
     ttl = feed.get("ttl")
-    meta = FeedMeta(
+    return FeedMeta(
         title=to_text(_str(feed.get("title"))),
         link=_web_link(_str(feed.get("link")), url),
         subtitle=to_text(_str(feed.get("subtitle"))),
@@ -66,7 +77,6 @@ def parse(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         update_period=str(feed.get("sy_updateperiod", "")),
         update_frequency=str(feed.get("sy_updatefrequency", "")),
     )
-    return ParsedFeed(meta=meta, entries=tuple(result.entries), base_url=url)
 
 
 def _utf8_if_misdeclared(body: bytes, content_type: str) -> str:
