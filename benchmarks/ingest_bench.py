@@ -8,7 +8,8 @@ served by nginx with ETag and Last-Modified. Each tool runs in its own process w
 own fresh database, scenario by scenario, the tools in turn:
 
 - cold: every entry is new;
-- warm: nothing changed, every feed answers 304;
+- warm: nothing changed, every feed answers 304 (``--warm-runs N``: N passes per tool in
+  turns, the median reported: a pass takes seconds, so the machine's noise weighs);
 - churn: 10 % of feeds gained 5 entries;
 - publish: a 100-item feed rendered with ``--publish-entries`` stored (see publish_bench.py).
 
@@ -151,6 +152,12 @@ def main() -> None:
     parser.add_argument("--reader-venv", type=Path, default=Path(tempfile.gettempdir()) / "newsriver-bench-reader")
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument(
+        "--warm-runs",
+        type=int,
+        default=1,
+        help="warm passes per tool, taken in turns; the median is reported (a pass takes seconds, so noise weighs)",
+    )
+    parser.add_argument(
         "--publish-entries", type=int, default=1_000_000, help="entries stored for the publish scenario (0: skip it)"
     )
     # The farm is one host (127.0.0.1) and reader has no per-host limit: newsriver's
@@ -208,8 +215,13 @@ def main() -> None:
         for scenario in ("cold", "warm (304)", "churn"):
             if scenario == "churn":
                 added = churn(root, farm)
-            for name, (command, cwd) in tools.items():
-                runs[name, scenario] = measure(command, cwd=cwd)
+            repeats = max(args.warm_runs, 1) if scenario.startswith("warm") else 1
+            tries: dict[str, list[Run]] = {name: [] for name in tools}
+            for _ in range(repeats):
+                for name, (command, cwd) in tools.items():
+                    tries[name].append(measure(command, cwd=cwd))
+            for name, measured in tries.items():
+                runs[name, scenario] = sorted(measured, key=lambda r: r.seconds)[len(measured) // 2]
             print(f"  {scenario}: " + ", ".join(f"{name} {runs[name, scenario].seconds:.1f} s" for name in tools))
         for name in tools:
             rows.append((name, "cold", runs[name, "cold"], total / runs[name, "cold"].seconds))

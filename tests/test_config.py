@@ -85,7 +85,8 @@ def test_cross_references_are_checked() -> None:
 
 def test_yaml_syntax_error_has_a_line() -> None:
     found = problems("sources:\n  - name: a\n\t url: x\n")
-    assert found == ["cfg.yaml:3: yaml: found character '\\t' that cannot start any token"]
+    # libyaml's wording (PyYAML's pure-Python parser says "found character '\\t' that cannot start any token").
+    assert found == ["cfg.yaml:3: yaml: found a tab character that violates indentation"]
 
 
 def test_environment_variables_expand(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,24 +12,20 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, logs, opml
+from . import __version__, logs
 from . import config as config_module
 from .config import Config
-from .dedupe import explain
-from .discover import feeds_in
 from .errors import ConfigError, NewsriverError
-from .fetch import fetch
-from .lock import WriterLock
-from .output import announce, publish_feeds
-from .pages import render_opml
-from .parse import parse
-from .poll import Outcome, poll_sources, utcnow
-from .prune import apply_retention
-from .publish import SourceInfo, write_atomic
 from .store import Store
-from .workers import HEARTBEAT_STALE, Coordinator, RenderedDocuments
+
+if TYPE_CHECKING:
+    from .poll import Outcome
+
+# Each command imports what only it needs (rendering, parsing, OPML, the service, the
+# server) in its handler: a poll run from cron every few minutes pays the start-up of
+# every import, and a pass where every feed answers 304 spends a good part of its time there.
 
 EXIT_INVALID = 2
 
@@ -46,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
+        if args.command in ("run", "serve", "status"):
+            # Their coordination tables (leases, workers, rendered documents) join the schema
+            # the store creates when the module defining them is imported.
+            from . import workers  # noqa: F401
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -113,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
+    from . import opml
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:
@@ -125,6 +127,9 @@ def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    from .pages import render_opml
+    from .publish import SourceInfo, write_atomic
+
     sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
     data = render_opml(config.settings.title, sources)
     if args.output:
@@ -143,12 +148,16 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .output import announce, publish_feeds
+    from .poll import poll_sources
+
     store.sync_sources((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
         outcomes = _poll_with_progress(config, store)
     else:
         outcomes = poll_sources(config, store, on_outcome=lambda o: print(o.line(), flush=True))
-    changed = publish_feeds(config, store)
+    # Run from cron every few minutes, most polls change nothing: then nothing is rendered.
+    changed = publish_feeds(config, store, only_if_changed=True)
     announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
     skipped = [o for o in outcomes if o.result == "skipped"]
@@ -163,8 +172,6 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
-    # Imported here, as the service and server are below: a poll run from cron or a script
-    # needs neither, and their imports would be a good part of its start-up time.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -185,10 +192,13 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
             progress.update(task, advance=1, entries=entries)
 
+        from .poll import poll_sources
+
         return poll_sources(config, store, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .lock import WriterLock
     from .service import Service
 
     lock = WriterLock(config.settings.database)
@@ -207,6 +217,7 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
     from .serve import FeedServer, make_server
+    from .workers import RenderedDocuments
 
     settings = config.settings
     documents = RenderedDocuments(store) if args.from_database else None
@@ -226,6 +237,9 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
+    from .poll import utcnow
+    from .prune import apply_retention
+
     pruned = apply_retention(config, store, utcnow())
     configured = [s.name for s in config.sources]
     for name in configured + sorted((pruned.removed.keys() | pruned.kept.keys()) - set(configured)):
@@ -240,6 +254,9 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .dedupe import explain
+    from .poll import utcnow
+
     groups = store.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
@@ -256,6 +273,9 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from .poll import utcnow
+    from .workers import HEARTBEAT_STALE, Coordinator
+
     rows = store.sources()
     counts = store.entry_counts()
     coordinator = Coordinator(store, "status")
@@ -320,6 +340,10 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace) -> int:
+    from .discover import feeds_in
+    from .fetch import fetch
+    from .parse import parse
+
     result = fetch(args.url)
     found = feeds_in(result)
     if found is None:

@@ -308,8 +308,15 @@ class Config(_Strict):
 # --- loading with line numbers ------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also remembers the line of every key and list item."""
+try:  # libyaml's parser, in PyYAML's wheels: ten times faster than the pure-Python one on a
+    # config of 1,000 sources, and its nodes carry the same line marks.
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _Loader(_SafeLoader):
+    """SafeLoader whose nodes give the line of every key and list item (see ``_lines``)."""
 
 
 def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:

@@ -8,6 +8,9 @@ deadline that can interrupt a server trickling its headers one byte at a time.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import ssl
 import threading
@@ -249,18 +252,17 @@ class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self.done = False
         self._end = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._watched: socket.socket | None = None
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        _WATCHDOG.add(self._end, self)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._timer.cancel()
+        self.done = True
         self.unwatch()
 
     def remaining(self) -> float:
@@ -294,7 +296,49 @@ class _Deadline:
 
     def _expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             if self._watched is not None:
                 with contextlib.suppress(OSError):  # already closed by the peer
                     self._watched.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """The one thread that expires every fetch's deadline, the earliest first.
+
+    A timer thread per fetch cost more than a whole 304 exchange: starting one waits for it
+    to run. A finished fetch's deadline stays queued, marked done, until its time passes.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._queue: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()  # ties never compare deadlines
+        self._thread: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget_thread)
+
+    def add(self, end: float, deadline: _Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._queue, (end, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fetch-deadlines", daemon=True)
+                self._thread.start()
+            elif self._queue[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                while self._queue and self._queue[0][0] <= now:
+                    heapq.heappop(self._queue)[2]._expire()
+                self._wake.wait(self._queue[0][0] - now if self._queue else None)
+
+    def _forget_thread(self) -> None:
+        # A forked child has no copy of the thread; its first fetch starts its own.
+        self._wake = threading.Condition()
+        self._thread = None
+
+
+_WATCHDOG = _Watchdog()

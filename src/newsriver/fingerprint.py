@@ -33,7 +33,6 @@ _MASK = (1 << 64) - 1
 _PRIME = 0x100000001B3  # FNV-1a's 64-bit prime: odd, so mixing stays a bijection mod 2^64
 
 _STRAIGHT = {**dict.fromkeys("‘’‚‛′`´", "'"), **dict.fromkeys("“”„‟″«»", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
-_CURLY = re.compile("[" + "".join(_STRAIGHT) + "]")
 _BLOCK = re.compile(
     r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|hr|section|article|figure|figcaption|dd|dt)"
     r"\b[^>]*>",
@@ -41,10 +40,12 @@ _BLOCK = re.compile(
 )
 _TAG = re.compile(r"<[^>]*>")
 # "(VitalNews.org) -", "WASHINGTON (AP) -", "LONDON, Feb 27 (Reuters) -": the outlet's, not the article's.
-# Matched at the start of each line: it cannot span one, and trying it only there is fast.
-_DATELINE = re.compile(r"[ \t]*(?:[^()\n]{0,40}+\([^()\n]{1,40}\)|[A-Z][A-Z.,'/ ]{2,40}+)[ \t]*-+[ \t]*")
+# Matched at the start of each line: it cannot span one. This and _BOILERPLATE start with the
+# line's newline (body_text puts one before the first line): a pattern that starts with a
+# literal is searched fast, where "^" would be tried at every character.
+_DATELINE = re.compile(r"\n[ \t]*(?:[^()\n]{0,40}+\([^()\n]{1,40}\)|[A-Z][A-Z.,'/ ]{2,40}+)[ \t]*-+[ \t]*")
 _BOILERPLATE = re.compile(
-    r"^[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved|related\s*(?:[:-]|articles|stories|coverage|content)"
+    r"\n[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved|related\s*(?:[:-]|articles|stories|coverage|content)"
     r"|read (?:more|the full)|continue reading|see also\b|also read\b|more\s*:|the post\b.*\bappeared first on\b"
     r"|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published)|by [\w.'-]+(?: [\w.'-]+){0,3}[ \t]*$)"
     r".*$",
@@ -62,12 +63,32 @@ _TOKEN = re.compile(r"\w+(?:[.,:/-]\w+)*")
 _DIGIT = re.compile(r"\d")
 # The comma first, then the digit before it: a pattern that starts with a literal is searched fast.
 _THOUSANDS = re.compile(r",(?<=\d,)(?=\d{3}(?!\d))")
+# A body's tokens are what split() leaves once every character no token holds is a space:
+# the same as _TOKEN finds, several times faster. A token holds only word characters
+# (str.isalnum(): \w but "_") and the separators, a separator only between two word
+# characters. Done in UTF-8, where translate, replace, split and search are fast whatever
+# the script (on a str beyond Latin-1 several are slow): the ASCII characters no token holds
+# become spaces by translate, the few others by replace. Every byte left beyond ASCII is
+# then a word character's.
+_BYTE_BREAKS = bytes(b if b >= 0x80 or chr(b).isalnum() or chr(b) in ".,:/-" else 0x20 for b in range(256))
+_ASCII = bytes(range(0x80))
+# Most separators end a word, few join two: those are marked (by a byte no text has left,
+# one per separator), then every other becomes a space by translate. One pattern per
+# separator: a pattern that starts with a literal is searched fast.
+_WORD_BYTE = rb"[0-9A-Za-z\x80-\xff]"
+_JOINING = [
+    (s, re.compile(re.escape(s) + rb"(?<=" + _WORD_BYTE + rb".)(?=" + _WORD_BYTE + rb")"), bytes([mark]))
+    for mark, s in enumerate((b".", b",", b":", b"/", b"-"), start=1)
+]
+_UNMARK = bytes.maketrans(b".,:/-\x01\x02\x03\x04\x05", b"     .,:/-")
+_ASCII_DIGITS = [str(d).encode() for d in range(10)]
 _INITIALS = re.compile(r"\b(?:[^\W\d_]\.){1,3}[^\W\d_]\b\.?")  # U.S., e.u.: one word however dotted
 # Dates are figures too; "may", "sun", "sat", "mar" are words far more often than dates.
 _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
     " september october november december jan feb apr jun jul aug sep sept oct nov dec".split()
 )
+_UTF8_DATE_WORDS = frozenset(word.encode() for word in _DATE_WORDS)
 _STOPWORDS = frozenset(
     "a an the and or but of in on at to for from by with as is are was were be been it its this that these those"
     " s t after over into about up out than then so not no new says say said".split()
@@ -77,18 +98,19 @@ _STOPWORDS = frozenset(
 Hashes = NDArray[np.uint64]
 
 
-class _WordHashes(dict[str, int]):
-    """A stable 64-bit hash per word, remembered: index keys outlive the process, so
-    Python's salted hash() will not do, and looking a word up beats hashing it again."""
+class _WordHashes(dict[bytes, bytes]):
+    """A stable 64-bit hash per word (in UTF-8), remembered: index keys outlive the process,
+    so Python's salted hash() will not do, and looking a word up beats hashing it again.
+    Kept as 8 little-endian bytes: a text's are joined into an array at once, where making
+    each an int and converting it took longer."""
 
     LIMIT = 1 << 20  # words remembered before starting afresh: a bound on memory
 
-    def __missing__(self, word: str) -> int:
+    def __missing__(self, word: bytes) -> bytes:
         if len(self) >= self.LIMIT:
             self.clear()
-        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        value = self[word] = int.from_bytes(digest, "little")
-        return value
+        digest = self[word] = hashlib.blake2b(word, digest_size=8).digest()
+        return digest
 
 
 _WORD_HASHES = _WordHashes()
@@ -130,28 +152,32 @@ class Similarity:
 def fingerprint(title: str, body: str) -> Fingerprint:
     """The fingerprint of a title (plain text) and a body (HTML or plain text)."""
     title_text = _normal(_straighten(title))
-    title_tokens, title_figures = _tokens(_INITIALS.sub(lambda m: m.group(0).replace(".", ""), title_text))
-    body_tokens, body_figures = _tokens(body_text(body))
+    if "." in title_text:
+        title_text = _INITIALS.sub(lambda m: m.group(0).replace(".", ""), title_text)
+    title_tokens, title_figures = _tokens(title_text)
+    body_tokens, body_figures = _body_tokens(body_text(body))
     shingles = _shingles(body_tokens)
     features = _distinct(shingles)
     long_body = len(features) >= MIN_SHINGLES
     title_words = _content_words(title_tokens)
-    words = title_words if long_body else title_words | _content_words(body_tokens)
-    if not long_body:
-        features = _distinct(_hashes(list(words)))
+    if long_body:
+        words = title_words
+    else:
+        words = title_words | _content_words([_decoded(t) for t in body_tokens])
+        features = _distinct(_hashes([_encoded(w) for w in words]))
     # A bottom-k MinHash sketch: two texts share about as many of their k smallest
     # shingle hashes as their Jaccard similarity says.
-    keys = {_salted(h, 0) for h in features[:SKETCH].tolist()}
-    keys |= {_salted(h, 1) for h in shingles[:LEAD_KEYS].tolist()}
+    keys = {*_salted_all(features[:SKETCH], 0), *_salted_all(shingles[:LEAD_KEYS], 1)}
     if len(title_words) >= MIN_TITLE_WORDS:
-        keys.add(_salted(_WORD_HASHES[" ".join(sorted(title_words))], 2))
+        headline = _WORD_HASHES[_encoded(" ".join(sorted(title_words)))]
+        keys.add(_salted(int.from_bytes(headline, "little"), 2))
     return Fingerprint(
         title_words=title_words,
         words=words,
         shingles=features if long_body else _EMPTY,
         lead=shingles[:LEAD],
         head=np.sort(shingles[:HEAD]),
-        figures=Counter(body_figures),
+        figures=body_figures,
         title_figures=tuple(title_figures),
         length=len(title_tokens) + len(body_tokens),
         keys=frozenset(keys),
@@ -174,18 +200,24 @@ def compare(a: Fingerprint, b: Fingerprint) -> Similarity:
 def body_text(body: str) -> str:
     """The body as normalized text, a paragraph a line, without the outlet's dateline and
     boilerplate."""
-    text = _straighten(html.unescape(_TAG.sub("", _BLOCK.sub("\n", body))))
+    text = "\n" + _straighten(html.unescape(_TAG.sub("", _BLOCK.sub("\n", body))))
     if "-" in text:
-        text = "\n".join(_without_dateline(line) for line in text.split("\n"))
-    text = _BOILERPLATE.sub("", _normal(text))
+        text = _DATELINE.sub("\n", text)
+    text = _BOILERPLATE.sub("\n", _normal(text))[1:]
     if any(hint in text for hint in _TRAILER_HINTS):
-        text = _TRAILER.sub("", text)
+        text = "\n".join(_without_trailer(line) for line in text.split("\n"))
     return text
 
 
-def _without_dateline(line: str) -> str:
-    dateline = _DATELINE.match(line)
-    return line[dateline.end() :] if dateline else line
+def _without_trailer(line: str) -> str:
+    # The pattern, tried at every character, is slow: it is tried only on a line with a
+    # hint, from the first (where a trailer starts, but for "the post" before "appeared
+    # first on"). A trailer runs to the end of its line.
+    hints = [found for hint in _TRAILER_HINTS if (found := line.find(hint)) >= 0]
+    if not hints:
+        return line
+    trailer = _TRAILER.search(line, 0 if "appeared first on" in line else min(hints))
+    return line[: trailer.start()] if trailer else line
 
 
 # --- comparison ----------------------------------------------------------------------
@@ -268,10 +300,22 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 def _straighten(text: str) -> str:
     if text.isascii():  # none of them is ASCII but the backtick: skip the scan for most texts
         return text.replace("`", "'") if "`" in text else text
-    return _CURLY.sub(lambda m: _STRAIGHT[m.group(0)], text)
+    # One replace per character there is: searching for one character is much faster than
+    # a pattern's scan, and no replacement is itself replaced.
+    for char, straight in _STRAIGHT.items():
+        if char in text:
+            text = text.replace(char, straight)
+    return text
 
 
 def _normal(text: str) -> str:
+    # NFKC rebuilds the whole text when a character needs changing, slowly. These two, common
+    # in feeds, are changed first as NFKC would (to their decompositions: both starters, so
+    # the result is the same), which spares that for most texts.
+    if "…" in text:
+        text = text.replace("…", "...")
+    if "\xa0" in text:
+        text = text.replace("\xa0", " ")
     return unicodedata.normalize("NFKC", text).casefold()
 
 
@@ -301,6 +345,50 @@ def _tokens(text: str) -> tuple[list[str], list[str]]:
     return tokens, figures
 
 
+def _body_tokens(text: str) -> tuple[list[bytes], Counter[str]]:
+    """What _tokens gives for normalized text, in UTF-8, the figures counted: several times
+    faster on a long text (see _BYTE_BREAKS)."""
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    encoded = _encoded(text)
+    spaced = encoded.translate(_BYTE_BREAKS)
+    others = "" if text.isascii() else _decoded(encoded.translate(None, _ASCII))  # characters beyond ASCII
+    digits = _ASCII_DIGITS
+    if others and not others.isalpha():  # some are no letters (rarely): punctuation, symbols, digits
+        for char in set(others):
+            if not char.isalnum():
+                spaced = spaced.replace(_encoded(char), b" ")
+            elif char.isdecimal():
+                digits = [*digits, _encoded(char)]
+    for separator, joining, mark in _JOINING:
+        if separator in spaced:
+            spaced = joining.sub(mark, spaced)
+    spaced = spaced.translate(_UNMARK)
+    tokens = spaced.split()
+    # Figures are few: looked for by their digits, not token by token.
+    figure_ends: dict[int, int] = {}  # by where each token holding a digit starts
+    for digit in digits:
+        at = spaced.find(digit)
+        while at >= 0:
+            end = spaced.find(b" ", at)
+            if end < 0:
+                end = len(spaced)
+            figure_ends[spaced.rfind(b" ", 0, at) + 1] = end
+            at = spaced.find(digit, end)
+    figures = Counter(_decoded(spaced[start:end]) for start, end in figure_ends.items())
+    for word in _UTF8_DATE_WORDS.intersection(tokens):
+        figures[word.decode()] = tokens.count(word)
+    return tokens, figures
+
+
+def _encoded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decoded(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
+
+
 def _content_words(tokens: list[str]) -> frozenset[str]:
     return frozenset(_stem(t) for t in tokens if t not in _STOPWORDS)
 
@@ -312,11 +400,11 @@ def _stem(word: str) -> str:
     return word
 
 
-def _hashes(words: list[str]) -> Hashes:
-    return np.fromiter(map(_WORD_HASHES.__getitem__, words), dtype=np.uint64, count=len(words))
+def _hashes(words: list[bytes]) -> Hashes:
+    return np.frombuffer(b"".join(map(_WORD_HASHES.__getitem__, words)), dtype="<u8")
 
 
-def _shingles(words: list[str]) -> Hashes:
+def _shingles(words: list[bytes]) -> Hashes:
     """The hash of every run of SHINGLE words, in order."""
     hashes = _hashes(words)
     count = hashes.size - SHINGLE + 1
@@ -336,6 +424,13 @@ def _shingles(words: list[str]) -> Hashes:
 def _distinct(hashes: Hashes) -> Hashes:
     ordered = np.sort(hashes)
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+
+
+def _salted_all(values: Hashes, salt: int) -> list[int]:
+    """_salted of each value, at once."""
+    mixed: Hashes = (values ^ np.uint64(salt)) * np.uint64(_PRIME)  # wraps around, as & _MASK does
+    salted: list[int] = mixed.view(np.int64).tolist()
+    return salted
 
 
 def _salted(value: int, salt: int) -> int:

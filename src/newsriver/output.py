@@ -5,28 +5,34 @@ Then tell WebSub hubs which feeds changed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lxml import etree
-
-from . import archive
+from . import __version__, archive
 from .archive import Month, Page
 from .config import Config, FeedConfig
 from .dedupe import Copy, Story
 from .filters import cap_per_source, shown
 from .models import Article
-from .pages import FeedSummary, SourceHealth, render_index, render_opml
-from .publish import ATOM_NS, RENDERERS, FeedInfo, SourceInfo, render_atom, write_atomic
 from .store import Store
-from .websub import ping
 
-FEED_FORMATS = frozenset(RENDERERS)
+if TYPE_CHECKING:
+    from .publish import FeedInfo, SourceInfo
+
+# Rendering (feedgen, lxml) and WebSub (requests) are imported when a publish renders: a
+# poll that changed nothing skips it, and their imports cost more than the rest of it.
+
+STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish rendered from
 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
+    from .publish import SourceInfo
+
     rows = store.sources()
     infos = {}
     for cfg in config.sources:
@@ -41,6 +47,8 @@ def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
 
 
 def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
+    from .publish import FeedInfo
+
     return FeedInfo(
         name=feed.name,
         title=feed.title or feed.name,
@@ -97,9 +105,24 @@ def select(config: Config, store: Store, feed: FeedConfig, names: list[str], now
         limit *= 4
 
 
-def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
-    """Render the output folder; returns the files whose bytes changed (only those are written)."""
+def publish_feeds(
+    config: Config, store: Store, now: datetime | None = None, only_if_changed: bool = False
+) -> list[Path]:
+    """Render the output folder; returns the files whose bytes changed (only those are written).
+
+    With ``only_if_changed``, nothing is rendered when nothing it is rendered from changed
+    since the last publish (see ``_stamp``) and every file it wrote is still there.
+    """
     now = now or datetime.now(UTC)
+    output = config.settings.output_dir
+    stamp = _stamp(config, store, now)
+    if only_if_changed and stamp is not None:
+        last = json.loads(store.meta(STAMP_KEY) or "{}")
+        if last.get("stamp") == stamp and all((output / name).exists() for name in last.get("files", ())):
+            return []
+    from .pages import FeedSummary, SourceHealth, render_index, render_opml
+    from .publish import RENDERERS, render_atom, write_atomic
+
     infos = source_infos(config, store)
     rows = store.sources()
     files: dict[str, bytes] = {}
@@ -127,11 +150,27 @@ def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> 
         summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health))
     files["sources.opml"] = render_opml("All sources", list(infos.values()))
     files["index.html"] = render_index(config.settings.title, summaries)
-    output = config.settings.output_dir
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:
         (output / name).unlink(missing_ok=True)
+    if stamp is not None:
+        store.set_meta(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
+
+
+def _stamp(config: Config, store: Store, now: datetime) -> str | None:
+    """A digest of what the output is rendered from: the config, the sources as shown, what
+    moves whenever entries change (``Store.published_from``), the month (archive pages) and
+    this version's renderers. None when the output changes with the clock alone."""
+    if any(feed.max_age is not None for feed in config.feeds):
+        return None  # stories age out of the feed as time passes
+    digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
+    digest.update(config.model_dump_json().encode())
+    for row in store.published_from():
+        if len(row) == 6 and row[4] == "not_modified":
+            row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
 
 
 def archive_pages(
@@ -183,6 +222,10 @@ def archive_pages(
 def _unfinished(last_page: Path) -> bool:
     """Whether a month's last page was written while the month was current: it does not
     yet link to the next month."""
+    from lxml import etree
+
+    from .publish import ATOM_NS
+
     try:
         root = etree.parse(str(last_page)).getroot()
     except (OSError, etree.XMLSyntaxError):
@@ -202,13 +245,16 @@ def _page_info(info: FeedInfo, page: Page) -> FeedInfo:
 
 def announce(config: Config, changed: list[Path]) -> list[tuple[str, str]]:
     """Ping the WebSub hubs for the feeds among ``changed``; returns the pings that failed."""
+    if not changed or not config.settings.websub_hubs:
+        return []
+    from .publish import RENDERERS
+    from .websub import ping
+
     # Only subscription documents: nobody subscribes to an archive page in a subfolder.
     output = config.settings.output_dir
     urls = [
-        config.settings.base_url + p.name
-        for p in changed
-        if p.parent == output and p.suffix.lstrip(".") in FEED_FORMATS
+        config.settings.base_url + p.name for p in changed if p.parent == output and p.suffix.lstrip(".") in RENDERERS
     ]
-    if not urls or not config.settings.websub_hubs:
+    if not urls:
         return []
     return ping(config.settings.websub_hubs, urls)

@@ -14,31 +14,41 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, Settings, SourceConfig
-from .digest import Digest, digest
-from .discover import feeds_in
 from .errors import FetchError, ParseError
 from .fetch import Limits, fetch
-from .fingerprint import Fingerprint
 from .models import Article, FetchResult
 from .network import Network
-from .schedule import Policy, Response, decide, feed_interval, left_alone
+from .schedule import RATE_WINDOW, Policy, Response, decide, feed_interval, left_alone
 from .store import SourceRow, Store
 from .urls import host_of
 
+if TYPE_CHECKING:
+    # The parsing stage (feedparser, nh3, lxml) and HTML discovery are imported where a body
+    # first needs them: a pass of 304s never does, and start-up is much of its time.
+    from .digest import Digest
+    from .fingerprint import Fingerprint
+
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], Digest]
+Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], "Digest"]
 # A pass parses its first documents in this process and the rest, if there are more, in
 # worker processes, one per core: starting them costs a few hundred milliseconds, about what
 # parsing this many documents of 50 entries does, so a pass where a few sources changed
 # never starts them.
 PROCESS_POOL_AFTER_DOCUMENTS = 16
+# Documents a pass holds between their fetch and their store: parsed ones wait for the store,
+# which is slower than parsing on two cores; without a bound each fetch thread held one, with
+# its articles and fingerprints (about a megabyte for a feed of 50 entries).
+DOCUMENTS_IN_HAND = 6
+# Bounds on the source rows a pass holds before writing them (see poll_sources).
+HELD_ROWS = 500
+HELD_SECONDS = 1.0
 
 
 def utcnow() -> datetime:
@@ -124,7 +134,11 @@ def _retrieve(
             notes.append(f"moved permanently to {result.permanent_url}; update the config")
             log.warning("%s: %s", cfg.name, notes[-1])
         page = result
-        found = feeds_in(page)
+        found = None
+        if page.body is not None:
+            from .discover import feeds_in
+
+            found = feeds_in(page)
         if found is not None:
             if not found:
                 raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
@@ -226,6 +240,11 @@ def poll_sources(
             queues.setdefault(host_of(row.feed_url), deque()).append(cfg)
 
     host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
+    # The publishing rhythm of every queued source, read at once: a fetch that brings no
+    # articles (a 304 above all) changes no source's entries, so the pass's start holds.
+    # A day's margin keeps the window right for a clock read later in the pass.
+    queued = [cfg.name for queue in queues.values() for cfg in queue]
+    rhythms = store.recent_publication_times(queued, now - RATE_WINDOW - timedelta(days=1))
     near = settings.dedupe.near is not None
     # Parsing here and storing take turns. Under the GIL they never ran at once anyway, but
     # each database call (dozens a source) gives the GIL up and could wait up to a switch
@@ -233,12 +252,22 @@ def poll_sources(
     turns = threading.Lock()
     with ExitStack() as stack:
         digester = _digester(stack, turns)
+        in_hand = threading.Semaphore(DOCUMENTS_IN_HAND)
+
+        def bounded(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
+            in_hand.acquire()  # released once stored: every "ok" result was digested here
+            try:
+                return digester(body, url, content_type, cfg, now, near)
+            except BaseException:
+                in_hand.release()
+                raise
+
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         running: dict[Future[_Retrieved], tuple[SourceConfig, str, float]] = {}
 
         def start(host: str) -> None:
             cfg = queues[host].popleft()
-            future = pool.submit(_retrieve, rows[cfg.name], cfg, clock(), limits, network, digester, near)
+            future = pool.submit(_retrieve, rows[cfg.name], cfg, clock(), limits, network, bounded, near)
             running[future] = (cfg, host, time.monotonic())
 
         # Every host gets its first slot before any host gets its second.
@@ -246,29 +275,58 @@ def poll_sources(
             for host in queues:
                 if queues[host]:
                     start(host)
+        # A fetch that brought no articles (a 304 above all) changes its source's row only.
+        # Those rows are written many at once, by one statement, within at most a second;
+        # outcomes are reported once what they stored is committed.
+        updates: list[tuple[str, dict[str, Any]]] = []
+        held_since = 0.0  # when the oldest row in ``updates`` was added
+        finished: list[Outcome] = []
         while running:
             done, _pending = wait(running, return_when=FIRST_COMPLETED)
-            finished: list[Outcome] = []
-            # The fetches that finished together are stored in one transaction, and reported
-            # once it is committed.
-            with turns, store.batch():
-                for future in done:
+            results = [(future, future.result()) for future in done]
+            # The fetches with articles that finished together are stored in one transaction.
+            saving = any(got.articles for _, got in results)
+            with turns, store.batch() if saving else nullcontext():
+                if not updates:
+                    held_since = time.monotonic()
+                for future, got in results:
                     cfg, host, started = running.pop(future)
                     seconds = time.monotonic() - started
-                    got = future.result()
                     outcome, host_wait = _store(
-                        config, store, cfg, rows[cfg.name], got, clock(), rng.random(), seconds, host_waits.get(host)
+                        config,
+                        store,
+                        cfg,
+                        rows[cfg.name],
+                        got,
+                        clock(),
+                        rng.random(),
+                        seconds,
+                        host_waits.get(host),
+                        rhythms.get(cfg.name, []),
+                        updates,
                     )
                     finished.append(outcome)
+                    if got.status == "ok":
+                        in_hand.release()
                     if host_wait is not None:
+                        # Written before the wait, which must have the last word on these rows.
+                        store.update_sources(updates)
+                        updates.clear()
                         host_waits[host] = host_wait
                         store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
                         note = left_alone(False, host_wait, clock())
                         finished += [Outcome(waiting.name, "skipped", note=note) for waiting in queues.pop(host, ())]
                     if queues.get(host) and not (stopping and stopping.is_set()):
                         start(host)
-            for outcome in finished:
-                report(outcome)
+                if updates and (
+                    saving or not running or len(updates) >= HELD_ROWS or time.monotonic() - held_since >= HELD_SECONDS
+                ):
+                    store.update_sources(updates)
+                    updates.clear()
+            if not updates:
+                for outcome in finished:
+                    report(outcome)
+                finished.clear()
     return outcomes
 
 
@@ -278,6 +336,8 @@ def _digester(stack: ExitStack, turns: threading.Lock) -> Digester:
     threads wait for their digest)."""
 
     def here(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
+        from .digest import digest
+
         with turns:
             return digest(body, url, content_type, cfg, now, near)
 
@@ -294,6 +354,8 @@ def _digester(stack: ExitStack, turns: threading.Lock) -> Digester:
     def in_worker(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
         if next(documents) < PROCESS_POOL_AFTER_DOCUMENTS:
             return here(body, url, content_type, cfg, now, near)
+        from .digest import digest
+
         try:
             job = workers.submit(digest, body, url, content_type, cfg, now, near)
         except BrokenProcessPool:  # a worker died (its document's source is in error): parse here
@@ -313,10 +375,19 @@ def _store(
     spread: float,
     seconds: float,
     host_wait: datetime | None,
+    rhythm: list[datetime],
+    updates: list[tuple[str, dict[str, Any]]],
 ) -> tuple[Outcome, datetime | None]:
-    """Record one fetch; returns its outcome and, on Retry-After, until when its host waits."""
-    history = store.publication_times(cfg.name) | {a.entry_key: a.published for a in got.articles}
-    decision = decide(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)
+    """Record one fetch; returns its outcome and, on Retry-After, until when its host waits.
+
+    ``rhythm`` holds the source's publication times as read at the start of the pass (see
+    ``Store.recent_publication_times``). A fetch without articles only changes the source's
+    row: that change is appended to ``updates``, for the caller to write.
+    """
+    if got.articles:
+        history = store.publication_times(cfg.name) | {a.entry_key: a.published for a in got.articles}
+        rhythm = list(history.values())
+    decision = decide(now, _policy(config, cfg), row.errors, rhythm, got.response, spread)
     next_poll = decision.next_poll
     if next_poll is not None and host_wait is not None:
         next_poll = max(next_poll, host_wait)  # another source on this host was told to wait
@@ -326,13 +397,17 @@ def _store(
             error += ": the feed was removed for good; it is no longer polled"
         elif decision.host_wait_until is not None:
             error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
-        store.update_source(
-            cfg.name,
-            status=decision.state,
-            last_error=error,
-            errors=decision.errors,
-            last_fetch=now,
-            next_poll=next_poll,
+        updates.append(
+            (
+                cfg.name,
+                {
+                    "status": decision.state,
+                    "last_error": error,
+                    "errors": decision.errors,
+                    "last_fetch": now,
+                    "next_poll": next_poll,
+                },
+            )
         )
         return Outcome(cfg.name, "error", error=error, seconds=seconds), decision.host_wait_until
     values = got.values | {
@@ -344,6 +419,9 @@ def _store(
         "next_poll": next_poll,
         "retry_after": None,
     }
+    if not got.articles:
+        updates.append((cfg.name, values))
+        return Outcome(cfg.name, got.status, seconds=seconds, note=got.note), None
     counts = store.save(cfg.name, got.articles, values, near=config.settings.dedupe.near, prints=got.prints)
     outcome = Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds, note=got.note)
     return outcome, None

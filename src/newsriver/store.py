@@ -36,6 +36,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -334,10 +335,78 @@ class Store:
         with self.engine.connect() as conn:
             return {key: published for key, published in conn.execute(query.limit(limit))}
 
+    def recent_publication_times(
+        self, sources: Sequence[str], since: datetime, limit: int = 200
+    ) -> dict[str, list[datetime]]:
+        """For a whole pass in two queries: what ``publication_times`` gives each source,
+        as far as the schedule can tell from it when deciding at or after ``since`` + a week.
+
+        The newest ``limit`` publication times at or after ``since``; for a source whose
+        entries are all older, its newest one alone (the schedule only asks whether there
+        are any); for one without entries, none.
+        """
+        e = entries_table
+        found: dict[str, list[datetime]] = {name: [] for name in sources}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(sources)):
+                query = select(e.c.source, e.c.published).where(e.c.source.in_(chunk), e.c.published >= since)
+                for source, published in conn.execute(query):
+                    found[source].append(published)
+            older = [name for name, times in found.items() if not times]
+            for chunk in _chunks(older):
+                newest = select(e.c.source, func.max(e.c.published)).where(e.c.source.in_(chunk)).group_by(e.c.source)
+                for source, published in conn.execute(newest):
+                    found[source].append(published)
+        for name, times in found.items():
+            if len(times) > limit:
+                found[name] = sorted(times, reverse=True)[:limit]
+        return found
+
+    def update_sources(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """``update_source`` for many sources: one statement per set of columns, executed
+        for all their rows at once (a poll's hundreds of 304s would each compile their own)."""
+        s = sources_table
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for name, values in changes:
+            groups[tuple(sorted(values))].append({"name_": name, **values})
+        with self._tx() as conn:
+            for columns, rows in groups.items():
+                # One statement object per set of columns: it computes its cache key once.
+                statement = _SOURCE_UPDATES.get(columns)
+                if statement is None:
+                    values = {c: bindparam(c) for c in columns}
+                    statement = _SOURCE_UPDATES[columns] = (
+                        update(s).where(s.c.name == bindparam("name_")).values(values)
+                    )
+                conn.execute(statement, rows)
+
     def entry_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(entries_table.c.source, func.count()).group_by(entries_table.c.source))
             return {source: count for source, count in rows}
+
+    def published_from(self) -> list[tuple[Any, ...]]:
+        """What the output is rendered from besides the config and the entries themselves, and
+        what moves whenever entries do: each source's shown state and the hash of its last
+        parsed body (a save that changes entries always brings a new one), and the tombstones
+        (retention removes entries only by leaving one, pruned when it ran)."""
+        s, t = sources_table.c, tombstones_table.c
+        with self.engine.connect() as conn:
+            query = select(s.name, s.title, s.feed_url, s.link, s.status, s.body_hash).order_by(s.name)
+            rows = [tuple(r) for r in conn.execute(query)]
+            rows.append(tuple(conn.execute(select(func.count(), func.max(t.pruned))).one()))
+        return rows
+
+    def meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            value: str | None = conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
+            return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        m = meta_table
+        with self._tx() as conn:
+            if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(insert(m).values(key=key, value=value))
 
     # --- articles ---------------------------------------------------------------------
 
@@ -584,6 +653,9 @@ def _newest_entries(conn: Connection, chosen: Sequence[str], count: int) -> list
     return [(cluster, published) for cluster, published in conn.execute(query.limit(count))]
 
 
+_SOURCE_UPDATES: dict[tuple[str, ...], Any] = {}  # see Store.update_sources
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -614,6 +686,10 @@ def _buried(conn: Connection, source: str, articles: Sequence[Article]) -> froze
     """The ids of the articles retention removed before, from one reading of the source's
     feed; records which tombstones' entries the feed still carries (see ``retention``)."""
     t = tombstones_table.c
+    # Most sources have no tombstone: one indexed look settles it, where the query below
+    # (two lists of fifty values) costs milliseconds to build.
+    if conn.execute(select(t.id).where(t.source == source).limit(1)).first() is None:
+        return frozenset()
     found: dict[str, Tombstone] = {}
     for chunk in _chunks(articles):
         hashes = [url_hash(a.canonical_url) for a in chunk if identifies_article(a.canonical_url)]
@@ -716,13 +792,26 @@ def offered(
     MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
     window = int(near.window.total_seconds())
     times = [published for _, published in wanted]
+    since, until = min(times) - window, max(times) + window
     k = dedupe_keys_table.c
     hits: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for chunk in _chunks(sorted({key for keys, _ in wanted for key in keys})):
-        query = select(k.key, k.entry_id, k.published).where(
-            k.key.in_(chunk), k.published.between(min(times) - window, max(times) + window), k.source != source
-        )
-        for key, entry_id, published in conn.execute(query):
+        if conn.dialect.name == "sqlite":
+            # Hundreds of keys a feed: straight to the driver, as _index does. SQLAlchemy's
+            # expansion of the IN list costs more than the lookup.
+            marks = ", ".join("?" * len(chunk))
+            rows = conn.exec_driver_sql(
+                f"SELECT key, entry_id, published FROM dedupe_keys"
+                f" WHERE key IN ({marks}) AND published BETWEEN ? AND ? AND source != ?",
+                (*chunk, since, until, source),
+            )
+        else:
+            rows = conn.execute(
+                select(k.key, k.entry_id, k.published).where(
+                    k.key.in_(chunk), k.published.between(since, until), k.source != source
+                )
+            )
+        for key, entry_id, published in rows:
             hits[key].append((entry_id, published))
     found = []
     for keys, published in wanted:
@@ -790,13 +879,18 @@ def _index(
         for published in (_seconds(row["published"]),)
         for key in prints[row["id"]].keys
     ]
+    # Keys of the text before an edit stay: they only ever offer a candidate, which is then
+    # compared with the text as it is now. Those an edited row has are read at once, by key
+    # (the only index): rows of other entries with the same keys are few.
+    edited = {target for target, _ in updates}
+    have: set[tuple[int, str]] = set()
+    for chunk in _chunks(sorted({key for target in edited for key in prints[target].keys})):
+        for key, entry_id in conn.execute(select(k.key, k.entry_id).where(k.key.in_(chunk))):
+            if entry_id in edited:
+                have.add((key, entry_id))
     for target, row in updates:
-        # Keys of the text before the edit stay: they only ever offer a candidate, which is
-        # then compared with the text as it is now.
-        keys = prints[target].keys
-        have = set(conn.execute(select(k.key).where(k.key.in_(keys), k.entry_id == target)).scalars())
         published = _seconds(row["published"])
-        rows += [(key, published, target, source) for key in keys - have]
+        rows += [(key, published, target, source) for key in prints[target].keys if (key, target) not in have]
     if not rows:
         return
     if conn.dialect.name == "sqlite":

@@ -1,0 +1,123 @@
+"""`newsriver poll` renders nothing when nothing the output shows changed, and everything otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, event
+
+from newsriver.cli import main
+
+from .conftest import FIXTURES, ConfigWriter, FixtureServer
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """The SQL every engine runs while the test does (the CLI makes its own engine)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def rendered(statements: list[str]) -> bool:
+    """Whether stories were read for rendering: only rendering reads the entries' content."""
+    return any("entries.content" in s for s in statements)
+
+
+@pytest.fixture
+def two_sources(feed_server: FixtureServer, write_config: ConfigWriter) -> Path:
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss", content_type="application/rss+xml")
+    feed_server.add("/daily.atom", FIXTURES / "daily.atom", content_type="application/atom+xml")
+    return write_config(
+        [
+            {"name": "wire", "url": feed_server.url("/wire.rss")},
+            {"name": "daily", "url": feed_server.url("/daily.atom")},
+        ],
+        feeds=[{"name": "all", "title": "Everything"}],
+    )
+
+
+def poll(config: Path) -> int:
+    return main(["--config", str(config), "poll"])
+
+
+def test_poll_that_changed_nothing_renders_nothing(
+    two_sources: Path, statements: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert poll(two_sources) == 0
+    assert rendered(statements)
+    out = two_sources.parent / "out"
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    statements.clear()
+    capsys.readouterr()
+
+    assert poll(two_sources) == 0  # both sources answer 304
+    assert "wire: not modified" in capsys.readouterr().out
+    assert not rendered(statements)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_a_deleted_output_file_is_written_again(two_sources: Path) -> None:
+    assert poll(two_sources) == 0
+    atom = two_sources.parent / "out" / "all.atom"
+    written = atom.read_bytes()
+    atom.unlink()
+    assert poll(two_sources) == 0
+    assert atom.read_bytes() == written
+
+
+def test_a_changed_config_is_published(two_sources: Path, statements: list[str]) -> None:
+    assert poll(two_sources) == 0
+    document = yaml.safe_load(two_sources.read_text(encoding="utf-8"))
+    document["feeds"][0]["title"] = "Every story"
+    two_sources.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    statements.clear()
+    assert poll(two_sources) == 0
+    assert rendered(statements)
+    assert "Every story" in (two_sources.parent / "out" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_source_starting_to_fail_is_published(two_sources: Path, feed_server: FixtureServer) -> None:
+    assert poll(two_sources) == 0
+    index = two_sources.parent / "out" / "index.html"
+    assert "failing" not in index.read_text(encoding="utf-8")
+    feed_server.add("/wire.rss", b"", status=500)
+    assert poll(two_sources) == 0
+    assert "failing" in index.read_text(encoding="utf-8")
+
+
+def test_a_new_entry_is_published(two_sources: Path, feed_server: FixtureServer) -> None:
+    assert poll(two_sources) == 0
+    original = (FIXTURES / "wire.rss").read_text(encoding="utf-8")
+    item = original.index("<item>")
+    extra = (
+        "<item><title>A story that came later</title><link>https://wire.example.com/later</link>"
+        "<guid>https://wire.example.com/later</guid><description>Later.</description></item>"
+    )
+    feed_server.add("/wire.rss", original[:item] + extra + original[item:], content_type="application/rss+xml")
+    assert poll(two_sources) == 0
+    assert "A story that came later" in (two_sources.parent / "out" / "all.atom").read_text(encoding="utf-8")
+
+
+def test_a_feed_with_max_age_is_rendered_on_every_poll(
+    feed_server: FixtureServer, write_config: ConfigWriter, statements: list[str]
+) -> None:
+    # What it shows changes with the clock alone: its stories age out.
+    feed_server.add("/wire.rss", FIXTURES / "wire.rss", content_type="application/rss+xml")
+    config = write_config(
+        [{"name": "wire", "url": feed_server.url("/wire.rss")}],
+        feeds=[{"name": "all", "title": "Everything", "max_age": "3650d"}],
+    )
+    assert poll(config) == 0
+    statements.clear()
+    assert poll(config) == 0
+    assert rendered(statements)

@@ -1,0 +1,20 @@
+"""What `newsriver poll` imports before it knows it needs it: a pass of 304s pays for every import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Rendering, parsing, OPML editing, WebSub, the progress bar, the service and the server:
+# each is imported by the command or the step that uses it.
+NOT_AT_START = ("feedgen", "lxml", "feedparser", "nh3", "ruamel", "requests", "rich", "waitress", "apscheduler")
+
+
+def test_the_poll_command_starts_without_rendering_parsing_or_serving_modules() -> None:
+    code = (
+        "import json, sys; import newsriver.cli, newsriver.poll, newsriver.output; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout))
+    assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
