@@ -50,12 +50,13 @@ def test_the_server_sends_it(write_config: ConfigWriter, tmp_path: Path, command
     process = subprocess.Popen(
         [sys.executable, "-m", "newsriver.cli", "--config", str(config), command],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe nobody reads: a full pipe would block the service's logging.
+        stderr=(tmp_path / "service.log").open("wb"),
         cwd=tmp_path,
     )
     try:
         response = wait_for(f"http://127.0.0.1:{port}/all.atom", lambda r: r.status_code == 200)
         assert response.headers["Cache-Control"] == "public, max-age=1440"
-        assert stop(process) == [0]
+        assert stop(process) == [0], (tmp_path / "service.log").read_text()
     finally:
         stop(process)
