@@ -259,6 +259,8 @@ def test_a_reader_catches_up_on_four_months_by_walking_prev_archive(site: Site) 
     site.step(at(JAN, 25), [*january, sponsored], [daily_other])
     subscription = site.get("all.atom")
     assert subscription.link("prev-archive") == site.base + "all/archive/2025-01.atom"
+    # People find the archive from the index page too.
+    assert f'href="{site.base}all/archive/2025-01.atom"' in (site.out / "index.html").read_text()
     [current] = site.walk()
     assert sorted(current.entries.values()) == ["Wire story 1", "Wire story 2"]  # only what left the window
     assert current.link("next-archive") is None and current.link("prev-archive") is None

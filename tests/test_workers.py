@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from newsriver.cli import main
 from newsriver.store import Store, entries_table, sources_table
-from newsriver.workers import Coordinator, Due, choose
+from newsriver.workers import Coordinator, Due, RenderedDocuments, choose
 
 from .conftest import ConfigWriter, FixtureServer
 from .processes import stop
@@ -238,6 +238,27 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
     ids = [e.id for e in atom.entries]
     assert len(ids) == len(set(ids)) == 100  # nothing doubled; the newest 100 of 120 shown
     assert entry_count(database_url) == 120  # nothing lost
+
+
+def test_copies_of_files_the_publisher_deleted_leave_the_database(database_url: str, tmp_path: Path) -> None:
+    store = Store(database_url)
+    try:
+        coordinator = Coordinator(store, "publisher")
+        documents = RenderedDocuments(store)
+        for name in ("all.atom", "all/archive/2025-01-2.atom"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes(b"<feed/>")
+        coordinator.keep_rendered(tmp_path, ["all.atom", "all/archive/2025-01-2.atom"], datetime.now(UTC))
+        assert documents("all/archive/2025-01-2.atom") is not None
+        # The month needs one page fewer: the publisher deleted it and rewrote the feed.
+        (tmp_path / "all/archive/2025-01-2.atom").unlink()
+        (tmp_path / "all.atom").write_bytes(b"<feed><entry/></feed>")
+        coordinator.keep_rendered(tmp_path, ["all.atom"], datetime.now(UTC))
+        assert documents("all/archive/2025-01-2.atom") is None
+        kept = documents("all.atom")
+        assert kept is not None and kept.data == b"<feed><entry/></feed>"
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

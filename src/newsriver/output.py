@@ -133,6 +133,7 @@ def publish_feeds(
         stories = select(config, store, feed, names, now)
         items, also = _shown(feed, stories, infos)
         info = feed_info(config, feed)
+        archive_url = ""
         if feed.archive:
             pages, gone, newest = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
@@ -141,13 +142,14 @@ def publish_feeds(
                 files[page.path] = render_atom(_page_info(info, page), page_items, infos, page_also)
             stale += gone
             if newest:
-                info = replace(info, links=(("prev-archive", info.base_url + newest),))
+                archive_url = info.base_url + newest
+                info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos, also)
         files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in names])
         health = tuple(SourceHealth(infos[n], rows[n].status if n in rows else "new") for n in names)
         updated = max((a.updated for a in items), default=None)
-        summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health))
+        summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health, archive_url))
     files["sources.opml"] = render_opml("All sources", list(infos.values()))
     files["index.html"] = render_index(config.settings.title, summaries)
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]

@@ -31,6 +31,7 @@ class FeedSummary:
     items: int
     updated: datetime | None
     sources: tuple[SourceHealth, ...]
+    archive: str = ""  # URL of the newest archive page, when the feed keeps archives
 
 
 def render_index(title: str, feeds: Sequence[FeedSummary]) -> bytes:
@@ -86,11 +87,13 @@ def _feed_section(feed: FeedSummary) -> str:
         for h in feed.sources
     )
     description = f"<p>{escape(info.description)}</p>" if info.description else ""
+    # Each archive page links to the one before it, so the newest opens the whole history.
+    archive = f" ·\n    <a href={quoteattr(feed.archive)}>older items (archive)</a>" if feed.archive else ""
     return f"""<section id={quoteattr(info.name)}>
   <h2>{escape(info.title)}</h2>
   {description}
   <p class="meta">{feed.items} items · last update {updated} ·
-    <a href={quoteattr(info.url("opml"))}>sources as OPML</a></p>
+    <a href={quoteattr(info.url("opml"))}>sources as OPML</a>{archive}</p>
   <p class="subscribe">{links}</p>
   <ul>
 {sources}

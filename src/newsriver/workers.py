@@ -210,9 +210,14 @@ class Coordinator:
         return str(found or "0")
 
     def keep_rendered(self, folder: Path, names: Sequence[str], now: datetime) -> None:
-        """Copy rendered files into the database for stateless web nodes (``serve --from-database``)."""
+        """Copy rendered files into the database for stateless web nodes (``serve --from-database``),
+        and drop the copies of files no longer in ``folder`` (archive pages a month stopped
+        needing), so web nodes answer 404 for them as the publisher's own server does."""
         r = rendered_table
         with self.store.engine.begin() as conn:
+            gone = [n for n in conn.execute(select(r.c.name)).scalars() if not (folder / n).exists()]
+            for chunk in (gone[i : i + 500] for i in range(0, len(gone), 500)):
+                conn.execute(delete(r).where(r.c.name.in_(chunk)))
             for name in names:
                 body = (folder / name).read_bytes()
                 etag = hashlib.sha256(body).hexdigest()[:32]
