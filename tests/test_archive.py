@@ -27,7 +27,7 @@ from newsriver.dedupe import Story
 from newsriver.errors import ConfigError
 from newsriver.output import announce, publish_feeds
 from newsriver.poll import poll_sources
-from newsriver.serve import FeedServer, make_server
+from newsriver.serve import FeedServer, close_server, make_server
 from newsriver.store import Store
 
 from .conftest import ConfigWriter, FixtureServer
@@ -236,7 +236,7 @@ class Site:
         return pages
 
     def close(self) -> None:
-        self.server.close()
+        close_server(self.server)
         self.store.close()
 
 

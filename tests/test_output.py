@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from newsriver.cli import main
-from newsriver.serve import FeedServer, make_server
+from newsriver.serve import FeedServer, close_server, make_server
 from newsriver.websub import ping
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
@@ -65,7 +65,7 @@ def published(feed_server: FixtureServer, write_config: ConfigWriter) -> Iterato
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield config, base
-    server.close()
+    close_server(server)
 
 
 def test_index_page_lists_every_feed_and_every_subscribe_link_works(published: tuple[Path, str]) -> None:

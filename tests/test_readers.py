@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from newsriver.cli import main
-from newsriver.serve import FeedServer, make_server
+from newsriver.serve import FeedServer, close_server, make_server
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 
@@ -50,7 +50,7 @@ def served(feed_server: FixtureServer, write_config: ConfigWriter) -> Iterator[t
     app.root = config.parent / "out"
     threading.Thread(target=server.run, daemon=True).start()
     yield base, app.root
-    server.close()
+    close_server(server)
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])

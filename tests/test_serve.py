@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from newsriver.serve import FeedServer, make_server
+from newsriver.serve import FeedServer, close_server, make_server
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}", root
-    server.close()
+    close_server(server)
 
 
 @pytest.mark.parametrize(

@@ -216,7 +216,7 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .serve import FeedServer, make_server
+    from .serve import FeedServer, close_server, make_server
     from .workers import RenderedDocuments
 
     settings = config.settings
@@ -232,7 +232,7 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     threading.Thread(target=server.run, name="http", daemon=True).start()
     stopping.wait()
-    server.close()
+    close_server(server)
     return 0
 
 

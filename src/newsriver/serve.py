@@ -181,3 +181,12 @@ def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
         return create_server(app, host=host, port=port, threads=threads, ident="newsriver")
     except OSError as exc:
         raise NewsriverError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def close_server(server: Any) -> None:
+    """Close a server that ``.run()`` serves in another thread.
+
+    Closed from outside, its socket can vanish under the thread's select() (EBADF); the
+    trigger runs the close in the serving thread itself, between two rounds of its loop.
+    """
+    server.trigger.pull_trigger(server.close)

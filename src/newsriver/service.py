@@ -25,7 +25,7 @@ from .metrics import CONTENT_TYPE, Metrics
 from .output import announce, publish_feeds
 from .poll import Clock, Outcome, poll_sources, utcnow
 from .prune import apply_retention
-from .serve import FeedServer, make_server
+from .serve import FeedServer, close_server, make_server
 from .store import Store
 from .workers import Coordinator
 
@@ -241,7 +241,7 @@ class Service:
         self._stopping.wait()
         self._scheduler.shutdown(wait=False)
         if server is not None:
-            server.close()
+            close_server(server)
         # Every store write is a transaction and every output file an atomic rename, so an
         # abandoned fetch loses nothing: it is polled again next start. Wait a little for a
         # tick in progress to commit, then exit regardless.
