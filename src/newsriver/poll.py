@@ -49,6 +49,8 @@ DOCUMENTS_IN_HAND = 6
 # Bounds on the source rows a pass holds before writing them (see poll_sources).
 HELD_ROWS = 500
 HELD_SECONDS = 1.0
+# Fetches stored in one transaction at most: their outcomes wait for its commit.
+BATCH_FETCHES = 32
 
 
 def utcnow() -> datetime:
@@ -289,35 +291,46 @@ def poll_sources(
             with turns, store.batch() if saving else nullcontext():
                 if not updates:
                     held_since = time.monotonic()
-                for future, got in results:
-                    cfg, host, started = running.pop(future)
-                    seconds = time.monotonic() - started
-                    outcome, host_wait = _store(
-                        config,
-                        store,
-                        cfg,
-                        rows[cfg.name],
-                        got,
-                        clock(),
-                        rng.random(),
-                        seconds,
-                        host_waits.get(host),
-                        rhythms.get(cfg.name, []),
-                        updates,
-                    )
-                    finished.append(outcome)
-                    if got.status == "ok":
-                        in_hand.release()
-                    if host_wait is not None:
-                        # Written before the wait, which must have the last word on these rows.
-                        store.update_sources(updates)
-                        updates.clear()
-                        host_waits[host] = host_wait
-                        store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
-                        note = left_alone(False, host_wait, clock())
-                        finished += [Outcome(waiting.name, "skipped", note=note) for waiting in queues.pop(host, ())]
-                    if queues.get(host) and not (stopping and stopping.is_set()):
-                        start(host)
+                stored = 0
+                while results:
+                    for future, got in results:
+                        cfg, host, started = running.pop(future)
+                        seconds = time.monotonic() - started
+                        outcome, host_wait = _store(
+                            config,
+                            store,
+                            cfg,
+                            rows[cfg.name],
+                            got,
+                            clock(),
+                            rng.random(),
+                            seconds,
+                            host_waits.get(host),
+                            rhythms.get(cfg.name, []),
+                            updates,
+                        )
+                        finished.append(outcome)
+                        if got.status == "ok":
+                            in_hand.release()
+                        if host_wait is not None:
+                            # Written before the wait, which must have the last word on these rows.
+                            store.update_sources(updates)
+                            updates.clear()
+                            host_waits[host] = host_wait
+                            store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
+                            note = left_alone(False, host_wait, clock())
+                            finished += [
+                                Outcome(waiting.name, "skipped", note=note) for waiting in queues.pop(host, ())
+                            ]
+                        if queues.get(host) and not (stopping and stopping.is_set()):
+                            start(host)
+                    stored += len(results)
+                    # Fetches that finished meanwhile join this transaction: a commit costs
+                    # about as much as the saves it ends. A failed one is left to ``wait``.
+                    if saving and stored < BATCH_FETCHES:
+                        results = [(f, f.result()) for f in list(running) if f.done() and not f.exception()]
+                    else:
+                        results = []
                 if updates and (
                     saving or not running or len(updates) >= HELD_ROWS or time.monotonic() - held_since >= HELD_SECONDS
                 ):

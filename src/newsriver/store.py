@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import weakref
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -474,7 +475,7 @@ class Store:
                 if near is not None:
                     _fold_near_duplicates(conn, source, inserts, near, prints_by_id)
                 if inserts:
-                    conn.execute(insert(e), inserts)
+                    _insert_entries(conn, inserts)
                 for target, row in updates:
                     conn.execute(update(e).where(e.c.id == target).values(**row))
                 if near is not None:
@@ -720,6 +721,33 @@ def _row(article: Article) -> dict[str, Any]:
     return row
 
 
+def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(entries_table), rows)
+        return
+    # Fifty rows a fetch: straight to the driver, through the columns' own bind processors
+    # (so dates and JSON are stored as SQLAlchemy stores them), without its per-row
+    # parameter machinery, which costs more than the insert itself.
+    sql, processors = _entry_insert(conn.dialect)
+    values = [tuple(row[name] if p is None else p(row[name]) for name, p in processors) for row in rows]
+    conn.exec_driver_sql(sql, values)
+
+
+_Processors = list[tuple[str, Callable[[Any], Any] | None]]
+_ENTRY_INSERTS: weakref.WeakKeyDictionary[Dialect, tuple[str, _Processors]] = weakref.WeakKeyDictionary()
+
+
+def _entry_insert(dialect: Dialect) -> tuple[str, _Processors]:
+    found = _ENTRY_INSERTS.get(dialect)
+    if found is None:
+        columns = list(entries_table.columns)
+        names = ", ".join(c.name for c in columns)
+        sql = f"INSERT INTO entries ({names}) VALUES ({', '.join('?' * len(columns))})"
+        processors: _Processors = [(c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in columns]
+        found = _ENTRY_INSERTS[dialect] = (sql, processors)
+    return found
+
+
 def _article(row: Any) -> Article:
     values = {k: row[k] for k in Article.__slots__}
     values["authors"] = tuple(Author(**a) for a in _json(row["authors"]))
@@ -770,13 +798,23 @@ def _fold_near_duplicates(
     times = [_seconds(row["published"]) for row in fresh]
     found = offered(conn, source, [(prints[row["id"]].keys, t) for row, t in zip(fresh, times, strict=True)], near)
     offered_ids = {row["id"]: ids for row, ids in zip(fresh, found, strict=True)}
-    stored = _candidates(conn, sorted({i for ids in found for i in ids}))
-    story_sources = {c.cluster: set(c.story_sources) for c in stored.values()}
+    stored, story_sources = _candidates(conn, sorted({i for ids in found for i in ids}))
+    made: dict[str, Fingerprint] = {}
+
+    def fingerprint_of(entry_id: str) -> Fingerprint:
+        if entry_id not in made:
+            c = stored[entry_id]
+            made[entry_id] = _RECENT_PRINTS.of(entry_id, c.title, c.summary, c.content)
+        return made[entry_id]
+
     for row in fresh:
-        candidates = [
-            Candidate(c.id, c.cluster, c.fingerprint, frozenset(story_sources[c.cluster]))
-            for c in (stored[i] for i in offered_ids[row["id"]] if i in stored)
-        ]
+        candidates = []
+        for i in offered_ids[row["id"]]:
+            c = stored.get(i)
+            # match_story passes over a story that has this source's copy already: its
+            # copies' fingerprints, the costliest part of a candidate, are not made for it.
+            if c is not None and source not in story_sources[c.cluster]:
+                candidates.append(Candidate(i, c.cluster, fingerprint_of(i), frozenset(story_sources[c.cluster])))
         match = match_story(prints[row["id"]], source, candidates, near.threshold)
         if match is not None:
             row["cluster"], row["similarity"] = match.cluster, match.similarity.score
@@ -850,18 +888,29 @@ class _RecentPrints(OrderedDict[tuple[str, int], Fingerprint]):
 _RECENT_PRINTS = _RecentPrints()
 
 
-def _candidates(conn: Connection, ids: Sequence[str]) -> dict[str, Candidate]:
+@dataclass(frozen=True, slots=True)
+class _Offered:
+    """A stored entry the index offered, with the text its fingerprint is made from."""
+
+    cluster: str
+    title: str
+    summary: str
+    content: str
+
+
+def _candidates(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, _Offered], dict[str, set[str]]]:
+    """The offered entries by id, and the sources of each of their stories."""
     e = entries_table
-    found: dict[str, tuple[str, Fingerprint]] = {}
+    found: dict[str, _Offered] = {}
     for chunk in _chunks(ids):
         query = select(e.c.id, e.c.cluster, e.c.title, e.c.summary, e.c.content).where(e.c.id.in_(chunk))
         for r in conn.execute(query):
-            found[r.id] = (r.cluster, _RECENT_PRINTS.of(r.id, r.title, r.summary, r.content))
+            found[r.id] = _Offered(r.cluster, r.title, r.summary, r.content)
     sources: dict[str, set[str]] = defaultdict(set)
-    for chunk in _chunks(sorted({cluster for cluster, _ in found.values()})):
+    for chunk in _chunks(sorted({c.cluster for c in found.values()})):
         for cluster, member_source in conn.execute(select(e.c.cluster, e.c.source).where(e.c.cluster.in_(chunk))):
             sources[cluster].add(member_source)
-    return {i: Candidate(i, cluster, fp, frozenset(sources[cluster])) for i, (cluster, fp) in found.items()}
+    return found, sources
 
 
 def _index(

@@ -1,0 +1,73 @@
+"""On SQLite, Store.save hands new entries to the driver itself: what it stores must be
+exactly what SQLAlchemy's own insert stores, and read back as the articles saved."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from newsriver.models import Article, Author, Enclosure
+from newsriver.store import Store, _row, entries_table
+from tests.factories import make_article
+
+
+def articles() -> list[Article]:
+    paris = timezone(timedelta(hours=1))
+    return [
+        make_article(
+            id="a1",
+            entry_key="k1",
+            url="https://example.org/a?x=1",
+            canonical_url="https://example.org/a",
+            title="Zoë's “quoted” headline",
+            summary="<p>Summary</p>",
+            content="<p>Body ✓</p>",
+            text="Body ✓",
+            authors=(Author("Ann", "ann@example.org", ""), Author(name="Bo")),
+            published=datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+            updated=datetime(2026, 3, 4, 6, 6, 7, tzinfo=paris),
+            first_seen=datetime(2026, 3, 5, tzinfo=UTC),
+            categories=("news", "Ünïcode"),
+            enclosures=(Enclosure("https://example.org/a.mp3", "audio/mpeg", 1234), Enclosure("https://x.org/b")),
+            language="fr-FR",
+            image="https://example.org/i.png",
+            comments="https://example.org/c",
+            content_hash="ff" * 32,
+        ),
+        make_article(id="a2", entry_key="k2", title="Plain"),
+    ]
+
+
+def raw_rows(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT * FROM entries ORDER BY id").fetchall()
+
+
+def test_saved_rows_are_those_sqlalchemy_stores(tmp_path: Path) -> None:
+    saved, reference = tmp_path / "saved.db", tmp_path / "reference.db"
+    store = Store(f"sqlite:///{saved}")
+    store.sync_sources([("src", "https://example.org/feed")])
+    store.save("src", articles(), {"status": "ok"})
+    store.close()
+
+    other = Store(f"sqlite:///{reference}")
+    rows = [_row(a) | {"cluster": a.id, "similarity": None} for a in articles()]
+    with other.engine.begin() as conn:
+        conn.execute(insert(entries_table), rows)
+    other.close()
+
+    assert raw_rows(saved) == raw_rows(reference)
+    assert len(raw_rows(saved)) == 2
+
+
+def test_saved_rows_read_back_as_saved(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'n.db'}")
+    store.sync_sources([("src", "https://example.org/feed")])
+    store.save("src", articles(), {"status": "ok"})
+    back = {a.id: a for a in store.select_for_feed(["src"], 10)}
+    store.close()
+    # Aware datetimes compare as instants: the Paris one comes back in UTC, equal.
+    assert back == {a.id: a for a in articles()}
