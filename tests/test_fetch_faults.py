@@ -28,6 +28,7 @@ from newsriver.network import IPAddress, Network, is_public, resolve
 from newsriver.poll import Outcome, poll_sources
 from newsriver.store import SourceRow, Store
 
+from .conftest import FixtureServer
 from .faults import ETAG, LAST_MODIFIED, FaultServer
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -256,6 +257,42 @@ def test_503_retry_after_date_is_honoured(faults: FaultServer, store: Store) -> 
     outcome, row = poll_one(faults, store, "/503")
     assert outcome.result == "error" and "2026-03-02 15:00:00" in outcome.error
     assert (row.state, row.next_poll, row.retry_after) == ("backoff", faults.retry_date, faults.retry_date)
+
+
+def rss(items: Sequence[tuple[str, datetime]]) -> str:
+    entries = "".join(
+        f"<item><title>{guid}</title><guid isPermaLink='false'>{guid}</guid>"
+        f"<pubDate>{when:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>"
+        for guid, when in items
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{entries}</channel></rss>"
+
+
+def test_the_adaptive_interval_counts_the_stored_entries_and_the_new_ones(
+    feed_server: FixtureServer, store: Store
+) -> None:
+    hours = timedelta(hours=1)
+    feed_server.add("/rhythm.rss", rss([(f"old{n}", NOW - n * 10 * hours) for n in (4, 3, 2, 1)]))
+    config = make_config(store, {"s": feed_server.url("/rhythm.rss")}, adaptive=True)
+    run(config, store)
+    # Four entries in the 40 hours before now: one every 10 hours.
+    assert store.sources()["s"].next_poll == NOW + 10 * hours
+    # The feed now carries two new entries only; the four stored ones still count.
+    later = NOW + hours
+    feed_server.add("/rhythm.rss", rss([("new1", later - 5 * hours), ("new2", later - 2 * hours)]))
+    run(config, store, later)
+    assert store.sources()["s"].next_poll == later + 41 * hours / 6
+
+
+def test_a_dormant_feed_answering_304_is_polled_as_rarely_as_allowed(feed_server: FixtureServer, store: Store) -> None:
+    feed_server.add("/dormant.rss", rss([("a", NOW - timedelta(days=20)), ("b", NOW - timedelta(days=19))]))
+    config = make_config(store, {"s": feed_server.url("/dormant.rss")}, adaptive=True)
+    run(config, store)
+    later = NOW + timedelta(days=1)
+    outcome = run(config, store, later)["s"]
+    # Nothing in the last week: dormant, so the longest interval, not the configured 30 min.
+    assert outcome.result == "not modified"
+    assert store.sources()["s"].next_poll == later + timedelta(hours=24)
 
 
 # --- what the feed asks for ----------------------------------------------------------------

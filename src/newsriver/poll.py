@@ -242,9 +242,9 @@ def poll_sources(
             queues.setdefault(host_of(row.feed_url), deque()).append(cfg)
 
     host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
-    # The publishing rhythm of every queued source, read at once: a fetch that brings no
-    # articles (a 304 above all) changes no source's entries, so the pass's start holds.
-    # A day's margin keeps the window right for a clock read later in the pass.
+    # The publishing rhythm of every queued source, read at once: a pass fetches a source
+    # once, so what its own fetch brings is all that changes its rhythm. A day's margin
+    # keeps the window right for a clock read later in the pass.
     queued = [cfg.name for queue in queues.values() for cfg in queue]
     rhythms = store.recent_publication_times(queued, now - RATE_WINDOW - timedelta(days=1))
     near = settings.dedupe.near is not None
@@ -306,7 +306,7 @@ def poll_sources(
                             rng.random(),
                             seconds,
                             host_waits.get(host),
-                            rhythms.get(cfg.name, []),
+                            rhythms.get(cfg.name, {}),
                             updates,
                         )
                         finished.append(outcome)
@@ -388,19 +388,17 @@ def _store(
     spread: float,
     seconds: float,
     host_wait: datetime | None,
-    rhythm: list[datetime],
+    rhythm: dict[str, datetime],
     updates: list[tuple[str, dict[str, Any]]],
 ) -> tuple[Outcome, datetime | None]:
     """Record one fetch; returns its outcome and, on Retry-After, until when its host waits.
 
-    ``rhythm`` holds the source's publication times as read at the start of the pass (see
-    ``Store.recent_publication_times``). A fetch without articles only changes the source's
+    ``rhythm`` holds the source's publication times by entry key, as read at the start of
+    the pass (see ``Store.recent_publication_times``). A fetch without articles only changes the source's
     row: that change is appended to ``updates``, for the caller to write.
     """
-    if got.articles:
-        history = store.publication_times(cfg.name) | {a.entry_key: a.published for a in got.articles}
-        rhythm = list(history.values())
-    decision = decide(now, _policy(config, cfg), row.errors, rhythm, got.response, spread)
+    history = rhythm | {a.entry_key: a.published for a in got.articles} if got.articles else rhythm
+    decision = decide(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)
     next_poll = decision.next_poll
     if next_poll is not None and host_wait is not None:
         next_poll = max(next_poll, host_wait)  # another source on this host was told to wait

@@ -329,38 +329,42 @@ class Store:
                     .values(next_poll=until)
                 )
 
-    def publication_times(self, source: str, limit: int = 200) -> dict[str, datetime]:
-        """The newest ``limit`` entries' publication times by entry key: the source's rhythm."""
-        e = entries_table
-        query = select(e.c.entry_key, e.c.published).where(e.c.source == source).order_by(e.c.published.desc())
-        with self.engine.connect() as conn:
-            return {key: published for key, published in conn.execute(query.limit(limit))}
-
     def recent_publication_times(
         self, sources: Sequence[str], since: datetime, limit: int = 200
-    ) -> dict[str, list[datetime]]:
-        """For a whole pass in two queries: what ``publication_times`` gives each source,
-        as far as the schedule can tell from it when deciding at or after ``since`` + a week.
+    ) -> dict[str, dict[str, datetime]]:
+        """Each source's rhythm for a whole pass, in two queries: its entries' publication
+        times by entry key, as far as the schedule can tell from them when deciding at or
+        after ``since`` + a week.
 
-        The newest ``limit`` publication times at or after ``since``; for a source whose
-        entries are all older, its newest one alone (the schedule only asks whether there
-        are any); for one without entries, none.
+        The newest ``limit`` at or after ``since``; for a source whose entries are all
+        older, its newest one alone (the schedule only asks whether there are any); for one
+        without entries, none.
         """
         e = entries_table
-        found: dict[str, list[datetime]] = {name: [] for name in sources}
+        found: dict[str, dict[str, datetime]] = {name: {} for name in sources}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(sources)):
-                query = select(e.c.source, e.c.published).where(e.c.source.in_(chunk), e.c.published >= since)
-                for source, published in conn.execute(query):
-                    found[source].append(published)
+                query = select(e.c.source, e.c.entry_key, e.c.published).where(
+                    e.c.source.in_(chunk), e.c.published >= since
+                )
+                for source, key, published in conn.execute(query):
+                    found[source][key] = published
             older = [name for name, times in found.items() if not times]
             for chunk in _chunks(older):
-                newest = select(e.c.source, func.max(e.c.published)).where(e.c.source.in_(chunk)).group_by(e.c.source)
-                for source, published in conn.execute(newest):
-                    found[source].append(published)
+                newest = (
+                    select(e.c.source, func.max(e.c.published).label("published"))
+                    .where(e.c.source.in_(chunk))
+                    .group_by(e.c.source)
+                    .subquery()
+                )
+                query = select(e.c.source, e.c.entry_key, e.c.published).join(
+                    newest, and_(e.c.source == newest.c.source, e.c.published == newest.c.published)
+                )
+                for source, key, published in conn.execute(query):
+                    found[source][key] = published
         for name, times in found.items():
             if len(times) > limit:
-                found[name] = sorted(times, reverse=True)[:limit]
+                found[name] = dict(sorted(times.items(), key=lambda item: item[1], reverse=True)[:limit])
         return found
 
     def update_sources(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
