@@ -90,6 +90,23 @@ def test_sources_not_due_gone_or_waiting_are_not_claimed(store: Store) -> None:
     assert Coordinator(store, "worker").claim({"s3"}, NOW + LEASE * 2, 100, 10, LEASE) == ["s3"]
 
 
+def test_a_claim_reads_past_a_page_of_sources_whose_host_is_at_its_limit(database_url: str) -> None:
+    store = Store(database_url)
+    busy = [(f"a{n:03}", f"http://busy.example/{n}") for n in range(100)]  # due first: polled never
+    store.sync_sources([*busy, ("b", "http://b.example/"), ("c", "http://c.example/"), ("d", "http://d.example/")])
+    for name, _ in busy:
+        store.update_source(name, next_poll=NOW - timedelta(hours=1))
+    for name in "bcd":
+        store.update_source(name, next_poll=NOW)
+    try:
+        names = {name for name, _ in busy} | {"b", "c", "d"}
+        # A page is 64 rows at this limit: the other hosts' sources are on the second.
+        claimed = Coordinator(store, "worker").claim(names, NOW, limit=4, per_host=1, lease=LEASE)
+    finally:
+        store.close()
+    assert sorted(claimed) == ["a000", "b", "c", "d"]
+
+
 # --- real worker processes on PostgreSQL ----------------------------------------------
 
 

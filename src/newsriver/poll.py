@@ -220,7 +220,8 @@ def poll_sources(
     network = network or Network()
     rng = rng or random.Random()
     wanted = set(names) if names is not None else {s.name for s in config.sources}
-    rows = store.sources()
+    # A worker's batch is a few of many thousand sources: only its own rows are read.
+    rows = store.sources(wanted if names is not None else None)
     outcomes: list[Outcome] = []
 
     def report(outcome: Outcome) -> None:
@@ -317,7 +318,9 @@ def poll_sources(
                             store.update_sources(updates)
                             updates.clear()
                             host_waits[host] = host_wait
-                            store.defer((n for n, r in rows.items() if host_of(r.feed_url) == host), host_wait)
+                            store.defer(
+                                (n for n, r in store.sources().items() if host_of(r.feed_url) == host), host_wait
+                            )
                             note = left_alone(False, host_wait, clock())
                             finished += [
                                 Outcome(waiting.name, "skipped", note=note) for waiting in queues.pop(host, ())

@@ -309,9 +309,17 @@ class Store:
                         )
                     )
 
-    def sources(self) -> dict[str, SourceRow]:
+    def sources(self, names: Collection[str] | None = None) -> dict[str, SourceRow]:
+        """The sources' rows by name: all, or those named."""
+        s = sources_table
         with self.engine.connect() as conn:
-            return {r.name: SourceRow(**r._asdict()) for r in conn.execute(select(sources_table))}
+            if names is None:
+                return {r.name: SourceRow(**r._asdict()) for r in conn.execute(select(s))}
+            return {
+                r.name: SourceRow(**r._asdict())
+                for chunk in _chunks(sorted(names))
+                for r in conn.execute(select(s).where(s.c.name.in_(chunk)))
+            }
 
     def update_source(self, name: str, **values: Any) -> None:
         with self._tx() as conn:

@@ -44,6 +44,7 @@ from .urls import host_of
 CLAIM_LOCK = 0x6E657773  # "news"
 PUBLISH_LOCK = 0x72697672  # "rivr"
 HEARTBEAT_STALE = timedelta(seconds=60)
+CLAIM_PAGES = 4  # see Coordinator.claim
 CONTENT_VERSION = "content_version"
 
 leases_table = Table(
@@ -140,11 +141,22 @@ class Coordinator:
             conn.execute(delete(workers_table).where(workers_table.c.id == self.id))
 
     def claim(self, names: Collection[str], now: datetime, limit: int, per_host: int, lease: timedelta) -> list[str]:
-        """Lease up to ``limit`` due sources among ``names`` to this worker; their names."""
+        """Lease up to ``limit`` due sources among ``names`` to this worker; their names.
+
+        The due sources are read oldest first, a page at a time, and at most
+        CLAIM_PAGES pages: with thousands due, a claim that read them all cost more than
+        polling its batch. Fewer than ``limit`` are claimed when the first pages are
+        mostly on hosts at their limit; the next claim, after those are polled, moves on.
+        """
         s, lt = sources_table, leases_table
+        page = max(limit * 4, 64)
         with self.store.engine.begin() as conn:
             if self.postgres:
                 conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+            active = Counter(
+                host_of(r.feed_url)
+                for r in conn.execute(select(s.c.feed_url).join(lt, lt.c.source == s.c.name).where(lt.c.until >= now))
+            )
             query = (
                 select(s.c.name, s.c.feed_url)
                 .outerjoin(lt, lt.c.source == s.c.name)
@@ -155,15 +167,17 @@ class Coordinator:
                     or_(lt.c.until.is_(None), lt.c.until < now),
                 )
                 .order_by(s.c.next_poll.is_not(None), s.c.next_poll, s.c.name)
+                .limit(page)
             )
             if self.postgres:
                 query = query.with_for_update(of=s, skip_locked=True)
-            due = [Due(r.name, r.feed_url) for r in conn.execute(query) if r.name in names]
-            active = Counter(
-                host_of(r.feed_url)
-                for r in conn.execute(select(s.c.feed_url).join(lt, lt.c.source == s.c.name).where(lt.c.until >= now))
-            )
-            chosen = choose(due, active, limit, per_host)
+            due: list[Due] = []
+            for number in range(CLAIM_PAGES):
+                rows = conn.execute(query.offset(number * page)).all()
+                due += [Due(r.name, r.feed_url) for r in rows if r.name in names]
+                chosen = choose(due, active, limit, per_host)
+                if len(chosen) >= limit or len(rows) < page:
+                    break
             if chosen:
                 conn.execute(delete(lt).where(lt.c.source.in_(chosen)))
                 conn.execute(insert(lt), [{"source": n, "owner": self.id, "until": now + lease} for n in chosen])
