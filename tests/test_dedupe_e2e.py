@@ -4,6 +4,7 @@ look-alikes, polled with the CLI into a real SQLite file, published and read bac
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 import feedparser
 import pytest
 
+from newsriver import config as config_module
 from newsriver.cli import main
+from newsriver.poll import poll_sources
+from newsriver.store import Store
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer
 
@@ -135,6 +139,30 @@ def test_copies_from_several_sources_are_one_item_crediting_the_others(config: P
         e for e in feedparser.parse((config.parent / "out" / "all.rss").read_bytes()).entries if "cartel" in e.link
     )
     assert "Also reported by:" in rss_story.description
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["wire", "daily", "metro"])), ids="-".join)
+def test_the_copies_are_one_item_whatever_order_they_arrive_in(
+    feed_server: FixtureServer, write_config: ConfigWriter, order: tuple[str, ...]
+) -> None:
+    # The summary (metro) and the syndicated copy (daily) share too little to match each
+    # other: stored before the full text, they are one story only once it bridges them.
+    path = write_config(sources(feed_server), feeds=[{"name": "all", "title": "Everything"}])
+    config = config_module.load(path)
+    store = Store(config.settings.database)
+    try:
+        store.sync_sources((s.name, s.url) for s in config.sources)
+        for name in order:
+            poll_sources(config, store, names=[name])
+    finally:
+        store.close()
+    assert poll(path) == 0
+    [story] = cartel_items(atom(path))
+    assert story.source.title == "Wire Service"
+    assert sorted(link.href for link in story.links if link.rel == "related") == [
+        "https://daily.example/world/29-cartel",
+        "https://metro.example/s/cartel",
+    ]
 
 
 def test_look_alikes_stay_apart(config: Path) -> None:

@@ -190,6 +190,20 @@ def test_the_choice_between_stories_does_not_depend_on_their_order() -> None:
     assert first == second and first is not None and first.cluster == "a1"
 
 
+def test_a_copy_of_two_stories_bridges_them_while_each_source_has_one_copy() -> None:
+    a, b = candidate("a1", "a1", ORIGINAL, "a"), candidate("b1", "b1", ORIGINAL, "b")
+    match = match_story(ORIGINAL, "c", [b, a], THRESHOLD)
+    assert match is not None and (match.cluster, match.bridged) == ("a1", ("b1",))
+    # Story b1 has a copy from source a already: joined with a1, a would have two.
+    both = candidate("b1", "b1", ORIGINAL, "b", "a")
+    match = match_story(ORIGINAL, "c", [both, a], THRESHOLD)
+    assert match is not None and (match.cluster, match.bridged) == ("a1", ())
+    # A story that does not match is never bridged.
+    stranger = candidate("s1", "s1", fingerprint("Weekly roundup", "<p>Nothing alike at all here.</p>"), "s")
+    match = match_story(ORIGINAL, "c", [a, stranger], THRESHOLD)
+    assert match is not None and match.bridged == ()
+
+
 def article(id: str, source: str, published: datetime, text: str, first_seen: datetime | None = None) -> Article:
     return make_article(
         id=id,

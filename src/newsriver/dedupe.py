@@ -112,6 +112,7 @@ class Match:
     cluster: str  # the story the new article joins
     copy: str  # the stored copy it matched best
     similarity: Similarity
+    bridged: tuple[str, ...] = ()  # other stories it is also a copy of: they join ``cluster``
 
 
 def match_story(
@@ -123,21 +124,31 @@ def match_story(
     (a templated series, an update under a new URL), however alike. Among several matching
     stories the most similar wins, ties to the smaller story id, so every worker that sees
     the same candidates makes the same choice.
+
+    The other matching stories are ``bridged``: copies that did not match each other (a
+    summary and a syndicated copy of other paragraphs) become one story when the full
+    text arrives, as they would have had it come first. A story is bridged only while the
+    joined stories still hold one copy per source.
     """
-    best: Match | None = None
+    matching: list[tuple[tuple[float, str, str], Candidate, Similarity]] = []
     for candidate in candidates:
         if source in candidate.story_sources:
             continue
         similarity = compare(fingerprint, candidate.fingerprint)
         if similarity.veto or similarity.score < threshold:
             continue
-        if best is None or (-similarity.score, candidate.cluster, candidate.id) < (
-            -best.similarity.score,
-            best.cluster,
-            best.copy,
-        ):
-            best = Match(candidate.cluster, candidate.id, similarity)
-    return best
+        matching.append(((-similarity.score, candidate.cluster, candidate.id), candidate, similarity))
+    if not matching:
+        return None
+    matching.sort(key=lambda found: found[0])
+    _, best, similarity = matching[0]
+    sources = best.story_sources | {source}
+    bridged: list[str] = []
+    for _, other, _ in matching[1:]:
+        if other.cluster != best.cluster and other.cluster not in bridged and not other.story_sources & sources:
+            bridged.append(other.cluster)
+            sources |= other.story_sources
+    return Match(best.cluster, best.id, similarity, tuple(bridged))
 
 
 # --- what a story of several copies shows ---------------------------------------------

@@ -802,7 +802,8 @@ def _fold_near_duplicates(
     conn: Connection, source: str, inserts: list[dict[str, Any]], near: NearPolicy, prints: Mapping[str, Fingerprint]
 ) -> None:
     """Join each new row that is another source's copy of a stored story to that story:
-    rewrites the rows' ``cluster`` and ``similarity``."""
+    rewrites the rows' ``cluster`` and ``similarity``. The stored stories a row bridges
+    (see ``match_story``) join that story too, in the database and in this batch."""
     # Rows that joined a story by URL already have theirs.
     fresh = [row for row in inserts if row["cluster"] == row["id"]]
     if not fresh:
@@ -811,7 +812,10 @@ def _fold_near_duplicates(
     found = offered(conn, source, [(prints[row["id"]].keys, t) for row, t in zip(fresh, times, strict=True)], near)
     offered_ids = {row["id"]: ids for row, ids in zip(fresh, found, strict=True)}
     stored, story_sources = _candidates(conn, sorted({i for ids in found for i in ids}))
+    for row in inserts:
+        story_sources[row["cluster"]].add(source)  # the stories this batch joined by URL hold its copy
     made: dict[str, Fingerprint] = {}
+    moved: dict[str, str] = {}  # a bridged story → the story it joined
 
     def fingerprint_of(entry_id: str) -> Fingerprint:
         if entry_id not in made:
@@ -819,19 +823,35 @@ def _fold_near_duplicates(
             made[entry_id] = _RECENT_PRINTS.of(entry_id, c.title, c.summary, c.content)
         return made[entry_id]
 
+    def story_of(entry_id: str) -> str:
+        cluster = stored[entry_id].cluster
+        while cluster in moved:
+            cluster = moved[cluster]
+        return cluster
+
     for row in fresh:
         candidates = []
         for i in offered_ids[row["id"]]:
-            c = stored.get(i)
+            if i not in stored:
+                continue
+            cluster = story_of(i)
             # match_story passes over a story that has this source's copy already: its
             # copies' fingerprints, the costliest part of a candidate, are not made for it.
-            if c is not None and source not in story_sources[c.cluster]:
-                candidates.append(Candidate(i, c.cluster, fingerprint_of(i), frozenset(story_sources[c.cluster])))
+            if source not in story_sources[cluster]:
+                candidates.append(Candidate(i, cluster, fingerprint_of(i), frozenset(story_sources[cluster])))
         match = match_story(prints[row["id"]], source, candidates, near.threshold)
-        if match is not None:
-            row["cluster"], row["similarity"] = match.cluster, match.similarity.score
-            # A story holds one copy per source, within this batch too.
-            story_sources[match.cluster].add(source)
+        if match is None:
+            continue
+        row["cluster"], row["similarity"] = match.cluster, match.similarity.score
+        # A story holds one copy per source, within this batch too.
+        story_sources[match.cluster].add(source)
+        for bridged in match.bridged:
+            conn.execute(update(entries_table).where(entries_table.c.cluster == bridged).values(cluster=match.cluster))
+            for other in inserts:
+                if other["cluster"] == bridged:
+                    other["cluster"] = match.cluster
+            story_sources[match.cluster] |= story_sources.pop(bridged)
+            moved[bridged] = match.cluster
 
 
 def offered(
