@@ -9,7 +9,13 @@ PostgreSQL with 1 worker, PostgreSQL with 2 workers — a fresh database, then:
 - warm: every source made due again, time until all polled again (all answer 304).
 
 Workers are real `newsriver run --role worker` processes sharing the database through
-leases. Needs nginx and a PostgreSQL server (NEWSRIVER_BENCH_POSTGRES, default
+leases. The farm is one host, and ``host_concurrency`` (``--host-concurrency``, default 16)
+counts every worker's fetches to it: at the default, two workers share 16 slots, as they
+would on one real site. A worker claims up to 4 × ``concurrency`` sources at a time, so
+``--concurrency 8 --host-concurrency 64`` leaves room for two workers' claims: the farm
+then stands for sources spread over many hosts, where a second worker adds fetch slots.
+
+Needs nginx and a PostgreSQL server (NEWSRIVER_BENCH_POSTGRES, default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -36,12 +42,13 @@ from newsriver.store import Store, entries_table, sources_table
 ADMIN = os.environ.get("NEWSRIVER_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-def config_for(work: Path, database: str, urls: list[str]) -> Path:
+def config_for(work: Path, database: str, urls: list[str], concurrency: int, host_concurrency: int) -> Path:
     sources = "".join(f"  - {{name: f{n}, url: '{url}'}}\n" for n, url in enumerate(urls))
     path = work / "newsriver.yaml"
     path.write_text(
         f"settings:\n  database: {database}\n  output_dir: {work / 'out'}\n  tick: 0.2\n"
-        "  concurrency: 16\n  host_concurrency: 16\n  default_interval: 24h\n  adaptive: false\n"
+        f"  concurrency: {concurrency}\n  host_concurrency: {host_concurrency}\n"
+        "  default_interval: 24h\n  adaptive: false\n"
         f"sources:\n{sources}"
     )
     return path
@@ -76,10 +83,12 @@ def run_until_all_polled(config: Path, store: Store, workers: int, total: int, s
             process.wait(timeout=60)
 
 
-def setup(name: str, database: str, workers: int, work: Path, urls: list[str]) -> tuple[str, float, float, int]:
+def setup(
+    name: str, database: str, workers: int, work: Path, urls: list[str], limits: tuple[int, int]
+) -> tuple[str, float, float, int]:
     folder = work / name.replace(" ", "-")
     folder.mkdir()
-    config = config_for(folder, database, urls)
+    config = config_for(folder, database, urls, *limits)
     store = Store(database)
     store.sync_sources((f"f{n}", url) for n, url in enumerate(urls))
     try:
@@ -97,26 +106,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--entries", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16, help="settings.concurrency (see above)")
+    parser.add_argument("--host-concurrency", type=int, default=16, help="settings.host_concurrency (see above)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="workers-bench-"))
     root = work / "farm"
     root.mkdir()
     build_farm(root, args.feeds, args.entries)
-    print(f"farm: {args.feeds} feeds × {args.entries} entries on 127.0.0.1 (nginx); {os.cpu_count()} cores")
+    print(
+        f"farm: {args.feeds} feeds × {args.entries} entries on 127.0.0.1 (nginx); {os.cpu_count()} cores; "
+        f"concurrency {args.concurrency}, host_concurrency {args.host_concurrency}"
+    )
     admin = psycopg.connect(ADMIN.replace("+psycopg", ""), autocommit=True)
     databases = []
     results = []
     try:
         with nginx(root, work) as base:
             urls = [f"{base}f{n}.xml" for n in range(args.feeds)]
-            results.append(setup("sqlite, 1 process", f"sqlite:///{work / 'bench.db'}", 1, work, urls))
+            sqlite = f"sqlite:///{work / 'bench.db'}"
+            limits = (args.concurrency, args.host_concurrency)
+            results.append(setup("sqlite, 1 process", sqlite, 1, work, urls, limits))
             for workers in (1, 2):
                 name = f"newsriver_bench_{uuid.uuid4().hex[:8]}"
                 admin.execute(f'CREATE DATABASE "{name}"')
                 databases.append(name)
                 url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
                 results.append(
-                    setup(f"postgresql, {workers} worker{'s' if workers > 1 else ''}", url, workers, work, urls)
+                    setup(
+                        f"postgresql, {workers} worker{'s' if workers > 1 else ''}",
+                        url,
+                        workers,
+                        work,
+                        urls,
+                        limits,
+                    )
                 )
     finally:
         for name in databases:
