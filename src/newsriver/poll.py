@@ -397,8 +397,8 @@ def _store(
     """Record one fetch; returns its outcome and, on Retry-After, until when its host waits.
 
     ``rhythm`` holds the source's publication times by entry key, as read at the start of
-    the pass (see ``Store.recent_publication_times``). A fetch without articles only changes the source's
-    row: that change is appended to ``updates``, for the caller to write.
+    the pass (see ``Store.recent_publication_times``). A fetch without articles only changes
+    the source's row: that change is appended to ``updates``, for the caller to write.
     """
     history = rhythm | {a.entry_key: a.published for a in got.articles} if got.articles else rhythm
     decision = decide(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)

@@ -813,7 +813,8 @@ def _fold_near_duplicates(
     offered_ids = {row["id"]: ids for row, ids in zip(fresh, found, strict=True)}
     stored, story_sources = _candidates(conn, sorted({i for ids in found for i in ids}))
     for row in inserts:
-        story_sources[row["cluster"]].add(source)  # the stories this batch joined by URL hold its copy
+        if row["cluster"] != row["id"]:
+            story_sources[row["cluster"]].add(source)  # the stories this batch joined by URL hold its copy
     made: dict[str, Fingerprint] = {}
     moved: dict[str, str] = {}  # a bridged story → the story it joined
 
@@ -845,11 +846,9 @@ def _fold_near_duplicates(
         row["cluster"], row["similarity"] = match.cluster, match.similarity.score
         # A story holds one copy per source, within this batch too.
         story_sources[match.cluster].add(source)
+        # A bridged story holds no copy of this source, so none of this batch's rows.
         for bridged in match.bridged:
             conn.execute(update(entries_table).where(entries_table.c.cluster == bridged).values(cluster=match.cluster))
-            for other in inserts:
-                if other["cluster"] == bridged:
-                    other["cluster"] = match.cluster
             story_sources[match.cluster] |= story_sources.pop(bridged)
             moved[bridged] = match.cluster
 
