@@ -10,10 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .fingerprint import Fingerprint, Similarity, compare, of_entry
 from .models import Article
+
+if TYPE_CHECKING:
+    # Fingerprints (and numpy under them) are imported where texts are compared: a pass
+    # where every source answered 304 never does, and the import is a tenth of its start-up.
+    from .fingerprint import Fingerprint, Similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,8 @@ def match_story(
     text arrives, as they would have had it come first. A story is bridged only while the
     joined stories still hold one copy per source.
     """
+    from .fingerprint import compare
+
     matching: list[tuple[tuple[float, str, str], Candidate, Similarity]] = []
     for candidate in candidates:
         if source in candidate.story_sources:
@@ -205,6 +212,8 @@ def explain(article: Article, earlier: Sequence[Article]) -> str:
     """Why ``article`` belongs with its story's copies stored before it: what ``dupes`` shows."""
     if identifies_article(article.canonical_url) and any(e.canonical_url == article.canonical_url for e in earlier):
         return "same URL"
+    from .fingerprint import compare, of_entry
+
     mine = of_entry(article.title, article.summary, article.content)
     similarities = [compare(mine, of_entry(e.title, e.summary, e.content)) for e in earlier]
     return str(max(similarities, key=lambda s: (not s.veto, s.score))) if similarities else ""

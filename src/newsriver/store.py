@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -52,9 +52,12 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from .dedupe import Candidate, NearPolicy, Stored, Story, Verdict, compose, decide, identifies_article, match_story
 from .errors import StoreError
-from .fingerprint import MIN_SHARED_KEYS, Fingerprint, of_entry
 from .models import Article, Author, Enclosure
 from .retention import TOMBSTONE_GRACE, Held, Limits, Pruned, Tombstone, over_limits, removable, sift
+
+if TYPE_CHECKING:
+    # Imported where near-duplicates are looked for (see dedupe): numpy comes with it.
+    from .fingerprint import Fingerprint
 
 SCHEMA_VERSION = 1
 WRITE_LOCK = 0x73617665  # PostgreSQL advisory lock serializing writes that workers would race on
@@ -788,6 +791,8 @@ def _fingerprints(
 ) -> dict[str, Fingerprint]:
     """The fingerprint of every row to insert (by its id) or update (by its target): from
     ``known`` (by article id) when there, else made from the row's text."""
+    from .fingerprint import of_entry
+
     found = {}
     for row in inserts:
         found[row["id"]] = known.get(row["id"]) or of_entry(row["title"], row["summary"], row["content"])
@@ -859,6 +864,8 @@ def offered(
     """The candidate lookup: for each (keys, published) the ids of the stored entries of
     other sources within the window that share the most keys with it (at least
     MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
+    from .fingerprint import MIN_SHARED_KEYS
+
     window = int(near.window.total_seconds())
     times = [published for _, published in wanted]
     since, until = min(times) - window, max(times) + window
@@ -892,7 +899,7 @@ def offered(
     return found
 
 
-class _RecentPrints(OrderedDict[tuple[str, int], Fingerprint]):
+class _RecentPrints(OrderedDict[tuple[str, int], "Fingerprint"]):
     """Fingerprints of recently stored texts, by (entry id, hash of its title, summary and
     content): the copies of one story mostly arrive in one pass, and each is compared with
     the same stored entries, whose fingerprints are then not made again from their text."""
@@ -911,6 +918,8 @@ class _RecentPrints(OrderedDict[tuple[str, int], Fingerprint]):
     def of(self, entry_id: str, title: str, summary: str, content: str) -> Fingerprint:
         found = self.get((entry_id, hash((title, summary, content))))
         if found is None:
+            from .fingerprint import of_entry
+
             found = of_entry(title, summary, content)
             self.remember(entry_id, title, summary, content, found)
         return found
