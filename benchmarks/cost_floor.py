@@ -49,6 +49,10 @@ IMPORTS = {
     # requests is a fixed choice, but fetch uses its HTTP layer, urllib3, directly.
     "SQLAlchemy, pydantic, PyYAML and urllib3": "import sqlalchemy, pydantic, yaml, urllib3",
     "the same and numpy (fingerprints)": "import sqlalchemy, pydantic, yaml, urllib3, numpy",
+    # Parsing, sanitizing and rendering, which a cold pass also runs: all fixed choices.
+    "those four, feedparser, nh3 and feedgen": (
+        "import sqlalchemy, pydantic, yaml, urllib3, feedparser, nh3, feedgen.feed"
+    ),
     "newsriver's polling modules": "import newsriver.cli, newsriver.poll, newsriver.store",
 }
 
