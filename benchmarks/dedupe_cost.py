@@ -5,7 +5,9 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
 1. Ingest: the same sources (real corpus sentences, a quarter of the entries other
    outlets' copies) are polled from a local HTTP server into a fresh SQLite database with
    ``settings.dedupe.enabled`` off and on, alternately, several times; the median poll
-   times and the difference are printed. Target: dedupe adds at most 20 %.
+   times and the difference are printed. Target: dedupe adds at most 20 %. With ``--farm N``
+   the sources are instead ingest_bench.py's farm of N feeds (nginx, 10 % of stories
+   syndicated, its concurrency settings): issue 9's cold ingest.
 2. Lookup: the candidate index is filled with the keys of ``--entries`` stored entries
    (default 1,000,000; random keys, publication dates spread over a year), then the
    candidate lookup (``store.offered``) is timed for new entries with no copy stored and
@@ -30,6 +32,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from dedupe_quality import Doc, copies, originals
+from farm import nginx
+from ingest_bench import build_farm
 from sqlalchemy import distinct, func, select
 
 from newsriver.config import Config
@@ -126,16 +130,17 @@ def serve(feeds: dict[str, bytes]) -> ThreadingHTTPServer:
     return server
 
 
-def ingest(folder: Path, base: str, names: list[str], dedupe: bool) -> tuple[float, int, int]:
-    """Seconds to poll every source into a fresh database; entries stored; stories."""
+def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[str, Any]) -> tuple[float, int, int]:
+    """Seconds to poll every source (name → URL) into a fresh database; entries stored; stories."""
     config = Config.model_validate(
         {
             "settings": {
                 "database": f"sqlite:///{folder / 'ingest.db'}",
                 "output_dir": str(folder / "out"),
                 "dedupe": {"enabled": dedupe},
+                **settings,
             },
-            "sources": [{"name": n, "url": f"{base}/{n}"} for n in names],
+            "sources": [{"name": name, "url": url} for name, url in sources.items()],
         }
     )
     store = Store(config.settings.database)
@@ -159,26 +164,47 @@ def measure_ingest(sources: int, entries: int, rounds: int) -> None:
     bodies = {name: rss(name, docs, full_text=i % 2 == 0) for i, (name, docs) in enumerate(feeds.items())}
     server = serve(bodies)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    times: dict[bool, list[float]] = {False: [], True: []}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for round_ in range(rounds):
-                for dedupe in (False, True):
-                    folder = Path(tmp) / f"{round_}-{dedupe}"
-                    folder.mkdir()
-                    seconds, stored, stories = ingest(folder, base, list(bodies), dedupe)
-                    times[dedupe].append(seconds)
-                    print(
-                        f"  round {round_ + 1} dedupe {'on ' if dedupe else 'off'}: {seconds:6.3f} s, "
-                        f"{stored} entries, {stories} stories"
-                    )
+        urls = {name: f"{base}/{name}" for name in bodies}
+        compare(f"{sources} sources x {entries} entries (half full text, half summaries)", rounds, urls, {})
     finally:
         server.shutdown()
+
+
+def measure_farm(feeds: int, rounds: int) -> None:
+    """The same comparison on ingest_bench.py's farm (nginx; 10 % of stories syndicated), with
+    its settings: the cold ingest that issue 9 measures."""
+    with tempfile.TemporaryDirectory(prefix="dedupe-farm-") as tmp:
+        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
+        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
+        root.mkdir()
+        work.mkdir()
+        build_farm(root, feeds, 50)
+        with nginx(root, work) as base:
+            sources = {f"f{f}": f"{base}f{f}.xml" for f in range(feeds)}
+            settings = {"concurrency": 16, "host_concurrency": 16}
+            compare(f"{feeds} farm feeds x 50 entries (nginx, 10 % syndicated)", rounds, sources, settings)
+
+
+def compare(what: str, rounds: int, sources: dict[str, str], settings: dict[str, Any]) -> None:
+    """Polls ``sources`` into fresh databases with dedupe off and on, in turns; prints medians."""
+    times: dict[bool, list[float]] = {False: [], True: []}
+    stored = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(rounds):
+            for dedupe in (False, True):
+                folder = Path(tmp) / f"{round_}-{dedupe}"
+                folder.mkdir()
+                seconds, stored, stories = ingest(folder, sources, dedupe, settings)
+                times[dedupe].append(seconds)
+                print(
+                    f"  round {round_ + 1} dedupe {'on ' if dedupe else 'off'}: {seconds:6.3f} s, "
+                    f"{stored} entries, {stories} stories"
+                )
     off, on = statistics.median(times[False]), statistics.median(times[True])
-    total = sources * entries
-    print(f"ingest of {sources} sources x {entries} entries (half full text, half summaries):")
-    print(f"  dedupe off: median {off:.3f} s ({off / total * 1e3:.2f} ms per entry)")
-    print(f"  dedupe on:  median {on:.3f} s ({on / total * 1e3:.2f} ms per entry)")
+    print(f"ingest of {what}:")
+    print(f"  dedupe off: median {off:.3f} s ({off / stored * 1e3:.2f} ms per entry)")
+    print(f"  dedupe on:  median {on:.3f} s ({on / stored * 1e3:.2f} ms per entry)")
     print(f"  dedupe adds {(on - off) / off * 100:+.1f} % to ingest time (target: at most +20 %)")
 
 
@@ -319,8 +345,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--entries", type=int, default=1_000_000, help="stored entries for the lookup test")
     parser.add_argument("--skip-lookup", action="store_true")
+    parser.add_argument(
+        "--farm", type=int, default=0, help="measure on ingest_bench.py's farm of this many feeds instead (needs nginx)"
+    )
     args = parser.parse_args()
-    measure_ingest(args.sources, args.per_source, args.rounds)
+    if args.farm:
+        measure_farm(args.farm, args.rounds)
+    else:
+        measure_ingest(args.sources, args.per_source, args.rounds)
     if not args.skip_lookup:
         measure_lookup(args.entries)
     return 0
