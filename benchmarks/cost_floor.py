@@ -67,10 +67,6 @@ def best(rounds: int, work: Callable[[], Any]) -> float:
     return min(times)
 
 
-def content_type(body: bytes) -> str:
-    return "application/atom+xml" if b"<feed" in body[:400] else "application/rss+xml"
-
-
 def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]]:
     """Entries, and the CPU seconds per entry of each stage."""
     farm = folder / "farm"
@@ -78,7 +74,7 @@ def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]
     build_farm(farm, feeds, 50)
     documents = [(p.stem, f"http://127.0.0.1/{p.name}", p.read_bytes()) for p in sorted(farm.iterdir())]
     sources = {name: SourceConfig(name=name, url=url) for name, url, _ in documents}
-    parsed = [parse(body, url, content_type(body)) for _, url, body in documents]
+    parsed = [parse(body, url) for _, url, body in documents]
     articles: list[tuple[str, list[Article]]] = [
         (name, [a for a in normalize_feed(p, name, url, NOW) if stored(sources[name], a)])
         for (name, url, _), p in zip(documents, parsed, strict=True)
@@ -86,7 +82,7 @@ def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]
     entries = sum(len(a) for _, a in articles)
     prints = [[of_entry(a.title, a.summary, a.content) for a in found] for _, found in articles]
     cost = {
-        "parse": best(rounds, lambda: [parse(body, url, content_type(body)) for _, url, body in documents]),
+        "parse": best(rounds, lambda: [parse(body, url) for _, url, body in documents]),
         "normalize": best(
             rounds, lambda: [normalize_feed(p, n, u, NOW) for (n, u, _), p in zip(documents, parsed, strict=True)]
         ),

@@ -135,6 +135,8 @@ def match_story(
     text arrives, as they would have had it come first. A story is bridged only while the
     joined stories still hold one copy per source.
     """
+    if not candidates:  # most new articles: no import on their path
+        return None
     from .fingerprint import compare
 
     matching: list[tuple[tuple[float, str, str], Candidate, Similarity]] = []
