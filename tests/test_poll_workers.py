@@ -30,7 +30,11 @@ def _children() -> set[str]:
     """The command lines of this process's child processes."""
     found = set()
     for task in os.listdir("/proc/self/task"):
-        for pid in Path(f"/proc/self/task/{task}/children").read_text().split():
+        try:
+            pids = Path(f"/proc/self/task/{task}/children").read_text().split()
+        except OSError:  # the thread ended since the listing; its children moved to another
+            continue
+        for pid in pids:
             try:
                 found.add(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
             except OSError:
