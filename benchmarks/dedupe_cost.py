@@ -7,7 +7,10 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
    ``settings.dedupe.enabled`` off and on, alternately, several times; the median poll
    times and the difference are printed. Target: dedupe adds at most 20 %. With ``--farm N``
    the sources are instead ingest_bench.py's farm of N feeds (nginx, 10 % of stories
-   syndicated, its concurrency settings): issue 9's cold ingest.
+   syndicated, its concurrency settings): issue 9's cold ingest. Beside the wall time, the
+   CPU every process of the pass used (this one and its parse workers) is printed, and
+   the CPU of fingerprinting the stored entries alone: on a machine whose cores the pass
+   keeps busy, that is the least dedupe can add.
 2. Lookup: the candidate index is filled with the keys of ``--entries`` stored entries
    (default 1,000,000; random keys, publication dates spread over a year), then the
    candidate lookup (``store.offered``) is timed for new entries with no copy stored and
@@ -17,6 +20,7 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -24,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,8 +135,39 @@ def serve(feeds: dict[str, bytes]) -> ThreadingHTTPServer:
     return server
 
 
-def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[str, Any]) -> tuple[float, int, int]:
-    """Seconds to poll every source (name → URL) into a fresh database; entries stored; stories."""
+@dataclass(frozen=True)
+class Pass:
+    seconds: float
+    cpu: float  # CPU seconds of this process and its children but nginx, the parse workers included
+    stored: int
+    stories: int
+
+
+def tree_cpu() -> float:
+    """CPU seconds used so far by this process and its child processes but nginx, with
+    what they have collected from theirs: the forkserver collects its parse workers'."""
+    times = os.times()
+    total = times.user + times.system
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in os.listdir("/proc/self/task"):
+        try:
+            children = Path(f"/proc/self/task/{task}/children").read_text().split()
+        except OSError:  # the thread ended since the listing
+            continue
+        for pid in children:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            if name != "nginx":
+                # utime, stime, cutime, cstime: fields 14–17 of proc(5), 12–15 after the name
+                total += sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[str, Any]) -> Pass:
+    """Polls every source (name → URL) into a fresh database."""
     config = Config.model_validate(
         {
             "settings": {
@@ -146,16 +182,31 @@ def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[s
     store = Store(config.settings.database)
     try:
         store.sync_sources((s.name, s.url) for s in config.sources)
-        started = time.perf_counter()
-        poll_sources(config, store)
-        seconds = time.perf_counter() - started
+        cpu, started = tree_cpu(), time.perf_counter()
+        poll_sources(config, store)  # returns once the parse workers have exited and been collected
+        seconds, cpu = time.perf_counter() - started, tree_cpu() - cpu
         with store.engine.connect() as conn:
             e = entries_table.c
             stored = conn.execute(select(func.count()).select_from(entries_table)).scalar_one()
             stories = conn.execute(select(func.count(distinct(e.cluster)))).scalar_one()
     finally:
         store.close()
-    return seconds, stored, stories
+    return Pass(seconds, cpu, stored, stories)
+
+
+def fingerprint_cpu(database: Path) -> float:
+    """CPU seconds to fingerprint every entry stored in ``database``, here, once."""
+    store = Store(f"sqlite:///{database}")
+    try:
+        with store.engine.connect() as conn:
+            e = entries_table.c
+            texts = conn.execute(select(e.title, e.summary, e.content)).all()
+    finally:
+        store.close()
+    started = time.process_time()
+    for title, summary, content in texts:
+        of_entry(title, summary, content)
+    return time.process_time() - started
 
 
 def measure_ingest(sources: int, entries: int, rounds: int) -> None:
@@ -188,24 +239,37 @@ def measure_farm(feeds: int, rounds: int) -> None:
 
 def compare(what: str, rounds: int, sources: dict[str, str], settings: dict[str, Any]) -> None:
     """Polls ``sources`` into fresh databases with dedupe off and on, in turns; prints medians."""
-    times: dict[bool, list[float]] = {False: [], True: []}
-    stored = 0
+    passes: dict[bool, list[Pass]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(rounds):
             for dedupe in (False, True):
                 folder = Path(tmp) / f"{round_}-{dedupe}"
                 folder.mkdir()
-                seconds, stored, stories = ingest(folder, sources, dedupe, settings)
-                times[dedupe].append(seconds)
+                done = ingest(folder, sources, dedupe, settings)
+                passes[dedupe].append(done)
                 print(
-                    f"  round {round_ + 1} dedupe {'on ' if dedupe else 'off'}: {seconds:6.3f} s, "
-                    f"{stored} entries, {stories} stories"
+                    f"  round {round_ + 1} dedupe {'on ' if dedupe else 'off'}: {done.seconds:6.3f} s, "
+                    f"CPU {done.cpu:6.2f} s, {done.stored} entries, {done.stories} stories"
                 )
-    off, on = statistics.median(times[False]), statistics.median(times[True])
+        floor = statistics.median(fingerprint_cpu(Path(tmp) / f"{rounds - 1}-True" / "ingest.db") for _ in range(3))
+    stored = passes[True][-1].stored
+    off, on = (statistics.median(p.seconds for p in passes[d]) for d in (False, True))
+    cpu_off, cpu_on = (statistics.median(p.cpu for p in passes[d]) for d in (False, True))
+    per_entry = 1e6 / stored
     print(f"ingest of {what}:")
     print(f"  dedupe off: median {off:.3f} s ({off / stored * 1e3:.2f} ms per entry)")
     print(f"  dedupe on:  median {on:.3f} s ({on / stored * 1e3:.2f} ms per entry)")
     print(f"  dedupe adds {(on - off) / off * 100:+.1f} % to ingest time (target: at most +20 %)")
+    print(f"CPU of the pass's processes (this one and its parse workers), median, on {os.cpu_count()} cores:")
+    for name, cpu, seconds in (("off:", cpu_off, off), ("on: ", cpu_on, on)):
+        print(f"  dedupe {name} {cpu:.2f} s ({cpu * per_entry:.0f} µs per entry), {cpu / seconds:.2f} cores busy")
+    print(
+        f"  dedupe adds {(cpu_on - cpu_off) * per_entry:.0f} µs per entry, {(cpu_on - cpu_off) / cpu_off * 100:+.1f} %"
+    )
+    print(
+        f"  fingerprinting the entries alone: {floor:.2f} s ({floor * per_entry:.0f} µs per entry), "
+        f"{floor / cpu_off * 100:+.1f} % of the dedupe-off pass's CPU"
+    )
 
 
 # --- lookup at scale -----------------------------------------------------------------
