@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from newsriver.dedupe import Candidate, Copy, compose, match_story
@@ -157,6 +159,23 @@ def test_copies_share_index_keys_and_different_articles_do_not() -> None:
     stranger = fingerprint("Weekly roundup", "".join(f"<p>{p[::-1]}</p>" for p in PARAGRAPHS))
     assert len(ORIGINAL.keys & copy.keys) >= MIN_SHARED_KEYS
     assert not ORIGINAL.keys & stranger.keys
+
+
+@pytest.mark.parametrize(
+    "made",
+    [ORIGINAL, fingerprint(TITLE, "<p>" + PARAGRAPHS[0] + "</p>"), fingerprint("Weekly roundup", "")],
+    ids=["full text", "short body", "headline only"],
+)
+def test_a_fingerprint_comes_back_whole_from_a_parse_worker(made: Fingerprint) -> None:
+    # Workers send fingerprints to the store by pickle, which Fingerprint packs its own way.
+    back = pickle.loads(pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+    for field in Fingerprint.__slots__:
+        mine, theirs = getattr(made, field), getattr(back, field)
+        if isinstance(mine, np.ndarray):
+            assert theirs.dtype == mine.dtype and theirs.tolist() == mine.tolist(), field
+        else:
+            assert theirs == mine, field
+    assert compare(back, made).score == compare(made, made).score
 
 
 # --- choosing a story ----------------------------------------------------------------

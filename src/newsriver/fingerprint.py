@@ -14,8 +14,9 @@ import html
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -134,6 +135,30 @@ class Fingerprint:
     title_figures: tuple[str, ...]  # in headline order, repeats kept
     length: int  # tokens in title and body
     keys: frozenset[int]  # candidate index keys: MinHash sketch, lead shingles, the whole headline
+
+    def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[Any, ...]]:
+        # Fingerprints travel from the parse workers to the store by pickle, where each
+        # array cost as much as the rest of the fingerprint: the three go as one buffer.
+        arrays = b"".join((self.shingles.tobytes(), self.lead.tobytes(), self.head.tobytes()))
+        fields = (self.title_words, self.words, self.figures, self.title_figures, self.length, self.keys)
+        return _unpickled, (arrays, self.shingles.size, self.lead.size, *fields)
+
+
+def _unpickled(
+    arrays: bytes,
+    shingles: int,
+    lead: int,
+    title_words: frozenset[str],
+    words: frozenset[str],
+    figures: Mapping[str, int],
+    title_figures: tuple[str, ...],
+    length: int,
+    keys: frozenset[int],
+) -> Fingerprint:
+    # Views of the buffer, read-only: no fingerprint's array is ever changed in place.
+    flat = np.frombuffer(arrays, dtype=np.uint64)
+    body = flat[:shingles], flat[shingles : shingles + lead], flat[shingles + lead :]
+    return Fingerprint(title_words, words, *body, figures, title_figures, length, keys)
 
 
 @dataclass(frozen=True, slots=True)
