@@ -263,9 +263,8 @@ def compare(what: str, rounds: int, sources: dict[str, str], settings: dict[str,
     print(f"CPU of the pass's processes (this one and its parse workers), median, on {os.cpu_count()} cores:")
     for name, cpu, seconds in (("off:", cpu_off, off), ("on: ", cpu_on, on)):
         print(f"  dedupe {name} {cpu:.2f} s ({cpu * per_entry:.0f} µs per entry), {cpu / seconds:.2f} cores busy")
-    print(
-        f"  dedupe adds {(cpu_on - cpu_off) * per_entry:.0f} µs per entry, {(cpu_on - cpu_off) / cpu_off * 100:+.1f} %"
-    )
+    added = cpu_on - cpu_off
+    print(f"  dedupe adds {added * per_entry:.0f} µs per entry, {added / cpu_off * 100:+.1f} %")
     print(
         f"  fingerprinting the entries alone: {floor:.2f} s ({floor * per_entry:.0f} µs per entry), "
         f"{floor / cpu_off * 100:+.1f} % of the dedupe-off pass's CPU"
