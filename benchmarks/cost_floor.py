@@ -34,14 +34,14 @@ from typing import Any
 
 from ingest_bench import build_farm
 
-from newsriver.config import Config, SourceConfig
-from newsriver.dedupe import NearPolicy
-from newsriver.filters import stored
-from newsriver.fingerprint import of_entry
+from newsriver.config.schema import Config, SourceConfig
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
-from newsriver.store import Store
+from newsriver.store.store import Store
+from newsriver.stories.filters import stored
+from newsriver.stories.fingerprint import of_entry
+from newsriver.stories.match import NearPolicy
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BATCH = 32  # documents a transaction, as poll's BATCH_FETCHES
@@ -53,7 +53,7 @@ IMPORTS = {
     "those four, feedparser, nh3 and feedgen": (
         "import sqlalchemy, pydantic, yaml, urllib3, feedparser, nh3, feedgen.feed"
     ),
-    "newsriver's polling modules": "import newsriver.cli, newsriver.poll, newsriver.store",
+    "newsriver's polling modules": "import newsriver.cli, newsriver.run.poll, newsriver.store.store",
 }
 
 

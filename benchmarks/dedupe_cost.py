@@ -41,12 +41,12 @@ from farm import nginx
 from ingest_bench import build_farm
 from sqlalchemy import distinct, func, select
 
-from newsriver.config import Config
-from newsriver.dedupe import NearPolicy
-from newsriver.fingerprint import of_entry
-from newsriver.normalize import newsriver_id
-from newsriver.poll import poll_sources
-from newsriver.store import Store, dedupe_keys_table, entries_table, offered
+from newsriver.config.schema import Config
+from newsriver.ingest.normalize import newsriver_id
+from newsriver.run.poll import poll_sources
+from newsriver.store.store import Store, dedupe_keys_table, entries_table, offered
+from newsriver.stories.fingerprint import of_entry
+from newsriver.stories.match import NearPolicy
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -373,8 +373,8 @@ def measure_lookup(entries: int) -> None:
 
 
 def _article(source: str, key: str, doc: Doc, when: datetime) -> Any:
+    from newsriver.ingest.sanitize import to_text
     from newsriver.models import Article
-    from newsriver.sanitize import to_text
 
     return Article(
         id=newsriver_id(source, key),

@@ -19,7 +19,7 @@ from typing import Any
 import brotli
 
 from newsriver.errors import FetchError
-from newsriver.fetch import Limits, fetch
+from newsriver.ingest.fetch import FetchLimits, fetch
 
 MIB = 1024 * 1024
 
@@ -68,7 +68,7 @@ def serve(bodies: dict[str, tuple[bytes, dict[str, str]]]) -> ThreadingHTTPServe
     return server
 
 
-def measure(url: str, limits: Limits) -> tuple[str, float, float]:
+def measure(url: str, limits: FetchLimits) -> tuple[str, float, float]:
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -95,9 +95,9 @@ def main() -> None:
     server = serve(bodies)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     for path, (body, _headers) in bodies.items():
-        outcome, seconds, peak = measure(base + path, Limits())
+        outcome, seconds, peak = measure(base + path, FetchLimits())
         print(f"{path:9} sent {len(body) / 1024:9.1f} KiB  peak {peak:6.1f} MiB  {seconds:5.2f} s  {outcome}")
-    outcome, seconds, peak = measure(base + "/trickle", Limits(deadline=3.0))
+    outcome, seconds, peak = measure(base + "/trickle", FetchLimits(deadline=3.0))
     print(f"/trickle  1 byte per 0.1 s, deadline 3 s: {seconds:5.2f} s  peak {peak:6.1f} MiB  {outcome}")
     server.shutdown()
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from newsriver.publish import RENDERERS, FeedInfo, SourceInfo
-from newsriver.store import Store, entries_table
+from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
+from newsriver.store.store import Store, entries_table
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SOURCES = 1000

@@ -22,7 +22,7 @@ import requests
 from farm import free_port, nginx, wait_up
 
 from newsriver.models import Article, Author
-from newsriver.publish import FeedInfo, SourceInfo, render_atom
+from newsriver.publish.render import FeedInfo, SourceInfo, render_atom
 
 
 def build_folder(folder: Path) -> None:

@@ -37,7 +37,7 @@ from farm import nginx
 from ingest_bench import build_farm
 from sqlalchemy import func, select, update
 
-from newsriver.store import Store, entries_table, sources_table
+from newsriver.store.store import Store, entries_table, sources_table
 
 ADMIN = os.environ.get("NEWSRIVER_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

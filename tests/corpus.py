@@ -16,11 +16,11 @@ from functools import cache
 from pathlib import Path
 
 from newsriver.errors import ParseError
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
-from newsriver.publish import RENDERERS, FeedInfo, SourceInfo
-from newsriver.store import Store
+from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
+from newsriver.store.store import Store
 
 from .conftest import CORPUS
 

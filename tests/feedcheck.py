@@ -23,7 +23,7 @@ import feedparser
 import jsonschema
 from lxml import etree
 
-from newsriver.parse import parse
+from newsriver.ingest.parse import parse
 
 SCHEMAS = Path(__file__).parent / "schemas"
 ATOM = "http://www.w3.org/2005/Atom"

@@ -20,15 +20,15 @@ import pytest
 import requests
 from lxml import etree
 
-from newsriver import config as config_module
-from newsriver.archive import Month, month_pages, page_path, to_write, written
-from newsriver.config import Config
-from newsriver.dedupe import Story
+from newsriver.config import schema as config_module
+from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
-from newsriver.output import announce, publish_feeds
-from newsriver.poll import poll_sources
-from newsriver.serve import FeedServer, close_server, make_server
-from newsriver.store import Store
+from newsriver.publish.archive import Month, month_pages, page_path, to_write, written
+from newsriver.publish.publisher import announce, publish_feeds
+from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.run.poll import poll_sources
+from newsriver.store.store import Store
+from newsriver.stories.match import Story
 
 from .conftest import ConfigWriter, FixtureServer
 from .factories import make_article

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsriver.config import parse
+from newsriver.config.schema import load_text
 
 from .conftest import ConfigWriter
 from .processes import stop
@@ -16,7 +16,7 @@ from .test_service import free_port, wait_for
 
 
 def max_age(sources: str, settings: str = "") -> int:
-    return parse(f"settings:\n  {settings or 'title: x'}\nsources:\n{sources}").cache_max_age()
+    return load_text(f"settings:\n  {settings or 'title: x'}\nsources:\n{sources}").cache_max_age()
 
 
 def source(name: str, extra: str = "") -> str:

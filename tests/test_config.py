@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsriver import config
 from newsriver.cli import main
+from newsriver.config import schema as config
 from newsriver.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ feeds:
 
 def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        config.parse(text, "cfg.yaml")
+        config.load_text(text, "cfg.yaml")
     return caught.value.problems
 
 
@@ -43,7 +43,7 @@ def test_bundled_example_config_is_valid() -> None:
 
 
 def test_durations_defaults_and_selection() -> None:
-    loaded = config.parse(GOOD)
+    loaded = config.load_text(GOOD)
     assert loaded.settings.default_interval == timedelta(minutes=45)
     assert loaded.interval(loaded.source("one")) == timedelta(minutes=45)
     assert loaded.interval(loaded.source("two")) == timedelta(hours=1, minutes=30)
@@ -52,7 +52,7 @@ def test_durations_defaults_and_selection() -> None:
 
 
 def test_feeds_default_to_one_feed_of_everything() -> None:
-    loaded = config.parse("sources:\n  - {name: a, url: 'http://a.example/'}\n")
+    loaded = config.load_text("sources:\n  - {name: a, url: 'http://a.example/'}\n")
     assert [f.name for f in loaded.feeds] == ["all"]
     assert loaded.feed_sources(loaded.feeds[0]) == ["a"]
 
@@ -91,7 +91,7 @@ def test_yaml_syntax_error_has_a_line() -> None:
 
 def test_environment_variables_expand(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWS_HOST", "news.example.org")
-    loaded = config.parse(
+    loaded = config.load_text(
         "settings: {database: '${DB_URL:-sqlite:///x.db}'}\nsources:\n  - {name: a, url: 'https://${NEWS_HOST}/rss'}\n"
     )
     assert loaded.sources[0].url == "https://news.example.org/rss"
@@ -129,7 +129,7 @@ def test_missing_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_polling_settings_defaults_and_bounds() -> None:
-    loaded = config.parse(GOOD)
+    loaded = config.load_text(GOOD)
     settings = loaded.settings
     assert (settings.min_interval, settings.max_interval) == (timedelta(minutes=5), timedelta(hours=24))
     assert (settings.adaptive, settings.jitter, settings.host_concurrency) == (True, 0.1, 2)
@@ -149,5 +149,5 @@ def test_polling_settings_defaults_and_bounds() -> None:
 def test_the_readme_configuration_reference_is_a_valid_config() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Configuration reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
-    loaded = config.parse(block, "README.md")
+    loaded = config.load_text(block, "README.md")
     assert loaded.sources[0].keep is not None and loaded.feeds[0].archive

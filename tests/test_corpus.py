@@ -14,9 +14,11 @@ import pytest
 
 from newsriver.cli import main
 
-from .conftest import ConfigWriter, FixtureServer
+from .conftest import ConfigWriter, FixtureServer, skip_module_without_corpus
 from .corpus import BASE_URL, FEEDS, chunks, corpus_files, feed_info, run_chunk
 from .feedcheck import format_problems
+
+skip_module_without_corpus()
 
 CHUNKS = list(chunks())
 # The files that are not feeds, and why: each must be a recorded source error, and nothing

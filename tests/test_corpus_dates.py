@@ -17,7 +17,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from .conftest import skip_module_without_corpus
 from .corpus import FEEDS, file_run
+
+skip_module_without_corpus()
 
 _EXPECT = re.compile(
     r"^Expect:.*?entries\[0\]\['(?:published|updated|created)(_parsed)?'\] == "

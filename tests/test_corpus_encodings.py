@@ -9,8 +9,10 @@ import pytest
 
 from newsriver.cli import main
 
-from .conftest import ConfigWriter, FixtureServer
+from .conftest import ConfigWriter, FixtureServer, skip_module_without_corpus
 from .corpus import FEEDS, file_run
+
+skip_module_without_corpus()
 
 # (file, feed title, some entry titles), each with text a wrong decoding would garble.
 KNOWN_TEXT = [

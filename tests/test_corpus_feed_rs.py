@@ -17,11 +17,14 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
 
+from newsriver.ingest.normalize import FUTURE_TOLERANCE
+from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.normalize import FUTURE_TOLERANCE
-from newsriver.parse import parse
 
+from .conftest import skip_module_without_corpus
 from .corpus import FEEDS, NOW, content_type, file_run, url_of
+
+skip_module_without_corpus()
 
 EXPECTATIONS = sorted((FEEDS / "feed-rs").rglob("*.serde.json"))
 # feed-rs names the RSS <author> element's person "author" and keeps the e-mail; newsriver

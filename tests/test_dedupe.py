@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from newsriver.dedupe import Stored, Verdict, decide
+from newsriver.stories.match import Stored, Verdict, decide
 
 from .factories import make_article
 

@@ -12,12 +12,14 @@ from typing import Any
 import feedparser
 import pytest
 
-from newsriver import config as config_module
 from newsriver.cli import main
-from newsriver.poll import poll_sources
-from newsriver.store import Store
+from newsriver.config import schema as config_module
+from newsriver.run.poll import poll_sources
+from newsriver.store.store import Store
 
-from .conftest import CORPUS, ConfigWriter, FixtureServer
+from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
+
+skip_module_without_corpus()
 
 TITLE, _, REST = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8").partition("\n")
 PARAGRAPHS = [p.strip() for p in REST.split("\n\n") if p.strip()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsriver.cli import main
-from newsriver.discover import FeedLink, find_feeds, looks_like_html
+from newsriver.ingest.discover import FeedLink, find_feeds, looks_like_html
 
 from .conftest import FIXTURES, FixtureServer
 

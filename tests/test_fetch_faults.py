@@ -20,19 +20,19 @@ import feedparser
 import pytest
 import yaml
 
-from newsriver import digest as digest_module
 from newsriver.cli import main
-from newsriver.config import Config
-from newsriver.fetch import Limits
-from newsriver.network import IPAddress, Network, is_public, resolve
-from newsriver.poll import Outcome, poll_sources
-from newsriver.store import SourceRow, Store
+from newsriver.config.schema import Config
+from newsriver.ingest import digest as digest_module
+from newsriver.ingest.fetch import FetchLimits
+from newsriver.ingest.network import IPAddress, Network, is_public, resolve
+from newsriver.run.poll import Outcome, poll_sources
+from newsriver.store.store import SourceRow, Store
 
 from .conftest import FixtureServer
 from .faults import ETAG, LAST_MODIFIED, FaultServer
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-LIMITS = Limits(connect_timeout=1.0, read_timeout=0.5, deadline=1.0)
+LIMITS = FetchLimits(connect_timeout=1.0, read_timeout=0.5, deadline=1.0)
 INTERVAL = timedelta(minutes=30)
 BACKOFF = 2 * INTERVAL  # after the first failure
 
@@ -336,7 +336,7 @@ def test_permanent_redirects_move_the_source_temporary_ones_do_not(
     state: str,
     moved_to: str | None,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="newsriver.poll"):
+    with caplog.at_level(logging.WARNING, logger="newsriver.run.poll"):
         outcome, row = poll_one(faults, store, path)
     assert (outcome.result, outcome.new, row.state) == ("ok", 3, state)
     assert row.next_poll == NOW + INTERVAL

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsriver import config
+from newsriver.config import schema as config
 from newsriver.errors import ConfigError
-from newsriver.filters import cap_per_source, matches, shown, stored
 from newsriver.models import Author
+from newsriver.stories.filters import cap_per_source, matches, shown, stored
 
 from .factories import make_article
 
@@ -30,7 +30,7 @@ BASE = make_article(
 
 
 def load(yaml_text: str) -> config.Config:
-    return config.parse(
+    return config.load_text(
         "sources:\n  - {name: a, url: 'http://a.example/', tags: [x]}\n  - {name: b, url: 'http://b.example/'}\n"
         + yaml_text
     )
@@ -62,11 +62,13 @@ def test_exclude_by_source_and_tag_narrows_the_sources() -> None:
 
 
 def test_source_keep_and_block() -> None:
-    keep_only = config.parse("sources:\n  - {name: a, url: 'http://a/', keep: {title: Election}}\n").sources[0]
+    keep_only = config.load_text("sources:\n  - {name: a, url: 'http://a/', keep: {title: Election}}\n").sources[0]
     assert stored(keep_only, BASE) and not stored(keep_only, replace(BASE, title="Weather"))
-    block = config.parse("sources:\n  - {name: a, url: 'http://a/', block: {category: '(?i)politics'}}\n").sources[0]
+    block = config.load_text("sources:\n  - {name: a, url: 'http://a/', block: {category: '(?i)politics'}}\n").sources[
+        0
+    ]
     assert not stored(block, BASE) and stored(block, replace(BASE, categories=()))
-    plain = config.parse("sources:\n  - {name: a, url: 'http://a/'}\n").sources[0]
+    plain = config.load_text("sources:\n  - {name: a, url: 'http://a/'}\n").sources[0]
     assert stored(plain, BASE)
 
 
@@ -78,7 +80,9 @@ def test_per_source_cap_keeps_order() -> None:
 
 def test_invalid_regular_expression_is_a_config_error_with_its_line() -> None:
     with pytest.raises(ConfigError) as caught:
-        config.parse("sources:\n  - name: a\n    url: 'http://a/'\n    block:\n      title: '(unclosed'\n", "c.yaml")
+        config.load_text(
+            "sources:\n  - name: a\n    url: 'http://a/'\n    block:\n      title: '(unclosed'\n", "c.yaml"
+        )
     assert caught.value.problems[0].startswith(
         "c.yaml:5: sources[0].block.title: invalid regular expression '(unclosed'"
     )

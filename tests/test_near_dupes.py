@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from newsriver.dedupe import Candidate, Copy, compose, match_story
-from newsriver.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
 from newsriver.models import Article
+from newsriver.stories.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
+from newsriver.stories.match import Candidate, Copy, compose, match_story
 
-from .conftest import CORPUS
+from .conftest import CORPUS, skip_module_without_corpus
 from .factories import make_article
+
+skip_module_without_corpus()
 
 THRESHOLD = 0.6  # the shipped default of settings.dedupe.threshold
 T = datetime(2026, 2, 27, 18, 0, tzinfo=UTC)

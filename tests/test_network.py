@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from newsriver.errors import FetchError
-from newsriver.network import Network, Route, is_public
+from newsriver.ingest.network import Network, Route, is_public
 
 
 @pytest.mark.parametrize(

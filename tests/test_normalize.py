@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
-from newsriver.store import SaveCounts, Store
+from newsriver.store.store import SaveCounts, Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsriver import config
 from newsriver.cli import main
+from newsriver.config import schema as config
 
 CONFIG = """\
 # Our newsroom's feeds. Edit with care.

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from newsriver.cli import main
-from newsriver.serve import FeedServer, close_server, make_server
-from newsriver.websub import ping
+from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.publish.websub import ping
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 

@@ -15,12 +15,12 @@ import feedparser
 import pytest
 from lxml import etree
 
-from newsriver import publish
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
-from newsriver.publish import FeedInfo, SourceInfo, render_atom, render_json, render_rss
-from newsriver.store import Store
+from newsriver.publish import render as publish
+from newsriver.publish.render import FeedInfo, SourceInfo, render_atom, render_json, render_rss
+from newsriver.store.store import Store
 
 from .feedcheck import ATOM, NS, format_problems, output_dangers
 

@@ -22,13 +22,14 @@ import feedparser
 import feedparser.encodings
 import pytest
 
-import newsriver.parse as parse_module
+import newsriver.ingest.parse as parse_module
 from newsriver.errors import ParseError
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
+from newsriver.ingest.parse_xml import PIEncoding, read_feed
 from newsriver.models import ParsedFeed
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
-from newsriver.parse_xml import PIEncoding, read_feed
 
+from .conftest import needs_corpus
 from .corpus import FEEDS, NOW, chunks, content_type, url_of
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -96,14 +97,15 @@ def all_outcomes() -> Iterator[Outcome]:
         yield from chunk_outcomes(chunk_id)
 
 
+@needs_corpus
 @pytest.mark.parametrize("chunk_id", list(chunks()))
 def test_fast_path_normalizes_like_feedparser(chunk_id: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="newsriver.parse_xml"):
+    with caplog.at_level(logging.WARNING, logger="newsriver.ingest.parse_xml"):
         outcomes = chunk_outcomes(chunk_id)
     problems = [f"{o.name}: {o.problem}" for o in outcomes if o.problem]
     assert not problems, "\n".join(problems)
     # A bug in the fast path falls back to feedparser with a warning: none may happen here.
-    assert [r.getMessage() for r in caplog.records if r.name == "newsriver.parse_xml"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "newsriver.ingest.parse_xml"] == []
 
 
 # Real captured feeds in plain RSS 2.0 / 0.9x or Atom 1.0 that must take the fast path.
@@ -133,6 +135,7 @@ REAL_FEEDS_ACCEPTED = [
 ]
 
 
+@needs_corpus
 def test_the_fast_path_takes_a_meaningful_share_of_the_corpus() -> None:
     outcomes = list(all_outcomes())
     accepted = [o for o in outcomes if o.accepted]

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from newsriver import config as config_module
-from newsriver import poll
-from newsriver.digest import digest
-from newsriver.poll import poll_sources
-from newsriver.store import Store
+from newsriver.config import schema as config_module
+from newsriver.ingest.digest import digest
+from newsriver.run import poll
+from newsriver.run.poll import poll_sources
+from newsriver.store.store import Store
 
-from .conftest import CORPUS, FIXTURES, ConfigWriter, FixtureServer
+from .conftest import CORPUS, FIXTURES, ConfigWriter, FixtureServer, needs_corpus
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 # Real feeds of both formats and several encodings, plus the suite's own fixtures.
@@ -42,6 +42,7 @@ def _children() -> set[str]:
     return found
 
 
+@needs_corpus
 def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
     feed_server: FixtureServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from newsriver.cli import main
-from newsriver.serve import FeedServer, close_server, make_server
+from newsriver.publish.serve import FeedServer, close_server, make_server
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import ColumnElement, Table, func, select
 
-from newsriver import config as config_module
 from newsriver.cli import main
-from newsriver.config import Retention, SourceConfig, SourceRetention
+from newsriver.config import schema as config_module
+from newsriver.config.schema import Retention, SourceConfig, SourceRetention
 from newsriver.models import Article
-from newsriver.output import publish_feeds
-from newsriver.retention import (
+from newsriver.publish.publisher import publish_feeds
+from newsriver.run.service import Service
+from newsriver.store.store import Store, dedupe_keys_table, entries_table, tombstones_table, url_hash
+from newsriver.stories.retention import (
     TOMBSTONE_GRACE,
     Held,
     Limits,
@@ -33,8 +35,6 @@ from newsriver.retention import (
     removable,
     sift,
 )
-from newsriver.service import Service
-from newsriver.store import Store, dedupe_keys_table, entries_table, tombstones_table, url_hash
 
 from .conftest import ConfigWriter, FixtureServer
 from .factories import make_article
@@ -71,7 +71,7 @@ def test_retention_config_is_validated_with_its_line() -> None:
         "sources:\n  - {name: a, url: 'https://a.example/', retention: {max_items: 0}}\n"
     )
     with pytest.raises(config_module.ConfigError) as raised:
-        config_module.parse(text, "n.yaml")
+        config_module.load_text(text, "n.yaml")
     assert raised.value.problems == [
         "n.yaml:3: settings.retention.max_age: must be longer than 0 s",
         "n.yaml:5: sources[0].retention.max_items: Input should be greater than or equal to 1",
@@ -385,7 +385,7 @@ def test_the_service_prune_job(
     store = Store(database_url)
     # A year on, everything is past max_age but what the feed shows.
     service = Service(path, config_module.load(path), store, clock=lambda: now + 365 * DAY)
-    with caplog.at_level(logging.INFO, logger="newsriver.service"):
+    with caplog.at_level(logging.INFO, logger="newsriver.run.service"):
         service.prune()
     assert store.entry_counts() == {"wire": 3}
     assert "pruned 2 entries (wire 2); 0 tombstones expired" in caplog.messages

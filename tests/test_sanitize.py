@@ -11,8 +11,9 @@ import feedparser
 import nh3
 import pytest
 
-from newsriver.sanitize import ATTRIBUTES, TAGS, URL_SCHEMES, clean_html, to_text, xml_safe
+from newsriver.ingest.sanitize import ATTRIBUTES, TAGS, URL_SCHEMES, clean_html, to_text, xml_safe
 
+from .conftest import needs_corpus
 from .corpus import FEEDS, chunks, run_chunk
 from .feedcheck import html_dangers, output_dangers
 
@@ -160,6 +161,7 @@ def raw_dangers(path: Path) -> list[str]:
     return [danger for text in _strings(document) for danger in html_dangers(text)]
 
 
+@needs_corpus
 def test_the_injection_cases_carry_payloads_the_checker_sees() -> None:
     cases = sorted(SANITIZE.glob("*.xml"))
     assert len(cases) == 745
@@ -170,6 +172,7 @@ def test_the_injection_cases_carry_payloads_the_checker_sees() -> None:
     assert unseen == [], "the checker must see every payload in the raw feed"
 
 
+@needs_corpus
 @pytest.mark.parametrize("chunk_id", SANITIZE_CHUNKS)
 def test_no_injection_survives_to_any_output_format(chunk_id: str) -> None:
     run = run_chunk(chunk_id)

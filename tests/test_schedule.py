@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from newsriver.schedule import (
+from newsriver.ingest.schedule import (
     Policy,
     Response,
     cache_lifetime,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from newsriver.serve import FeedServer, close_server, make_server
+from newsriver.publish.serve import FeedServer, close_server, make_server
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ NOT_AT_START = (
 
 def test_the_poll_command_starts_without_rendering_parsing_or_serving_modules() -> None:
     code = (
-        "import json, sys; import newsriver.cli, newsriver.poll, newsriver.output; "
+        "import json, sys; import newsriver.cli, newsriver.run.poll, newsriver.publish.publisher; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout))

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from newsriver.models import Article, Author, Enclosure
-from newsriver.store import Store, _row, entries_table
+from newsriver.store.store import Store, _row, entries_table
 from tests.factories import make_article
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from newsriver.store import Store, entries_table
+from newsriver.store.store import Store, entries_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

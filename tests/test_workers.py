@@ -19,8 +19,8 @@ import requests
 from sqlalchemy import func, select
 
 from newsriver.cli import main
-from newsriver.store import Store, entries_table, sources_table
-from newsriver.workers import Coordinator, Due, RenderedDocuments, choose
+from newsriver.run.workers import Coordinator, Due, RenderedDocuments, choose
+from newsriver.store.store import Store, entries_table, sources_table
 
 from .conftest import ConfigWriter, FixtureServer
 from .processes import stop

@@ -12,8 +12,8 @@ import pytest
 
 from newsriver.cli import main
 from newsriver.errors import ParseError
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 
 from .conftest import ConfigWriter, FixtureServer
 
@@ -103,8 +103,8 @@ _MEASURE = """
 import resource, sys, tracemalloc
 from datetime import UTC, datetime
 resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
-from newsriver.normalize import normalize_feed
-from newsriver.parse import parse
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 body = sys.stdin.buffer.read()
 tracemalloc.start()
 parsed = parse(body, "http://127.0.0.1/feed")

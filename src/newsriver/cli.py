@@ -14,14 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, logs
-from . import config as config_module
-from .config import Config
-from .errors import ConfigError, NewsriverError
-from .store import Store
+from newsriver import __version__
+from newsriver.config import schema as config_module
+from newsriver.config.schema import Config
+from newsriver.errors import ConfigError, NewsriverError
+from newsriver.run import logs
+from newsriver.store.store import Store
 
 if TYPE_CHECKING:
-    from .poll import Outcome
+    from newsriver.run.poll import Outcome
 
 # Each command imports what only it needs (rendering, parsing, OPML, the service, the
 # server) in its handler: a poll run from cron every few minutes pays the start-up of
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "serve", "status"):
             # Their coordination tables (leases, workers, rendered documents) join the schema
             # the store creates when the module defining them is imported.
-            from . import workers  # noqa: F401
+            from newsriver.run import workers  # noqa: F401
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -113,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
-    from . import opml
+    from newsriver.config import opml
 
     try:
         data = args.file.read_bytes()
@@ -127,8 +128,8 @@ def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
-    from .pages import render_opml
-    from .publish import SourceInfo, write_atomic
+    from newsriver.publish.pages import render_opml
+    from newsriver.publish.render import SourceInfo, write_atomic
 
     sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
     data = render_opml(config.settings.title, sources)
@@ -148,8 +149,8 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .output import announce, publish_feeds
-    from .poll import poll_sources
+    from newsriver.publish.publisher import announce, publish_feeds
+    from newsriver.run.poll import poll_sources
 
     store.sync_sources((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
@@ -192,14 +193,14 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
             progress.update(task, advance=1, entries=entries)
 
-        from .poll import poll_sources
+        from newsriver.run.poll import poll_sources
 
         return poll_sources(config, store, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .lock import WriterLock
-    from .service import Service
+    from newsriver.run.lock import WriterLock
+    from newsriver.run.service import Service
 
     lock = WriterLock(config.settings.database)
     lock.acquire()
@@ -216,8 +217,8 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .serve import FeedServer, close_server, make_server
-    from .workers import RenderedDocuments
+    from newsriver.publish.serve import FeedServer, close_server, make_server
+    from newsriver.run.workers import RenderedDocuments
 
     settings = config.settings
     documents = RenderedDocuments(store) if args.from_database else None
@@ -237,8 +238,8 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
-    from .poll import utcnow
-    from .prune import apply_retention
+    from newsriver.run.poll import utcnow
+    from newsriver.run.prune import apply_retention
 
     pruned = apply_retention(config, store, utcnow())
     configured = [s.name for s in config.sources]
@@ -254,8 +255,8 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .dedupe import explain
-    from .poll import utcnow
+    from newsriver.run.poll import utcnow
+    from newsriver.stories.match import explain
 
     groups = store.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
@@ -273,8 +274,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from .poll import utcnow
-    from .workers import HEARTBEAT_STALE, Coordinator
+    from newsriver.run.poll import utcnow
+    from newsriver.run.workers import HEARTBEAT_STALE, Coordinator
 
     rows = store.sources()
     counts = store.entry_counts()
@@ -340,9 +341,9 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from .discover import feeds_in
-    from .fetch import fetch
-    from .parse import parse
+    from newsriver.ingest.discover import feeds_in
+    from newsriver.ingest.fetch import fetch
+    from newsriver.ingest.parse import parse
 
     result = fetch(args.url)
     found = feeds_in(result)

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from .models import FetchResult
+from newsriver.models import FetchResult
 
 # application/json is left out on purpose: WordPress advertises its REST API with it.
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml")

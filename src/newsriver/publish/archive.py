@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .dedupe import Story
+from newsriver.stories.match import Story
 
 FOLDER = "archive"  # <feed>/archive/ in the output folder
 _PAGE_NAME = re.compile(r"^(\d{4})-(\d{2})(?:-(\d+))?\.atom$")

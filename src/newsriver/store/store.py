@@ -50,14 +50,33 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .dedupe import Candidate, NearPolicy, Stored, Story, Verdict, compose, decide, identifies_article, match_story
-from .errors import StoreError
-from .models import Article, Author, Enclosure
-from .retention import TOMBSTONE_GRACE, Held, Limits, Pruned, Tombstone, over_limits, removable, sift
+from newsriver.errors import StoreError
+from newsriver.models import Article, Author, Enclosure
+from newsriver.stories.match import (
+    Candidate,
+    NearPolicy,
+    Stored,
+    Story,
+    Verdict,
+    compose,
+    decide,
+    identifies_article,
+    match_story,
+)
+from newsriver.stories.retention import (
+    TOMBSTONE_GRACE,
+    Held,
+    Pruned,
+    RetentionLimits,
+    Tombstone,
+    over_limits,
+    removable,
+    sift,
+)
 
 if TYPE_CHECKING:
     # Imported where near-duplicates are looked for (see dedupe): numpy comes with it.
-    from .fingerprint import Fingerprint
+    from newsriver.stories.fingerprint import Fingerprint
 
 SCHEMA_VERSION = 1
 SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per connection (its default is 2 MB)
@@ -573,7 +592,11 @@ class Store:
     # --- retention --------------------------------------------------------------------
 
     def prune(
-        self, limits: Callable[[str], Limits], shown: Collection[str], configured: Collection[str], now: datetime
+        self,
+        limits: Callable[[str], RetentionLimits],
+        shown: Collection[str],
+        configured: Collection[str],
+        now: datetime,
     ) -> Pruned:
         """Apply retention (see ``retention``) in one transaction: remove what it allows,
         leaving a tombstone for each entry and dropping its near-duplicate keys; expire the
@@ -798,7 +821,7 @@ def _fingerprints(
 ) -> dict[str, Fingerprint]:
     """The fingerprint of every row to insert (by its id) or update (by its target): from
     ``known`` (by article id) when there, else made from the row's text."""
-    from .fingerprint import of_entry
+    from newsriver.stories.fingerprint import of_entry
 
     found = {}
     for row in inserts:
@@ -871,7 +894,7 @@ def offered(
     """The candidate lookup: for each (keys, published) the ids of the stored entries of
     other sources within the window that share the most keys with it (at least
     MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
-    from .fingerprint import MIN_SHARED_KEYS
+    from newsriver.stories.fingerprint import MIN_SHARED_KEYS
 
     window = int(near.window.total_seconds())
     times = [published for _, published in wanted]
@@ -925,7 +948,7 @@ class _RecentPrints(OrderedDict[tuple[str, int], "Fingerprint"]):
     def of(self, entry_id: str, title: str, summary: str, content: str) -> Fingerprint:
         found = self.get((entry_id, hash((title, summary, content))))
         if found is None:
-            from .fingerprint import of_entry
+            from newsriver.stories.fingerprint import of_entry
 
             found = of_entry(title, summary, content)
             self.remember(entry_id, title, summary, content, found)

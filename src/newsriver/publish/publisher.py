@@ -13,16 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, archive
-from .archive import Month, Page
-from .config import Config, FeedConfig
-from .dedupe import Copy, Story
-from .filters import cap_per_source, shown
-from .models import Article
-from .store import Store
+from newsriver import __version__
+from newsriver.config.schema import Config, FeedConfig
+from newsriver.models import Article
+from newsriver.publish import archive
+from newsriver.publish.archive import Month, Page
+from newsriver.store.store import Store
+from newsriver.stories.filters import cap_per_source, shown
+from newsriver.stories.match import Copy, Story
 
 if TYPE_CHECKING:
-    from .publish import FeedInfo, SourceInfo
+    from newsriver.publish.render import FeedInfo, SourceInfo
 
 # Rendering (feedgen, lxml) and WebSub (requests) are imported when a publish renders: a
 # poll that changed nothing skips it, and their imports cost more than the rest of it.
@@ -31,7 +32,7 @@ STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish 
 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
-    from .publish import SourceInfo
+    from newsriver.publish.render import SourceInfo
 
     rows = store.sources()
     infos = {}
@@ -47,7 +48,7 @@ def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
 
 
 def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
-    from .publish import FeedInfo
+    from newsriver.publish.render import FeedInfo
 
     return FeedInfo(
         name=feed.name,
@@ -120,8 +121,8 @@ def publish_feeds(
         last = json.loads(store.meta(STAMP_KEY) or "{}")
         if last.get("stamp") == stamp and all((output / name).exists() for name in last.get("files", ())):
             return []
-    from .pages import FeedSummary, SourceHealth, render_index, render_opml
-    from .publish import RENDERERS, render_atom, write_atomic
+    from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
+    from newsriver.publish.render import RENDERERS, render_atom, write_atomic
 
     infos = source_infos(config, store)
     rows = store.sources()
@@ -226,7 +227,7 @@ def _unfinished(last_page: Path) -> bool:
     yet link to the next month."""
     from lxml import etree
 
-    from .publish import ATOM_NS
+    from newsriver.publish.render import ATOM_NS
 
     try:
         root = etree.parse(str(last_page)).getroot()
@@ -249,8 +250,8 @@ def announce(config: Config, changed: list[Path]) -> list[tuple[str, str]]:
     """Ping the WebSub hubs for the feeds among ``changed``; returns the pings that failed."""
     if not changed or not config.settings.websub_hubs:
         return []
-    from .publish import RENDERERS
-    from .websub import ping
+    from newsriver.publish.render import RENDERERS
+    from newsriver.publish.websub import ping
 
     # Only subscription documents: nobody subscribes to an archive page in a subfolder.
     output = config.settings.output_dir

@@ -23,25 +23,25 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .config import Retention, SourceConfig
-from .dedupe import identifies_article
-from .models import Article
+from newsriver.config.schema import Retention, SourceConfig
+from newsriver.models import Article
+from newsriver.stories.match import identifies_article
 
 TOMBSTONE_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class RetentionLimits:
     max_age: timedelta | None  # None: no age limit
     max_items: int | None  # None: no count limit
 
 
-def limits_for(settings: Retention, source: SourceConfig | None) -> Limits:
+def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLimits:
     """A source's limits: its own ``retention`` fields where it sets them (null: none), else
     the settings'. A source no longer configured gets the settings'."""
     own = source.retention if source is not None else None
     chosen = own.model_fields_set if own is not None else set()
-    return Limits(
+    return RetentionLimits(
         max_age=own.max_age if own is not None and "max_age" in chosen else settings.max_age,
         max_items=own.max_items if own is not None and "max_items" in chosen else settings.max_items_per_source,
     )
@@ -57,7 +57,7 @@ class Held:
     published: datetime
 
 
-def over_limits(held: Iterable[Held], limits: Limits, now: datetime) -> list[Held]:
+def over_limits(held: Iterable[Held], limits: RetentionLimits, now: datetime) -> list[Held]:
     """Of one source's entries, those past its limits, newest first.
 
     Newest by publication date, ties to the smaller id, so the count limit always keeps

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .config import Config
-from .output import archive_pages, select
-from .retention import Pruned, limits_for
-from .store import Store
+from newsriver.config.schema import Config
+from newsriver.publish.publisher import archive_pages, select
+from newsriver.store.store import Store
+from newsriver.stories.retention import Pruned, limits_for
 
 
 def apply_retention(config: Config, store: Store, now: datetime) -> Pruned:
     sources = {s.name: s for s in config.sources}
     settings = config.settings.retention
-    ids = shown(config, store, now)
+    ids = story_ids_shown(config, store, now)
     return store.prune(lambda name: limits_for(settings, sources.get(name)), ids, set(sources), now)
 
 
-def shown(config: Config, store: Store, now: datetime) -> list[str]:
+def story_ids_shown(config: Config, store: Store, now: datetime) -> list[str]:
     """The ids of the items the next publish would write: every feed's subscription
     document and the archive pages not final yet. Keeping them means a prune never
     changes a published file; a finished archive month is written once and stays."""

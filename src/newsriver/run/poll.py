@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, Settings, SourceConfig
-from .errors import FetchError, ParseError
-from .fetch import Limits, fetch
-from .models import Article, FetchResult
-from .network import Network
-from .schedule import RATE_WINDOW, Policy, Response, decide, feed_interval, left_alone
-from .store import SourceRow, Store
-from .urls import host_of
+from newsriver.config.schema import Config, Settings, SourceConfig
+from newsriver.errors import FetchError, ParseError
+from newsriver.ingest.fetch import FetchLimits, fetch
+from newsriver.ingest.network import Network
+from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone, plan_next_poll
+from newsriver.models import Article, FetchResult
+from newsriver.store.store import SourceRow, Store
+from newsriver.urls import host_of
 
 if TYPE_CHECKING:
     # The parsing stage (feedparser, nh3, lxml) and HTML discovery are imported where a body
     # first needs them: a pass of 304s never does, and start-up is much of its time.
-    from .digest import Digest
-    from .fingerprint import Fingerprint
+    from newsriver.ingest.digest import Digest
+    from newsriver.stories.fingerprint import Fingerprint
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -104,8 +104,8 @@ class _Retrieved:
     note: str = ""
 
 
-def fetch_limits(settings: Settings) -> Limits:
-    return Limits(
+def fetch_limits(settings: Settings) -> FetchLimits:
+    return FetchLimits(
         connect_timeout=settings.connect_timeout.total_seconds(),
         read_timeout=settings.timeout.total_seconds(),
         deadline=settings.deadline.total_seconds(),
@@ -124,7 +124,13 @@ def _policy(config: Config, cfg: SourceConfig) -> Policy:
 
 
 def _retrieve(
-    row: SourceRow, cfg: SourceConfig, now: datetime, limits: Limits, network: Network, digester: Digester, near: bool
+    row: SourceRow,
+    cfg: SourceConfig,
+    now: datetime,
+    limits: FetchLimits,
+    network: Network,
+    digester: Digester,
+    near: bool,
 ) -> _Retrieved:
     try:
         result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public=row.via_public)
@@ -138,7 +144,7 @@ def _retrieve(
         page = result
         found = None
         if page.body is not None:
-            from .discover import feeds_in
+            from newsriver.ingest.discover import feeds_in
 
             found = feeds_in(page)
         if found is not None:
@@ -201,7 +207,7 @@ def poll_sources(
     names: Iterable[str] | None = None,
     clock: Clock = utcnow,
     on_outcome: Callable[[Outcome], None] | None = None,
-    limits: Limits | None = None,
+    limits: FetchLimits | None = None,
     rng: random.Random | None = None,
     network: Network | None = None,
     stopping: threading.Event | None = None,
@@ -352,7 +358,7 @@ def _digester(stack: ExitStack, turns: threading.Lock) -> Digester:
     threads wait for their digest)."""
 
     def here(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
-        from .digest import digest
+        from newsriver.ingest.digest import digest
 
         with turns:
             return digest(body, url, content_type, cfg, now, near)
@@ -363,14 +369,14 @@ def _digester(stack: ExitStack, turns: threading.Lock) -> Digester:
     # forkserver: workers start from a small single-threaded process that imported only the
     # parsing stage, never by forking this one with its threads, connections and database.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsriver.digest"])
+    context.set_forkserver_preload(["newsriver.ingest.digest"])
     workers = stack.enter_context(ProcessPoolExecutor(max_workers=processes, mp_context=context))
     documents = itertools.count()  # none of the workers starts before the first submit
 
     def in_worker(body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
         if next(documents) < PROCESS_POOL_AFTER_DOCUMENTS:
             return here(body, url, content_type, cfg, now, near)
-        from .digest import digest
+        from newsriver.ingest.digest import digest
 
         try:
             job = workers.submit(digest, body, url, content_type, cfg, now, near)
@@ -401,7 +407,7 @@ def _store(
     the source's row: that change is appended to ``updates``, for the caller to write.
     """
     history = rhythm | {a.entry_key: a.published for a in got.articles} if got.articles else rhythm
-    decision = decide(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)
+    decision = plan_next_poll(now, _policy(config, cfg), row.errors, list(history.values()), got.response, spread)
     next_poll = decision.next_poll
     if next_poll is not None and host_wait is not None:
         next_poll = max(next_poll, host_wait)  # another source on this host was told to wait

@@ -22,11 +22,11 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from . import __version__
-from .dedupe import Copy
-from .models import Article
-from .normalize import ID_NAMESPACE
-from .sanitize import to_text
+from newsriver import __version__
+from newsriver.ingest.normalize import ID_NAMESPACE
+from newsriver.ingest.sanitize import to_text
+from newsriver.models import Article
+from newsriver.stories.match import Copy
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"

@@ -25,10 +25,10 @@ from urllib3.exceptions import DecodeError, LocationParseError, ProtocolError, R
 from urllib3.response import BaseHTTPResponse
 from urllib3.util import make_headers, parse_url
 
-from . import __version__
-from .errors import FetchError
-from .models import FetchResult
-from .network import Network, Route
+from newsriver import __version__
+from newsriver.errors import FetchError
+from newsriver.ingest.network import Network, Route
+from newsriver.models import FetchResult
 
 USER_AGENT = f"newsriver/{__version__} (+https://github.com/newsriver/newsriver)"
 ACCEPT = (
@@ -44,7 +44,7 @@ _CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class FetchLimits:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # longest silence while waiting for bytes
     deadline: float = 60.0  # the whole exchange, redirects included: a trickling server cannot hold a worker
@@ -56,7 +56,7 @@ def fetch(
     url: str,
     etag: str = "",
     last_modified: str = "",
-    limits: Limits | None = None,
+    limits: FetchLimits | None = None,
     network: Network | None = None,
     public: bool = False,
 ) -> FetchResult:
@@ -65,7 +65,7 @@ def fetch(
     ``public`` says the URL was reached from a public address (a stored redirect or
     discovery), so it may not lead into private address space either.
     """
-    limits = limits or Limits()
+    limits = limits or FetchLimits()
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     if etag:
         headers["If-None-Match"] = etag
@@ -85,7 +85,7 @@ def fetch(
             raise FetchError(_describe(exc, limits)) from exc
 
 
-def _follow(url: str, headers: dict[str, str], limits: Limits, route: Route, deadline: _Deadline) -> FetchResult:
+def _follow(url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline) -> FetchResult:
     visited = [url]
     permanent = ""  # where the leading run of 301/308 redirects ends: the feed's new home
     moving = True
@@ -128,7 +128,7 @@ def _follow(url: str, headers: dict[str, str], limits: Limits, route: Route, dea
             )
 
 
-def _redirect_target(visited: list[str], location: str, limits: Limits) -> str:
+def _redirect_target(visited: list[str], location: str, limits: FetchLimits) -> str:
     target = urljoin(visited[-1], location.strip())
     scheme = urlsplit(target).scheme.lower()
     if scheme not in ("http", "https"):
@@ -142,7 +142,7 @@ def _redirect_target(visited: list[str], location: str, limits: Limits) -> str:
 
 @contextlib.contextmanager
 def _exchange(
-    url: str, headers: dict[str, str], limits: Limits, route: Route, deadline: _Deadline
+    url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline
 ) -> Iterator[BaseHTTPResponse]:
     """One request and its response's headers, on a connection of its own."""
     try:
@@ -205,7 +205,7 @@ def _connect(route: Route, host: str, port: int, timeout: float) -> socket.socke
     raise FetchError(f"cannot connect to {host}:{port}: " + "; ".join(failures))
 
 
-def _read_body(response: BaseHTTPResponse, limits: Limits, deadline: _Deadline) -> bytes:
+def _read_body(response: BaseHTTPResponse, limits: FetchLimits, deadline: _Deadline) -> bytes:
     too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
     declared = response.headers.get("content-length", "")
     if not response.headers.get("content-encoding") and declared.isdigit() and int(declared) > limits.max_bytes:
@@ -224,7 +224,7 @@ def _read_body(response: BaseHTTPResponse, limits: Limits, deadline: _Deadline) 
     return b"".join(chunks)
 
 
-def _describe(exc: BaseException, limits: Limits) -> str:
+def _describe(exc: BaseException, limits: FetchLimits) -> str:
     if isinstance(exc, TimeoutError | ReadTimeoutError):
         return f"timed out: nothing received for {limits.read_timeout:g} s"
     if isinstance(exc, ssl.SSLError):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .config import SourceConfig
-from .filters import stored
-from .fingerprint import Fingerprint, of_entry
-from .models import Article, FeedMeta
-from .normalize import normalize_feed
-from .parse import parse
+from newsriver.config.schema import SourceConfig
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
+from newsriver.models import Article, FeedMeta
+from newsriver.stories.filters import stored
+from newsriver.stories.fingerprint import Fingerprint, of_entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from urllib.parse import unquote
 
 from waitress.server import create_server
 
-from .errors import NewsriverError
-from .publish import MEDIA_TYPES
+from newsriver.errors import NewsriverError
+from newsriver.publish.render import MEDIA_TYPES
 
 StartResponse = Callable[..., Any]
 Health = Callable[[], dict[str, Any]]

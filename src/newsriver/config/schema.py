@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from .dedupe import NearPolicy
-from .errors import ConfigError
+from newsriver.errors import ConfigError
+from newsriver.stories.match import NearPolicy
 
 DEFAULT_PATH = "config/newsriver.yaml"
 # Cache-Control: max-age of served files, a fraction of the poll cadence (see Config.cache_max_age).
@@ -69,7 +69,7 @@ def _regex(pattern: str | None) -> str | None:
 Regex = Annotated[str | None, AfterValidator(_regex)]
 
 
-class Match(_Strict):
+class Rule(_Strict):
     """Regular expressions over an entry's text; the rule matches when any of them does."""
 
     title: Regex = None
@@ -82,7 +82,7 @@ class Match(_Strict):
         return any(p is not None for p in (self.title, self.content, self.author, self.category))
 
 
-class Selection(Match):
+class Selection(Rule):
     """Which entries an output feed shows: by source, by tag, by text."""
 
     tags: list[str] = []
@@ -120,8 +120,8 @@ class SourceConfig(_Strict):
     interval: Duration | None = None
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
-    keep: Match | None = None  # only entries matching this are stored
-    block: Match | None = None  # entries matching this are never stored
+    keep: Rule | None = None  # only entries matching this are stored
+    block: Rule | None = None  # entries matching this are never stored
     retention: SourceRetention | None = None  # overrides settings.retention for this source
 
     @field_validator("url")
@@ -376,10 +376,10 @@ def load(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return parse(text, str(path))
+    return load_text(text, str(path))
 
 
-def parse(text: str, filename: str = "<config>") -> Config:
+def load_text(text: str, filename: str = "<config>") -> Config:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

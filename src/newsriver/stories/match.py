@@ -13,12 +13,12 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .models import Article
+from newsriver.models import Article
 
 if TYPE_CHECKING:
     # Fingerprints (and numpy under them) are imported where texts are compared: a pass
     # where every source answered 304 never does, and the import is a tenth of its start-up.
-    from .fingerprint import Fingerprint, Similarity
+    from newsriver.stories.fingerprint import Fingerprint, Similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ def match_story(
     """
     if not candidates:  # most new articles: no import on their path
         return None
-    from .fingerprint import compare
+    from newsriver.stories.fingerprint import compare
 
     matching: list[tuple[tuple[float, str, str], Candidate, Similarity]] = []
     for candidate in candidates:
@@ -214,7 +214,7 @@ def explain(article: Article, earlier: Sequence[Article]) -> str:
     """Why ``article`` belongs with its story's copies stored before it: what ``dupes`` shows."""
     if identifies_article(article.canonical_url) and any(e.canonical_url == article.canonical_url for e in earlier):
         return "same URL"
-    from .fingerprint import compare, of_entry
+    from newsriver.stories.fingerprint import compare, of_entry
 
     mine = of_entry(article.title, article.summary, article.content)
     similarities = [compare(mine, of_entry(e.title, e.summary, e.content)) for e in earlier]

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .models import Article, Author, Enclosure, ParsedFeed
-from .sanitize import clean_html, to_text, xml_safe
-from .urls import absolute, canonical, host_of
+from newsriver.ingest.sanitize import clean_html, to_text, xml_safe
+from newsriver.models import Article, Author, Enclosure, ParsedFeed
+from newsriver.urls import absolute, canonical, host_of
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
-from .errors import StoreError
+from newsriver.errors import StoreError
 
 
 class WriterLock:

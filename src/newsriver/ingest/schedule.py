@@ -50,21 +50,21 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class PollPlan:
     state: Literal["ok", "not_modified", "error", "backoff", "gone"]
     errors: int  # consecutive failures, 0 after a success
     next_poll: datetime | None  # None: never again
     host_wait_until: datetime | None = None  # Retry-After: every source on the host waits
 
 
-def decide(
+def plan_next_poll(
     now: datetime,
     policy: Policy,
     errors: int,
     published: Sequence[datetime],
     response: Response,
     spread: float,
-) -> Decision:
+) -> PollPlan:
     """The state and next poll of a source after ``response``.
 
     ``errors`` counts the consecutive failures before this response, ``published`` holds
@@ -73,7 +73,7 @@ def decide(
     fixed one.
     """
     if response.status == GONE:
-        return Decision("gone", errors + 1, None)
+        return PollPlan("gone", errors + 1, None)
     interval = base_interval(policy, published, now)
     # An administrator's interval longer than max_interval is a decision, not a mistake.
     cap = max(policy.max_interval, interval)
@@ -87,12 +87,12 @@ def decide(
             wait_until = min(wait_until, now + cap)
             wait = max(wait, wait_until - now)
         state: Literal["error", "backoff"] = "backoff" if response.status in SLOW_DOWN else "error"
-        return Decision(state, failures, now + wait, wait_until)
+        return PollPlan(state, failures, now + wait, wait_until)
     wait = _jittered(interval, policy.jitter, spread, floor, cap)
     # Never earlier than the feed asks, never later than the cap: a stray Expires in 2099
     # must not silently stop a source.
     asked = min(max(cache_lifetime(response.headers, now), response.feed_interval), cap)
-    return Decision(response.kind, 0, now + max(wait, asked))
+    return PollPlan(response.kind, 0, now + max(wait, asked))
 
 
 def base_interval(policy: Policy, published: Sequence[datetime], now: datetime) -> timedelta:

@@ -8,8 +8,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TypeVar
 
-from .config import FeedConfig, Match, SourceConfig
-from .models import Article
+from newsriver.config.schema import FeedConfig, Rule, SourceConfig
+from newsriver.models import Article
 
 T = TypeVar("T")
 
@@ -19,7 +19,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def matches(rule: Match, article: Article) -> bool:
+def matches(rule: Rule, article: Article) -> bool:
     """True when any of the rule's patterns finds its field; a rule without patterns never matches."""
     fields = (
         (rule.title, (article.title,)),

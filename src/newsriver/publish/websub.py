@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import requests
 
-from .fetch import USER_AGENT
+from newsriver.ingest.fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
 

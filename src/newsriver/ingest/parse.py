@@ -17,11 +17,11 @@ import feedparser
 import feedparser.sanitizer
 from feedparser.datetimes import _parse_date
 
-from .errors import ParseError
-from .models import FeedMeta, ParsedFeed
-from .parse_xml import read_feed
-from .sanitize import to_text, xml_safe
-from .urls import absolute
+from newsriver.errors import ParseError
+from newsriver.ingest.parse_xml import read_feed
+from newsriver.ingest.sanitize import to_text, xml_safe
+from newsriver.models import FeedMeta, ParsedFeed
+from newsriver.urls import absolute
 
 # feedparser strips a document's entity declarations and puts back only those it deems safe:
 # one character reference, or any text without "&". Text of any length is not safe: one 100 kB

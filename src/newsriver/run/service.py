@@ -18,16 +18,16 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection
 
-from . import config as config_module
-from .config import Config
-from .errors import ConfigError
-from .metrics import CONTENT_TYPE, Metrics
-from .output import announce, publish_feeds
-from .poll import Clock, Outcome, poll_sources, utcnow
-from .prune import apply_retention
-from .serve import FeedServer, close_server, make_server
-from .store import Store
-from .workers import Coordinator
+from newsriver.config import schema as config_module
+from newsriver.config.schema import Config
+from newsriver.errors import ConfigError
+from newsriver.publish.publisher import announce, publish_feeds
+from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.run.metrics import CONTENT_TYPE, Metrics
+from newsriver.run.poll import Clock, Outcome, poll_sources, utcnow
+from newsriver.run.prune import apply_retention
+from newsriver.run.workers import Coordinator
+from newsriver.store.store import Store
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10

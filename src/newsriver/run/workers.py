@@ -36,9 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from .serve import Document
-from .store import Store, UTCDateTime, meta_table, metadata, sources_table
-from .urls import host_of
+from newsriver.publish.serve import Document
+from newsriver.store.store import Store, UTCDateTime, meta_table, metadata, sources_table
+from newsriver.urls import host_of
 
 # Arbitrary constants naming newsriver's PostgreSQL advisory locks.
 CLAIM_LOCK = 0x6E657773  # "news"

@@ -12,10 +12,10 @@ from xml.etree import ElementTree
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from . import config as config_module
-from .errors import ConfigError, NewsriverError
-from .publish import write_atomic
-from .urls import canonical
+from newsriver.config import schema as config_module
+from newsriver.errors import ConfigError, NewsriverError
+from newsriver.publish.render import write_atomic
+from newsriver.urls import canonical
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def import_opml(config_path: Path, data: bytes) -> ImportResult:
     yaml.dump(document, buffer)
     text = buffer.getvalue()
     try:
-        config_module.parse(text, str(config_path))
+        config_module.load_text(text, str(config_path))
     except ConfigError as exc:
         raise ConfigError(["the imported config would be invalid; nothing written", *exc.problems]) from exc
     if added:
