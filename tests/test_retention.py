@@ -28,7 +28,7 @@ from newsriver.store.store import Store, dedupe_keys_table, entries_table, tombs
 from newsriver.stories.retention import (
     TOMBSTONE_GRACE,
     Held,
-    Limits,
+    RetentionLimits,
     Tombstone,
     limits_for,
     over_limits,
@@ -41,7 +41,7 @@ from .factories import make_article
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
-NONE = Limits(None, None)
+NONE = RetentionLimits(None, None)
 
 # --- pure: the limits of a source -------------------------------------------------------
 
@@ -53,16 +53,16 @@ def source(**retention: object) -> SourceConfig:
 
 def test_a_source_takes_the_settings_limits_unless_it_sets_its_own() -> None:
     settings = Retention()
-    assert limits_for(settings, source()) == Limits(timedelta(days=90), 1000)
-    assert limits_for(settings, None) == Limits(timedelta(days=90), 1000)  # a source no longer configured
-    assert limits_for(settings, source(max_items=20)) == Limits(timedelta(days=90), 20)
-    assert limits_for(settings, source(max_age="7d")) == Limits(timedelta(days=7), 1000)
+    assert limits_for(settings, source()) == RetentionLimits(timedelta(days=90), 1000)
+    assert limits_for(settings, None) == RetentionLimits(timedelta(days=90), 1000)  # a source no longer configured
+    assert limits_for(settings, source(max_items=20)) == RetentionLimits(timedelta(days=90), 20)
+    assert limits_for(settings, source(max_age="7d")) == RetentionLimits(timedelta(days=7), 1000)
 
 
 def test_null_lifts_a_limit_and_an_absent_field_inherits() -> None:
     settings = Retention(max_age=timedelta(days=30), max_items_per_source=None)
-    assert limits_for(settings, source(max_age=None)) == Limits(None, None)
-    assert limits_for(settings, source(max_items=5)) == Limits(timedelta(days=30), 5)
+    assert limits_for(settings, source(max_age=None)) == RetentionLimits(None, None)
+    assert limits_for(settings, source(max_items=5)) == RetentionLimits(timedelta(days=30), 5)
 
 
 def test_retention_config_is_validated_with_its_line() -> None:
@@ -91,24 +91,24 @@ def ids(entries: list[Held]) -> list[str]:
 
 def test_past_max_age_means_published_longer_ago_than_it() -> None:
     entries = [held("new", DAY), held("edge", 30 * DAY), held("old", 30 * DAY + timedelta(seconds=1))]
-    assert ids(over_limits(entries, Limits(30 * DAY, None), T)) == ["old"]
+    assert ids(over_limits(entries, RetentionLimits(30 * DAY, None), T)) == ["old"]
 
 
 def test_the_count_limit_keeps_the_newest_by_publication_date() -> None:
     entries = [held("c", 3 * DAY), held("a", 1 * DAY), held("d", 4 * DAY), held("b", 2 * DAY)]
-    assert ids(over_limits(entries, Limits(None, 2), T)) == ["c", "d"]
+    assert ids(over_limits(entries, RetentionLimits(None, 2), T)) == ["c", "d"]
 
 
 def test_entries_published_at_once_are_counted_in_a_stable_order() -> None:
     entries = [held(name, DAY) for name in "dbca"]
-    assert ids(over_limits(entries, Limits(None, 2), T)) == ["c", "d"]
-    assert ids(over_limits(list(reversed(entries)), Limits(None, 2), T)) == ["c", "d"]
+    assert ids(over_limits(entries, RetentionLimits(None, 2), T)) == ["c", "d"]
+    assert ids(over_limits(list(reversed(entries)), RetentionLimits(None, 2), T)) == ["c", "d"]
 
 
 def test_either_limit_puts_an_entry_past_them_and_none_keeps_everything() -> None:
     entries = [held("a", DAY), held("b", 2 * DAY), held("old", 100 * DAY)]
-    assert ids(over_limits(entries, Limits(10 * DAY, 2), T)) == ["old"]
-    assert ids(over_limits(entries, Limits(10 * DAY, 1), T)) == ["b", "old"]
+    assert ids(over_limits(entries, RetentionLimits(10 * DAY, 2), T)) == ["old"]
+    assert ids(over_limits(entries, RetentionLimits(10 * DAY, 1), T)) == ["b", "old"]
     assert over_limits(entries, NONE, T) == []
 
 
@@ -206,14 +206,14 @@ def test_a_story_is_pruned_whole_and_a_shown_story_not_at_all(store: Store) -> N
     save(store, [copy])
     lone = article("lone", "a", age=50 * DAY)
     save(store, [lone])
-    a_only = {"a": Limits(30 * DAY, None), "b": NONE}
+    a_only = {"a": RetentionLimits(30 * DAY, None), "b": NONE}
     pruned = store.prune(lambda s: a_only[s], shown=(), configured={"a", "b"}, now=T)
     assert pruned.removed == {"a": 1} and pruned.kept == {"a": 1}
     # The story still shows its first stored copy's id, with the other copy listed.
     [story] = store.select_stories(["a", "b"], 10)
     assert story.item.id == first.id and [c.source for c in story.copies] == ["b"]
 
-    both = Limits(30 * DAY, None)
+    both = RetentionLimits(30 * DAY, None)
     assert store.prune(lambda s: both, shown=[copy.id], configured={"a", "b"}, now=T).removed == {}
     pruned = store.prune(lambda s: both, shown=(), configured={"a", "b"}, now=T)
     assert pruned.removed == {"a": 1, "b": 1} and pruned.kept == {}
@@ -224,7 +224,7 @@ def test_a_story_is_pruned_whole_and_a_shown_story_not_at_all(store: Store) -> N
 def test_a_tombstone_lasts_while_its_entry_is_in_the_feed_then_expires(store: Store) -> None:
     x = article("x", age=100 * DAY)
     save(store, [x])
-    assert store.prune(lambda s: Limits(30 * DAY, None), (), {"s"}, T).removed == {"s": 1}
+    assert store.prune(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T).removed == {"s": 1}
 
     def read(at: datetime, *keys: str) -> int:
         return save(store, [article(k, seen=at, age=DAY) for k in keys])
@@ -247,7 +247,7 @@ def test_a_tombstone_lasts_while_its_entry_is_in_the_feed_then_expires(store: St
 
 def test_tombstones_of_a_source_no_longer_configured_expire_after_the_grace(store: Store) -> None:
     save(store, [article("x", age=100 * DAY)])
-    store.prune(lambda s: Limits(30 * DAY, None), (), {"s"}, T)
+    store.prune(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T)
     assert store.prune(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE - DAY).tombstones_expired == 0
     assert store.prune(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE + DAY).tombstones_expired == 1
 

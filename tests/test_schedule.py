@@ -11,10 +11,10 @@ from newsriver.ingest.schedule import (
     Policy,
     Response,
     cache_lifetime,
-    decide,
     feed_interval,
     is_due,
     left_alone,
+    plan_next_poll,
     publishing_interval,
     retry_after,
 )
@@ -31,40 +31,40 @@ def wait(decision_next: datetime | None) -> timedelta:
 
 
 def test_success_polls_after_the_interval_within_the_jitter_band() -> None:
-    assert wait(decide(NOW, POLICY, 0, [], OK, MIDDLE).next_poll) == timedelta(minutes=30)
-    assert wait(decide(NOW, POLICY, 0, [], OK, 0.0).next_poll) == timedelta(minutes=27)
-    assert wait(decide(NOW, POLICY, 0, [], OK, 0.999999).next_poll) > timedelta(minutes=32, seconds=59)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], OK, MIDDLE).next_poll) == timedelta(minutes=30)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], OK, 0.0).next_poll) == timedelta(minutes=27)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], OK, 0.999999).next_poll) > timedelta(minutes=32, seconds=59)
 
 
 def test_jitter_never_polls_sooner_than_min_interval_or_a_shorter_configured_interval() -> None:
     five = Policy(interval=timedelta(minutes=5), adaptive=False)
-    assert wait(decide(NOW, five, 0, [], OK, 0.0).next_poll) == timedelta(minutes=5)
+    assert wait(plan_next_poll(NOW, five, 0, [], OK, 0.0).next_poll) == timedelta(minutes=5)
     one = Policy(interval=timedelta(minutes=1), adaptive=False)
-    assert wait(decide(NOW, one, 0, [], OK, 0.0).next_poll) == timedelta(minutes=1)
+    assert wait(plan_next_poll(NOW, one, 0, [], OK, 0.0).next_poll) == timedelta(minutes=1)
 
 
 def test_errors_back_off_exponentially_up_to_the_cap_and_never_stop() -> None:
     failed = Response("error", 500)
-    decisions = [decide(NOW, POLICY, errors, [], failed, MIDDLE) for errors in range(8)]
+    decisions = [plan_next_poll(NOW, POLICY, errors, [], failed, MIDDLE) for errors in range(8)]
     assert [d.errors for d in decisions] == list(range(1, 9))
     assert {d.state for d in decisions} == {"error"}
     assert [wait(d.next_poll) for d in decisions[:4]] == [timedelta(minutes=m) for m in (60, 120, 240, 480)]
     assert wait(decisions[-1].next_poll) == timedelta(hours=24)
-    assert wait(decide(NOW, POLICY, 10_000, [], failed, MIDDLE).next_poll) == timedelta(hours=24)
+    assert wait(plan_next_poll(NOW, POLICY, 10_000, [], failed, MIDDLE).next_poll) == timedelta(hours=24)
     # Jitter spreads failing sources too, but never past the cap.
-    assert wait(decide(NOW, POLICY, 10_000, [], failed, 0.999).next_poll) == timedelta(hours=24)
-    assert wait(decide(NOW, POLICY, 10_000, [], failed, 0.0).next_poll) == timedelta(hours=24) * 0.9
+    assert wait(plan_next_poll(NOW, POLICY, 10_000, [], failed, 0.999).next_poll) == timedelta(hours=24)
+    assert wait(plan_next_poll(NOW, POLICY, 10_000, [], failed, 0.0).next_poll) == timedelta(hours=24) * 0.9
 
 
 def test_the_first_success_ends_the_backoff() -> None:
-    decision = decide(NOW, POLICY, 6, [], Response("not_modified", 304), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 6, [], Response("not_modified", 304), MIDDLE)
     assert decision.errors == 0 and decision.state == "not_modified"
     assert wait(decision.next_poll) == timedelta(minutes=30)
 
 
 def test_an_interval_longer_than_the_cap_is_kept() -> None:
     weekly = Policy(interval=timedelta(days=7), adaptive=False)
-    assert wait(decide(NOW, weekly, 3, [], Response("error", 500), MIDDLE).next_poll) == timedelta(days=7)
+    assert wait(plan_next_poll(NOW, weekly, 3, [], Response("error", 500), MIDDLE).next_poll) == timedelta(days=7)
 
 
 # --- adaptive interval ---------------------------------------------------------------------
@@ -90,12 +90,12 @@ def hours_ago(*hours: float) -> list[datetime]:
 def test_adaptive_interval_follows_the_publishing_rate_within_bounds(
     published: list[datetime], expected: timedelta
 ) -> None:
-    got = wait(decide(NOW, ADAPTIVE, 0, published, OK, MIDDLE).next_poll)
+    got = wait(plan_next_poll(NOW, ADAPTIVE, 0, published, OK, MIDDLE).next_poll)
     assert abs(got - expected) < timedelta(minutes=1)
 
 
 def test_adaptive_off_keeps_the_configured_interval_whatever_the_rate() -> None:
-    assert wait(decide(NOW, POLICY, 0, hours_ago(200, 300), OK, MIDDLE).next_poll) == timedelta(minutes=30)
+    assert wait(plan_next_poll(NOW, POLICY, 0, hours_ago(200, 300), OK, MIDDLE).next_poll) == timedelta(minutes=30)
 
 
 def test_publishing_interval_ignores_future_dates_and_counts_up_to_now() -> None:
@@ -106,7 +106,7 @@ def test_publishing_interval_ignores_future_dates_and_counts_up_to_now() -> None
 
 def test_adaptive_backoff_starts_from_the_adaptive_interval() -> None:
     hourly = hours_ago(*range(1, 13))
-    decision = decide(NOW, ADAPTIVE, 0, hourly, Response("error", None), MIDDLE)
+    decision = plan_next_poll(NOW, ADAPTIVE, 0, hourly, Response("error", None), MIDDLE)
     assert abs(wait(decision.next_poll) - timedelta(hours=2)) < timedelta(minutes=1)
 
 
@@ -115,19 +115,19 @@ def test_adaptive_backoff_starts_from_the_adaptive_interval() -> None:
 
 def test_cache_control_max_age_postpones_the_next_poll() -> None:
     asked = Response("ok", 200, {"cache-control": "public, max-age=7200"})
-    assert wait(decide(NOW, POLICY, 0, [], asked, MIDDLE).next_poll) == timedelta(hours=2)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], asked, MIDDLE).next_poll) == timedelta(hours=2)
     short = Response("ok", 200, {"cache-control": "max-age=60"})
-    assert wait(decide(NOW, POLICY, 0, [], short, MIDDLE).next_poll) == timedelta(minutes=30)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], short, MIDDLE).next_poll) == timedelta(minutes=30)
 
 
 def test_a_feed_asking_for_longer_than_max_interval_gets_max_interval() -> None:
     far = Response("ok", 200, {"expires": format_datetime(NOW + timedelta(days=900), usegmt=True)})
-    assert wait(decide(NOW, POLICY, 0, [], far, MIDDLE).next_poll) == timedelta(hours=24)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], far, MIDDLE).next_poll) == timedelta(hours=24)
 
 
 def test_cache_headers_do_not_apply_to_errors() -> None:
     failed = Response("error", 500, {"cache-control": "max-age=86400"})
-    assert wait(decide(NOW, POLICY, 0, [], failed, MIDDLE).next_poll) == timedelta(hours=1)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], failed, MIDDLE).next_poll) == timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -176,14 +176,14 @@ def test_feed_interval_from_ttl_and_syndication_module(
 
 def test_feed_interval_postpones_the_next_poll() -> None:
     asked = Response("not_modified", 304, feed_interval=timedelta(hours=3))
-    assert wait(decide(NOW, POLICY, 0, [], asked, MIDDLE).next_poll) == timedelta(hours=3)
+    assert wait(plan_next_poll(NOW, POLICY, 0, [], asked, MIDDLE).next_poll) == timedelta(hours=3)
 
 
 # --- Retry-After, 429/503, 410 -------------------------------------------------------------
 
 
 def test_429_with_retry_after_seconds_pushes_the_host_back() -> None:
-    decision = decide(NOW, POLICY, 0, [], Response("error", 429, {"retry-after": "7200"}), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 0, [], Response("error", 429, {"retry-after": "7200"}), MIDDLE)
     assert decision.state == "backoff" and decision.errors == 1
     assert decision.host_wait_until == NOW + timedelta(hours=2)
     assert decision.next_poll == NOW + timedelta(hours=2)
@@ -191,27 +191,29 @@ def test_429_with_retry_after_seconds_pushes_the_host_back() -> None:
 
 def test_503_with_retry_after_date_pushes_the_host_back() -> None:
     until = NOW + timedelta(hours=3)
-    decision = decide(NOW, POLICY, 0, [], Response("error", 503, {"retry-after": format_datetime(until, True)}), 0.5)
+    decision = plan_next_poll(
+        NOW, POLICY, 0, [], Response("error", 503, {"retry-after": format_datetime(until, True)}), 0.5
+    )
     assert decision.state == "backoff"
     assert decision.host_wait_until == until == decision.next_poll
 
 
 def test_a_short_retry_after_does_not_shorten_the_backoff() -> None:
-    decision = decide(NOW, POLICY, 2, [], Response("error", 429, {"retry-after": "60"}), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 2, [], Response("error", 429, {"retry-after": "60"}), MIDDLE)
     assert decision.host_wait_until == NOW + timedelta(minutes=1)
     assert wait(decision.next_poll) == timedelta(hours=4)
 
 
 def test_retry_after_is_capped_at_max_interval() -> None:
-    decision = decide(NOW, POLICY, 0, [], Response("error", 503, {"retry-after": str(365 * 86400)}), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 0, [], Response("error", 503, {"retry-after": str(365 * 86400)}), MIDDLE)
     assert decision.host_wait_until == NOW + timedelta(hours=24) == decision.next_poll
 
 
 def test_retry_after_counts_only_on_429_and_503() -> None:
-    decision = decide(NOW, POLICY, 0, [], Response("error", 500, {"retry-after": "7200"}), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 0, [], Response("error", 500, {"retry-after": "7200"}), MIDDLE)
     assert decision.state == "error" and decision.host_wait_until is None
     assert wait(decision.next_poll) == timedelta(hours=1)
-    bare = decide(NOW, POLICY, 0, [], Response("error", 429), MIDDLE)
+    bare = plan_next_poll(NOW, POLICY, 0, [], Response("error", 429), MIDDLE)
     assert bare.state == "backoff" and bare.host_wait_until is None
 
 
@@ -233,7 +235,7 @@ def test_retry_after_parsing(value: str, expected: datetime | None) -> None:
 
 
 def test_410_marks_the_source_gone_for_good() -> None:
-    decision = decide(NOW, POLICY, 0, [], Response("error", 410), MIDDLE)
+    decision = plan_next_poll(NOW, POLICY, 0, [], Response("error", 410), MIDDLE)
     assert decision.state == "gone" and decision.next_poll is None
 
 
