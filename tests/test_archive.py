@@ -20,7 +20,7 @@ import pytest
 import requests
 from lxml import etree
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.publish.archive import Month, month_pages, page_path, to_write, written

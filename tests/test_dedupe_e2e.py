@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 

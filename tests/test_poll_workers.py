@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.ingest.digest import digest
 from newsriver.run import poll
 from newsriver.run.poll import poll_sources

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import ColumnElement, Table, func, select
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
-from newsriver.config.schema import Retention, SourceConfig, SourceRetention
+from newsriver.config import load as config_module
+from newsriver.config.schema import Retention, SourceConfig, SourceRetention, limits_for
+from newsriver.errors import ConfigError
 from newsriver.models import Article
 from newsriver.publish.publisher import publish_feeds
 from newsriver.run.service import Service
@@ -30,7 +31,6 @@ from newsriver.stories.retention import (
     Held,
     RetentionLimits,
     Tombstone,
-    limits_for,
     over_limits,
     removable,
     sift,
@@ -70,7 +70,7 @@ def test_retention_config_is_validated_with_its_line() -> None:
         "settings:\n  retention:\n    max_age: 0s\n"
         "sources:\n  - {name: a, url: 'https://a.example/', retention: {max_items: 0}}\n"
     )
-    with pytest.raises(config_module.ConfigError) as raised:
+    with pytest.raises(ConfigError) as raised:
         config_module.load_text(text, "n.yaml")
     assert raised.value.problems == [
         "n.yaml:3: settings.retention.max_age: must be longer than 0 s",

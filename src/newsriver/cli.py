@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsriver import __version__
-from newsriver.config import schema as config_module
-from newsriver.config.schema import Config
+from newsriver.config import load as config_module
+from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
 from newsriver.run import logs
 from newsriver.store.store import Store
@@ -90,9 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="apply retention now: remove old entries, leaving tombstones")
     prune.set_defaults(handler=_prune)
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
-    dupes.add_argument(
-        "--since", type=config_module.parse_duration, default="7d", help="copies stored this long ago (default 7d)"
-    )
+    dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
     dupes.set_defaults(handler=_dupes)
     status = commands.add_parser("status", help="one row per source")

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.errors import ConfigError, NewsriverError
 from newsriver.publish.render import write_atomic
 from newsriver.urls import canonical

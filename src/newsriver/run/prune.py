@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsriver.config.schema import Config
+from newsriver.config.schema import Config, limits_for
 from newsriver.publish.publisher import archive_pages, select
 from newsriver.store.store import Store
-from newsriver.stories.retention import Pruned, limits_for
+from newsriver.stories.retention import Pruned
 
 
 def apply_retention(config: Config, store: Store, now: datetime) -> Pruned:

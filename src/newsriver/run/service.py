@@ -18,7 +18,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.publish.publisher import announce, publish_feeds

@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from newsriver.config.schema import Retention, SourceConfig
 from newsriver.models import Article
 from newsriver.stories.match import identifies_article
 
@@ -32,19 +31,10 @@ TOMBSTONE_GRACE = timedelta(days=30)
 
 @dataclass(frozen=True, slots=True)
 class RetentionLimits:
+    """One source's limits, built from the config by ``config.schema.limits_for``."""
+
     max_age: timedelta | None  # None: no age limit
     max_items: int | None  # None: no count limit
-
-
-def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLimits:
-    """A source's limits: its own ``retention`` fields where it sets them (null: none), else
-    the settings'. A source no longer configured gets the settings'."""
-    own = source.retention if source is not None else None
-    chosen = own.model_fields_set if own is not None else set()
-    return RetentionLimits(
-        max_age=own.max_age if own is not None and "max_age" in chosen else settings.max_age,
-        max_items=own.max_items if own is not None and "max_items" in chosen else settings.max_items_per_source,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +107,7 @@ def sift(articles: Sequence[Article], tombstones: Iterable[Tombstone], url_hash:
     ``tombstones`` must hold every tombstone of the source not yet missing, and any other
     the articles may match. An article matches by id, or by canonical URL when that
     stands for one article and occurs once in the feed: the rule by which dedupe knows a
-    feed's entry under a regenerated guid (``dedupe.decide``).
+    feed's entry under a regenerated guid (``match.decide``).
     """
     by_id = {t.id: t for t in tombstones}
     by_url: dict[str, list[Tombstone]] = defaultdict(list)
