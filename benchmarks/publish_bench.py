@@ -27,7 +27,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 from newsriver.store.store import Store, entries_table
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -19,7 +19,8 @@ from newsriver.errors import ParseError
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 from newsriver.store.store import Store
 
 from .conftest import CORPUS

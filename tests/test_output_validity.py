@@ -18,8 +18,11 @@ from lxml import etree
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.publish import render as publish
-from newsriver.publish.render import FeedInfo, SourceInfo, render_atom, render_json, render_rss
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_atom import render_atom
+from newsriver.publish.render_common import NO_COPIES, FeedInfo, SourceInfo
+from newsriver.publish.render_json import render_json
+from newsriver.publish.render_rss import render_rss, rss_generator
 from newsriver.store.store import Store
 
 from .feedcheck import ATOM, NS, format_problems, output_dangers
@@ -161,7 +164,7 @@ def test_hubs_are_advertised_in_rss_too() -> None:
 def test_rss_channel_link_is_the_web_page_whichever_link_came_last() -> None:
     # feedgen makes the channel <link> whichever fg.link() was called last; the generator sets
     # the Atom self link after the alternate one.
-    generator = publish._generator(INFO, articles(), SOURCES, publish.NO_COPIES)
+    generator = rss_generator(INFO, articles(), SOURCES, NO_COPIES)
     channel = etree.fromstring(generator.rss_str()).find("channel")
     assert channel.findtext("link") == "https://river.example/"
     assert etree.fromstring(render_rss(INFO, articles(), SOURCES)).findtext("channel/link") == "https://river.example/"
@@ -230,7 +233,7 @@ def test_items_keep_their_order() -> None:
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
 def test_an_empty_feed_is_valid(fmt: str) -> None:
-    data = publish.RENDERERS[fmt](INFO, [], SOURCES)
+    data = RENDERERS[fmt](INFO, [], SOURCES)
     assert format_problems(fmt, data, INFO.url("rss")) == []
 
 

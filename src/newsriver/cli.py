@@ -126,8 +126,9 @@ def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    from newsriver.publish.files import write_atomic
     from newsriver.publish.pages import render_opml
-    from newsriver.publish.render import SourceInfo, write_atomic
+    from newsriver.publish.render_common import SourceInfo
 
     sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
     data = render_opml(config.settings.title, sources)

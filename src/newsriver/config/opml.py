@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from newsriver.config import load as config_module
 from newsriver.errors import ConfigError, NewsriverError
-from newsriver.publish.render import write_atomic
+from newsriver.publish.files import write_atomic
 from newsriver.urls import canonical
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from xml.sax.saxutils import quoteattr
 
-from newsriver.publish.render import FeedInfo, SourceInfo
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 FORMAT_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}

@@ -22,16 +22,15 @@ from urllib.parse import unquote
 from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
-from newsriver.publish.render import MEDIA_TYPES
 
 StartResponse = Callable[..., Any]
 Health = Callable[[], dict[str, Any]]
 
 MIN_GZIP_BYTES = 512  # below this the gzip header costs more than it saves
 CONTENT_TYPES = {
-    ".atom": MEDIA_TYPES["atom"],
-    ".rss": MEDIA_TYPES["rss"],
-    ".json": MEDIA_TYPES["json"],
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",

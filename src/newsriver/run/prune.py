@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from newsriver.config.schema import Config, limits_for
-from newsriver.publish.publisher import archive_pages, select
+from newsriver.publish.publisher import archive_pages, feed_stories
 from newsriver.store.store import Store
 from newsriver.stories.retention import Pruned
 
@@ -26,7 +26,7 @@ def story_ids_shown(config: Config, store: Store, now: datetime) -> list[str]:
     ids: list[str] = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = select(config, store, feed, names, now)
+        stories = feed_stories(config, store, feed, names, now)
         live = {story.item.id for story in stories}
         ids += live
         if feed.archive:
