@@ -221,7 +221,7 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
 
     settings = config.settings
     documents = RenderedDocuments(store) if args.from_database else None
-    app = FeedServer(settings.output_dir, max_age=config.cache_max_age(), documents=documents)
+    app = FeedServer(settings.output_dir, max_age=config.cache_max_age(), files=documents)
     server = make_server(app, settings.listen_host, settings.listen_port)
     origin = "the database" if documents else settings.output_dir
     print(f"serving {origin} on http://{settings.listen}/", file=sys.stderr, flush=True)

@@ -32,7 +32,7 @@ class ImportResult:
 
 
 def read_outlines(data: bytes) -> list[Outline]:
-    """Every feed in an OPML document, with the folders it is nested in as tags."""
+    """Every feed in an OPML file, with the folders it is nested in as tags."""
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
@@ -77,8 +77,8 @@ def import_opml(config_path: Path, data: bytes) -> ImportResult:
     yaml = YAML()  # round-trip mode: comments, order and quoting survive
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
-    document = yaml.load(config_path.read_text(encoding="utf-8")) or CommentedMap()
-    sources = document.setdefault("sources", CommentedSeq())
+    config_tree = yaml.load(config_path.read_text(encoding="utf-8")) or CommentedMap()
+    sources = config_tree.setdefault("sources", CommentedSeq())
     known = {canonical(str(s.get("url", ""))): str(s.get("name")) for s in sources}
     taken = {str(s.get("name")) for s in sources}
     added, skipped = [], []
@@ -91,17 +91,17 @@ def import_opml(config_path: Path, data: bytes) -> ImportResult:
             skipped.append(f"{outline.url}: already configured as {known[key]!r}")
             continue
         name = _unique_name(_slug(outline.title) or _slug(key.split("://", 1)[-1]), taken)
-        entry = CommentedMap(name=name, url=outline.url)
+        source = CommentedMap(name=name, url=outline.url)
         if outline.title:
-            entry["title"] = outline.title
+            source["title"] = outline.title
         if outline.tags:
-            entry["tags"] = list(outline.tags)
-        sources.append(entry)
+            source["tags"] = list(outline.tags)
+        sources.append(source)
         known[key] = name
         taken.add(name)
         added.append(name)
     buffer = io.StringIO()
-    yaml.dump(document, buffer)
+    yaml.dump(config_tree, buffer)
     text = buffer.getvalue()
     try:
         config_module.load_text(text, str(config_path))

@@ -67,7 +67,7 @@ Regex = Annotated[str | None, AfterValidator(_regex)]
 
 
 class Rule(_Strict):
-    """Regular expressions over an entry's text; the rule matches when any of them does."""
+    """Regular expressions over an article's text; the rule matches when any of them does."""
 
     title: Regex = None
     content: Regex = None  # searched in the plain text of content and summary
@@ -80,7 +80,7 @@ class Rule(_Strict):
 
 
 class Selection(Rule):
-    """Which entries an output feed shows: by source, by tag, by text."""
+    """Which stories a feed shows: by source, by tag, by the text of the article each shows."""
 
     tags: list[str] = []
     sources: list[str] = []
@@ -99,11 +99,11 @@ class SourceRetention(_Strict):
     """A source's own retention limits: a field left out takes the settings' value, null lifts it."""
 
     max_age: PositiveDuration | None = None
-    max_items: int | None = Field(default=None, ge=1)  # its newest entries kept
+    max_items: int | None = Field(default=None, ge=1)  # its newest articles kept
 
 
 class Retention(_Strict):
-    """``settings.retention``: how long entries are kept; null lifts a limit."""
+    """``settings.retention``: how long articles are kept; null lifts a limit."""
 
     max_age: PositiveDuration | None = timedelta(days=90)
     max_items_per_source: int | None = Field(default=1000, ge=1)
@@ -117,8 +117,8 @@ class SourceConfig(_Strict):
     interval: Duration | None = None
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
-    keep: Rule | None = None  # only entries matching this are stored
-    block: Rule | None = None  # entries matching this are never stored
+    keep: Rule | None = None  # only articles matching this are stored
+    block: Rule | None = None  # articles matching this are never stored
     retention: SourceRetention | None = None  # overrides settings.retention for this source
 
     @field_validator("url")
@@ -148,7 +148,7 @@ class FeedConfig(_Strict):
     title_prefix: Literal["source"] | None = None  # "source": item titles start with "Source: "
     include: Selection | None = None
     exclude: Selection | None = None
-    max_age: Duration | None = None  # leave out entries published longer ago than this
+    max_age: Duration | None = None  # leave out items published longer ago than this
     max_items: int = Field(default=100, ge=1, le=10_000)
     max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]

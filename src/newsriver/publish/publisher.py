@@ -63,19 +63,19 @@ def _renderers() -> dict[str, Renderer]:
     return RENDERERS
 
 
-def _prefixed(items: list[Article], sources: dict[str, SourceInfo]) -> list[Article]:
-    return [replace(a, title=f"{sources[a.source].title}: {a.title}") for a in items]
+def _prefixed(articles: list[Article], sources: dict[str, SourceInfo]) -> list[Article]:
+    return [replace(a, title=f"{sources[a.source].title}: {a.title}") for a in articles]
 
 
-def _items(
+def _articles(
     feed: FeedConfig, stories: Sequence[Story], sources: dict[str, SourceInfo]
 ) -> tuple[list[Article], CopiesByItem]:
-    """The articles a file of ``feed`` shows for ``stories``, and each item's other copies."""
-    items = [story.item for story in stories]
+    """The article each item of ``stories`` shows in ``feed``'s files, and each item's other copies."""
+    articles = [story.item for story in stories]
     copies = {story.item.id: story.copies for story in stories if story.copies}
     if feed.title_prefix == "source":
-        items = _prefixed(items, sources)
-    return items, copies
+        articles = _prefixed(articles, sources)
+    return articles, copies
 
 
 # How far past max_items a feed with text rules looks for stories that pass them.
@@ -133,25 +133,25 @@ def publish_feeds(
     for feed in config.feeds:
         names = config.feed_sources(feed)
         stories = feed_stories(config, store, feed, names, now)
-        items, copies = _items(feed, stories, sources)
+        articles, copies = _articles(feed, stories, sources)
         info = feed_info(config, feed)
         archive_url = ""
         if feed.archive:
             pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
             for page in pages:
-                page_items, page_copies = _items(feed, page.stories, sources)
-                files[page.path] = renderers["atom"](_page_info(info, page), page_items, sources, page_copies)
+                page_articles, page_copies = _articles(feed, page.stories, sources)
+                files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
             stale += gone
             if newest_page:
                 archive_url = info.base_url + newest_page
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
-            files[f"{feed.name}.{fmt}"] = renderers[fmt](info, items, sources, copies)
+            files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
         files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in names])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
-        updated = max((a.updated for a in items), default=None)
-        summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health, archive_url))
+        updated = max((a.updated for a in articles), default=None)
+        summaries.append(FeedSummary(info, tuple(feed.formats), len(articles), updated, health, archive_url))
     files["sources.opml"] = render_opml("All sources", list(sources.values()))
     files["index.html"] = render_index(config.settings.title, summaries)
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
@@ -164,7 +164,7 @@ def publish_feeds(
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``Store.published_from``), the month (archive pages) and
+    moves whenever stored articles change (``Store.published_from``), the month (archive pages) and
     this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes

@@ -1,7 +1,7 @@
 """Render a feed as Atom (RFC 4287), through feedgen, mending what feedgen 1.0 gets wrong:
 entry links lose rel/type/length, and <source> lacks id and updated.
 
-Archive pages (RFC 5005) are Atom documents too, told apart by their ``FeedInfo``.
+Archive pages (RFC 5005) are Atom too, told apart by their ``FeedInfo``.
 """
 
 from __future__ import annotations

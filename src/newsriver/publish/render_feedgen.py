@@ -1,8 +1,8 @@
 """Atom and RSS go through one feedgen generator, filled here; each format mends what
 feedgen 1.0 gets wrong in its own extension (``render_atom``, ``render_rss``; see ANCHORS.md).
 
-Each extension's feed part gets the ``FeedInfo`` as ``info``, its entry part the ``Item``
-as ``item``, under the extension name ``newsriver``.
+Each extension's feed part gets the ``FeedInfo`` as ``info``, its entry part (feedgen's word
+for an item) the ``Item`` as ``item``, under the extension name ``newsriver``.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ class FeedFixes(BaseExtension):  # type: ignore[misc]
     info: FeedInfo
 
     def extend_ns(self) -> dict[str, str]:
-        # fh only where used, so the other documents' bytes (and ETags) stay as they were.
+        # fh only where used, so the other files' bytes (and ETags) stay as they were.
         return {"media": MEDIA_NS, "dc": DC_NS} | ({"fh": FH_NS} if self.info.archive else {})
 
 
 class ItemFixes(BaseExtension):  # type: ignore[misc]
-    """The entry part of a format's extension."""
+    """The item part of a format's extension."""
 
     item: Item
 

@@ -39,7 +39,9 @@ CONTENT_TYPES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Document:
+class ServedFile:
+    """A file's bytes as served, from the output folder or the database."""
+
     data: bytes
     version: str  # changes whenever the bytes do: the ETag
     modified: datetime
@@ -57,7 +59,7 @@ def file_name(url_path: str) -> str | None:
 
 
 class FeedServer:
-    """WSGI application over the output folder (or ``documents``, e.g. the database).
+    """WSGI application over the output folder (or ``files``, e.g. the database).
 
     ``health`` feeds ``/healthz`` and ``metrics`` ``/metrics``.
     """
@@ -68,10 +70,10 @@ class FeedServer:
         health: Health | None = None,
         max_age: int = 60,
         metrics: Callable[[], tuple[str, bytes]] | None = None,
-        documents: Callable[[str], Document | None] | None = None,
+        files: Callable[[str], ServedFile | None] | None = None,
     ) -> None:
         self.root = root
-        self.documents = documents
+        self.files = files
         self.health = health
         self.max_age = max_age
         self.metrics = metrics
@@ -92,14 +94,14 @@ class FeedServer:
             start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
         name = file_name(path)
-        doc = None
+        served = None
         if name is not None:
-            doc = self.documents(name) if self.documents is not None else self._from_folder(name)
-        if name is None or doc is None:
+            served = self.files(name) if self.files is not None else self._from_folder(name)
+        if name is None or served is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
-        return self._send(environ, start_response, name, doc, method == "HEAD")
+        return self._send(environ, start_response, name, served, method == "HEAD")
 
-    def _from_folder(self, name: str) -> Document | None:
+    def _from_folder(self, name: str) -> ServedFile | None:
         root = os.path.realpath(self.root)
         candidate = os.path.realpath(os.path.join(root, name))
         # realpath follows symlinks, so a link pointing out of the folder lands outside it.
@@ -114,26 +116,27 @@ class FeedServer:
             return None
         # write_atomic replaces a file only when its bytes change, so mtime and size
         # identify a version as well as a content hash would, without hashing.
-        return Document(data, f"{info.st_mtime_ns:x}-{info.st_size:x}", datetime.fromtimestamp(int(info.st_mtime), UTC))
+        version = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        return ServedFile(data, version, datetime.fromtimestamp(int(info.st_mtime), UTC))
 
     def _send(
-        self, environ: dict[str, Any], start_response: StartResponse, name: str, doc: Document, head: bool
+        self, environ: dict[str, Any], start_response: StartResponse, name: str, served: ServedFile, head: bool
     ) -> Iterable[bytes]:
-        data = doc.data
+        data = served.data
         gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(data) > MIN_GZIP_BYTES
         # Each encoding is its own representation with its own validator (RFC 9110 8.8.3).
-        etag = f'"{doc.version}-gz"' if gzipped else f'"{doc.version}"'
+        etag = f'"{served.version}-gz"' if gzipped else f'"{served.version}"'
         headers = [
             ("ETag", etag),
-            ("Last-Modified", format_datetime(doc.modified, usegmt=True)),
+            ("Last-Modified", format_datetime(served.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
             ("Vary", "Accept-Encoding"),
         ]
-        if _not_modified(environ, etag, doc.modified):
+        if _not_modified(environ, etag, served.modified):
             start_response("304 Not Modified", headers)
             return []
         if gzipped:
-            data = self._gzip(name, doc.version, data)
+            data = self._gzip(name, served.version, data)
             headers.append(("Content-Encoding", "gzip"))
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from newsriver.publish.serve import Document
+from newsriver.publish.serve import ServedFile
 from newsriver.store.store import Store, UTCDateTime, meta_table, metadata, sources_table
 from newsriver.urls import host_of
 
@@ -263,9 +263,9 @@ class RenderedDocuments:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._cache: dict[str, Document] = {}
+        self._cache: dict[str, ServedFile] = {}
 
-    def __call__(self, name: str) -> Document | None:
+    def __call__(self, name: str) -> ServedFile | None:
         r = rendered_table
         with self.store.engine.connect() as conn:
             row = conn.execute(select(r.c.etag, r.c.updated).where(r.c.name == name)).first()
@@ -277,7 +277,7 @@ class RenderedDocuments:
                 return cached
             body = conn.execute(select(r.c.body).where(r.c.name == name)).scalar_one()
         # HTTP dates have whole seconds; so must the comparison with If-Modified-Since.
-        doc = Document(bytes(body), row.etag, row.updated.replace(microsecond=0))
+        doc = ServedFile(bytes(body), row.etag, row.updated.replace(microsecond=0))
         with self._lock:
             self._cache[name] = doc
         return doc
