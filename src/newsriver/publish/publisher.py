@@ -33,16 +33,16 @@ STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
     rows = store.sources()
-    infos = {}
+    sources = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
-        infos[cfg.name] = SourceInfo(
+        sources[cfg.name] = SourceInfo(
             name=cfg.name,
             title=cfg.title or (row.title if row else "") or cfg.name,
             url=row.feed_url if row else cfg.url,
             link=row.link if row else "",
         )
-    return infos
+    return sources
 
 
 def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:

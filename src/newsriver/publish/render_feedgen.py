@@ -1,5 +1,5 @@
 """Atom and RSS go through one feedgen generator, filled here; each format mends what
-feedgen 1.0 gets wrong in its own extension (``render_atom``, ``render_rss``; see ANCHORS.md).
+feedgen 1.0 gets wrong in its own extension (``render_atom``, ``render_rss``).
 
 Each extension's feed part gets the ``FeedInfo`` as ``info``, its entry part (feedgen's word
 for an item) the ``Item`` as ``item``, under the extension name ``newsriver``.
