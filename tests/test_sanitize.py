@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,16 @@ import feedparser
 import nh3
 import pytest
 
-from newsriver.ingest.sanitize import ATTRIBUTES, TAGS, URL_SCHEMES, clean_html, to_text, xml_safe
+from newsriver.ingest.sanitize import (
+    ATTRIBUTES,
+    MAX_DEPTH,
+    TAGS,
+    URL_SCHEMES,
+    clean_html,
+    flatten_deep,
+    to_text,
+    xml_safe,
+)
 
 from .conftest import needs_corpus
 from .corpus import FEEDS, chunks, run_chunk
@@ -183,3 +193,29 @@ def test_no_injection_survives_to_any_output_format(chunk_id: str) -> None:
         for fmt, data in file.outputs:
             problems += [f"{file.name} → {fmt}: {p}" for p in output_dangers(fmt, data)]
     assert problems == [], "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<div>" * 150_000 + "deep text" + "</div>" * 150_000,
+        "<b><i>" * 60_000 + "deep text",
+        "<section class=x>" * 100_000 + "deep text",
+    ],
+)
+def test_markup_nested_beyond_the_limit_is_flattened_keeping_its_text(markup: str) -> None:
+    # html5ever checks the open elements at every tag: nested n deep, sanitizing cost O(n²)
+    # (a hostile feed's 150,000 nested <div>s held a poll for minutes). Beyond MAX_DEPTH the
+    # tags go and the text stays, so the cost is linear (benchmarks/hostile_feeds.py times it).
+    cleaned = clean_html(markup)
+    assert "deep text" in cleaned
+    assert cleaned.count("<div>") + cleaned.count("<b>") + cleaned.count("<section>") <= MAX_DEPTH
+    assert to_text(markup) == "deep text"
+    escaped = html.escape(markup)
+    assert to_text(escaped) == "deep text"
+
+
+def test_ordinary_nesting_is_untouched() -> None:
+    # Paragraphs and list items close themselves: many of them do not count as depth.
+    markup = "<div><ul>" + "<li><p>item" * 400 + "</ul></div>" + "<div>" * 20 + "x" + "</div>" * 20
+    assert flatten_deep(markup) == markup
