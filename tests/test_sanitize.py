@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import feedparser
 import nh3
 import pytest
 
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
 from newsriver.ingest.sanitize import (
     ATTRIBUTES,
     MAX_DEPTH,
@@ -19,6 +22,7 @@ from newsriver.ingest.sanitize import (
     URL_SCHEMES,
     clean_html,
     flatten_deep,
+    replace_bad_char_refs,
     to_text,
     xml_safe,
 )
@@ -219,3 +223,30 @@ def test_ordinary_nesting_is_untouched() -> None:
     # Paragraphs and list items close themselves: many of them do not count as depth.
     markup = "<div><ul>" + "<li><p>item" * 400 + "</ul></div>" + "<div>" * 20 + "x" + "</div>" * 20
     assert flatten_deep(markup) == markup
+
+
+@pytest.mark.parametrize("ref", ["&#xD800;", "&#xdfff;", "&#x110000;", "&#99999999999;", "&#x" + "f" * 40 + ";"])
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_a_reference_to_no_character_costs_one_character_not_the_source(ref: str, kind: str) -> None:
+    if kind == "rss":
+        document = (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>t{ref}</title>'
+            f"<item><title>bad {ref} one</title><link>http://a.example/1</link></item>"
+            "<item><title>good</title><link>http://a.example/2</link></item></channel></rss>"
+        )
+    else:
+        document = (
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+            f"<updated>2026-01-01T00:00:00Z</updated><entry><title>bad {ref} one</title><id>urn:1</id>"
+            '<updated>2026-01-01T00:00:00Z</updated><link href="http://a.example/1"/></entry>'
+            "<entry><title>good</title><id>urn:2</id><updated>2026-01-01T00:00:00Z</updated>"
+            '<link href="http://a.example/2"/></entry></feed>'
+        )
+    parsed = parse(document.encode(), "http://a.example/feed")
+    articles = normalize_feed(parsed, "s", "http://a.example/feed", datetime(2026, 2, 1, tzinfo=UTC))
+    assert [a.title for a in articles] == ["bad \ufffd one", "good"]
+
+
+def test_valid_references_are_left_alone() -> None:
+    document = b"&#x41; &#65; &#x1F600; &#0065; &amp;#xD800;"
+    assert replace_bad_char_refs(document) == document

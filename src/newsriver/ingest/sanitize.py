@@ -88,6 +88,30 @@ def xml_safe(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
+# A numeric character reference to a surrogate, past U+10FFFF, or too long to be a number at
+# all: feedparser's loose parser raises on any of them (UnicodeEncodeError, ValueError,
+# OverflowError), failing the whole source for one bad character.
+_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9A-Fa-f]+)|0*([0-9]+));")
+_REPLACEMENT_REF = b"&#xFFFD;"
+
+
+def _checked_ref(ref: re.Match[bytes]) -> bytes:
+    digits = ref.group(1) or ref.group(2)
+    if len(digits) > 8:  # past U+10FFFF however it is spelt, and no huge int is built
+        return _REPLACEMENT_REF
+    code = int(digits, 16) if ref.group(1) is not None else int(digits)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return _REPLACEMENT_REF
+    return ref.group(0)
+
+
+def replace_bad_char_refs(document: bytes) -> bytes:
+    """The document with references to no Unicode character replaced by U+FFFD's."""
+    if b"&#" not in document:
+        return document
+    return _CHAR_REF.sub(_checked_ref, document)
+
+
 def _attribute_filter(tag: str, name: str, value: str) -> str | None:
     if tag == "iframe" and name == "src":
         return value if _VIDEO_SRC.match(value) else None
