@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
 import stat
 import threading
 from collections.abc import Callable, Iterable
@@ -123,7 +124,7 @@ class FeedServer:
         self, environ: dict[str, Any], start_response: StartResponse, name: str, served: ServedFile, head: bool
     ) -> Iterable[bytes]:
         data = served.data
-        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(data) > MIN_GZIP_BYTES
+        gzipped = len(data) > MIN_GZIP_BYTES and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         # Each encoding is its own representation with its own validator (RFC 9110 8.8.3).
         etag = f'"{served.version}-gz"' if gzipped else f'"{served.version}"'
         headers = [
@@ -155,6 +156,30 @@ class FeedServer:
         return packed
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header (RFC 9110 12.5.3) lets the answer be gzip-coded.
+
+    ``gzip;q=0`` refuses it even though the word is there, and ``*`` stands for every coding
+    the header does not name.
+    """
+    weights: dict[str, float] = {}
+    for element in accept_encoding.split(","):
+        coding, _, params = element.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a malformed weight is no consent
+        weights[coding.strip().lower()] = weight
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0
+    return weights.get("*", 0.0) > 0
+
+
 def _not_modified(environ: dict[str, Any], etag: str, modified: datetime) -> bool:
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
@@ -177,12 +202,40 @@ def _plain(
     return [body]
 
 
+# waitress accepts no connection past its limit (default 100): about 110 half-open connections
+# sending a header line every 2 s took the server offline for every reader. Its channels are
+# asynchronous, so an idle connection costs a file descriptor and a few kB, not a thread; the
+# limit is raised far above what a slow-client attack from one machine holds, and idle
+# channels are closed sooner. The public internet still belongs behind a reverse proxy
+# (README: "Behind a reverse proxy"), which buffers requests and limits clients.
+CONNECTION_LIMIT = 4096
+CHANNEL_TIMEOUT = 30  # seconds without a byte in either direction (default 120)
+
+
 def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
     """A waitress server bound now (so a busy port fails at start); run with ``.run()``."""
+    _raise_open_files_limit(CONNECTION_LIMIT + 256)
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="newsriver")
+        return create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="newsriver",
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=CHANNEL_TIMEOUT,
+            cleanup_interval=10,
+        )
     except OSError as exc:
         raise NewsriverError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _raise_open_files_limit(wanted: int) -> None:
+    """Lift the soft limit on open files towards ``wanted`` (systemd's default soft limit is 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def close_server(server: Any) -> None:
