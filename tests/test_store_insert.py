@@ -1,4 +1,4 @@
-"""On SQLite, Store.save hands new entries to the driver itself: what it stores must be
+"""On SQLite, store.entries.save hands new entries to the driver itself: what it stores must be
 exactly what SQLAlchemy's own insert stores, and read back as the articles saved."""
 
 from __future__ import annotations

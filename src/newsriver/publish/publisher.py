@@ -163,7 +163,7 @@ def publish_feeds(
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``Store.published_from``), the month (archive pages) and
+    moves whenever entries change (``store.selection.published_from``), the month (archive pages) and
     this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
