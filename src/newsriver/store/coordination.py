@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsriver.publish.serve import Document
-from newsriver.store.schema import leases_table, meta_table, rendered_table, sources_table, workers_table
+from newsriver.store.schema import chunks, leases_table, meta_table, rendered_table, sources_table, workers_table
 from newsriver.urls import host_of
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class Coordinator:
         r = rendered_table
         with self.store.engine.begin() as conn:
             gone = [n for n in conn.execute(select(r.c.name)).scalars() if not (folder / n).exists()]
-            for chunk in (gone[i : i + 500] for i in range(0, len(gone), 500)):
+            for chunk in chunks(gone):
                 conn.execute(delete(r).where(r.c.name.in_(chunk)))
             for name in names:
                 body = (folder / name).read_bytes()
