@@ -201,7 +201,7 @@ class Site:
         )
         self.config: Config = config_module.load(path)
         self.store = Store(self.config.settings.database)
-        self.store.sync_sources((s.name, s.url) for s in self.config.sources)
+        self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.seen_live: dict[str, str] = {}  # every item the subscription document ever showed: id → title
 
     def step(self, now: datetime, wire: list[Entry], daily: list[Entry]) -> list[Path]:

@@ -174,9 +174,9 @@ def test_dates_read_back_from_the_database_are_aware(tmp_path: Path) -> None:
     # SQLite keeps no time zone and feedgen raises ValueError on a naive datetime: the store
     # must hand back aware UTC dates, and they must reach the output as UTC.
     store = Store(f"sqlite:///{tmp_path / 'dates.db'}")
-    store.sync_sources([("wire", "https://wire.example/feed.rss")])
-    store.save("wire", articles(), {"status": "ok"})
-    stored = store.select_for_feed(["wire"], 10)
+    store.sources.sync([("wire", "https://wire.example/feed.rss")])
+    store.entries.save("wire", articles(), {"status": "ok"})
+    stored = store.selection.for_feed(["wire"], 10)
     store.close()
     assert all(a.published.tzinfo is not None and a.updated.tzinfo is not None for a in stored)
     atom = etree.fromstring(render_atom(INFO, stored, SOURCES))

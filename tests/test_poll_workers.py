@@ -51,7 +51,7 @@ def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
     config = config_module.load(write_config([{"name": name, "url": url} for name, url in urls.items()]))
     store = Store(config.settings.database)
     try:
-        store.sync_sources((s.name, s.url) for s in config.sources)
+        store.sources.sync((s.name, s.url) for s in config.sources)
         outcomes = poll_sources(config, store, clock=lambda: NOW)
         assert sorted(o.result for o in outcomes) == ["ok"] * len(DOCUMENTS), [o.line() for o in outcomes]
         assert any("forkserver" in command for command in _children()), "no worker process was started"
@@ -68,4 +68,4 @@ def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
 
 
 def _stored(store: Store, source: str) -> list[object]:
-    return [story.item for story in store.select_stories([source], 10_000, fold=False)]
+    return [story.item for story in store.selection.stories([source], 10_000, fold=False)]

@@ -43,10 +43,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
-        if args.command in ("run", "serve", "status"):
-            # Their coordination tables (leases, workers, rendered documents) join the schema
-            # the store creates when the module defining them is imported.
-            from newsriver.run import workers  # noqa: F401
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -151,7 +147,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.publish.publisher import announce, publish_feeds
     from newsriver.run.poll import poll_sources
 
-    store.sync_sources((s.name, s.url) for s in config.sources)
+    store.sources.sync((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
         outcomes = _poll_with_progress(config, store)
     else:
@@ -217,7 +213,7 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.publish.serve import FeedServer, close_server, make_server
-    from newsriver.run.workers import RenderedDocuments
+    from newsriver.store.coordination import RenderedDocuments
 
     settings = config.settings
     documents = RenderedDocuments(store) if args.from_database else None
@@ -257,7 +253,7 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.run.poll import utcnow
     from newsriver.stories.match import explain
 
-    groups = store.duplicate_groups(utcnow() - args.since, args.limit)
+    groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
         return 0
@@ -274,10 +270,10 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.run.poll import utcnow
-    from newsriver.run.workers import HEARTBEAT_STALE, Coordinator
+    from newsriver.store.coordination import HEARTBEAT_STALE, Coordinator
 
-    rows = store.sources()
-    counts = store.entry_counts()
+    rows = store.sources.rows()
+    counts = store.sources.entry_counts()
     coordinator = Coordinator(store, "status")
     leases = coordinator.leases()
     table: list[dict[str, Any]] = []

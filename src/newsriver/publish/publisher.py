@@ -32,7 +32,7 @@ STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish 
 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
-    rows = store.sources()
+    rows = store.sources.rows()
     sources = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
@@ -91,7 +91,7 @@ def feed_stories(config: Config, store: Store, feed: FeedConfig, names: list[str
         or any(rule is not None and rule.has_patterns for rule in (feed.include, feed.exclude))
     )
     while True:
-        stories = store.select_stories(
+        stories = store.selection.stories(
             names,
             limit,
             priorities={s.name: s.priority for s in config.sources},
@@ -121,12 +121,12 @@ def publish_feeds(
     output = config.settings.output_dir
     stamp = _stamp(config, store, now)
     if only_if_changed and stamp is not None:
-        last = json.loads(store.meta(STAMP_KEY) or "{}")
+        last = json.loads(store.meta.get(STAMP_KEY) or "{}")
         if last.get("stamp") == stamp and all((output / name).exists() for name in last.get("files", ())):
             return []
     renderers = _renderers()
     sources = source_infos(config, store)
-    rows = store.sources()
+    rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
     summaries = []
@@ -158,19 +158,19 @@ def publish_feeds(
     for name in stale:
         (output / name).unlink(missing_ok=True)
     if stamp is not None:
-        store.set_meta(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
+        store.meta.set(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
 
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever stored articles change (``Store.published_from``), the month (archive pages) and
+    moves whenever entries change (``store.selection.published_from``), the month (archive pages) and
     this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
     digest.update(config.model_dump_json().encode())
-    for row in store.published_from():
+    for row in store.selection.published_from():
         if len(row) == 6 and row[4] == "not_modified":
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
         digest.update(repr(row).encode())
@@ -187,7 +187,7 @@ def archive_pages(
     """
     folder = config.settings.output_dir / feed.name / archive.FOLDER
     on_disk = archive.written(p.name for p in folder.glob("*.atom"))
-    stored = store.first_stored(names)
+    stored = store.selection.first_stored(names)
     # Pages stay after retention has deleted their stories: the chain starts at the oldest.
     starts = [*on_disk, *([Month.of(stored)] if stored else [])]
     current = Month.of(now)
@@ -211,7 +211,7 @@ def archive_pages(
         span = (month.start, month.following().start)
         stories = [
             s
-            for s in store.select_stories(names, None, priorities, fold, first_seen=span)
+            for s in store.selection.stories(names, None, priorities, fold, first_seen=span)
             if shown(rules, s.item, now) and (month < current or s.item.id not in live)
         ]
         before = archive.page_path(feed.name, month.preceding(), parts[month.preceding()]) if month > first else None

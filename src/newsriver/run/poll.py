@@ -25,7 +25,8 @@ from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone, plan_next_poll
 from newsriver.models import Article, FetchResult
-from newsriver.store.store import SourceRow, Store
+from newsriver.store.sources import SourceRow
+from newsriver.store.store import Store
 from newsriver.urls import host_of
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def poll_sources(
     rng = rng or random.Random()
     wanted = set(names) if names is not None else {s.name for s in config.sources}
     # A worker's batch is a few of many thousand sources: only its own rows are read.
-    rows = store.sources(wanted if names is not None else None)
+    rows = store.sources.rows(wanted if names is not None else None)
     outcomes: list[Outcome] = []
 
     def report(outcome: Outcome) -> None:
@@ -253,7 +254,7 @@ def poll_sources(
     # once, so what its own fetch brings is all that changes its rhythm. A day's margin
     # keeps the window right for a clock read later in the pass.
     queued = [cfg.name for queue in queues.values() for cfg in queue]
-    rhythms = store.recent_publication_times(queued, now - RATE_WINDOW - timedelta(days=1))
+    rhythms = store.sources.recent_publication_times(queued, now - RATE_WINDOW - timedelta(days=1))
     near = settings.dedupe.near is not None
     # Parsing here and storing take turns. Under the GIL they never ran at once anyway, but
     # each database call (dozens a source) gives the GIL up and could wait up to a switch
@@ -321,11 +322,11 @@ def poll_sources(
                             in_hand.release()
                         if host_wait is not None:
                             # Written before the wait, which must have the last word on these rows.
-                            store.update_sources(updates)
+                            store.sources.update_many(updates)
                             updates.clear()
                             host_waits[host] = host_wait
-                            store.defer(
-                                (n for n, r in store.sources().items() if host_of(r.feed_url) == host), host_wait
+                            store.sources.defer(
+                                (n for n, r in store.sources.rows().items() if host_of(r.feed_url) == host), host_wait
                             )
                             note = left_alone(False, host_wait, clock())
                             finished += [
@@ -343,7 +344,7 @@ def poll_sources(
                 if updates and (
                     saving or not running or len(updates) >= HELD_ROWS or time.monotonic() - held_since >= HELD_SECONDS
                 ):
-                    store.update_sources(updates)
+                    store.sources.update_many(updates)
                     updates.clear()
             if not updates:
                 for outcome in finished:
@@ -442,6 +443,6 @@ def _store(
     if not got.articles:
         updates.append((cfg.name, values))
         return Outcome(cfg.name, got.status, seconds=seconds, note=got.note), None
-    counts = store.save(cfg.name, got.articles, values, near=config.settings.dedupe.near, prints=got.prints)
+    counts = store.entries.save(cfg.name, got.articles, values, near=config.settings.dedupe.near, prints=got.prints)
     outcome = Outcome(cfg.name, got.status, new=counts.new, updated=counts.updated, seconds=seconds, note=got.note)
     return outcome, None

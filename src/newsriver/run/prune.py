@@ -16,7 +16,7 @@ def apply_retention(config: Config, store: Store, now: datetime) -> Pruned:
     sources = {s.name: s for s in config.sources}
     settings = config.settings.retention
     ids = story_ids_shown(config, store, now)
-    return store.prune(lambda name: limits_for(settings, sources.get(name)), ids, set(sources), now)
+    return store.prune.apply(lambda name: limits_for(settings, sources.get(name)), ids, set(sources), now)
 
 
 def story_ids_shown(config: Config, store: Store, now: datetime) -> list[str]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection
 
 from newsriver.config import load as config_module
 from newsriver.config.schema import Config
@@ -26,7 +25,7 @@ from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.run.metrics import CONTENT_TYPE, Metrics
 from newsriver.run.poll import Clock, Outcome, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
-from newsriver.run.workers import Coordinator
+from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ class Service:
         self.role = role
         self.coordinator = Coordinator(store, role)
         self._version = ""
-        self._election: Connection | None = None  # holds the publish lock while this worker publishes
         self.last_publish: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._reload_requested = threading.Event()
@@ -65,7 +63,7 @@ class Service:
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
     def health(self) -> dict[str, Any]:
-        failing = sum(1 for row in self.store.sources().values() if row.status == "error")
+        failing = sum(1 for row in self.store.sources.rows().values() if row.status == "error")
         return {
             "status": "ok",
             "last_publish": self.last_publish.isoformat() if self.last_publish else None,
@@ -119,9 +117,7 @@ class Service:
             return True
         if self.coordinator.live_publisher(self.clock()):
             return False
-        if self._election is None:
-            self._election = self.store.engine.connect()
-        return self.coordinator.try_publish_lock(self._election)
+        return self.coordinator.try_publish_lock()
 
     def _outcome(self, outcome: Outcome) -> None:
         self.metrics.observe(outcome)
@@ -177,7 +173,7 @@ class Service:
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
         # New sources get a row with no next poll, so the next tick polls them at once.
-        self.store.sync_sources((s.name, s.url) for s in new.sources)
+        self.store.sources.sync((s.name, s.url) for s in new.sources)
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
         log.info(
@@ -192,7 +188,7 @@ class Service:
         """Serve and poll until SIGTERM or SIGINT; False if work was still running at exit."""
         settings = self.config.settings
         settings.output_dir.mkdir(parents=True, exist_ok=True)
-        self.store.sync_sources((s.name, s.url) for s in self.config.sources)
+        self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.coordinator.heartbeat(self.clock())
         server = None
         if self.role != "worker":  # workers only poll; the publisher or `serve` nodes answer readers
