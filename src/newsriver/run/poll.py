@@ -114,6 +114,7 @@ class _Claim:
 def _claim(
     config: Config, store: Store, names: Iterable[str] | None, clock: Clock, report: Callable[[Outcome], None]
 ) -> _Claim:
+    """The named sources (default: all) the pass fetches; those left alone are reported skipped."""
     wanted = set(names) if names is not None else {s.name for s in config.sources}
     # A worker's batch is a few of many thousand sources: only its own rows are read.
     rows = store.sources(wanted if names is not None else None)
