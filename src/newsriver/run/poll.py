@@ -282,7 +282,7 @@ def _policy(config: Config, cfg: SourceConfig) -> Policy:
 
 
 class _Writer:
-    """Writes finished fetches to the store; the pass's every write after its claim is here.
+    """Writes finished fetches to the store: every store call of the pass after its claim is here.
 
     A fetch that brought no articles (a 304 above all) changes its source's row only. Those
     rows are held and written many at once, by one statement, within at most a second; the
