@@ -25,7 +25,8 @@ from newsriver.config.schema import Config
 from newsriver.ingest import digest as digest_module
 from newsriver.ingest.fetch import FetchLimits
 from newsriver.ingest.network import IPAddress, Network, is_public, resolve
-from newsriver.run.poll import Outcome, poll_sources
+from newsriver.run.outcome import Outcome
+from newsriver.run.poll import poll_sources
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
 

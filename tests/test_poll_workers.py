@@ -11,7 +11,7 @@ import pytest
 
 from newsriver.config import load as config_module
 from newsriver.ingest.digest import digest
-from newsriver.run import poll
+from newsriver.run import digesting
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
@@ -46,7 +46,7 @@ def _children() -> set[str]:
 def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
     feed_server: FixtureServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poll, "PROCESS_POOL_AFTER_DOCUMENTS", 0)  # every document to the workers
+    monkeypatch.setattr(digesting, "PROCESS_POOL_AFTER_DOCUMENTS", 0)  # every document to the workers
     urls = {f"s{i:02d}": feed_server.add(f"/{i}/{path.name}", path) for i, path in enumerate(DOCUMENTS)}
     config = config_module.load(write_config([{"name": name, "url": url} for name, url in urls.items()]))
     store = Store(config.settings.database)

@@ -23,7 +23,8 @@ from newsriver.errors import ConfigError
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.run.metrics import CONTENT_TYPE, Metrics
-from newsriver.run.poll import Clock, Outcome, poll_sources, utcnow
+from newsriver.run.outcome import Outcome
+from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
 from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
@@ -186,53 +187,13 @@ class Service:
 
     def run(self) -> bool:
         """Serve and poll until SIGTERM or SIGINT; False if work was still running at exit."""
-        settings = self.config.settings
-        settings.output_dir.mkdir(parents=True, exist_ok=True)
+        self.config.settings.output_dir.mkdir(parents=True, exist_ok=True)
         self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.coordinator.heartbeat(self.clock())
-        server = None
-        if self.role != "worker":  # workers only poll; the publisher or `serve` nodes answer readers
-            app = FeedServer(
-                settings.output_dir,
-                self.health,
-                max_age=self.config.cache_max_age(),
-                metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
-            )
-            server = make_server(app, settings.listen_host, settings.listen_port)
-            threading.Thread(target=server.run, name="http", daemon=True).start()
-            log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
-
-        def stop(signum: int, _frame: Any) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            self._stopping.set()
-
-        def hangup(_signum: int, _frame: Any) -> None:
-            log.info("received SIGHUP, reloading %s", self.config_path)
-            self._reload_requested.set()
-            self._scheduler.modify_job("tick", next_run_time=self.clock())
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hangup)
-        self._scheduler.add_job(
-            self.tick,
-            "interval",
-            id="tick",
-            seconds=settings.tick.total_seconds(),
-            next_run_time=self.clock(),
-            max_instances=1,
-            coalesce=True,
-        )
-        self._scheduler.add_job(
-            self.prune,
-            "interval",
-            id="prune",
-            seconds=PRUNE_EVERY.total_seconds(),
-            next_run_time=self.clock() + PRUNE_FIRST_AFTER,
-            max_instances=1,
-            coalesce=True,
-        )
+        self._handle_signals()
+        self._schedule()
         self._scheduler.start()
         self._stopping.wait()
         self._scheduler.shutdown(wait=False)
@@ -247,6 +208,54 @@ class Service:
             self.coordinator.leave()  # our leases go at once; a killed worker's expire
         log.info("stopped")
         return clean
+
+    def _serve(self) -> Any:
+        """Answer readers over HTTP from a thread (the publisher, or `serve` nodes)."""
+        settings = self.config.settings
+        app = FeedServer(
+            settings.output_dir,
+            self.health,
+            max_age=self.config.cache_max_age(),
+            metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
+        )
+        server = make_server(app, settings.listen_host, settings.listen_port)
+        threading.Thread(target=server.run, name="http", daemon=True).start()
+        log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        return server
+
+    def _handle_signals(self) -> None:
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self._stopping.set()
+
+        def hangup(_signum: int, _frame: Any) -> None:
+            log.info("received SIGHUP, reloading %s", self.config_path)
+            self._reload_requested.set()
+            self._scheduler.modify_job("tick", next_run_time=self.clock())
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hangup)
+
+    def _schedule(self) -> None:
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            id="tick",
+            seconds=self.config.settings.tick.total_seconds(),
+            next_run_time=self.clock(),
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.prune,
+            "interval",
+            id="prune",
+            seconds=PRUNE_EVERY.total_seconds(),
+            next_run_time=self.clock() + PRUNE_FIRST_AFTER,
+            max_instances=1,
+            coalesce=True,
+        )
 
 
 def _stamp(path: Path) -> tuple[int, int]:
