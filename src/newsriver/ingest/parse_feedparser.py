@@ -1,0 +1,163 @@
+"""feedparser, and the one place its result's shape is read: its dicts become ``Entry`` and ``FeedHead``.
+
+feedparser reads every XML feed the fast path declines. The fast path mirrors feedparser's
+handlers (which element's value lands under which key is what must match), so its working
+entries have the same keys and are turned into ``Entry`` here too: one reading of that
+shape for both, and ``tests/test_parse_fast.py`` proves the results identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import xml.sax
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import feedparser
+import feedparser.sanitizer
+
+from newsriver.errors import ParseError
+from newsriver.ingest.parse_common import FeedHead
+from newsriver.models import Entry, EntryDate, EntryEnclosure, EntryLink, EntryMedia, EntryPerson, EntryText
+
+log = logging.getLogger(__name__)
+
+# feedparser strips a document's entity declarations and puts back only those it deems safe:
+# one character reference, or any text without "&". Text of any length is not safe: one 100 kB
+# entity referenced 100,000 times is 10 GB, which expat refuses but feedparser's fallback
+# parser then expands in memory. Only a character reference cannot amplify, and it is the one
+# kind real feeds declare (HTML entity names such as &nbsp; in RSS 0.91).
+feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = re.compile(rb'\s+(\w+)\s+"(&#\w+;)"')
+
+# Microsoft's Channel Definition Format, which feedparser reads but reports no version for:
+# <CHANNEL> as the root, after any XML declaration, comments and whitespace.
+_CDF_ROOT = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<channel[\s>]", re.I | re.S)
+
+
+def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ...]]:
+    """The document's head and entries as feedparser reads them, or ParseError saying why it is no feed."""
+    result = feedparser.parse(
+        body,
+        # No content-location: relative links stay relative unless xml:base says otherwise,
+        # so normalize can prefer the feed's own link over the fetched URL as their base.
+        response_headers={"content-type": content_type},
+        # nh3 sanitizes later, faster and stricter; relative URLs are resolved there too.
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    if not result.get("version") and not result.entries and not _CDF_ROOT.match(body):
+        if body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
+            raise ParseError("not a feed: the server sent an HTML page")
+        reason = result.get("bozo_exception")
+        if isinstance(reason, xml.sax.SAXException):
+            raise ParseError(f"not a feed: broken XML: {reason}")
+        raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
+    return head_of(result.get("feed", {})), tuple(_entries(result.entries))
+
+
+def _entries(raws: list[Mapping[str, Any]]) -> Iterator[Entry]:
+    for position, raw in enumerate(raws):
+        try:
+            yield entry_of(raw)
+        except Exception:  # one entry of a shape not foreseen must not cost the rest of its feed
+            log.warning("skipped entry %d of a shape feedparser should not give", position, exc_info=True)
+
+
+def head_of(feed: Mapping[str, Any]) -> FeedHead:
+    """The feed-level values of feedparser's ``feed`` dict."""
+    ttl = feed.get("ttl")
+    return FeedHead(
+        title=_str(feed.get("title")),
+        link=_str(feed.get("link")),
+        subtitle=_str(feed.get("subtitle")),
+        language=_str(feed.get("language")),
+        ttl=ttl if isinstance(ttl, str) else "",
+        update_period=str(feed.get("sy_updateperiod", "")),
+        update_frequency=str(feed.get("sy_updatefrequency", "")),
+    )
+
+
+def entry_of(entry: Mapping[str, Any]) -> Entry:
+    """An entry dict with feedparser's keys (a FeedParserDict or the fast path's plain dict)."""
+    contents = entry.get("content") or []
+    return Entry(
+        id=_str(entry.get("id")),
+        link=_str(entry.get("link")),
+        guid_is_link=bool(entry.get("guidislink")),
+        links=tuple(EntryLink(_str(link.get("href")), _rel(link)) for link in entry.get("links") or []),
+        title=_str(entry.get("title")),
+        summary=_summary(entry),
+        content=_text_of(contents[0]) if contents else None,
+        published=_date(entry, "published"),
+        updated=_date(entry, "updated"),
+        created=_date(entry, "created"),
+        author=_str(entry.get("author")),
+        authors=tuple(
+            EntryPerson(_str(a.get("name")), _str(a.get("email")), _str(a.get("href")))
+            for a in entry.get("authors") or []
+            if isinstance(a, Mapping)
+        ),
+        categories=tuple(_str(t.get("term") or t.get("label")) for t in entry.get("tags") or []),
+        enclosures=_enclosures(entry),
+        thumbnails=tuple(_str(m.get("url")) for m in entry.get("media_thumbnail") or []),
+        media=tuple(
+            EntryMedia(_str(m.get("url")), _str(m.get("medium")), _str(m.get("type")))
+            for m in entry.get("media_content") or []
+        ),
+        image=_image(entry.get("image")),
+        comments=_str(entry.get("comments")),
+        language=_str(entry.get("language")),
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _rel(link: Mapping[str, Any]) -> str:
+    rel = link.get("rel", "alternate")
+    return rel if isinstance(rel, str) else ""
+
+
+def _text_of(detail: Mapping[str, Any]) -> EntryText:
+    return EntryText(
+        _str(detail.get("value")), _str(detail.get("type")), _str(detail.get("base")), _str(detail.get("language"))
+    )
+
+
+def _summary(entry: Mapping[str, Any]) -> EntryText | None:
+    # The detail's value wins over the plain one: a deeper summary can replace the detail only.
+    detail = entry.get("summary_detail") or {}
+    value = _str(detail.get("value", entry.get("summary", "")))
+    return EntryText(value, _str(detail.get("type")), _str(detail.get("base"))) if value else None
+
+
+def _date(entry: Mapping[str, Any], key: str) -> EntryDate | None:
+    text, parsed = _str(_raw(entry, key)), _raw(entry, key + "_parsed")
+    if not text and parsed is None:
+        return None
+    return EntryDate(text, parsed if isinstance(parsed, time.struct_time) else None)
+
+
+def _raw(entry: Mapping[str, Any], key: str) -> Any:
+    # FeedParserDict answers "updated" and "updated_parsed", each on its own, with the published
+    # value when it has none (and warns each time: hence no get() here). The fast path's plain
+    # dicts are read the same way.
+    if key.startswith("updated") and key not in entry:
+        key = "published" + key.removeprefix("updated")
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def _enclosures(entry: Mapping[str, Any]) -> tuple[EntryEnclosure, ...]:
+    # feedparser keeps enclosures among the links; its dict lists them on request.
+    return tuple(
+        EntryEnclosure(_str(link.get("href") or link.get("url")), _str(link.get("type")), str(link.get("length") or ""))
+        for link in entry.get("links") or []
+        if link.get("rel") == "enclosure"
+    )
+
+
+def _image(image: Any) -> str:
+    return _str(image.get("href") or image.get("url")) if isinstance(image, Mapping) else ""
