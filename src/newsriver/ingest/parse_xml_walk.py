@@ -93,6 +93,40 @@ def enforce_href(attrs: dict[str, str]) -> None:
         attrs["href"] = href
 
 
+def _namespaces(data: bytes) -> tuple[dict[str, str], set[str]]:
+    """Unknown namespace URI → the prefix feedparser names its elements with, and the prefixes
+    feedparser would rename (a standard namespace's elements written with another prefix)."""
+    remapped: set[str] = set()
+    bindings: dict[str, set[str]] = {}  # prefix ("" for default) → URIs
+    uris: dict[str, set[str]] = {}  # unknown URI → prefixes
+    for prefix_b, dq, sq in _XMLNS.findall(data):
+        prefix = prefix_b.decode("utf-8")
+        uri = (dq or sq).decode("utf-8")
+        if "&" in uri or any(c.isspace() for c in uri):
+            raise Decline("namespace URI written with references or spaces")
+        lower = uri.lower()
+        if "backend.userland.com/rss" in lower:
+            raise Decline("userland namespace")
+        if lower in _VERSION_NS:
+            raise Decline("RSS 1.0 / 0.90 namespace")
+        bindings.setdefault(prefix, set()).add(uri)
+        if lower in _KNOWN_NS:
+            if prefix and _KNOWN_NS[lower] != prefix:
+                # feedparser's namespacemap renames elements written with this prefix.
+                remapped.add(prefix)
+        elif uri:
+            uris.setdefault(uri, set()).add(prefix)
+    for prefix, bound in bindings.items():
+        # feedparser keeps the latest binding of a prefix: an unknown namespace's elements
+        # would change names midway. The default namespace is never looked up by prefix.
+        if prefix and len(bound) > 1 and any(uri.lower() not in _KNOWN_NS for uri in bound):
+            raise Decline(f"prefix {prefix} rebound")
+    if any(len(prefixes) > 1 for prefixes in uris.values()):
+        raise Decline("namespace with two prefixes")
+    # An unknown default namespace has no prefix: feedparser names its elements bare.
+    return {uri: next(iter(prefixes)) for uri, prefixes in uris.items()}, remapped
+
+
 Context = dict[str, Any]
 Attrs = dict[str, str]
 Handler = Callable[[Any, etree._Element, str, Attrs, int, Context], None]
@@ -127,41 +161,9 @@ class Walker:
         self.baseuri = ""  # feedparser's xml:base state: no Content-Location is given
         self.bases: list[str] = [""]  # the base in force at each depth (index 0: none)
         self.names: dict[Any, str] = {}  # lxml tag → feedparser's element name
-        self.remapped: set[str] = set()
-        self.tag_prefix = self._namespaces(data)
+        self.tag_prefix, self.remapped = _namespaces(data)
 
     # ----- document level
-
-    def _namespaces(self, data: bytes) -> dict[str, str]:
-        """Unknown namespace URI → the prefix feedparser names its elements with."""
-        bindings: dict[str, set[str]] = {}  # prefix ("" for default) → URIs
-        uris: dict[str, set[str]] = {}  # unknown URI → prefixes
-        for prefix_b, dq, sq in _XMLNS.findall(data):
-            prefix = prefix_b.decode("utf-8")
-            uri = (dq or sq).decode("utf-8")
-            if "&" in uri or any(c.isspace() for c in uri):
-                raise Decline("namespace URI written with references or spaces")
-            lower = uri.lower()
-            if "backend.userland.com/rss" in lower:
-                raise Decline("userland namespace")
-            if lower in _VERSION_NS:
-                raise Decline("RSS 1.0 / 0.90 namespace")
-            bindings.setdefault(prefix, set()).add(uri)
-            if lower in _KNOWN_NS:
-                if prefix and _KNOWN_NS[lower] != prefix:
-                    # feedparser's namespacemap renames elements written with this prefix.
-                    self.remapped.add(prefix)
-            elif uri:
-                uris.setdefault(uri, set()).add(prefix)
-        for prefix, bound in bindings.items():
-            # feedparser keeps the latest binding of a prefix: an unknown namespace's elements
-            # would change names midway. The default namespace is never looked up by prefix.
-            if prefix and len(bound) > 1 and any(uri.lower() not in _KNOWN_NS for uri in bound):
-                raise Decline(f"prefix {prefix} rebound")
-        if any(len(prefixes) > 1 for prefixes in uris.values()):
-            raise Decline("namespace with two prefixes")
-        # An unknown default namespace has no prefix: feedparser names its elements bare.
-        return {uri: next(iter(prefixes)) for uri, prefixes in uris.items()}
 
     def read(self) -> tuple[FeedHead, tuple[Entry, ...]]:
         root = self.root

@@ -24,7 +24,7 @@ from newsriver.errors import FetchError, ParseError
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone, plan_next_poll
-from newsriver.models import Article, FetchResult
+from newsriver.models import Article, FetchResult, FetchState
 from newsriver.store.store import SourceRow, Store
 from newsriver.urls import host_of
 
@@ -123,6 +123,11 @@ def _policy(config: Config, cfg: SourceConfig) -> Policy:
     )
 
 
+def fetch_state(row: SourceRow) -> FetchState:
+    """What fetching the source needs from its stored row."""
+    return FetchState(row.feed_url, row.etag, row.last_modified, public=row.via_public)
+
+
 def _retrieve(
     row: SourceRow,
     cfg: SourceConfig,
@@ -133,7 +138,7 @@ def _retrieve(
     near: bool,
 ) -> _Retrieved:
     try:
-        result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public=row.via_public)
+        result = fetch(fetch_state(row), limits, network)
         values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
         notes = []
         if result.permanent_url:
@@ -151,7 +156,7 @@ def _retrieve(
             if not found:
                 raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
             # A different resource: the page's validators do not apply to it.
-            result = fetch(found[0].url, limits=limits, network=network, public=page.public)
+            result = fetch(FetchState(found[0].url, public=page.public), limits, network)
             if feeds_in(result) is not None:
                 raise ParseError(f"not a feed: {found[0].url}, discovered on {page.url}, is an HTML page too")
             values = {
