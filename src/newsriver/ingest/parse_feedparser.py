@@ -13,6 +13,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import feedparser
@@ -57,7 +58,7 @@ def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tupl
     return head_of(result.get("feed", {})), tuple(_entries(result.entries))
 
 
-def _entries(raws: list[Mapping[str, Any]]) -> Iterator[Entry]:
+def _entries(raws: list[dict[str, Any]]) -> Iterator[Entry]:
     for position, raw in enumerate(raws):
         try:
             yield entry_of(raw)
@@ -79,36 +80,35 @@ def head_of(feed: Mapping[str, Any]) -> FeedHead:
     )
 
 
-def entry_of(entry: Mapping[str, Any]) -> Entry:
+def entry_of(entry: dict[str, Any]) -> Entry:
     """An entry dict with feedparser's keys (a FeedParserDict or the fast path's plain dict)."""
-    contents = entry.get("content") or []
+    # dict.get, not FeedParserDict's: none of the keys read here is one it renames, its get()
+    # is many times slower, and it warns on "updated". The two values it computes on request,
+    # "updated" falling back to the published date and "enclosures", are computed here.
+    get = entry.get if type(entry) is dict else partial(dict.get, entry)
+    contents, links, tags = get("content"), get("links"), get("tags")
+    updated = "updated" if "updated" in entry else "published"
+    updated_parsed = "updated_parsed" if "updated_parsed" in entry else "published_parsed"
     return Entry(
-        id=_str(entry.get("id")),
-        link=_str(entry.get("link")),
-        guid_is_link=bool(entry.get("guidislink")),
-        links=tuple(EntryLink(_str(link.get("href")), _rel(link)) for link in entry.get("links") or []),
-        title=_str(entry.get("title")),
-        summary=_summary(entry),
+        id=_str(get("id")),
+        link=_str(get("link")),
+        guid_is_link=bool(get("guidislink")),
+        links=tuple([EntryLink(_str(link.get("href")), _rel(link)) for link in links]) if links else (),
+        title=_str(get("title")),
+        summary=_summary(get("summary"), get("summary_detail")),
         content=_text_of(contents[0]) if contents else None,
-        published=_date(entry, "published"),
-        updated=_date(entry, "updated"),
-        created=_date(entry, "created"),
-        author=_str(entry.get("author")),
-        authors=tuple(
-            EntryPerson(_str(a.get("name")), _str(a.get("email")), _str(a.get("href")))
-            for a in entry.get("authors") or []
-            if isinstance(a, Mapping)
-        ),
-        categories=tuple(_str(t.get("term") or t.get("label")) for t in entry.get("tags") or []),
-        enclosures=_enclosures(entry),
-        thumbnails=tuple(_str(m.get("url")) for m in entry.get("media_thumbnail") or []),
-        media=tuple(
-            EntryMedia(_str(m.get("url")), _str(m.get("medium")), _str(m.get("type")))
-            for m in entry.get("media_content") or []
-        ),
-        image=_image(entry.get("image")),
-        comments=_str(entry.get("comments")),
-        language=_str(entry.get("language")),
+        published=_date(get("published"), get("published_parsed")),
+        updated=_date(get(updated), get(updated_parsed)),
+        created=_date(get("created"), get("created_parsed")),
+        author=_str(get("author")),
+        authors=_people(get("authors")),
+        categories=tuple([_str(t.get("term") or t.get("label")) for t in tags]) if tags else (),
+        enclosures=_enclosures(links) if links else (),
+        thumbnails=tuple([_str(m.get("url")) for m in get("media_thumbnail") or ()]),
+        media=_media(get("media_content")),
+        image=_image(get("image")),
+        comments=_str(get("comments")),
+        language=_str(get("language")),
     )
 
 
@@ -127,35 +127,48 @@ def _text_of(detail: Mapping[str, Any]) -> EntryText:
     )
 
 
-def _summary(entry: Mapping[str, Any]) -> EntryText | None:
+def _summary(summary: Any, detail: Mapping[str, Any] | None) -> EntryText | None:
     # The detail's value wins over the plain one: a deeper summary can replace the detail only.
-    detail = entry.get("summary_detail") or {}
-    value = _str(detail.get("value", entry.get("summary", "")))
+    if not detail:
+        return EntryText(summary) if summary and isinstance(summary, str) else None
+    value = _str(detail.get("value", summary))
     return EntryText(value, _str(detail.get("type")), _str(detail.get("base"))) if value else None
 
 
-def _date(entry: Mapping[str, Any], key: str) -> EntryDate | None:
-    text, parsed = _str(_raw(entry, key)), _raw(entry, key + "_parsed")
+def _date(text: Any, parsed: Any) -> EntryDate | None:
     if not text and parsed is None:
         return None
-    return EntryDate(text, parsed if isinstance(parsed, time.struct_time) else None)
+    return EntryDate(_str(text), parsed if isinstance(parsed, time.struct_time) else None)
 
 
-def _raw(entry: Mapping[str, Any], key: str) -> Any:
-    # FeedParserDict answers "updated" and "updated_parsed", each on its own, with the published
-    # value when it has none (and warns each time: hence no get() here). The fast path's plain
-    # dicts are read the same way.
-    if key.startswith("updated") and key not in entry:
-        key = "published" + key.removeprefix("updated")
-    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+def _people(raws: list[Any] | None) -> tuple[EntryPerson, ...]:
+    if not raws:
+        return ()
+    return tuple(
+        [
+            EntryPerson(_str(a.get("name")), _str(a.get("email")), _str(a.get("href")))
+            for a in raws
+            if isinstance(a, Mapping)
+        ]
+    )
 
 
-def _enclosures(entry: Mapping[str, Any]) -> tuple[EntryEnclosure, ...]:
+def _media(raws: list[Mapping[str, Any]] | None) -> tuple[EntryMedia, ...]:
+    if not raws:
+        return ()
+    return tuple([EntryMedia(_str(m.get("url")), _str(m.get("medium")), _str(m.get("type"))) for m in raws])
+
+
+def _enclosures(links: list[Mapping[str, Any]]) -> tuple[EntryEnclosure, ...]:
     # feedparser keeps enclosures among the links; its dict lists them on request.
     return tuple(
-        EntryEnclosure(_str(link.get("href") or link.get("url")), _str(link.get("type")), str(link.get("length") or ""))
-        for link in entry.get("links") or []
-        if link.get("rel") == "enclosure"
+        [
+            EntryEnclosure(
+                _str(link.get("href") or link.get("url")), _str(link.get("type")), str(link.get("length") or "")
+            )
+            for link in links
+            if link.get("rel") == "enclosure"
+        ]
     )
 
 
