@@ -86,7 +86,7 @@ def entry_of(entry: dict[str, Any]) -> Entry:
     # is many times slower, and it warns on "updated". The two values it computes on request,
     # "updated" falling back to the published date and "enclosures", are computed here.
     get = entry.get if type(entry) is dict else partial(dict.get, entry)
-    contents, links, tags = get("content"), get("links"), get("tags")
+    links = get("links")
     updated = "updated" if "updated" in entry else "published"
     updated_parsed = "updated_parsed" if "updated_parsed" in entry else "published_parsed"
     return Entry(
@@ -96,15 +96,15 @@ def entry_of(entry: dict[str, Any]) -> Entry:
         links=tuple([EntryLink(_str(link.get("href")), _rel(link)) for link in links]) if links else (),
         title=_str(get("title")),
         summary=_summary(get("summary"), get("summary_detail")),
-        content=_text_of(contents[0]) if contents else None,
+        content=_content(get("content")),
         published=_date(get("published"), get("published_parsed")),
         updated=_date(get(updated), get(updated_parsed)),
         created=_date(get("created"), get("created_parsed")),
         author=_str(get("author")),
         authors=_people(get("authors")),
-        categories=tuple([_str(t.get("term") or t.get("label")) for t in tags]) if tags else (),
+        categories=_categories(get("tags")),
         enclosures=_enclosures(links) if links else (),
-        thumbnails=tuple([_str(m.get("url")) for m in get("media_thumbnail") or ()]),
+        thumbnails=_thumbnails(get("media_thumbnail")),
         media=_media(get("media_content")),
         image=_image(get("image")),
         comments=_str(get("comments")),
@@ -121,9 +121,12 @@ def _rel(link: Mapping[str, Any]) -> str:
     return rel if isinstance(rel, str) else ""
 
 
-def _text_of(detail: Mapping[str, Any]) -> EntryText:
+def _content(contents: list[Mapping[str, Any]] | None) -> EntryText | None:
+    if not contents:
+        return None
+    first = contents[0]
     return EntryText(
-        _str(detail.get("value")), _str(detail.get("type")), _str(detail.get("base")), _str(detail.get("language"))
+        _str(first.get("value")), _str(first.get("type")), _str(first.get("base")), _str(first.get("language"))
     )
 
 
@@ -136,9 +139,17 @@ def _summary(summary: Any, detail: Mapping[str, Any] | None) -> EntryText | None
 
 
 def _date(text: Any, parsed: Any) -> EntryDate | None:
-    if not text and parsed is None:
+    if parsed is None and not text:
         return None
     return EntryDate(_str(text), parsed if isinstance(parsed, time.struct_time) else None)
+
+
+def _categories(tags: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    return tuple([_str(t.get("term") or t.get("label")) for t in tags]) if tags else ()
+
+
+def _thumbnails(raws: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    return tuple([_str(m.get("url")) for m in raws]) if raws else ()
 
 
 def _people(raws: list[Any] | None) -> tuple[EntryPerson, ...]:
@@ -173,4 +184,4 @@ def _enclosures(links: list[Mapping[str, Any]]) -> tuple[EntryEnclosure, ...]:
 
 
 def _image(image: Any) -> str:
-    return _str(image.get("href") or image.get("url")) if isinstance(image, Mapping) else ""
+    return _str(image.get("href") or image.get("url")) if image and isinstance(image, Mapping) else ""
