@@ -87,8 +87,12 @@ def entry_of(entry: dict[str, Any]) -> Entry:
     # "updated" falling back to the published date and "enclosures", are computed here.
     get = entry.get if type(entry) is dict else partial(dict.get, entry)
     links = get("links")
-    updated = "updated" if "updated" in entry else "published"
-    updated_parsed = "updated_parsed" if "updated_parsed" in entry else "published_parsed"
+    published = _date(get("published"), get("published_parsed"))
+    if "updated" in entry or "updated_parsed" in entry:
+        updated_parsed = "updated_parsed" if "updated_parsed" in entry else "published_parsed"
+        updated = _date(get("updated" if "updated" in entry else "published"), get(updated_parsed))
+    else:
+        updated = published  # most entries have no updated date of their own: shared, not copied
     return Entry(
         id=_str(get("id")),
         link=_str(get("link")),
@@ -97,8 +101,8 @@ def entry_of(entry: dict[str, Any]) -> Entry:
         title=_str(get("title")),
         summary=_summary(get("summary"), get("summary_detail")),
         content=_content(get("content")),
-        published=_date(get("published"), get("published_parsed")),
-        updated=_date(get(updated), get(updated_parsed)),
+        published=published,
+        updated=updated,
         created=_date(get("created"), get("created_parsed")),
         author=_str(get("author")),
         authors=_people(get("authors")),

@@ -249,7 +249,7 @@ class Walker:
 
     def _element(self, el: etree._Element, depth: int, context: Context) -> None:
         name, attrs, lang = self._start(el)
-        handler = self.handlers.get(name, type(self).other)
+        handler = self.handlers.get(name) or type(self).other
         if self.baseuri or "base" in attrs:
             self._enter_base(attrs, depth)
         if lang is None:
@@ -328,16 +328,14 @@ class Walker:
             if old is None or depth <= old:
                 self.depths[element] = depth
                 self.entry[KEYMAP.get(element, element)] = output
-            if detail is not None:
-                key = element + "_detail"
-                self.entry[KEYMAP.get(key, key)] = {**detail, "value": output}
+            # Of the details feedparser keeps beside a value (type, language, base), only the
+            # summary's is read (by parse_feedparser.entry_of): the others are not built.
+            if detail is not None and element == "summary":
+                self.entry["summary_detail"] = {**detail, "value": output}
         else:
             if element == "description":
                 element = "subtitle"
             context[KEYMAP.get(element, element)] = output
-            if detail is not None:
-                key = element + "_detail"
-                context[KEYMAP.get(key, key)] = {**detail, "value": output}
 
     def _leaf(self, el: etree._Element, element: str, depth: int, context: Context) -> str:
         value = self._value(element, only_text(el))
