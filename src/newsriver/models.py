@@ -137,21 +137,11 @@ class EntryEnclosure:
 
 
 @dataclass(frozen=True, slots=True)
-class EntryMedia:
-    """A media:content: an image when its medium or type says so."""
-
-    url: str
-    medium: str = ""
-    type: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Entry:
     """One entry of a document as parsed: every field ``normalize`` reads, "" or empty when absent."""
 
     id: str = ""  # guid, Atom id or JSON Feed id
-    link: str = ""
-    guid_is_link: bool = False  # ``link`` is the id standing in for a missing link (RSS isPermaLink)
+    link: str = ""  # the entry's web page as written ("" when a parser had only an id to offer)
     links: tuple[EntryLink, ...] = ()
     title: str = ""
     summary: EntryText | None = None
@@ -163,8 +153,7 @@ class Entry:
     authors: tuple[EntryPerson, ...] = ()
     categories: tuple[str, ...] = ()
     enclosures: tuple[EntryEnclosure, ...] = ()
-    thumbnails: tuple[str, ...] = ()  # media:thumbnail URLs
-    media: tuple[EntryMedia, ...] = ()
-    image: str = ""  # itunes:image and the like
+    images: tuple[str, ...] = ()  # thumbnails, then image media (media:thumbnail, media:content)
+    image: str = ""  # the entry's own picture (itunes:image): after any image enclosure
     comments: str = ""
     language: str = ""

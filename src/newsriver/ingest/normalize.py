@@ -108,7 +108,7 @@ def normalize_entry(
     # Relative URLs without an xml:base resolve against the feed's site, then its own URL:
     # feeds served from a CDN or proxy still link to the site that wrote them.
     base = feed_link if feed_link.startswith(("http://", "https://")) else parsed.base_url
-    url = _entry_url(entry, base)
+    url = _web_url(absolute(entry.link, base)) or _first_alternate(entry, base)
     canonical_url = canonical(url, site_hosts) if url else ""
 
     content_base = url or feed_link or base
@@ -155,15 +155,6 @@ def normalize_entry(
         comments=xml_safe(_web_url(absolute(entry.comments, base))),
         content_hash=content_hash,
     )
-
-
-def _entry_url(entry: Entry, base: str) -> str:
-    """The entry's web page, absolute, or ""."""
-    # feedparser copies an id into ``link`` when there is none ("guidislink"), so urn:, tag:
-    # and plain-word ids arrive as links. Such a link counts only when it is already an
-    # absolute http(s) URL; a real link is resolved against the base like any other.
-    link = _web_url(entry.link.strip()) if entry.guid_is_link else entry.link
-    return _web_url(absolute(link, base)) or _first_alternate(entry, base)
 
 
 def _without_clock_noise(text: str) -> str:
@@ -319,8 +310,7 @@ def _enclosures(entry: Entry, base: str) -> tuple[Enclosure, ...]:
 
 def _image(entry: Entry, enclosures: tuple[Enclosure, ...], base: str) -> str:
     candidates = [
-        *entry.thumbnails,
-        *(m.url for m in entry.media if m.medium == "image" or m.type.startswith("image/")),
+        *entry.images,
         *(e.url for e in enclosures if e.type.startswith("image/")),
         entry.image,
     ]

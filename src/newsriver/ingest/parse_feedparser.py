@@ -21,7 +21,7 @@ import feedparser.sanitizer
 
 from newsriver.errors import ParseError
 from newsriver.ingest.parse_common import FeedHead
-from newsriver.models import Entry, EntryDate, EntryEnclosure, EntryLink, EntryMedia, EntryPerson, EntryText
+from newsriver.models import Entry, EntryDate, EntryEnclosure, EntryLink, EntryPerson, EntryText
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def entry_of(entry: dict[str, Any]) -> Entry:
         updated = published  # most entries have no updated date of their own: shared, not copied
     return Entry(
         id=_str(get("id")),
-        link=_str(get("link")),
-        guid_is_link=bool(get("guidislink")),
+        link=_link(_str(get("link")), get("guidislink")),
         links=tuple([EntryLink(_str(link.get("href")), _rel(link)) for link in links]) if links else (),
         title=_str(get("title")),
         summary=_summary(get("summary"), get("summary_detail")),
@@ -108,8 +107,7 @@ def entry_of(entry: dict[str, Any]) -> Entry:
         authors=_people(get("authors")),
         categories=_categories(get("tags")),
         enclosures=_enclosures(links) if links else (),
-        thumbnails=_thumbnails(get("media_thumbnail")),
-        media=_media(get("media_content")),
+        images=_images(get("media_thumbnail"), get("media_content")),
         image=_image(get("image")),
         comments=_str(get("comments")),
         language=_str(get("language")),
@@ -152,8 +150,27 @@ def _categories(tags: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
     return tuple([_str(t.get("term") or t.get("label")) for t in tags]) if tags else ()
 
 
-def _thumbnails(raws: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
-    return tuple([_str(m.get("url")) for m in raws]) if raws else ()
+def _link(link: str, guid_is_link: Any) -> str:
+    # feedparser copies an id into "link" when there is none ("guidislink"), so urn:, tag: and
+    # plain-word ids arrive as links. Such a link counts only when it is already an absolute
+    # http(s) URL; a real link may be relative, and is resolved against a base later.
+    if not guid_is_link:
+        return link
+    link = link.strip()
+    return link if link.startswith(("http://", "https://")) else ""
+
+
+def _images(thumbnails: list[Mapping[str, Any]] | None, media: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    if not thumbnails and not media:
+        return ()
+    return (
+        *[_str(m.get("url")) for m in thumbnails or ()],
+        *[
+            _str(m.get("url"))
+            for m in media or ()
+            if m.get("medium") == "image" or _str(m.get("type")).startswith("image/")
+        ],
+    )
 
 
 def _people(raws: list[Any] | None) -> tuple[EntryPerson, ...]:
@@ -166,12 +183,6 @@ def _people(raws: list[Any] | None) -> tuple[EntryPerson, ...]:
             if isinstance(a, Mapping)
         ]
     )
-
-
-def _media(raws: list[Mapping[str, Any]] | None) -> tuple[EntryMedia, ...]:
-    if not raws:
-        return ()
-    return tuple([EntryMedia(_str(m.get("url")), _str(m.get("medium")), _str(m.get("type"))) for m in raws])
 
 
 def _enclosures(links: list[Mapping[str, Any]]) -> tuple[EntryEnclosure, ...]:

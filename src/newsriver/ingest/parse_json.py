@@ -70,7 +70,7 @@ def _entry(item: Mapping[str, Any], feed_authors: tuple[EntryPerson, ...]) -> En
             for a in (attachments if isinstance(attachments, list) else ())
             if isinstance(a, dict) and _str(a.get("url"))
         ),
-        thumbnails=tuple(image for image in (_str(item.get("image")) or _str(item.get("banner_image")),) if image),
+        images=tuple(image for image in (_str(item.get("image")) or _str(item.get("banner_image")),) if image),
         language=_str(item.get("language")),
     )
 
