@@ -32,7 +32,7 @@ feedparser's handlers would (state, names, xml:base, where text lands), and
   URI written with character references or spaces;
 * any element feedparser has a handler for that is not mirrored here (RDF, GeoRSS, Podlove
   chapters, Creative Commons, admin:, ``<tags>``, ``<abstract>``, XHTML ``<body>``, item
-  images, Atom ``<source>``, ...), and unknown elements stored under a key ``normalize``
+  images, Atom ``<source>``, ...), and unknown elements stored under a key ``parse_feedparser``
   reads or holding elements that have handlers;
 * markup inside a text element (Atom type="xhtml", inline HTML in RSS), base64 or other
   non-text content types.
@@ -138,7 +138,7 @@ def _parser() -> etree.XMLParser:
 
 
 def read_feed(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ...]] | None:
-    """The document's head and entries as read through feedparser would give them; None if unsure.
+    """The document's head and entries as feedparser would read them; None if unsure.
 
     ``content_type`` is the header feedparser would be given.
     """

@@ -26,7 +26,7 @@ from newsriver.ingest.parse_xml_walk import (
 )
 
 _URL_ENTITY = re.compile("&([A-Za-z0-9_]+);")
-# Keys normalize or parse read: an unknown element stored under one of these would need
+# Keys parse_feedparser reads: an unknown element stored under one of these would need
 # FeedParserDict's exact quirks (an "<authors>" string, a "<date>" becoming "updated"), so
 # such documents go to feedparser. "comments" is read but has no handler in feedparser
 # either: stored the generic way, as here.
@@ -58,9 +58,9 @@ _RESERVED_KEYS = frozenset(
         "updated_parsed",
     }
 )
-# Feed keys parse() reads as text: with attributes feedparser stores a dict there instead.
+# Feed keys parse_feedparser.head_of reads as text: with attributes feedparser stores a dict there instead.
 _TEXT_KEYS = frozenset({"ttl", "sy_updateperiod", "sy_updatefrequency"})
-# Element names of handlers that leave nothing normalize reads: their content only has to be
+# Element names of handlers that leave nothing parse_feedparser reads: their content only has to be
 # plain text for the skip to be exact.
 _IGNORED = frozenset(
     {

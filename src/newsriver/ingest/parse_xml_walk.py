@@ -51,7 +51,7 @@ HTML_TYPES = _FeedParserMixin.html_types
 _looks_like_html: Callable[[str], bool] = _FeedParserMixin.looks_like_html
 map_content_type: Callable[[str], str] = _FeedParserMixin.map_content_type
 # FeedParserDict stores some keys under another name (its ``keymap``): "date" is "updated",
-# which normalize reads. Where a value lands is feedparser's behaviour, not only its shape.
+# which parse_feedparser reads. Where a value lands is feedparser's behaviour, not only its shape.
 KEYMAP = {key: (value[0] if isinstance(value, list) else value) for key, value in FeedParserDict.keymap.items()}
 # Content types whose text feedparser keeps as it is (others it would try as base64).
 _TEXT_TYPES = frozenset({"text/plain", "text/html"})
