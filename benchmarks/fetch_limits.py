@@ -20,6 +20,7 @@ import brotli
 
 from newsriver.errors import FetchError
 from newsriver.ingest.fetch import FetchLimits, fetch
+from newsriver.models import FetchState
 
 MIB = 1024 * 1024
 
@@ -72,7 +73,7 @@ def measure(url: str, limits: FetchLimits) -> tuple[str, float, float]:
     tracemalloc.start()
     started = time.monotonic()
     try:
-        result = fetch(url, limits=limits)
+        result = fetch(FetchState(url), limits=limits)
         outcome = f"fetched {len(result.body or b'')} bytes"
     except FetchError as exc:
         outcome = str(exc)

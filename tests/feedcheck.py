@@ -322,7 +322,7 @@ def reread_json_problems(data: bytes) -> list[str]:
     """feedparser 6 has no JSON Feed reader, so newsriver's own must take every item back."""
     items = json.loads(data)["items"]
     entries = parse(data, "http://127.0.0.1:8080/", "application/feed+json").entries
-    got = [(e.get("id"), e.get("title", "")) for e in entries]
+    got = [(e.id, e.title) for e in entries]
     expected = [(i["id"], i.get("title", "")) for i in items]
     return [] if got == expected else [f"re-read JSON Feed differs: {got[:3]} … != {expected[:3]} …"]
 

@@ -19,7 +19,7 @@ import pytest
 
 from newsriver.ingest.normalize import FUTURE_TOLERANCE
 from newsriver.ingest.parse import parse
-from newsriver.models import Article
+from newsriver.models import Article, Entry
 
 from .conftest import skip_module_without_corpus
 from .corpus import FEEDS, NOW, content_type, file_run, url_of
@@ -93,7 +93,7 @@ def test_entries_match_feed_rs(expectation: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def compare(name: str, position: int, want: dict[str, Any], got: Article, raw: Any, base: str) -> list[str]:
+def compare(name: str, position: int, want: dict[str, Any], got: Article, raw: Entry, base: str) -> list[str]:
     problems = []
 
     # Title: a missing one becomes the first words of the text (feed-rs leaves it empty).
@@ -113,7 +113,7 @@ def compare(name: str, position: int, want: dict[str, Any], got: Article, raw: A
     # for RSS 1.0 items, whose rdf:about newsriver (through feedparser) takes as the id.
     # newsriver keys entries without any id by link or content hash. Where both read an id
     # from the feed, it must be the same one.
-    if raw.get("id") and not FEED_RS_INVENTED_ID.match(want["id"]) and got.entry_key != want["id"]:
+    if raw.id and not FEED_RS_INVENTED_ID.match(want["id"]) and got.entry_key != want["id"]:
         problems.append(f"id {got.entry_key!r} != {want['id']!r}")
 
     # Dates: published, else updated, else first seen (now); never more than a day ahead;

@@ -10,7 +10,7 @@ import pytest
 
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
-from newsriver.models import Article
+from newsriver.models import Article, Entry
 from newsriver.store.entries import SaveCounts
 from newsriver.store.store import Store
 
@@ -122,7 +122,7 @@ def test_one_bad_entry_does_not_cost_the_rest() -> None:
         b"<rss version='2.0'><channel><title>t</title><item><guid>1</guid><title>ok</title></item></channel></rss>",
         "https://x.example/",
     )
-    bad = {"id": "2", "title": "t", "tags": 5}  # a shape no parser should produce
+    bad = Entry(id="2", title="t", categories=5)  # type: ignore[arg-type]  # a shape no parser should produce
     broken = replace(parsed, entries=(bad, *parsed.entries))
     articles = normalize_feed(broken, "src", "https://x.example/", NOW)
     assert [a.entry_key for a in articles] == ["1"]

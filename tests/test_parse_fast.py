@@ -1,4 +1,4 @@
-"""The lxml fast path (newsriver.parse_xml) against feedparser, on every file of the corpora.
+"""The lxml fast path (newsriver.ingest.parse_xml) against feedparser, on every file of the corpora.
 
 Wherever the fast path accepts a document, ``normalize_feed`` must give the same articles and
 the same feed metadata as it does from feedparser's result; wherever it is unsure it must
@@ -177,7 +177,7 @@ def test_parse_does_not_call_feedparser_for_a_plain_feed(monkeypatch: pytest.Mon
     monkeypatch.setattr(feedparser, "parse", refuse)
     parsed = parse(rss(), "https://x.example/feed", "application/rss+xml")
     assert parsed.meta.title == "Feed" and parsed.meta.link == "https://x.example/"
-    assert [e["title"] for e in parsed.entries] == ["Story"]
+    assert [e.title for e in parsed.entries] == ["Story"]
 
 
 # ----- what the fast path declines
@@ -333,7 +333,8 @@ def test_declined_documents_still_parse_with_feedparser() -> None:
     parsed = parse(
         atom('<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><b>x</b></div></content>'), "u"
     )
-    assert parsed.entries[0]["content"][0]["value"] == "<b>x</b>"
+    content = parsed.entries[0].content
+    assert content is not None and content.value == "<b>x</b>"
 
 
 def test_the_linear_encoding_sniffer_matches_feedparsers_pattern() -> None:

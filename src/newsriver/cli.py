@@ -356,8 +356,9 @@ def _discover(args: argparse.Namespace) -> int:
     # Parsing: feedparser, lxml, nh3.
     from newsriver.ingest.discover import feeds_in
     from newsriver.ingest.parse import parse
+    from newsriver.models import FetchState
 
-    result = fetch(args.url)
+    result = fetch(FetchState(args.url))
     found = feeds_in(result)
     if found is None:
         parsed = parse(result.body or b"", result.url, result.content_type)

@@ -35,10 +35,10 @@ Publish (newsriver's side):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class FeedMeta:
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
     meta: FeedMeta
-    entries: tuple[Mapping[str, Any], ...]  # feedparser entry dicts, not yet normalized
+    entries: tuple[Entry, ...]  # not yet normalized
     base_url: str  # the URL the document was fetched from, after redirects
 
 
@@ -117,3 +117,76 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.body is None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """What a fetch of a source needs to know: where to ask, and the validators from last time."""
+
+    url: str
+    etag: str = ""
+    last_modified: str = ""
+    public: bool = False  # the URL was reached from a public address: it may not lead to a private one
+
+
+# ----- an entry as a parser read it, before normalization: text as the document gave it
+# (HTML not yet sanitized, URLs not yet resolved), whatever the format or the parser.
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLink:
+    href: str
+    rel: str = "alternate"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    """A summary or content: markup and all, with what is needed to make it safe HTML."""
+
+    value: str
+    type: str = ""  # "text/plain" is escaped; any other type is read as HTML
+    base: str = ""  # the xml:base in force, "" for none
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDate:
+    text: str  # as written, read again when the parser may have misread it
+    parsed: time.struct_time | None = None  # UTC, as the parser read it; None when it could not
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPerson:
+    name: str = ""
+    email: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryEnclosure:
+    href: str
+    type: str = ""
+    length: str = ""  # bytes, as written
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a document as parsed: every field ``normalize`` reads, "" or empty when absent."""
+
+    id: str = ""  # guid, Atom id or JSON Feed id
+    link: str = ""  # the entry's web page as written ("" when a parser had only an id to offer)
+    links: tuple[EntryLink, ...] = ()
+    title: str = ""
+    summary: EntryText | None = None
+    content: EntryText | None = None  # the first one
+    published: EntryDate | None = None
+    updated: EntryDate | None = None
+    created: EntryDate | None = None
+    author: str = ""  # free text, as written ("jo@x.org (Jo)")
+    authors: tuple[EntryPerson, ...] = ()
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[EntryEnclosure, ...] = ()
+    images: tuple[str, ...] = ()  # thumbnails, then image media (media:thumbnail, media:content)
+    image: str = ""  # the entry's own picture (itunes:image): after any image enclosure
+    comments: str = ""
+    language: str = ""

@@ -28,7 +28,7 @@ from urllib3.util import make_headers, parse_url
 from newsriver import __version__
 from newsriver.errors import FetchError
 from newsriver.ingest.network import Network, Route
-from newsriver.models import FetchResult
+from newsriver.models import FetchResult, FetchState
 
 USER_AGENT = f"newsriver/{__version__} (+https://github.com/newsriver/newsriver)"
 ACCEPT = (
@@ -52,29 +52,22 @@ class FetchLimits:
     max_redirects: int = 5
 
 
-def fetch(
-    url: str,
-    etag: str = "",
-    last_modified: str = "",
-    limits: FetchLimits | None = None,
-    network: Network | None = None,
-    public: bool = False,
-) -> FetchResult:
+def fetch(state: FetchState, limits: FetchLimits | None = None, network: Network | None = None) -> FetchResult:
     """GET a feed, conditionally when validators are known; raise FetchError on failure.
 
-    ``public`` says the URL was reached from a public address (a stored redirect or
+    ``state.public`` says the URL was reached from a public address (a stored redirect or
     discovery), so it may not lead into private address space either.
     """
     limits = limits or FetchLimits()
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    route = Route(network or Network(), public)
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    route = Route(network or Network(), state.public)
     with _Deadline(limits.deadline) as deadline:
         try:
-            return _follow(url, headers, limits, route, deadline)
+            return _follow(state.url, headers, limits, route, deadline)
         except FetchError:
             if deadline.expired:
                 raise deadline.error() from None

@@ -1,4 +1,4 @@
-"""Feed entries of any format to ``Article``: identity, dates, URLs, safe HTML, fields.
+"""Entries of any format to ``Article``: identity, dates, URLs, safe HTML, fields.
 
 Pure functions over data: the clock comes in as ``now``.
 """
@@ -12,14 +12,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from newsriver.ingest.sanitize import clean_html, to_text, xml_safe
-from newsriver.models import Article, Author, Enclosure, ParsedFeed
+from newsriver.models import Article, Author, Enclosure, Entry, EntryDate, EntryText, ParsedFeed
 from newsriver.urls import absolute, canonical, host_of
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def _rekey(article: Article, source: str, key: str) -> Article:
 
 
 def normalize_entry(
-    entry: Mapping[str, Any],
+    entry: Entry,
     source: str,
     parsed: ParsedFeed,
     site_hosts: frozenset[str],
@@ -109,40 +108,24 @@ def normalize_entry(
     # Relative URLs without an xml:base resolve against the feed's site, then its own URL:
     # feeds served from a CDN or proxy still link to the site that wrote them.
     base = feed_link if feed_link.startswith(("http://", "https://")) else parsed.base_url
-    # feedparser copies an id into ``link`` when there is none ("guidislink"), so urn:, tag:
-    # and plain-word ids arrive as links. Such a link counts only when it is already an
-    # absolute http(s) URL; a real link is resolved against the base like any other.
-    link = _text(entry.get("link"))
-    if entry.get("guidislink"):
-        link = _web_url(link.strip())
-    url = _web_url(absolute(link, base)) or _first_alternate(entry, base)
+    url = _web_url(absolute(entry.link, base)) or _first_alternate(entry, base)
     canonical_url = canonical(url, site_hosts) if url else ""
 
     content_base = url or feed_link or base
-    contents = entry.get("content") or []
-    content = _as_html(contents[0], content_base) if contents else ""
-    summary = _as_html({"value": entry.get("summary", ""), **(entry.get("summary_detail") or {})}, content_base)
+    content = _as_html(entry.content, content_base)
+    summary = _as_html(entry.summary, content_base)
     if summary == content:
         summary = ""
     text = to_text(content or summary)
+    title = to_text(entry.title) or _shorten(text, TITLE_FROM_TEXT) or url or "(untitled)"
 
-    title = to_text(_text(entry.get("title")))
-    if not title:
-        title = _shorten(text, TITLE_FROM_TEXT) or url or "(untitled)"
-
-    published = _date(entry, ("published", "created", "updated"), now, now)
-    updated = max(_date(entry, ("updated",), now, published), published)
-
-    authors = _authors(entry, base)
-    categories = _unique(to_text(_text(t.get("term") or t.get("label"))) for t in entry.get("tags") or [])
+    published = _date((entry.published, entry.created, entry.updated), now, now)
+    updated = max(_date((entry.updated,), now, published), published)
     enclosures = _enclosures(entry, base)
     image = _image(entry, enclosures, base)
-    comments = _web_url(absolute(_text(entry.get("comments")), base))
-    language = language_tag(
-        _text(entry.get("language")) or (_text(contents[0].get("language")) if contents else "")
-    ) or language_tag(parsed.meta.language)
+    content_language = entry.content.language if entry.content else ""
 
-    guid = xml_safe(_text(entry.get("id")).strip())
+    guid = xml_safe(entry.id.strip())
     entry_key = guid or canonical_url or "sha256:" + _digest(title, content or summary, str(published))
     content_hash = _digest(
         title,
@@ -161,15 +144,15 @@ def normalize_entry(
         summary=summary,
         content=content,
         text=text,
-        authors=authors,
+        authors=_authors(entry, base),
         published=published,
         updated=updated,
         first_seen=now,
-        categories=categories,
+        categories=_unique(to_text(c) for c in entry.categories),
         enclosures=enclosures,
-        language=language,
+        language=language_tag(entry.language or content_language) or language_tag(parsed.meta.language),
         image=image,
-        comments=xml_safe(comments),
+        comments=xml_safe(_web_url(absolute(entry.comments, base))),
         content_hash=content_hash,
     )
 
@@ -177,10 +160,6 @@ def normalize_entry(
 def _without_clock_noise(text: str) -> str:
     # Every match holds a ":" or an "ago": most texts have neither and skip the slow pattern.
     return _CLOCK_NOISE.sub("", text) if ":" in text or "ago" in text.lower() else text
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _digest(*parts: str) -> str:
@@ -198,14 +177,13 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-def _as_html(detail: Mapping[str, Any], base: str) -> str:
-    value = _text(detail.get("value"))
-    if not value.strip():
+def _as_html(detail: EntryText | None, base: str) -> str:
+    if detail is None or not detail.value.strip():
         return ""
-    kind = _text(detail.get("type")).lower()
-    if kind == "text/plain":
+    value = detail.value
+    if detail.type.lower() == "text/plain":
         value = html.escape(value).replace("\n\n", "<br><br>")
-    return clean_html(value, _text(detail.get("base")) or base)
+    return clean_html(value, detail.base or base)
 
 
 def _web_url(url: str) -> str:
@@ -218,32 +196,33 @@ def language_tag(value: str) -> str:
     return tag if len(tag) <= 35 and _LANGUAGE.match(tag) else ""
 
 
-def _first_alternate(entry: Mapping[str, Any], base: str) -> str:
-    for link in entry.get("links") or []:
-        url = _web_url(absolute(_text(link.get("href")), base))
-        if url and link.get("rel", "alternate") == "alternate":
+def _first_alternate(entry: Entry, base: str) -> str:
+    for link in entry.links:
+        url = _web_url(absolute(link.href, base))
+        if url and link.rel == "alternate":
             return url
     return ""
 
 
-def _date(entry: Mapping[str, Any], keys: tuple[str, ...], now: datetime, default: datetime) -> datetime:
-    """The first usable date among ``keys`` (as feedparser read it, else from its text), else ``default``.
+def _date(dates: tuple[EntryDate | None, ...], now: datetime, default: datetime) -> datetime:
+    """The first usable date among ``dates`` (as the parser read it, else from its text), else ``default``.
 
     A date more than a day ahead becomes ``now``: it would pin the entry to the top of
     every feed it is republished in.
     """
-    for key in keys:
-        text = _text(entry.get(key))
+    for date in dates:
+        if date is None:
+            continue
         # feedparser ignores AM/PM, reading "02:02 PM" as 02:02: such dates are read here.
-        when = None if _TWELVE_HOUR.search(text) else _from_struct(entry.get(f"{key}_parsed"))
-        when = when or _from_text(text)
+        when = None if _TWELVE_HOUR.search(date.text) else _from_struct(date.parsed)
+        when = when or _from_text(date.text)
         if when is not None:
             return when if when <= now + FUTURE_TOLERANCE else now
     return default
 
 
-def _from_struct(parsed: Any) -> datetime | None:
-    if not isinstance(parsed, time.struct_time):
+def _from_struct(parsed: time.struct_time | None) -> datetime | None:
+    if parsed is None:
         return None
     try:
         when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
@@ -287,61 +266,54 @@ def _split_author(text: str) -> tuple[str, str]:
     return ("", text.removeprefix("mailto:")) if _EMAIL.match(text.removeprefix("mailto:")) else (text, "")
 
 
-def _authors(entry: Mapping[str, Any], base: str) -> tuple[Author, ...]:
+def _authors(entry: Entry, base: str) -> tuple[Author, ...]:
     found = []
-    raws = [raw for raw in entry.get("authors") or [] if isinstance(raw, Mapping)]
-    text = _text(entry.get("author"))
+    people = entry.authors
     # feedparser splits "jo@x.industries (Jo)" with an e-mail pattern that allows only 2–4
     # letter top-level domains: "jo@x.indu" and the name "stries (Jo". With one author its
     # text is at hand and is split again; with several, the cut is mended.
-    if len(raws) == 1 and "@" in text:
-        name, email = _split_author(text)
-        raws = [{**raws[0], "name": name, "email": email}]
-    for raw in raws:
-        name, email = _text(raw.get("name")), _text(raw.get("email")).strip().removeprefix("mailto:")
+    if len(people) == 1 and "@" in entry.author:
+        name, email = _split_author(entry.author)
+        people = (replace(people[0], name=name, email=email),)
+    for person in people:
+        name, email = person.name, person.email.strip().removeprefix("mailto:")
         if email and (cut := _CUT_AUTHOR.match(name)):
             name, email = cut.group(2), email + cut.group(1)
         author = Author(
             name=to_text(name.removesuffix("(mailto:").strip()),
             email=xml_safe(email) if _EMAIL.match(email) else "",
-            url=xml_safe(_web_url(absolute(_text(raw.get("href")), base))),
+            url=xml_safe(_web_url(absolute(person.href, base))),
         )
         if author.name or author.email or author.url:
             found.append(author)
-    if not found and _text(entry.get("author")):
-        found.append(Author(name=to_text(entry["author"])))
+    if not found and entry.author:
+        found.append(Author(name=to_text(entry.author)))
     return tuple(dict.fromkeys(found))
 
 
-def _length(value: Any) -> int | None:
-    text = str(value or "").strip()
+def _length(value: str) -> int | None:
+    text = value.strip()
     return int(text) if text.isdigit() and len(text) < 19 else None
 
 
-def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
+def _enclosures(entry: Entry, base: str) -> tuple[Enclosure, ...]:
     found: dict[str, Enclosure] = {}
-    for raw in entry.get("enclosures") or []:
-        href = absolute(_text(raw.get("href") or raw.get("url")), base)
+    for raw in entry.enclosures:
+        href = absolute(raw.href, base)
         if href.startswith(("http://", "https://")) and href not in found:
-            kind = _text(raw.get("type")).strip().lower()
+            kind = raw.type.strip().lower()
             found[href] = Enclosure(
-                url=xml_safe(href), type=kind if _MEDIA_TYPE.match(kind) else "", length=_length(raw.get("length"))
+                url=xml_safe(href), type=kind if _MEDIA_TYPE.match(kind) else "", length=_length(raw.length)
             )
     return tuple(found.values())
 
 
-def _image(entry: Mapping[str, Any], enclosures: tuple[Enclosure, ...], base: str) -> str:
-    candidates: list[str] = []
-    candidates += [_text(m.get("url")) for m in entry.get("media_thumbnail") or []]
-    candidates += [
-        _text(m.get("url"))
-        for m in entry.get("media_content") or []
-        if m.get("medium") == "image" or _text(m.get("type")).startswith("image/")
+def _image(entry: Entry, enclosures: tuple[Enclosure, ...], base: str) -> str:
+    candidates = [
+        *entry.images,
+        *(e.url for e in enclosures if e.type.startswith("image/")),
+        entry.image,
     ]
-    candidates += [e.url for e in enclosures if e.type.startswith("image/")]
-    image = entry.get("image")
-    if isinstance(image, Mapping):
-        candidates.append(_text(image.get("href") or image.get("url")))
     for candidate in candidates:
         url = absolute(candidate, base)
         if url.startswith(("http://", "https://")):

@@ -29,7 +29,7 @@ from newsriver.errors import FetchError, ParseError
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone
-from newsriver.models import FetchResult
+from newsriver.models import FetchResult, FetchState
 from newsriver.run.digesting import Digester, Digesting
 from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
@@ -59,6 +59,11 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         read_timeout=settings.timeout.total_seconds(),
         deadline=settings.deadline.total_seconds(),
     )
+
+
+def fetch_state(row: SourceRow) -> FetchState:
+    """What fetching the source needs from its stored row."""
+    return FetchState(row.feed_url, row.etag, row.last_modified, public=row.via_public)
 
 
 def poll_sources(
@@ -208,7 +213,7 @@ def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, how: _Retrieval)
 def _document(row: SourceRow, cfg: SourceConfig, how: _Retrieval) -> tuple[FetchResult, dict[str, Any], list[str]]:
     """The source's document (the feed an HTML page links to, for a page), the source columns
     that change with it, and notes on what changed."""
-    result = fetch(row.feed_url, row.etag, row.last_modified, how.limits, how.network, public=row.via_public)
+    result = fetch(fetch_state(row), how.limits, how.network)
     values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
     notes = []
     if result.permanent_url:
@@ -225,7 +230,7 @@ def _document(row: SourceRow, cfg: SourceConfig, how: _Retrieval) -> tuple[Fetch
     if not found:
         raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
     # A different resource: the page's validators do not apply to it.
-    result = fetch(found[0].url, limits=how.limits, network=how.network, public=page.public)
+    result = fetch(FetchState(found[0].url, public=page.public), how.limits, how.network)
     if feeds_in(result) is not None:
         raise ParseError(f"not a feed: {found[0].url}, discovered on {page.url}, is an HTML page too")
     values = {

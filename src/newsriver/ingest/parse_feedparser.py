@@ -1,0 +1,202 @@
+"""feedparser, and the one place its result's shape is read: its dicts become ``Entry`` and ``FeedHead``.
+
+feedparser reads every XML feed the fast path declines. The fast path mirrors feedparser's
+handlers (which element's value lands under which key is what must match), so its working
+entries have the same keys and are turned into ``Entry`` here too: one reading of that
+shape for both, and ``tests/test_parse_fast.py`` proves the results identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import xml.sax
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Any
+
+import feedparser
+import feedparser.sanitizer
+
+from newsriver.errors import ParseError
+from newsriver.ingest.parse_common import FeedHead
+from newsriver.models import Entry, EntryDate, EntryEnclosure, EntryLink, EntryPerson, EntryText
+
+log = logging.getLogger(__name__)
+
+# feedparser strips a document's entity declarations and puts back only those it deems safe:
+# one character reference, or any text without "&". Text of any length is not safe: one 100 kB
+# entity referenced 100,000 times is 10 GB, which expat refuses but feedparser's fallback
+# parser then expands in memory. Only a character reference cannot amplify, and it is the one
+# kind real feeds declare (HTML entity names such as &nbsp; in RSS 0.91).
+feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = re.compile(rb'\s+(\w+)\s+"(&#\w+;)"')
+
+# Microsoft's Channel Definition Format, which feedparser reads but reports no version for:
+# <CHANNEL> as the root, after any XML declaration, comments and whitespace.
+_CDF_ROOT = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<channel[\s>]", re.I | re.S)
+
+
+def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ...]]:
+    """The document's head and entries as feedparser reads them, or ParseError saying why it is no feed."""
+    result = feedparser.parse(
+        body,
+        # No content-location: relative links stay relative unless xml:base says otherwise,
+        # so normalize can prefer the feed's own link over the fetched URL as their base.
+        response_headers={"content-type": content_type},
+        # nh3 sanitizes later, faster and stricter; relative URLs are resolved there too.
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    if not result.get("version") and not result.entries and not _CDF_ROOT.match(body):
+        if body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
+            raise ParseError("not a feed: the server sent an HTML page")
+        reason = result.get("bozo_exception")
+        if isinstance(reason, xml.sax.SAXException):
+            raise ParseError(f"not a feed: broken XML: {reason}")
+        raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
+    return head_of(result.get("feed", {})), tuple(_entries(result.entries))
+
+
+def _entries(raws: list[dict[str, Any]]) -> Iterator[Entry]:
+    for position, raw in enumerate(raws):
+        try:
+            yield entry_of(raw)
+        except Exception:  # one entry of a shape not foreseen must not cost the rest of its feed
+            log.warning("skipped entry %d of a shape feedparser should not give", position, exc_info=True)
+
+
+def head_of(feed: Mapping[str, Any]) -> FeedHead:
+    """The feed-level values of feedparser's ``feed`` dict."""
+    ttl = feed.get("ttl")
+    return FeedHead(
+        title=_str(feed.get("title")),
+        link=_str(feed.get("link")),
+        subtitle=_str(feed.get("subtitle")),
+        language=_str(feed.get("language")),
+        ttl=ttl if isinstance(ttl, str) else "",
+        update_period=str(feed.get("sy_updateperiod", "")),
+        update_frequency=str(feed.get("sy_updatefrequency", "")),
+    )
+
+
+def entry_of(entry: dict[str, Any]) -> Entry:
+    """An entry dict with feedparser's keys (a FeedParserDict or the fast path's plain dict)."""
+    # dict.get, not FeedParserDict's: none of the keys read here is one it renames, its get()
+    # is many times slower, and it warns on "updated". The two values it computes on request,
+    # "updated" falling back to the published date and "enclosures", are computed here.
+    get = entry.get if type(entry) is dict else partial(dict.get, entry)
+    links = get("links")
+    published = _date(get("published"), get("published_parsed"))
+    if "updated" in entry or "updated_parsed" in entry:
+        updated_parsed = "updated_parsed" if "updated_parsed" in entry else "published_parsed"
+        updated = _date(get("updated" if "updated" in entry else "published"), get(updated_parsed))
+    else:
+        updated = published  # most entries have no updated date of their own: shared, not copied
+    return Entry(
+        id=_str(get("id")),
+        link=_link(_str(get("link")), get("guidislink")),
+        links=tuple([EntryLink(_str(link.get("href")), _rel(link)) for link in links]) if links else (),
+        title=_str(get("title")),
+        summary=_summary(get("summary"), get("summary_detail")),
+        content=_content(get("content")),
+        published=published,
+        updated=updated,
+        created=_date(get("created"), get("created_parsed")),
+        author=_str(get("author")),
+        authors=_people(get("authors")),
+        categories=_categories(get("tags")),
+        enclosures=_enclosures(links) if links else (),
+        images=_images(get("media_thumbnail"), get("media_content")),
+        image=_image(get("image")),
+        comments=_str(get("comments")),
+        language=_str(get("language")),
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _rel(link: Mapping[str, Any]) -> str:
+    rel = link.get("rel", "alternate")
+    return rel if isinstance(rel, str) else ""
+
+
+def _content(contents: list[Mapping[str, Any]] | None) -> EntryText | None:
+    if not contents:
+        return None
+    first = contents[0]
+    return EntryText(
+        _str(first.get("value")), _str(first.get("type")), _str(first.get("base")), _str(first.get("language"))
+    )
+
+
+def _summary(summary: Any, detail: Mapping[str, Any] | None) -> EntryText | None:
+    # The detail's value wins over the plain one: a deeper summary can replace the detail only.
+    if not detail:
+        return EntryText(summary) if summary and isinstance(summary, str) else None
+    value = _str(detail.get("value", summary))
+    return EntryText(value, _str(detail.get("type")), _str(detail.get("base"))) if value else None
+
+
+def _date(text: Any, parsed: Any) -> EntryDate | None:
+    if parsed is None and not text:
+        return None
+    return EntryDate(_str(text), parsed if isinstance(parsed, time.struct_time) else None)
+
+
+def _categories(tags: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    return tuple([_str(t.get("term") or t.get("label")) for t in tags]) if tags else ()
+
+
+def _link(link: str, guid_is_link: Any) -> str:
+    # feedparser copies an id into "link" when there is none ("guidislink"), so urn:, tag: and
+    # plain-word ids arrive as links. Such a link counts only when it is already an absolute
+    # http(s) URL; a real link may be relative, and is resolved against a base later.
+    if not guid_is_link:
+        return link
+    link = link.strip()
+    return link if link.startswith(("http://", "https://")) else ""
+
+
+def _images(thumbnails: list[Mapping[str, Any]] | None, media: list[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    if not thumbnails and not media:
+        return ()
+    return (
+        *[_str(m.get("url")) for m in thumbnails or ()],
+        *[
+            _str(m.get("url"))
+            for m in media or ()
+            if m.get("medium") == "image" or _str(m.get("type")).startswith("image/")
+        ],
+    )
+
+
+def _people(raws: list[Any] | None) -> tuple[EntryPerson, ...]:
+    if not raws:
+        return ()
+    return tuple(
+        [
+            EntryPerson(_str(a.get("name")), _str(a.get("email")), _str(a.get("href")))
+            for a in raws
+            if isinstance(a, Mapping)
+        ]
+    )
+
+
+def _enclosures(links: list[Mapping[str, Any]]) -> tuple[EntryEnclosure, ...]:
+    # feedparser keeps enclosures among the links; its dict lists them on request.
+    return tuple(
+        [
+            EntryEnclosure(
+                _str(link.get("href") or link.get("url")), _str(link.get("type")), str(link.get("length") or "")
+            )
+            for link in links
+            if link.get("rel") == "enclosure"
+        ]
+    )
+
+
+def _image(image: Any) -> str:
+    return _str(image.get("href") or image.get("url")) if image and isinstance(image, Mapping) else ""
