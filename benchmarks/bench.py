@@ -449,9 +449,12 @@ def spread(seconds: Sequence[float]) -> str:
     return f"median {statistics.median(ms):.3f} ms, p95 {p95:.3f} ms, max {ms[-1]:.3f} ms ({len(ms)} runs)"
 
 
-def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Columns as wide as their widest cell; the first left-aligned, the others (figures) right-aligned."""
+def print_table(header: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1, indent: str = "") -> None:
+    """Columns as wide as their widest cell: the first ``left`` (names) left-aligned, the others
+    (figures) right-aligned."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        cells = [str(row[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-        print("  ".join(cells).rstrip())
+        cells = [
+            str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print(indent + "  ".join(cells).rstrip())

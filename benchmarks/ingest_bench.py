@@ -164,6 +164,7 @@ def main() -> None:
             )
             for name, scenario, run, rate in rows
         ],
+        left=2,
     )
     readers = [r for r in rows if r[0].startswith("reader")]
     if readers:

@@ -140,7 +140,7 @@ def main() -> None:
             print(f"  populating took {time.perf_counter() - started:.0f} s ({store.engine.dialect.name})")
             backend = store.engine.dialect.name
             print(f"\npublish with {args.entries:,} entries stored ({backend}), median of {args.runs}")
-            print_table(("", "median"), [(what, f"{ms:.1f} ms") for what, ms in measure(store, args.runs)])
+            print_table(("", "median"), [(what, f"{ms:.1f} ms") for what, ms in measure(store, args.runs)], indent="  ")
         finally:
             store.close()
 
