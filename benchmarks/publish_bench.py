@@ -109,13 +109,13 @@ def measure(store: Store, runs: int) -> list[tuple[str, float]]:
     every = [f"source-{n:04d}" for n in range(SOURCES)]
     rows = []
     for label, chosen in (("all 1,000 sources", every), ("10 sources", every[::100])):
-        before, _ = median_seconds(lambda chosen=chosen: grouped(store, chosen), max(1, runs // 3))
+        before, _ = median_seconds(partial(grouped, store, chosen), max(1, runs // 3))
         rows.append((f"{label}: (reference) grouping every entry", before * 1e3))
         info = FeedInfo(
             name="bench", title="Bench", description="", base_url="http://127.0.0.1/", link="http://127.0.0.1/"
         )
         infos = {s: SourceInfo(s, s, f"https://{s}.example/feed", f"https://{s}.example/") for s in chosen}
-        selecting, stories = median_seconds(lambda chosen=chosen: store.select_stories(chosen, ITEMS), runs)
+        selecting, stories = median_seconds(partial(store.select_stories, chosen, ITEMS), runs)
         items = [s.item for s in stories]
         also = {s.item.id: s.copies for s in stories if s.copies}
         rows.append((f"{label}: select {len(items)} stories", selecting * 1e3))
