@@ -2,18 +2,22 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/corpus_report.py``.
 
-Every file under ``../shared/corpus/feeds`` is parsed, normalized, stored in SQLite and
-published as Atom, RSS and JSON Feed, exactly as ``tests/test_corpus.py`` does; then every
-published file is validated (RFC 4287 RELAX NG, RSS 2.0 rules, JSON Feed 1.1 schema,
-re-parsing) and scanned for anything dangerous. Prints the counts, by corpus, and the time.
+Every file under the corpus's ``feeds/`` (``NEWSRIVER_CORPUS``, else ``../shared/corpus``) is
+parsed, normalized, stored in SQLite and published as Atom, RSS and JSON Feed, exactly as
+``tests/test_corpus.py`` does; then every published file is validated (RFC 4287 RELAX NG,
+RSS 2.0 rules, JSON Feed 1.1 schema, re-parsing) and scanned for anything dangerous. Prints
+the counts, by corpus, and the time.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from bench import corpus_path, print_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -22,6 +26,8 @@ from tests.feedcheck import format_problems, output_dangers
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    corpus_path("feeds")  # stops here, with the reason, when there is no corpus
     started = time.perf_counter()
     runs = [run for chunk_id in chunks() for run in run_chunk(chunk_id).files]
     crashes = sum(len(run_chunk(chunk_id).crashes) for chunk_id in chunks())
@@ -45,12 +51,10 @@ def main() -> int:
             dangerous += bool(output_dangers(fmt, data))
     checking = time.perf_counter() - started
 
-    print(f"{'corpus':<18}{'files':>7}{'feeds':>7}{'not feeds':>11}{'entries':>9}")
-    for corpus in sorted(files):
-        not_feeds = files[corpus] - feeds[corpus]
-        print(f"{corpus:<18}{files[corpus]:>7}{feeds[corpus]:>7}{not_feeds:>11}{entries[corpus]:>9}")
+    rows = [(name, files[name], feeds[name], files[name] - feeds[name], entries[name]) for name in sorted(files)]
     total_files, total_feeds = sum(files.values()), sum(feeds.values())
-    print(f"{'total':<18}{total_files:>7}{total_feeds:>7}{total_files - total_feeds:>11}{sum(entries.values()):>9}")
+    rows.append(("total", total_files, total_feeds, total_files - total_feeds, sum(entries.values())))
+    print_table(("corpus", "files", "feeds", "not feeds", "entries"), rows)
     print(f"exceptions other than ParseError: {crashes}")
     print(f"published files: {outputs} (atom, rss, json per feed); invalid: {invalid}; dangerous: {dangerous}")
     sanitize = sum(1 for r in runs if "/sanitize/" in r.name)

@@ -3,7 +3,7 @@ own, and what the fixed dependencies cost in memory before newsriver does anythi
 
     .venv/bin/python benchmarks/cost_floor.py --reader-rate 1522 --reader-rss 46
 
-1. CPU per entry of each stage, on the ingest farm's feeds (``ingest_bench.build_farm``:
+1. CPU per entry of each stage, on the ingest farm's feeds (``bench.build_farm``:
    same sizes, 10 % syndicated), each stage timed alone in this process (process time,
    the best of ``--rounds``): parse, normalize (sanitizing and canonical URLs included),
    fingerprint; ``store.entries.save`` with dedupe off and on (fingerprints handed in, as the parse
@@ -26,13 +26,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest_bench import build_farm
+from bench import build_farm, least_cpu
 
 from newsriver.config.schema import Config, SourceConfig
 from newsriver.ingest.normalize import normalize_feed
@@ -57,16 +55,6 @@ IMPORTS = {
 }
 
 
-def best(rounds: int, work: Callable[[], Any]) -> float:
-    """The least process time of ``rounds`` runs of ``work``, in seconds."""
-    times = []
-    for _ in range(rounds):
-        started = time.process_time()
-        work()
-        times.append(time.process_time() - started)
-    return min(times)
-
-
 def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]]:
     """Entries, and the CPU seconds per entry of each stage."""
     farm = folder / "farm"
@@ -82,11 +70,13 @@ def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]
     entries = sum(len(a) for _, a in articles)
     prints = [[of_entry(a.title, a.summary, a.content) for a in found] for _, found in articles]
     cost = {
-        "parse": best(rounds, lambda: [parse(body, url) for _, url, body in documents]),
-        "normalize": best(
-            rounds, lambda: [normalize_feed(p, n, u, NOW) for (n, u, _), p in zip(documents, parsed, strict=True)]
+        "parse": least_cpu(lambda: [parse(body, url) for _, url, body in documents], rounds),
+        "normalize": least_cpu(
+            lambda: [normalize_feed(p, n, u, NOW) for (n, u, _), p in zip(documents, parsed, strict=True)], rounds
         ),
-        "fingerprint": best(rounds, lambda: [of_entry(a.title, a.summary, a.content) for _, f in articles for a in f]),
+        "fingerprint": least_cpu(
+            lambda: [of_entry(a.title, a.summary, a.content) for _, found in articles for a in found], rounds
+        ),
     }
     near = Config.model_validate({"sources": []}).settings.dedupe.near
     databases = itertools.count()
@@ -101,8 +91,8 @@ def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]
                     store.entries.save(name, found, {"status": "ok"}, near=policy, prints=made if policy else ())
         store.close()
 
-    cost["store, dedupe off"] = best(rounds, lambda: save(None))
-    cost["store, dedupe on"] = best(rounds, lambda: save(near))
+    cost["store, dedupe off"] = least_cpu(lambda: save(None), rounds)
+    cost["store, dedupe on"] = least_cpu(lambda: save(near), rounds)
     save(near, folder / "saved.db")
     cost["store floor: bare sqlite3 replay"] = replay(folder / "saved.db", folder, rounds)
     return entries, {stage: seconds / entries for stage, seconds in cost.items()}
@@ -141,7 +131,7 @@ def replay(saved: Path, folder: Path, rounds: int) -> float:
             db.execute("COMMIT")
         db.close()
 
-    return best(rounds, write)
+    return least_cpu(write, rounds)
 
 
 def imported_rss(statement: str) -> float:

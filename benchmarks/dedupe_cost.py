@@ -6,8 +6,8 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
    outlets' copies) are polled from a local HTTP server into a fresh SQLite database with
    ``settings.dedupe.enabled`` off and on, alternately, several times; the median poll
    times and the difference are printed. Target: dedupe adds at most 20 %. With ``--farm N``
-   the sources are instead ingest_bench.py's farm of N feeds (nginx, 10 % of stories
-   syndicated, its concurrency settings): issue 9's cold ingest. Beside the wall time, the
+   the sources are instead the ingest farm of N feeds (``bench.build_farm``: nginx, 10 % of
+   stories syndicated, ingest_bench.py's concurrency settings): issue 9's cold ingest. Beside the wall time, the
    CPU every process of the pass used (this one and its parse workers) is printed, and
    the CPU of fingerprinting the stored entries alone: on a machine whose cores the pass
    keeps busy, that is the least dedupe can add.
@@ -25,24 +25,22 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from dedupe_quality import Doc, copies, originals
-from farm import nginx
-from ingest_bench import build_farm
+from bench import Doc, build_farm, copies, nginx, originals, spread, static_server
 from sqlalchemy import distinct, func, select
 
 from newsriver.config.schema import Config
 from newsriver.ingest.normalize import newsriver_id
+from newsriver.ingest.sanitize import to_text
+from newsriver.models import Article
 from newsriver.run.poll import poll_sources
 from newsriver.store.near_index import offered
 from newsriver.store.schema import dedupe_keys_table, entries_table
@@ -114,27 +112,6 @@ def rss(name: str, docs: list[Doc], full_text: bool) -> bytes:
     namespaces = 'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
     document = f'<rss version="2.0" {namespaces}><channel>{channel}</channel></rss>'
     return f'<?xml version="1.0" encoding="utf-8"?>{document}'.encode()
-
-
-def serve(feeds: dict[str, bytes]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = feeds.get(self.path.strip("/"))
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @dataclass(frozen=True)
@@ -219,18 +196,18 @@ def measure_ingest(sources: int, entries: int, rounds: int) -> None:
     rng = random.Random(4)
     feeds = make_sources(sources, entries, rng)
     bodies = {name: rss(name, docs, full_text=i % 2 == 0) for i, (name, docs) in enumerate(feeds.items())}
-    server = serve(bodies)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    routes = {
+        f"/{name}": (body, {"Content-Type": "application/rss+xml", "Content-Length": str(len(body))})
+        for name, body in bodies.items()
+    }
+    with static_server(routes) as base:
         urls = {name: f"{base}/{name}" for name in bodies}
         compare(f"{sources} sources x {entries} entries (half full text, half summaries)", rounds, urls, {})
-    finally:
-        server.shutdown()
 
 
 def measure_farm(feeds: int, rounds: int) -> None:
-    """The same comparison on ingest_bench.py's farm (nginx; 10 % of stories syndicated), with
-    its settings: the cold ingest that issue 9 measures."""
+    """The same comparison on the ingest farm (``bench.build_farm``: nginx, 10 % of stories
+    syndicated), with ingest_bench.py's settings: the cold ingest that issue 9 measures."""
     with tempfile.TemporaryDirectory(prefix="dedupe-farm-") as tmp:
         Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
         root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
@@ -369,15 +346,12 @@ def measure_lookup(entries: int) -> None:
         finally:
             store.close()
     print(f"candidate lookup with {entries:,} entries stored (SQLite):")
-    _report("no copy stored", misses)
-    _report(f"a copy stored ({copies_found}/{len(docs)} found)", hits)
-    _report(f"whole store.entries.save of one copy ({len(joined)}/{len(saves)} joined its story)", saves)
+    print(f"  no copy stored: {spread(misses)}")
+    print(f"  a copy stored ({copies_found}/{len(docs)} found): {spread(hits)}")
+    print(f"  whole store.entries.save of one copy ({len(joined)}/{len(saves)} joined its story): {spread(saves)}")
 
 
-def _article(source: str, key: str, doc: Doc, when: datetime) -> Any:
-    from newsriver.ingest.sanitize import to_text
-    from newsriver.models import Article
-
+def _article(source: str, key: str, doc: Doc, when: datetime) -> Article:
     return Article(
         id=newsriver_id(source, key),
         source=source,
@@ -401,12 +375,6 @@ def _article(source: str, key: str, doc: Doc, when: datetime) -> Any:
     )
 
 
-def _report(what: str, seconds: list[float]) -> None:
-    ms = sorted(s * 1e3 for s in seconds)
-    p95 = ms[int(len(ms) * 0.95) - 1]
-    print(f"  {what}: median {statistics.median(ms):.3f} ms, p95 {p95:.3f} ms, max {ms[-1]:.3f} ms ({len(ms)} runs)")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sources", type=int, default=12)
@@ -415,7 +383,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=1_000_000, help="stored entries for the lookup test")
     parser.add_argument("--skip-lookup", action="store_true")
     parser.add_argument(
-        "--farm", type=int, default=0, help="measure on ingest_bench.py's farm of this many feeds instead (needs nginx)"
+        "--farm", type=int, default=0, help="measure on the ingest farm of this many feeds instead (needs nginx)"
     )
     args = parser.parse_args()
     if args.farm:

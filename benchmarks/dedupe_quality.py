@@ -4,11 +4,11 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_quality.py``.
 
 Two measurements, both at the shipped threshold (``settings.dedupe.threshold``'s default):
 
-1. Headline pairs: ``../shared/corpus/dedupe/sts-headlines-train.tsv``, scored 0–5 by
+1. Headline pairs: the corpus's ``dedupe/sts-headlines-train.tsv``, scored 0–5 by
    people; >= 4.0 is the same story told the same way, <= 2.0 a different one (pairs in
    between are left out). Each headline is an item with no body.
-2. A syndication corpus built here from real article texts (see ``build_corpus`` and
-   benchmarks/README.md): every edit a syndicating outlet makes, and the look-alikes that
+2. A syndication corpus built from real article texts (``build_corpus`` here, the copies
+   from ``bench.copies``; see benchmarks/README.md): every edit a syndicating outlet makes, and the look-alikes that
    must stay apart.
 
 A pair counts as merged when the candidate index would bring the two together (they share
@@ -25,129 +25,16 @@ import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+
+from bench import SENTENCE_END, Doc, Pair, blocks, copies, corpus_path, html_paragraphs, originals
 
 from newsriver.config.schema import DedupeSettings
-from newsriver.ingest.normalize import normalize_feed
-from newsriver.ingest.parse import parse
 from newsriver.stories.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FEED_FILES = ("feeds/feed-rs/*/*.xml", "feeds/feed-rs/jsonfeed/*[0-9].json", "feeds/miniflux/parser/*.xml")
-MIN_WORDS = 50  # an article, not a one-line blurb: the corpus copies articles
-OUTLETS = ("Daily Example", "Metro Courier", "Wire Service", "Valley Times")
-
-
-@dataclass(frozen=True)
-class Doc:
-    title: str
-    body: str  # HTML
-
-
-@dataclass(frozen=True)
-class Pair:
-    kind: str
-    same: bool  # True: copies of one article; False: look-alikes that must stay apart
-    a: Doc
-    b: Doc
-
-
-# --- the corpus ------------------------------------------------------------------------
-
-
-def originals() -> list[Doc]:
-    """Real article texts: the corpus article and every long enough entry of the corpus feeds."""
-    text = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8")
-    title, _, rest = text.partition("\n")
-    docs = {(title.strip(), rest.strip()): Doc(title.strip(), _html(rest.strip().split("\n\n")))}
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    for pattern in FEED_FILES:
-        for path in sorted(CORPUS.glob(pattern)):
-            try:
-                feed = parse(path.read_bytes(), "https://feeds.example.org/" + path.name, "")
-            except Exception:  # the corpus holds deliberately broken feeds
-                continue
-            for article in normalize_feed(feed, "corpus", "https://feeds.example.org/" + path.name, now):
-                body = article.content or article.summary
-                if len(article.text.split()) >= MIN_WORDS:
-                    docs.setdefault((article.title, article.text), Doc(article.title, body))
-    return list(docs.values())
-
-
-def _html(paragraphs: list[str]) -> str:
-    return "".join(f"<p>{p}</p>" for p in paragraphs if p.strip())
-
-
-_BLOCK = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|pre|blockquote|table|tr|td|figure|figcaption)\b[^>]*>", re.I)
-
-
-def _paragraphs(body: str) -> list[str]:
-    """The body's blocks as HTML fragments (lists, headings and code become paragraphs)."""
-    return [p.strip() for p in _BLOCK.split(body) if p.strip()]
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 _FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
 
 
-def copies(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
-    """``doc`` as other outlets run it: each edit of the issue, alone and combined."""
-    outlet = rng.choice(OUTLETS)
-    paragraphs = _paragraphs(doc.body)
-    plain = re.sub(r"<[^>]+>", "", " ".join(paragraphs))
-    words = plain.split()
-
-    def pair(kind: str, title: str, body: str) -> Pair:
-        return Pair(kind, True, doc, Doc(title, body))
-
-    retitle = " ".join(words[:9]).rstrip(",.;:") if words else doc.title
-    yield pair("retitled", retitle[:1].upper() + retitle[1:], doc.body)
-    yield pair("dateline", doc.title, _html([f"({outlet}) — {paragraphs[0]}", *paragraphs[1:]]))
-    yield pair("copyright", doc.title, doc.body + f"<p>Copyright © 2025 {outlet}. All rights reserved.</p>")
-    yield pair("related", doc.title, doc.body + f'<p>Related: <a href="https://x.example/r">{other.title}</a></p>')
-    lead, count = [], 0
-    for paragraph in paragraphs:
-        lead.append(paragraph)
-        count += len(paragraph.split())
-        if count >= 40:
-            break
-    yield pair("summary", doc.title, _html(lead) + f'<p>Read more at <a href="https://x.example/">{outlet}</a></p>')
-    yield pair("summary-inline", doc.title, " ".join(words[: max(30, len(words) // 4)]) + f"… Read more at {outlet}.")
-    yield pair("markup", doc.title, _restyle(paragraphs))
-    sentences = _SENTENCE_END.split(plain)
-    if len(sentences) >= 3:
-        cut = rng.randrange(1, len(sentences) - 1)
-        yield pair("sentence-cut", doc.title, " ".join(sentences[:cut] + sentences[cut + 1 :]))
-    yield pair("typo-fixed", doc.title, _typo(doc.body, rng))
-    yield pair(
-        "syndicated",
-        retitle.title(),
-        _restyle([f"({outlet}) — {paragraphs[0]}", *paragraphs[1:], f"Copyright 2025 {outlet}."]),
-    )
-
-
-def _restyle(paragraphs: list[str]) -> str:
-    """Another CMS's markup: <br> for paragraphs, straight quotes curled, entities, emphasis."""
-    text = "<br><br>".join(paragraphs)
-    text = re.sub(r'"([^"<>]*)"', r"&ldquo;\1&rdquo;", text).replace("'", "&#8217;").replace(" - ", " &mdash; ")
-    text = re.sub(r"(?<=\w)([“”])", "&quot;", text)
-    first = re.search(r"\b\w{6,}\b", text)
-    if first:
-        text = text[: first.start()] + f"<strong>{first.group(0)}</strong>" + text[first.end() :]
-    return f'<div class="story">{text}</div>'
-
-
-def _typo(body: str, rng: random.Random) -> str:
-    candidates = [m for m in re.finditer(r"(?<=[ >])[a-z]{6,}(?=[ ,.])", body)]
-    if not candidates:
-        return body
-    m = rng.choice(candidates)
-    word = m.group(0)
-    i = rng.randrange(1, len(word) - 2)
-    typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    return body[: m.start()] + typo + body[m.end() :]
+# --- the corpus: copies come from bench.copies, look-alikes from here ------------------------
 
 
 def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
@@ -171,12 +58,12 @@ def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
         yield pair("date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
     yield pair("same headline, other body", doc.title, other.body)
     yield pair("weekly column", "Weekly roundup", other.body)
-    sentences = _SENTENCE_END.split(re.sub(r"<[^>]+>", " ", doc.body))
+    sentences = SENTENCE_END.split(re.sub(r"<[^>]+>", " ", doc.body))
     # Another outlet quotes a statement or two, never most of the article.
     quotes = [s for s in sentences if re.search(r"[\"“”«]", s)][: len(sentences) // 4]
-    own = _paragraphs(other.body)
+    own = blocks(other.body)
     middle = max(1, len(own) // 2)  # an outlet's own article opens with its own lead
-    yield pair("same event, own article", doc.title, _html([*own[:middle], *quotes, *own[middle:]]))
+    yield pair("same event, own article", doc.title, html_paragraphs([*own[:middle], *quotes, *own[middle:]]))
 
 
 def _visible(body: str, position: int) -> bool:
@@ -212,7 +99,7 @@ def merged(a: Fingerprint, b: Fingerprint, threshold: float) -> bool:
 
 def headline_pairs(threshold: float) -> tuple[int, int, int, int]:
     """(true merges, false merges, same pairs, different pairs) on the STS headlines."""
-    path = CORPUS / "dedupe" / "sts-headlines-train.tsv"
+    path = corpus_path("dedupe/sts-headlines-train.tsv")
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     tp = fp = same = different = 0

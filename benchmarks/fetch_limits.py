@@ -9,14 +9,14 @@ Serves each case from 127.0.0.1 and fetches it with the default limits (15 MiB b
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 import tracemalloc
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler
 
 import brotli
+from bench import static_server
 
 from newsriver.errors import FetchError
 from newsriver.ingest.fetch import FetchLimits, fetch
@@ -39,34 +39,14 @@ def brotli_bomb(size: int) -> bytes:
     return b"".join([*parts, packer.finish()])
 
 
-def serve(bodies: dict[str, tuple[bytes, dict[str, str]]]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            try:
-                if self.path == "/trickle":
-                    self.send_response(200)
-                    self.send_header("Content-Length", "1000000")
-                    self.end_headers()
-                    for _ in range(600):  # at most a minute, then it stops by itself
-                        self.wfile.write(b" ")
-                        time.sleep(0.1)
-                    return
-                body, headers = bodies[self.path]
-                self.send_response(200)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """A server that sends one byte every 0.1 s of the million it announced."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000000")
+    handler.end_headers()
+    for _ in range(600):  # at most a minute, then it stops by itself
+        handler.wfile.write(b" ")
+        time.sleep(0.1)
 
 
 def measure(url: str, limits: FetchLimits) -> tuple[str, float, float]:
@@ -88,19 +68,17 @@ def main() -> None:
     parser.add_argument("--gib", type=int, default=1, help="expanded size of each bomb in GiB")
     size = parser.parse_args().gib * 1024 * MIB
     print(f"building {size // MIB} MiB bombs ...", flush=True)
-    bodies = {
+    bodies: dict[str, tuple[bytes, Mapping[str, str]]] = {
         "/gzip": (gzip_bomb(size), {"Content-Encoding": "gzip"}),
         "/br": (brotli_bomb(size), {"Content-Encoding": "br"}),
-        "/endless": (b"<rss>" + b" " * (64 * MIB), {}),
+        "/endless": (b"<rss>" + b" " * (64 * MIB), {}),  # no Content-Length: it ends when the server closes
     }
-    server = serve(bodies)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    for path, (body, _headers) in bodies.items():
-        outcome, seconds, peak = measure(base + path, FetchLimits())
-        print(f"{path:9} sent {len(body) / 1024:9.1f} KiB  peak {peak:6.1f} MiB  {seconds:5.2f} s  {outcome}")
-    outcome, seconds, peak = measure(base + "/trickle", FetchLimits(deadline=3.0))
-    print(f"/trickle  1 byte per 0.1 s, deadline 3 s: {seconds:5.2f} s  peak {peak:6.1f} MiB  {outcome}")
-    server.shutdown()
+    with static_server({**bodies, "/trickle": trickle}) as base:
+        for path, (body, _headers) in bodies.items():
+            outcome, seconds, peak = measure(base + path, FetchLimits())
+            print(f"{path:9} sent {len(body) / 1024:9.1f} KiB  peak {peak:6.1f} MiB  {seconds:5.2f} s  {outcome}")
+        outcome, seconds, peak = measure(base + "/trickle", FetchLimits(deadline=3.0))
+        print(f"/trickle  1 byte per 0.1 s, deadline 3 s: {seconds:5.2f} s  peak {peak:6.1f} MiB  {outcome}")
 
 
 if __name__ == "__main__":

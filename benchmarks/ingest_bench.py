@@ -15,7 +15,7 @@ own fresh database, scenario by scenario, the tools in turn:
 
 reader runs with each worker count in ``--reader-workers`` and its best is compared.
 Peak RSS is the tool process's own (VmHWM); "all processes" the peak summed PSS of it and
-every process it started (see farm.measure). Needs nginx, and reader in
+every process it started (see bench.measure_process). Needs nginx, and reader in
 a separate venv (made on first use at ``--reader-venv``; reader's dependencies must not
 mix with ours).
 """
@@ -23,19 +23,14 @@ mix with ours).
 from __future__ import annotations
 
 import argparse
-import random
 import subprocess
 import sys
 import tempfile
 import textwrap
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from farm import Run, measure, nginx
+from bench import Run, build_farm, churn, measure_process, nginx, print_table
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 READER_SCRIPT = textwrap.dedent(
     """
     import sys
@@ -49,81 +44,6 @@ READER_SCRIPT = textwrap.dedent(
         reader.update_feeds(workers=workers, scheduled=False)
     """
 )
-
-
-def words() -> list[str]:
-    text = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8")
-    return [w for w in text.split() if w.isascii()] or ["news"]
-
-
-def story(rng: random.Random, vocabulary: list[str]) -> tuple[str, str]:
-    title = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(6, 12))).capitalize()
-    paragraphs = [
-        " ".join(rng.choice(vocabulary) for _ in range(rng.randint(40, 90))) for _ in range(rng.randint(3, 7))
-    ]
-    return title, "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
-
-
-def write_feed(path: Path, index: int, entries: list[tuple[str, str, str, datetime]]) -> None:
-    if index % 2:
-        items = "".join(
-            f'<entry><title>{escape(title)}</title><id>{url}</id><link href="{url}"/>'
-            f'<updated>{when.isoformat()}</updated><content type="html">{escape(body)}</content></entry>'
-            for title, url, body, when in entries
-        )
-        path.write_text(
-            f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-            f'<title>Feed {index}</title><id>urn:feed:{index}</id><link href="https://f{index}.example/"/>'
-            f"<updated>{entries[0][3].isoformat()}</updated>{items}</feed>",
-            encoding="utf-8",
-        )
-    else:
-        items = "".join(
-            f"<item><title>{escape(title)}</title><link>{url}</link><guid>{url}</guid>"
-            f"<pubDate>{format_datetime(when)}</pubDate><description>{escape(body)}</description></item>"
-            for title, url, body, when in entries
-        )
-        path.write_text(
-            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {index}</title>'
-            f"<link>https://f{index}.example/</link><description>d</description>{items}</channel></rss>",
-            encoding="utf-8",
-        )
-
-
-def build_farm(root: Path, feeds: int, per_feed: int, seed: int = 5) -> dict[int, list[tuple[str, str, str, datetime]]]:
-    rng = random.Random(seed)
-    vocabulary = words()
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    farm: dict[int, list[tuple[str, str, str, datetime]]] = {}
-    for f in range(feeds):
-        entries = []
-        for e in range(per_feed):
-            title, body = story(rng, vocabulary)
-            entries.append((title, f"https://f{f}.example/story/{e}", body, start + timedelta(minutes=7 * e + f)))
-        farm[f] = entries
-    # Syndication: 10 % of stories also run in another feed, retitled, under that feed's URL.
-    for f in range(feeds):
-        for e in range(0, per_feed, 10):
-            other = (f + 1 + rng.randrange(max(feeds - 1, 1))) % feeds
-            title, _, body, when = farm[f][e]
-            farm[other][e] = (f"{title} (syndicated)", f"https://f{other}.example/story/{e}", body, when)
-    for f, entries in farm.items():
-        write_feed(root / f"f{f}.xml", f, sorted(entries, key=lambda x: x[3], reverse=True))
-    return farm
-
-
-def churn(root: Path, farm: dict[int, list[tuple[str, str, str, datetime]]], seed: int = 9) -> int:
-    """Add 5 entries to 10 % of the feeds; returns how many entries were added."""
-    rng = random.Random(seed)
-    vocabulary = words()
-    changed = rng.sample(sorted(farm), max(1, len(farm) // 10))
-    for f in changed:
-        newest = max(e[3] for e in farm[f])
-        for n in range(5):
-            title, body = story(rng, vocabulary)
-            farm[f].append((title, f"https://f{f}.example/new/{n}", body, newest + timedelta(minutes=n + 1)))
-        write_feed(root / f"f{f}.xml", f, sorted(farm[f], key=lambda x: x[3], reverse=True))
-    return 5 * len(changed)
 
 
 def reader_python(venv: Path) -> Path:
@@ -219,7 +139,7 @@ def main() -> None:
             tries: dict[str, list[Run]] = {name: [] for name in tools}
             for _ in range(repeats):
                 for name, (command, cwd) in tools.items():
-                    tries[name].append(measure(command, cwd=cwd))
+                    tries[name].append(measure_process(command, cwd=cwd))
             for name, measured in tries.items():
                 runs[name, scenario] = sorted(measured, key=lambda r: r.seconds)[len(measured) // 2]
             print(f"  {scenario}: " + ", ".join(f"{name} {runs[name, scenario].seconds:.1f} s" for name in tools))
@@ -230,13 +150,22 @@ def main() -> None:
 
     # Peak RSS is the main process's own (VmHWM); "all processes" sums the proportional set
     # size of it and every process it started (newsriver's parse workers), sampled.
-    print(f"\n{'tool':<14} {'scenario':<11} {'seconds':>8} {'rate':>19} {'peak RSS':>9} {'all processes':>14}")
-    for name, scenario, run, rate in rows:
-        unit = "feeds/s" if scenario.startswith("warm") else "entries/s"
-        print(
-            f"{name:<14} {scenario:<11} {run.seconds:>8.1f} {rate:>9,.0f} {unit:<9} "
-            f"{run.peak_rss_mb:>6.0f} MB {run.peak_tree_mb:>11.0f} MB"
-        )
+    print()
+    print_table(
+        ("tool", "scenario", "seconds", "rate", "peak RSS", "all processes"),
+        [
+            (
+                name,
+                scenario,
+                f"{run.seconds:.1f}",
+                f"{rate:,.0f} {'feeds/s' if scenario.startswith('warm') else 'entries/s'}",
+                f"{run.peak_rss_mb:.0f} MB",
+                f"{run.peak_tree_mb:.0f} MB",
+            )
+            for name, scenario, run, rate in rows
+        ],
+        left=2,
+    )
     readers = [r for r in rows if r[0].startswith("reader")]
     if readers:
         print()
@@ -249,23 +178,12 @@ def main() -> None:
                 f"all processes {ours[2].peak_tree_mb:.0f} vs {best[2].peak_tree_mb:.0f} MB"
             )
     if args.publish_entries:
-        print()
-        publish_scenario(args.publish_entries)
-
-
-def publish_scenario(entries: int) -> None:
-    """The publish scenario: see publish_bench.py (newsriver alone: reader publishes nothing)."""
-    import publish_bench
-
-    with tempfile.TemporaryDirectory(prefix="publish-bench-") as tmp:
-        store = publish_bench.Store(f"sqlite:///{Path(tmp) / 'publish.db'}")
-        try:
-            publish_bench.populate(store, entries, random.Random(3))
-            print(f"publish: a 100-item feed with {entries:,} entries stored (SQLite), median of 7")
-            for what, ms in publish_bench.measure(store, 7):
-                print(f"  {what:<52} {ms:8.1f} ms")
-        finally:
-            store.close()
+        # The publish scenario is publish_bench.py's, run as its own process: newsriver alone
+        # (reader publishes nothing), on a database of its own.
+        print(flush=True)
+        script = Path(__file__).with_name("publish_bench.py")
+        command = [sys.executable, str(script), "--entries", str(args.publish_entries), "--runs", "7"]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

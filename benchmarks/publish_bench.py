@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench import median_seconds, print_table
 from sqlalchemy import func, insert, select
 
 from newsriver.publish.formats import RENDERERS
@@ -93,16 +92,6 @@ def populate(store: Store, entries: int, rng: random.Random) -> None:
     print()
 
 
-def timed(what: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    seconds = []
-    result = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = what()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds) * 1000, result
-
-
 def grouped(store: Store, chosen: list[str]) -> list[str]:
     """The selection as it was before: every chosen entry grouped by story, then sorted."""
     e = entries_table.c
@@ -122,20 +111,20 @@ def measure(store: Store, runs: int) -> list[tuple[str, float]]:
     every = [f"source-{n:04d}" for n in range(SOURCES)]
     rows = []
     for label, chosen in (("all 1,000 sources", every), ("10 sources", every[::100])):
-        before_ms, _ = timed(lambda chosen=chosen: grouped(store, chosen), max(1, runs // 3))
-        rows.append((f"{label}: (reference) grouping every entry", before_ms))
+        before, _ = median_seconds(partial(grouped, store, chosen), max(1, runs // 3))
+        rows.append((f"{label}: (reference) grouping every entry", before * 1e3))
         info = FeedInfo(
             name="bench", title="Bench", description="", base_url="http://127.0.0.1/", link="http://127.0.0.1/"
         )
         infos = {s: SourceInfo(s, s, f"https://{s}.example/feed", f"https://{s}.example/") for s in chosen}
-        select_ms, stories = timed(lambda chosen=chosen: store.selection.stories(chosen, ITEMS), runs)
+        selecting, stories = median_seconds(partial(store.selection.stories, chosen, ITEMS), runs)
         items = [s.item for s in stories]
         also = {s.item.id: s.copies for s in stories if s.copies}
-        rows.append((f"{label}: select {len(items)} stories", select_ms))
+        rows.append((f"{label}: select {len(items)} stories", selecting * 1e3))
         for fmt, render in RENDERERS.items():
-            render_ms, _ = timed(partial(render, info, items, infos, also), runs)
-            rows.append((f"{label}: render {fmt}", render_ms))
-        rows.append((f"{label}: select + render atom (one feed)", select_ms + rows[-3][1]))
+            rendering, _ = median_seconds(partial(render, info, items, infos, also), runs)
+            rows.append((f"{label}: render {fmt}", rendering * 1e3))
+        rows.append((f"{label}: select + render atom (one feed)", selecting * 1e3 + rows[-3][1]))
     return rows
 
 
@@ -153,8 +142,7 @@ def main() -> None:
             print(f"  populating took {time.perf_counter() - started:.0f} s ({store.engine.dialect.name})")
             backend = store.engine.dialect.name
             print(f"\npublish with {args.entries:,} entries stored ({backend}), median of {args.runs}")
-            for what, ms in measure(store, args.runs):
-                print(f"  {what:<52} {ms:8.1f} ms")
+            print_table(("", "median"), [(what, f"{ms:.1f} ms") for what, ms in measure(store, args.runs)], indent="  ")
         finally:
             store.close()
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from farm import free_port, nginx, wait_up
+from bench import free_port, nginx, print_table, wait_up
 
 from newsriver.models import Article, Author
 from newsriver.publish.render_atom import render_atom
@@ -70,7 +70,7 @@ def wrk(url: str, seconds: int, connections: int, headers: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
@@ -111,10 +111,11 @@ def main() -> None:
         f"built-in server (waitress, 8 threads) vs nginx (2 workers); {size // 1024} KiB Atom feed; "
         f"wrk -t2 -c{args.connections} -d{args.seconds}s on 127.0.0.1, one server at a time"
     )
-    print(f"{'case':<10} {'newsriver req/s':>16} {'nginx req/s':>12} {'ratio':>7}")
-    for case in results["newsriver"]:
-        mine, theirs = results["newsriver"][case], results["nginx"][case]
-        print(f"{case:<10} {mine:>16,.0f} {theirs:>12,.0f} {mine / theirs:>7.2f}")
+    rows = []
+    for case, mine in results["newsriver"].items():
+        theirs = results["nginx"][case]
+        rows.append((case, f"{mine:,.0f}", f"{theirs:,.0f}", f"{mine / theirs:.2f}"))
+    print_table(("case", "newsriver req/s", "nginx req/s", "ratio"), rows)
 
 
 if __name__ == "__main__":

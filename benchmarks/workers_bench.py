@@ -33,8 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from farm import nginx
-from ingest_bench import build_farm
+from bench import build_farm, nginx, print_table
 from sqlalchemy import func, select, update
 
 from newsriver.store.schema import entries_table, sources_table
@@ -146,12 +145,15 @@ def main() -> None:
         for name in databases:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
-    print(f"\n{'setup':<24} {'cold s':>7} {'entries/s':>10} {'polls/s':>8} {'warm s':>7} {'polls/s':>8}")
-    for name, cold, warm, entries in results:
-        print(
-            f"{name:<24} {cold:>7.1f} {entries / cold:>10,.0f} {args.feeds / cold:>8,.0f} "
-            f"{warm:>7.1f} {args.feeds / warm:>8,.0f}"
-        )
+    print()
+    print_table(
+        ("setup", "cold s", "entries/s", "polls/s", "warm s", "polls/s"),
+        [
+            (name, f"{cold:.1f}", f"{entries / cold:,.0f}", f"{args.feeds / cold:,.0f}", f"{warm:.1f}",
+             f"{args.feeds / warm:,.0f}")
+            for name, cold, warm, entries in results
+        ],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
