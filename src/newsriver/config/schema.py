@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from newsriver.config.private import SettingsAccess, SourceAccess
 from newsriver.errors import ConfigError
 from newsriver.stories.match import NearPolicy
 
@@ -112,7 +113,7 @@ class Retention(_Strict):
     max_items_per_source: int | None = Field(default=1000, ge=1)
 
 
-class SourceConfig(_Strict):
+class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, public, allow_private
     name: str = Field(pattern=SLUG)
     url: str
     title: str | None = None
@@ -172,7 +173,7 @@ class DedupeSettings(_Strict):
         return NearPolicy(self.threshold, self.window) if self.enabled else None
 
 
-class Settings(_Strict):
+class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
     title: str = "newsriver"  # heading of the index page
     websub_hubs: list[str] = []  # pinged after a feed changes; advertised as rel=hub
     database: str = "sqlite:///var/newsriver.db"

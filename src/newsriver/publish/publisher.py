@@ -18,6 +18,7 @@ from newsriver.config.schema import Config, FeedConfig
 from newsriver.models import Article
 from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
+from newsriver.publish.public import clean_stories, hidden_source_url, listed, public_url
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Copy, Story
@@ -38,11 +39,14 @@ def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
     infos = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
+        shown = cfg.public  # a public: false source is credited by title alone (see public)
         infos[cfg.name] = SourceInfo(
             name=cfg.name,
             title=cfg.title or (row.title if row else "") or cfg.name,
-            url=row.feed_url if row else cfg.url,
-            link=row.link if row else "",
+            url=public_url(row.feed_url if row else cfg.url)
+            if shown
+            else hidden_source_url(config.settings.base_url, cfg.name),
+            link=public_url(row.link) if row and shown else "",
         )
     return infos
 
@@ -125,13 +129,14 @@ def publish_feeds(
     from newsriver.publish.render import RENDERERS, render_atom, write_atomic
 
     infos = source_infos(config, store)
+    hidden = {s.name for s in config.sources if not s.public}
     rows = store.sources()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = select(config, store, feed, names, now)
+        stories = clean_stories(select(config, store, feed, names, now), config.settings.clean_links)
         items, also = _shown(feed, stories, infos)
         info = feed_info(config, feed)
         archive_url = ""
@@ -139,7 +144,7 @@ def publish_feeds(
             pages, gone, newest = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
             for page in pages:
-                page_items, page_also = _shown(feed, page.stories, infos)
+                page_items, page_also = _shown(feed, clean_stories(page.stories, config.settings.clean_links), infos)
                 files[page.path] = render_atom(_page_info(info, page), page_items, infos, page_also)
             stale += gone
             if newest:
@@ -147,11 +152,11 @@ def publish_feeds(
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos, also)
-        files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in names])
+        files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in listed(names, hidden)])
         health = tuple(SourceHealth(infos[n], rows[n].status if n in rows else "new") for n in names)
         updated = max((a.updated for a in items), default=None)
         summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health, archive_url))
-    files["sources.opml"] = render_opml("All sources", list(infos.values()))
+    files["sources.opml"] = render_opml("All sources", [infos[n] for n in listed(infos, hidden)])
     files["index.html"] = render_index(config.settings.title, summaries)
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:

@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from newsriver import redact
 from newsriver.config.schema import Config, Settings, SourceConfig
 from newsriver.errors import FetchError, ParseError
+from newsriver.ingest.credentials import discovery_stays_public, for_source, public_only
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone, plan_next_poll
 from newsriver.models import Article, FetchResult
 from newsriver.store.store import SourceRow, Store
-from newsriver.urls import host_of
+from newsriver.urls import origin_of
 
 if TYPE_CHECKING:
     # The parsing stage (feedparser, nh3, lxml) and HTML discovery are imported where a body
@@ -133,7 +135,9 @@ def _retrieve(
     near: bool,
 ) -> _Retrieved:
     try:
-        result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public=row.via_public)
+        request = for_source(cfg)
+        public = row.via_public or public_only(cfg)
+        result = fetch(row.feed_url, row.etag, row.last_modified, limits, network, public, request)
         values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
         notes = []
         if result.permanent_url:
@@ -151,7 +155,8 @@ def _retrieve(
             if not found:
                 raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
             # A different resource: the page's validators do not apply to it.
-            result = fetch(found[0].url, limits=limits, network=network, public=page.public)
+            public = page.public or discovery_stays_public(cfg, page.url, found[0].url)
+            result = fetch(found[0].url, limits=limits, network=network, public=public, request=request)
             if feeds_in(result) is not None:
                 raise ParseError(f"not a feed: {found[0].url}, discovered on {page.url}, is an HTML page too")
             values = {
@@ -163,13 +168,13 @@ def _retrieve(
             }
             notes.append(f"discovered feed {values['feed_url']} on {page.url}")
             log.info("%s: %s", cfg.name, notes[-1])
-        return _parsed(row, cfg, now, result, values, "; ".join(notes), digester, near)
+        return _parsed(row, cfg, now, result, values, redact.text("; ".join(notes)), digester, near)
     except (FetchError, ParseError) as exc:
         status, headers = (exc.status, exc.headers) if isinstance(exc, FetchError) else (None, {})
-        return _Retrieved("error", Response("error", status, headers), error=str(exc))
+        return _Retrieved("error", Response("error", status, headers), error=redact.text(str(exc)))
     except Exception as exc:  # a source must never take the worker down
         log.exception("%s: unexpected failure", cfg.name)
-        return _Retrieved("error", Response("error"), error=f"internal error: {type(exc).__name__}: {exc}")
+        return _Retrieved("error", Response("error"), error=redact.text(f"internal error: {type(exc).__name__}: {exc}"))
 
 
 def _parsed(
@@ -216,10 +221,11 @@ def poll_sources(
 
     Once ``stopping`` is set no further fetch starts; those in flight finish and are stored.
 
-    Sources that asked to be left alone — gone, or their host inside a Retry-After — are
+    Sources that asked to be left alone — gone, or their origin inside a Retry-After — are
     skipped even when named. At most ``settings.concurrency`` fetches run at once and at
-    most ``settings.host_concurrency`` to one host; a source is handed to a worker only
-    when its host has room, so a slow host ties up its own slots, never everyone's.
+    most ``settings.host_concurrency`` to one origin (scheme, host, port: two services on
+    one machine are two origins); a source is handed to a worker only when its origin has
+    room, so a slow server ties up its own slots, never everyone's.
     """
     settings = config.settings
     limits = limits or fetch_limits(settings)
@@ -246,7 +252,7 @@ def poll_sources(
         if reason:
             report(Outcome(cfg.name, "skipped", note=reason))
         else:
-            queues.setdefault(host_of(row.feed_url), deque()).append(cfg)
+            queues.setdefault(origin_of(row.feed_url), deque()).append(cfg)
 
     host_waits: dict[str, datetime] = {}  # Retry-After answers received during this pass
     # The publishing rhythm of every queued source, read at once: a pass fetches a source
@@ -325,7 +331,7 @@ def poll_sources(
                             updates.clear()
                             host_waits[host] = host_wait
                             store.defer(
-                                (n for n, r in store.sources().items() if host_of(r.feed_url) == host), host_wait
+                                (n for n, r in store.sources().items() if origin_of(r.feed_url) == host), host_wait
                             )
                             note = left_alone(False, host_wait, clock())
                             finished += [

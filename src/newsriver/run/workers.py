@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsriver.publish.serve import Document
 from newsriver.store.store import Store, UTCDateTime, meta_table, metadata, sources_table
-from newsriver.urls import host_of
+from newsriver.urls import origin_of
 
 # Arbitrary constants naming newsriver's PostgreSQL advisory locks.
 CLAIM_LOCK = 0x6E657773  # "news"
@@ -98,11 +98,11 @@ class Due:
 
 
 def choose(due: Sequence[Due], active_per_host: Counter[str], limit: int, per_host: int) -> list[str]:
-    """Which due sources to claim: oldest first, at most ``per_host`` in flight per host."""
+    """Which due sources to claim: oldest first, at most ``per_host`` in flight per origin."""
     in_flight = Counter(active_per_host)
     chosen = []
     for source in due:
-        host = host_of(source.feed_url)
+        host = origin_of(source.feed_url)
         if in_flight[host] >= per_host:
             continue
         in_flight[host] += 1
@@ -154,7 +154,7 @@ class Coordinator:
             if self.postgres:
                 conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             active = Counter(
-                host_of(r.feed_url)
+                origin_of(r.feed_url)
                 for r in conn.execute(select(s.c.feed_url).join(lt, lt.c.source == s.c.name).where(lt.c.until >= now))
             )
             query = (
