@@ -29,7 +29,7 @@ SECRET_ENDINGS = ("token", "key", "secret", "sig", "signature", "password", "pas
 # would garble every log line and protect nothing a guess would not find.
 MIN_SECRET_LENGTH = 4
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_URL = re.compile(r"\bhttps?://[^\s\"'<>]+", re.IGNORECASE)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()

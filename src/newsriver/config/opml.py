@@ -80,19 +80,18 @@ def _non_public(url: str, network: Network) -> str:
     except ValueError:
         return "not a valid URL"
     try:
-        found = [ipaddress.ip_address(host)]
+        literal = ipaddress.ip_address(host)
     except ValueError:
-        try:
-            found = [ipaddress.ip_address(a) for a in network.resolve(host, port)]
-        except FetchError:
-            return ""
+        literal = None
+    if literal is not None:
+        return "" if network.is_public(literal) else f"{host} is a non-public address ({kind(literal)})"
+    try:
+        found = [ipaddress.ip_address(a) for a in network.resolve(host, port)]
+    except FetchError:
+        return ""
     for ip in found:
         if not network.is_public(ip):
-            return (
-                f"{host} is {ip}, a {kind(ip)} address"
-                if str(ip) == host
-                else f"{host} resolves to {ip}, a {kind(ip)} address"
-            )
+            return f"{host} resolves to {ip}, a non-public address ({kind(ip)})"
     return ""
 
 
