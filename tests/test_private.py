@@ -32,7 +32,8 @@ TOKEN = "Pl4nted-Bearer-T0ken"
 HEADER_KEY = "Pl4nted-Header-K3y"
 QUERY_KEY = "Pl4nted-Query-K3y"
 REDIRECT_TOKEN = "Pl4nted-Redirect-T0ken"  # put in a URL by a server: in no config, registered nowhere
-SECRETS = (PASSWORD, TOKEN, HEADER_KEY, QUERY_KEY, REDIRECT_TOKEN)
+MOVED_TOKEN = "Pl4nted-Moved-T0ken"  # likewise, in a 301's Location: the source's new URL
+SECRETS = (PASSWORD, TOKEN, HEADER_KEY, QUERY_KEY, REDIRECT_TOKEN, MOVED_TOKEN)
 
 
 @dataclass
@@ -295,6 +296,8 @@ def test_planted_secrets_appear_in_no_output(
     own.routes["/keyed.rss"] = Answer(query=f"key={QUERY_KEY}&lang=en")
     # A failing one: its error, with the URL in it, goes to the log, status and the database.
     own.routes["/failing.rss"] = Answer(status=302, headers={"Location": f"gopher://x/?token={REDIRECT_TOKEN}"})
+    own.routes["/old.rss"] = Answer(status=301, headers={"Location": f"/new.rss?session={MOVED_TOKEN}"})
+    own.routes["/new.rss"] = Answer(query=f"session={MOVED_TOKEN}")
     other.routes["/hidden.rss"] = Answer(needs={"Authorization": basic("reader", PASSWORD)})
     port = free_port()
     config = write_config(
@@ -308,6 +311,7 @@ def test_planted_secrets_appear_in_no_output(
             },
             {"name": "keyed", "url": own.url(f"/keyed.rss?key={QUERY_KEY}&lang=en")},
             {"name": "failing", "url": own.url(f"/failing.rss?token={TOKEN}")},
+            {"name": "moved", "url": own.url("/old.rss")},
             {
                 "name": "hidden",
                 "title": "Members only",
@@ -338,6 +342,7 @@ def test_planted_secrets_appear_in_no_output(
         "bearer": "ok",
         "keyed": "ok",
         "failing": "error",
+        "moved": "moved",
         "hidden": "ok",
     }
     for where, data in [

@@ -135,3 +135,17 @@ def test_admin_access_believes_forwarded_for_only_from_trusted_proxies() -> None
     assert not access.allows(environ("10.9.0.1", "10.1.2.3, 203.0.113.5"))
     assert not access.allows(environ("10.9.0.1", "not-an-address"))
     assert not access.allows({})
+
+
+def test_json_log_lines_are_scrubbed_too() -> None:
+    import logging
+
+    from newsriver.run.logs import JsonFormatter
+
+    redact.register(['quo"te-S3cret'])
+    formatter = redact.Scrubbing(JsonFormatter())
+    record = logging.LogRecord("t", logging.DEBUG, "", 0, "fetching %s", ("https://u:pw@h.example/?sig=abc",), None)
+    record.error = 'server said quo"te-S3cret'
+    line = formatter.format(record)
+    assert "quo" not in line and "pw@" not in line and "abc" not in line
+    assert '"error": "server said ***"' in line and "https://***@h.example/?sig=***" in line

@@ -33,6 +33,9 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
+# Each secret as written and as a JSON log line escapes it, longest first: a secret may
+# contain a shorter one.
+_forms: tuple[str, ...] = ()
 
 
 def is_secret_name(name: str) -> bool:
@@ -70,23 +73,22 @@ def display_url(url: str) -> str:
 
 def register(values: Iterable[str]) -> None:
     """Remember secrets from the config, to be masked in every text ``text`` cleans."""
-    global _secrets
+    global _secrets, _forms
     new = {v for v in values if len(v) >= MIN_SECRET_LENGTH}
     if new - _secrets:
         with _lock:
             _secrets = _secrets | new
+            forms = _secrets | {json.dumps(v)[1:-1] for v in _secrets}
+            _forms = tuple(sorted(forms, key=len, reverse=True))
 
 
 def text(message: str) -> str:
     """``message`` with URLs shown as ``display_url`` shows them and registered secrets masked."""
     if "://" in message:
         message = _URL.sub(lambda m: display_url(m.group(0)), message)
-    for secret in sorted(_secrets, key=len, reverse=True):  # a secret may contain a shorter one
-        if secret in message:
-            message = message.replace(secret, MASK)
-        escaped = json.dumps(secret)[1:-1]  # as a JSON log line writes it
-        if escaped != secret and escaped in message:
-            message = message.replace(escaped, MASK)
+    for form in _forms:
+        if form in message:
+            message = message.replace(form, MASK)
     return message
 
 
