@@ -6,7 +6,7 @@ own, and what the fixed dependencies cost in memory before newsriver does anythi
 1. CPU per entry of each stage, on the ingest farm's feeds (``ingest_bench.build_farm``:
    same sizes, 10 % syndicated), each stage timed alone in this process (process time,
    the best of ``--rounds``): parse, normalize (sanitizing and canonical URLs included),
-   fingerprint; ``Store.save`` with dedupe off and on (fingerprints handed in, as the parse
+   fingerprint; ``store.entries.save`` with dedupe off and on (fingerprints handed in, as the parse
    workers hand them over); and a bare ``sqlite3`` replay of the rows a save writes, in the
    same transactions, without any lookup: the floor under any store in Python.
 2. The ingest rate those costs allow on this machine's cores at best (parsing, normalizing
@@ -93,12 +93,12 @@ def stages(folder: Path, feeds: int, rounds: int) -> tuple[int, dict[str, float]
 
     def save(policy: NearPolicy | None, path: Path | None = None) -> None:
         store = Store(f"sqlite:///{path or folder / f'save-{next(databases)}.db'}")
-        store.sync_sources((name, url) for name, url, _ in documents)
+        store.sources.sync((name, url) for name, url, _ in documents)
         pairs = list(zip(articles, prints, strict=True))
         for first in range(0, len(pairs), BATCH):
             with store.batch():
                 for (name, found), made in pairs[first : first + BATCH]:
-                    store.save(name, found, {"status": "ok"}, near=policy, prints=made if policy else ())
+                    store.entries.save(name, found, {"status": "ok"}, near=policy, prints=made if policy else ())
         store.close()
 
     cost["store, dedupe off"] = best(rounds, lambda: save(None))

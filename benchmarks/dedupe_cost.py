@@ -13,8 +13,8 @@ Run from the repository root: ``.venv/bin/python benchmarks/dedupe_cost.py``.
    keeps busy, that is the least dedupe can add.
 2. Lookup: the candidate index is filled with the keys of ``--entries`` stored entries
    (default 1,000,000; random keys, publication dates spread over a year), then the
-   candidate lookup (``store.offered``) is timed for new entries with no copy stored and
-   with one, and a whole ``Store.save`` of one new entry. Target: under 2 ms.
+   candidate lookup (``near_index.offered``) is timed for new entries with no copy stored and
+   with one, and a whole ``store.entries.save`` of one new entry. Target: under 2 ms.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ from sqlalchemy import distinct, func, select
 from newsriver.config.schema import Config
 from newsriver.ingest.normalize import newsriver_id
 from newsriver.run.poll import poll_sources
-from newsriver.store.store import Store, dedupe_keys_table, entries_table, offered
+from newsriver.store.near_index import offered
+from newsriver.store.schema import dedupe_keys_table, entries_table
+from newsriver.store.store import Store
 from newsriver.stories.fingerprint import of_entry
 from newsriver.stories.match import NearPolicy
 
@@ -181,14 +183,14 @@ def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[s
     )
     store = Store(config.settings.database)
     try:
-        store.sync_sources((s.name, s.url) for s in config.sources)
+        store.sources.sync((s.name, s.url) for s in config.sources)
         cpu, started = tree_cpu(), time.perf_counter()
         poll_sources(config, store)  # returns once the parse workers have exited and been collected
         seconds, cpu = time.perf_counter() - started, tree_cpu() - cpu
         with store.engine.connect() as conn:
             e = entries_table.c
             stored = conn.execute(select(func.count()).select_from(entries_table)).scalar_one()
-            stories = conn.execute(select(func.count(distinct(e.cluster)))).scalar_one()
+            stories = conn.execute(select(func.count(distinct(e.story)))).scalar_one()
     finally:
         store.close()
     return Pass(seconds, cpu, stored, stories)
@@ -341,7 +343,7 @@ def measure_lookup(entries: int) -> None:
             articles = []
             for i, doc in enumerate(docs):
                 articles.append(_article("wire", f"w{i}", doc, NOW - timedelta(hours=i)))
-            store.save("wire", articles, {"status": "ok"}, near=near)
+            store.entries.save("wire", articles, {"status": "ok"}, near=near)
             copies_found = 0
             with store.engine.connect() as conn:
                 for i, doc in enumerate(docs):
@@ -356,20 +358,20 @@ def measure_lookup(entries: int) -> None:
                 copy = list(copies(doc, doc, rng))[i % 5].b
                 article = _article("metro", f"m{i}", copy, NOW - timedelta(hours=i, minutes=5))
                 t = time.perf_counter()
-                store.save("metro", [article], {"status": "ok"}, near=near)
+                store.entries.save("metro", [article], {"status": "ok"}, near=near)
                 saves.append(time.perf_counter() - t)
             with store.engine.connect() as conn:
                 joined = conn.execute(
                     entries_table.select()
                     .with_only_columns(entries_table.c.id)
-                    .where(entries_table.c.source == "metro", entries_table.c.cluster != entries_table.c.id)
+                    .where(entries_table.c.source == "metro", entries_table.c.story != entries_table.c.id)
                 ).all()
         finally:
             store.close()
     print(f"candidate lookup with {entries:,} entries stored (SQLite):")
     _report("no copy stored", misses)
     _report(f"a copy stored ({copies_found}/{len(docs)} found)", hits)
-    _report(f"whole Store.save of one copy ({len(joined)}/{len(saves)} joined its story)", saves)
+    _report(f"whole store.entries.save of one copy ({len(joined)}/{len(saves)} joined its story)", saves)
 
 
 def _article(source: str, key: str, doc: Doc, when: datetime) -> Any:

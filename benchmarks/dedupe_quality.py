@@ -12,7 +12,7 @@ Two measurements, both at the shipped threshold (``settings.dedupe.threshold``'s
    must stay apart.
 
 A pair counts as merged when the candidate index would bring the two together (they share
-MIN_SHARED_KEYS index keys) and the decision calls them one article — what ``Store.save`` does.
+MIN_SHARED_KEYS index keys) and the decision calls them one article — what ``store.entries.save`` does.
 """
 
 from __future__ import annotations

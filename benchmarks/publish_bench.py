@@ -6,7 +6,7 @@ Fills a fresh database (SQLite in a temporary folder by default; any SQLAlchemy 
 ``--database``, e.g. an empty PostgreSQL database) with ``--entries`` entries from 1,000
 sources over a year, 5 % of them other outlets' copies of a story already stored, fast
 (executemany in big batches). Then times, as the output stage runs them, the selection
-of a feed's newest 100 stories (``Store.select_stories``, copies folded) and their
+of a feed's newest 100 stories (``store.selection.stories``, copies folded) and their
 rendering in each format, for a feed of every source and for one of 10 sources; prints the
 medians. Target: ≤ 50 ms for one feed.
 """
@@ -27,8 +27,10 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
-from newsriver.store.store import Store, entries_table
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_common import FeedInfo, SourceInfo
+from newsriver.store.schema import entries_table
+from newsriver.store.store import Store
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SOURCES = 1000
@@ -46,16 +48,16 @@ def populate(store: Store, entries: int, rng: random.Random) -> None:
     start = NOW - timedelta(days=365)
     year = 365 * 86400
     columns = [c.name for c in entries_table.columns]
-    recent: list[tuple[str, datetime]] = []  # (cluster, published) of stories a copy may join
+    recent: list[tuple[str, datetime]] = []  # (story, published) of stories a copy may join
     with store.engine.begin() as conn:
         for first in range(0, entries, BATCH):
             rows = []
             for n in range(first, min(entries, first + BATCH)):
                 entry_id = str(uuid.UUID(int=rng.getrandbits(128)))
                 published = start + timedelta(seconds=rng.randrange(year))
-                cluster = entry_id
+                story = entry_id
                 if recent and rng.random() < COPY_SHARE:
-                    cluster, published = rng.choice(recent)
+                    story, published = rng.choice(recent)
                     published += timedelta(minutes=rng.randrange(1, 600))
                 else:
                     recent = [*recent[-999:], (entry_id, published)]
@@ -65,7 +67,7 @@ def populate(store: Store, entries: int, rng: random.Random) -> None:
                     "id": entry_id,
                     "source": source,
                     "entry_key": str(n),
-                    "cluster": cluster,
+                    "story": story,
                     "url": f"https://{source}.example/{n}",
                     "canonical_url": f"https://{source}.example/{n}",
                     "url_hash": f"{n:016x}",
@@ -83,7 +85,7 @@ def populate(store: Store, entries: int, rng: random.Random) -> None:
                     "image": "",
                     "comments": "",
                     "content_hash": f"{n:064x}",
-                    "similarity": 0.9 if cluster != entry_id else None,
+                    "similarity": 0.9 if story != entry_id else None,
                 }
                 rows.append({c: values[c] for c in columns if c in values})
             conn.execute(insert(entries_table), rows)
@@ -105,10 +107,10 @@ def grouped(store: Store, chosen: list[str]) -> list[str]:
     """The selection as it was before: every chosen entry grouped by story, then sorted."""
     e = entries_table.c
     query = (
-        select(e.cluster)
+        select(e.story)
         .where(e.source.in_(chosen))
-        .group_by(e.cluster)
-        .order_by(func.min(e.published).desc(), e.cluster)
+        .group_by(e.story)
+        .order_by(func.min(e.published).desc(), e.story)
         .limit(ITEMS)
     )
     with store.engine.connect() as conn:
@@ -126,7 +128,7 @@ def measure(store: Store, runs: int) -> list[tuple[str, float]]:
             name="bench", title="Bench", description="", base_url="http://127.0.0.1/", link="http://127.0.0.1/"
         )
         infos = {s: SourceInfo(s, s, f"https://{s}.example/feed", f"https://{s}.example/") for s in chosen}
-        select_ms, stories = timed(lambda chosen=chosen: store.select_stories(chosen, ITEMS), runs)
+        select_ms, stories = timed(lambda chosen=chosen: store.selection.stories(chosen, ITEMS), runs)
         items = [s.item for s in stories]
         also = {s.item.id: s.copies for s in stories if s.copies}
         rows.append((f"{label}: select {len(items)} stories", select_ms))

@@ -22,7 +22,8 @@ import requests
 from farm import free_port, nginx, wait_up
 
 from newsriver.models import Article, Author
-from newsriver.publish.render import FeedInfo, SourceInfo, render_atom
+from newsriver.publish.render_atom import render_atom
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 
 
 def build_folder(folder: Path) -> None:

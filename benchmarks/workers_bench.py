@@ -37,7 +37,8 @@ from farm import nginx
 from ingest_bench import build_farm
 from sqlalchemy import func, select, update
 
-from newsriver.store.store import Store, entries_table, sources_table
+from newsriver.store.schema import entries_table, sources_table
+from newsriver.store.store import Store
 
 ADMIN = os.environ.get("NEWSRIVER_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -90,7 +91,7 @@ def setup(
     folder.mkdir()
     config = config_for(folder, database, urls, *limits)
     store = Store(database)
-    store.sync_sources((f"f{n}", url) for n, url in enumerate(urls))
+    store.sources.sync((f"f{n}", url) for n, url in enumerate(urls))
     try:
         cold = run_until_all_polled(config, store, workers, len(urls), datetime.now(UTC))
         with store.engine.begin() as conn:

@@ -19,7 +19,8 @@ from newsriver.errors import ParseError
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.publish.render import RENDERERS, FeedInfo, SourceInfo
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 from newsriver.store.store import Store
 
 from .conftest import CORPUS
@@ -101,7 +102,7 @@ def run_chunk(chunk_id: str) -> ChunkRun:
     db_name = re.sub(r"\W+", "_", chunk_id)
     store = Store(f"sqlite:///{_DB_DIR.name}/{db_name}.db")
     names = {path: f"f{i}" for i, path in enumerate(paths)}
-    store.sync_sources((names[p], url_of(p)) for p in paths)
+    store.sources.sync((names[p], url_of(p)) for p in paths)
     runs, crashes = [], []
     for path in paths:
         try:
@@ -118,13 +119,13 @@ def _run_file(store: Store, path: Path, source: str) -> FileRun:
     try:
         parsed = parse(body, url, content_type(body))
     except ParseError as exc:
-        store.update_source(source, status="error", last_error=str(exc))
+        store.sources.update(source, status="error", last_error=str(exc))
         return FileRun(path, source, parse_error=str(exc))
     articles = normalize_feed(parsed, source, url, NOW)
-    store.save(source, articles, {"status": "ok", "title": parsed.meta.title, "link": parsed.meta.link})
-    row = store.sources()[source]
+    store.entries.save(source, articles, {"status": "ok", "title": parsed.meta.title, "link": parsed.meta.link})
+    row = store.sources.rows()[source]
     sources = {source: SourceInfo(name=source, title=row.title or source, url=row.feed_url, link=row.link)}
-    items = store.select_for_feed([source], 10_000)
+    items = store.selection.for_feed([source], 10_000)
     info = feed_info(source)
     outputs = tuple((fmt, render(info, items, sources)) for fmt, render in RENDERERS.items())
     return FileRun(path, source, tuple(articles), outputs=outputs)

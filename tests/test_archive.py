@@ -20,7 +20,7 @@ import pytest
 import requests
 from lxml import etree
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.publish.archive import Month, month_pages, page_path, to_write, written
@@ -201,7 +201,7 @@ class Site:
         )
         self.config: Config = config_module.load(path)
         self.store = Store(self.config.settings.database)
-        self.store.sync_sources((s.name, s.url) for s in self.config.sources)
+        self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.seen_live: dict[str, str] = {}  # every item the subscription document ever showed: id → title
 
     def step(self, now: datetime, wire: list[Entry], daily: list[Entry]) -> list[Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsriver.config.schema import load_text
+from newsriver.config.load import load_text
 
 from .conftest import ConfigWriter
 from .processes import stop

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config
+from newsriver.config import load as config
 from newsriver.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ def stored(**kw: object) -> Stored:
         "entry_key": "b-guid",
         "canonical_url": "https://x.org/story",
         "content_hash": "h1",
-        "cluster": "old-id",
+        "story": "old-id",
         "published": T,
     }
     values.update(kw)
@@ -47,8 +47,8 @@ def test_same_key_same_content_is_unchanged() -> None:
 
 
 def test_same_key_changed_content_is_an_edit_of_the_same_row() -> None:
-    decision = decide(ARTICLE, stored(content_hash="h0", cluster="kept"), [], ONCE)
-    assert (decision.verdict, decision.target, decision.cluster) == (Verdict.EDITED, "old-id", "kept")
+    decision = decide(ARTICLE, stored(content_hash="h0", story="kept"), [], ONCE)
+    assert (decision.verdict, decision.target, decision.story) == (Verdict.EDITED, "old-id", "kept")
 
 
 def test_new_guid_for_the_same_link_in_the_same_source_is_the_same_entry() -> None:
@@ -66,24 +66,24 @@ def test_same_link_twice_in_one_document_stays_two_entries() -> None:
 
 
 def test_same_url_from_another_source_joins_that_story() -> None:
-    first = stored(id="a1", source="a", cluster="a1")
+    first = stored(id="a1", source="a", story="a1")
     decision = decide(ARTICLE, None, [first], ONCE)
-    assert (decision.verdict, decision.target, decision.cluster) == (Verdict.NEW, "new-id", "a1")
+    assert (decision.verdict, decision.target, decision.story) == (Verdict.NEW, "new-id", "a1")
 
 
 def test_joins_the_kept_copy_even_when_a_later_copy_is_older() -> None:
-    kept = stored(id="a1", source="a", cluster="a1", published=T)
-    follower = stored(id="c1", source="c", cluster="a1", published=datetime(2025, 1, 1, tzinfo=UTC))
-    assert decide(ARTICLE, None, [follower, kept], ONCE).cluster == "a1"
+    kept = stored(id="a1", source="a", story="a1", published=T)
+    follower = stored(id="c1", source="c", story="a1", published=datetime(2025, 1, 1, tzinfo=UTC))
+    assert decide(ARTICLE, None, [follower, kept], ONCE).story == "a1"
 
 
 def test_front_page_links_never_merge_stories() -> None:
     homepage = replace(ARTICLE, canonical_url="https://x.org/")
-    other = stored(id="a1", source="a", cluster="a1", canonical_url="https://x.org/")
+    other = stored(id="a1", source="a", story="a1", canonical_url="https://x.org/")
     decision = decide(homepage, None, [other], {"https://x.org/": 1})
-    assert (decision.verdict, decision.cluster) == (Verdict.NEW, "new-id")
+    assert (decision.verdict, decision.story) == (Verdict.NEW, "new-id")
 
 
 def test_no_match_is_new_and_its_own_story() -> None:
     decision = decide(ARTICLE, None, [], ONCE)
-    assert (decision.verdict, decision.target, decision.cluster) == (Verdict.NEW, "new-id", "new-id")
+    assert (decision.verdict, decision.target, decision.story) == (Verdict.NEW, "new-id", "new-id")

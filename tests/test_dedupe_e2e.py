@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
@@ -153,7 +153,7 @@ def test_the_copies_are_one_item_whatever_order_they_arrive_in(
     config = config_module.load(path)
     store = Store(config.settings.database)
     try:
-        store.sync_sources((s.name, s.url) for s in config.sources)
+        store.sources.sync((s.name, s.url) for s in config.sources)
         for name in order:
             poll_sources(config, store, names=[name])
     finally:

@@ -25,8 +25,10 @@ from newsriver.config.schema import Config
 from newsriver.ingest import digest as digest_module
 from newsriver.ingest.fetch import FetchLimits
 from newsriver.ingest.network import IPAddress, Network, is_public, resolve
-from newsriver.run.poll import Outcome, poll_sources
-from newsriver.store.store import SourceRow, Store
+from newsriver.run.outcome import Outcome
+from newsriver.run.poll import poll_sources
+from newsriver.store.sources import SourceRow
+from newsriver.store.store import Store
 
 from .conftest import FixtureServer
 from .faults import ETAG, LAST_MODIFIED, FaultServer
@@ -65,7 +67,7 @@ def make_config(store: Store, sources: dict[str, str], **settings: Any) -> Confi
             "sources": [{"name": name, "url": url} for name, url in sources.items()],
         }
     )
-    store.sync_sources((s.name, s.url) for s in config.sources)
+    store.sources.sync((s.name, s.url) for s in config.sources)
     return config
 
 
@@ -77,11 +79,11 @@ def run(config: Config, store: Store, at: datetime = NOW, network: Network | Non
 def poll_one(faults: FaultServer, store: Store, path: str, at: datetime = NOW) -> tuple[Outcome, SourceRow]:
     config = make_config(store, {"s": faults.url(path)})
     outcome = run(config, store, at)["s"]
-    return outcome, store.sources()["s"]
+    return outcome, store.sources.rows()["s"]
 
 
 def entries(store: Store) -> int:
-    return store.entry_counts().get("s", 0)
+    return store.sources.entry_counts().get("s", 0)
 
 
 # --- healthy, conditional, unchanged ------------------------------------------------------
@@ -144,14 +146,14 @@ def test_gzip_body_is_decompressed(faults: FaultServer, store: Store) -> None:
 def test_malformed_xml_keeps_what_can_be_read(faults: FaultServer, store: Store) -> None:
     outcome, row = poll_one(faults, store, "/malformed.xml")
     assert (outcome.result, row.state, row.next_poll) == ("ok", "ok", NOW + INTERVAL)
-    titles = sorted(a.title for a in store.select_for_feed(["s"], 10))
+    titles = sorted(a.title for a in store.selection.for_feed(["s"], 10))
     assert titles == ["Salt & pepper", "Second"]
 
 
 def test_a_wrong_charset_header_does_not_garble_text(faults: FaultServer, store: Store) -> None:
     outcome, row = poll_one(faults, store, "/wrong-charset.rss")
     assert (outcome.result, row.state) == ("ok", "ok")
-    assert [a.title for a in store.select_for_feed(["s"], 10)] == ["Café crème"]
+    assert [a.title for a in store.selection.for_feed(["s"], 10)] == ["Café crème"]
     assert row.title == "Café news"
 
 
@@ -199,13 +201,13 @@ def test_errors_back_off_exponentially_and_the_first_success_recovers(faults: Fa
     at = NOW
     for errors in (1, 2, 3):
         assert run(config, store, at)["s"].result == "error"
-        row = store.sources()["s"]
+        row = store.sources.rows()["s"]
         assert (row.state, row.errors) == ("error", errors)
         assert row.next_poll == at + INTERVAL * 2**errors
         at = row.next_poll
     faults.flaky_ok = True
     assert run(config, store, at)["s"].result == "ok"
-    row = store.sources()["s"]
+    row = store.sources.rows()["s"]
     assert (row.state, row.errors, row.last_error, row.next_poll) == ("ok", 0, "", at + INTERVAL)
 
 
@@ -234,7 +236,7 @@ def test_429_retry_after_seconds_pushes_the_whole_host_back(faults: FaultServer,
     assert first["limited"].result == "error" and "HTTP 429" in first["limited"].error
     assert first["sibling"].result == "skipped" and "2026-03-02 14:00:00" in first["sibling"].note
     assert first["elsewhere"].result == "ok"
-    rows = store.sources()
+    rows = store.sources.rows()
     assert (rows["limited"].state, rows["limited"].errors) == ("backoff", 1)
     assert rows["limited"].next_poll == rows["limited"].retry_after == until
     assert rows["sibling"].next_poll == rows["sibling"].retry_after == until
@@ -249,7 +251,7 @@ def test_429_retry_after_seconds_pushes_the_whole_host_back(faults: FaultServer,
     after = until + timedelta(seconds=1)
     assert run(config, store, after, other_host)["limited"].result == "error"
     assert faults.hits("/429") == 2
-    assert store.sources()["sibling"].retry_after == after + timedelta(hours=2)
+    assert store.sources.rows()["sibling"].retry_after == after + timedelta(hours=2)
 
 
 def test_503_retry_after_date_is_honoured(faults: FaultServer, store: Store) -> None:
@@ -276,12 +278,12 @@ def test_the_adaptive_interval_counts_the_stored_entries_and_the_new_ones(
     config = make_config(store, {"s": feed_server.url("/rhythm.rss")}, adaptive=True)
     run(config, store)
     # Four entries in the 40 hours before now: one every 10 hours.
-    assert store.sources()["s"].next_poll == NOW + 10 * hours
+    assert store.sources.rows()["s"].next_poll == NOW + 10 * hours
     # The feed now carries two new entries only; the four stored ones still count.
     later = NOW + hours
     feed_server.add("/rhythm.rss", rss([("new1", later - 5 * hours), ("new2", later - 2 * hours)]))
     run(config, store, later)
-    assert store.sources()["s"].next_poll == later + 41 * hours / 6
+    assert store.sources.rows()["s"].next_poll == later + 41 * hours / 6
 
 
 def test_a_dormant_feed_answering_304_is_polled_as_rarely_as_allowed(feed_server: FixtureServer, store: Store) -> None:
@@ -292,7 +294,7 @@ def test_a_dormant_feed_answering_304_is_polled_as_rarely_as_allowed(feed_server
     outcome = run(config, store, later)["s"]
     # Nothing in the last week: dormant, so the longest interval, not the configured 30 min.
     assert outcome.result == "not modified"
-    assert store.sources()["s"].next_poll == later + timedelta(hours=24)
+    assert store.sources.rows()["s"].next_poll == later + timedelta(hours=24)
 
 
 # --- what the feed asks for ----------------------------------------------------------------
@@ -388,7 +390,7 @@ def test_a_public_host_cannot_lead_into_private_space(faults: FaultServer, store
     assert "refused: intranet.test resolves to ::1, a loopback address, and was reached from a public one" in (
         outcome.error
     )
-    assert store.sources()["s"].feed_url == faults.url(path)
+    assert store.sources.rows()["s"].feed_url == faults.url(path)
 
 
 def test_a_configured_private_url_may_redirect_within_private_space(faults: FaultServer, store: Store) -> None:
@@ -401,7 +403,7 @@ def test_a_configured_private_url_may_redirect_within_private_space(faults: Faul
 def test_a_move_made_through_a_public_host_stays_guarded(faults: FaultServer, store: Store) -> None:
     config = make_config(store, {"s": faults.url("/301")})
     run(config, store, NOW, pretend_public({}))
-    row = store.sources()["s"]
+    row = store.sources.rows()["s"]
     assert (row.state, row.via_public) == ("moved", True)
 
 

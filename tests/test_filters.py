@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsriver.config import schema as config
+from newsriver.config.load import load_text
+from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.models import Author
 from newsriver.stories.filters import cap_per_source, matches, shown, stored
@@ -29,8 +30,8 @@ BASE = make_article(
 )
 
 
-def load(yaml_text: str) -> config.Config:
-    return config.load_text(
+def load(yaml_text: str) -> Config:
+    return load_text(
         "sources:\n  - {name: a, url: 'http://a.example/', tags: [x]}\n  - {name: b, url: 'http://b.example/'}\n"
         + yaml_text
     )
@@ -62,13 +63,11 @@ def test_exclude_by_source_and_tag_narrows_the_sources() -> None:
 
 
 def test_source_keep_and_block() -> None:
-    keep_only = config.load_text("sources:\n  - {name: a, url: 'http://a/', keep: {title: Election}}\n").sources[0]
+    keep_only = load_text("sources:\n  - {name: a, url: 'http://a/', keep: {title: Election}}\n").sources[0]
     assert stored(keep_only, BASE) and not stored(keep_only, replace(BASE, title="Weather"))
-    block = config.load_text("sources:\n  - {name: a, url: 'http://a/', block: {category: '(?i)politics'}}\n").sources[
-        0
-    ]
+    block = load_text("sources:\n  - {name: a, url: 'http://a/', block: {category: '(?i)politics'}}\n").sources[0]
     assert not stored(block, BASE) and stored(block, replace(BASE, categories=()))
-    plain = config.load_text("sources:\n  - {name: a, url: 'http://a/'}\n").sources[0]
+    plain = load_text("sources:\n  - {name: a, url: 'http://a/'}\n").sources[0]
     assert stored(plain, BASE)
 
 
@@ -80,9 +79,7 @@ def test_per_source_cap_keeps_order() -> None:
 
 def test_invalid_regular_expression_is_a_config_error_with_its_line() -> None:
     with pytest.raises(ConfigError) as caught:
-        config.load_text(
-            "sources:\n  - name: a\n    url: 'http://a/'\n    block:\n      title: '(unclosed'\n", "c.yaml"
-        )
+        load_text("sources:\n  - name: a\n    url: 'http://a/'\n    block:\n      title: '(unclosed'\n", "c.yaml")
     assert caught.value.problems[0].startswith(
         "c.yaml:5: sources[0].block.title: invalid regular expression '(unclosed'"
     )

@@ -11,7 +11,8 @@ import pytest
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.store.store import SaveCounts, Store
+from newsriver.store.entries import SaveCounts
+from newsriver.store.store import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -149,15 +150,15 @@ def test_json_feed_is_read() -> None:
 def stored_after(tmp_path: Path, *documents: tuple[str, datetime]) -> tuple[list[SaveCounts], list[Article]]:
     """Each (items, clock) document normalized and saved in turn, as successive polls would."""
     store = Store(f"sqlite:///{tmp_path / 'ids.db'}")
-    store.sync_sources([("src", "https://cdn.example/feed.xml")])
+    store.sources.sync([("src", "https://cdn.example/feed.xml")])
     counts = []
     for items, clock in documents:
         document = f"""<rss version="2.0"><channel><title>T</title><link>https://site.example/</link>
         <description>d</description>{items}</channel></rss>"""
         parsed = parse(document.encode(), "https://cdn.example/feed.xml")
         articles = normalize_feed(parsed, "src", "https://cdn.example/feed.xml", clock)
-        counts.append(store.save("src", articles, {"status": "ok"}))
-    articles = store.select_for_feed(["src"], 100)
+        counts.append(store.entries.save("src", articles, {"status": "ok"}))
+    articles = store.selection.for_feed(["src"], 100)
     store.close()
     return counts, articles
 

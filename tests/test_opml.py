@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config
+from newsriver.config import load as config
 
 CONFIG = """\
 # Our newsroom's feeds. Edit with care.

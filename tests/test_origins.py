@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.run.poll import poll_sources
-from newsriver.run.workers import Due, choose
+from newsriver.store.coordination import Due, choose
 from newsriver.store.store import Store
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
@@ -60,7 +60,7 @@ def test_a_429_on_one_origin_leaves_the_other_polled(
     loaded = config_module.load(config)
     store = Store(loaded.settings.database)
     try:
-        rows = store.sources()
+        rows = store.sources.rows()
     finally:
         store.close()
     assert rows["busy"].retry_after is not None
@@ -127,9 +127,9 @@ def test_a_pass_defers_only_the_origin_that_asked(
     )
     store = Store(config.settings.database)
     try:
-        store.sync_sources((s.name, s.url) for s in config.sources)
+        store.sources.sync((s.name, s.url) for s in config.sources)
         outcomes = {o.source: o.result for o in poll_sources(config, store)}
-        rows = store.sources()
+        rows = store.sources.rows()
     finally:
         store.close()
     assert outcomes == {"busy": "error", "calm": "ok"}

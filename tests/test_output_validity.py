@@ -18,8 +18,11 @@ from lxml import etree
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
-from newsriver.publish import render as publish
-from newsriver.publish.render import FeedInfo, SourceInfo, render_atom, render_json, render_rss
+from newsriver.publish.formats import RENDERERS
+from newsriver.publish.render_atom import render_atom
+from newsriver.publish.render_common import NO_COPIES, FeedInfo, SourceInfo
+from newsriver.publish.render_json import render_json
+from newsriver.publish.render_rss import render_rss, rss_generator
 from newsriver.store.store import Store
 
 from .feedcheck import ATOM, NS, format_problems, output_dangers
@@ -161,7 +164,7 @@ def test_hubs_are_advertised_in_rss_too() -> None:
 def test_rss_channel_link_is_the_web_page_whichever_link_came_last() -> None:
     # feedgen makes the channel <link> whichever fg.link() was called last; the generator sets
     # the Atom self link after the alternate one.
-    generator = publish._generator(INFO, articles(), SOURCES, publish.NO_COPIES)
+    generator = rss_generator(INFO, articles(), SOURCES, NO_COPIES)
     channel = etree.fromstring(generator.rss_str()).find("channel")
     assert channel.findtext("link") == "https://river.example/"
     assert etree.fromstring(render_rss(INFO, articles(), SOURCES)).findtext("channel/link") == "https://river.example/"
@@ -171,9 +174,9 @@ def test_dates_read_back_from_the_database_are_aware(tmp_path: Path) -> None:
     # SQLite keeps no time zone and feedgen raises ValueError on a naive datetime: the store
     # must hand back aware UTC dates, and they must reach the output as UTC.
     store = Store(f"sqlite:///{tmp_path / 'dates.db'}")
-    store.sync_sources([("wire", "https://wire.example/feed.rss")])
-    store.save("wire", articles(), {"status": "ok"})
-    stored = store.select_for_feed(["wire"], 10)
+    store.sources.sync([("wire", "https://wire.example/feed.rss")])
+    store.entries.save("wire", articles(), {"status": "ok"})
+    stored = store.selection.for_feed(["wire"], 10)
     store.close()
     assert all(a.published.tzinfo is not None and a.updated.tzinfo is not None for a in stored)
     atom = etree.fromstring(render_atom(INFO, stored, SOURCES))
@@ -230,7 +233,7 @@ def test_items_keep_their_order() -> None:
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
 def test_an_empty_feed_is_valid(fmt: str) -> None:
-    data = publish.RENDERERS[fmt](INFO, [], SOURCES)
+    data = RENDERERS[fmt](INFO, [], SOURCES)
     assert format_problems(fmt, data, INFO.url("rss")) == []
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.ingest.digest import digest
-from newsriver.run import poll
+from newsriver.run import digesting
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
@@ -46,12 +46,12 @@ def _children() -> set[str]:
 def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
     feed_server: FixtureServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poll, "PROCESS_POOL_AFTER_DOCUMENTS", 0)  # every document to the workers
+    monkeypatch.setattr(digesting, "PROCESS_POOL_AFTER_DOCUMENTS", 0)  # every document to the workers
     urls = {f"s{i:02d}": feed_server.add(f"/{i}/{path.name}", path) for i, path in enumerate(DOCUMENTS)}
     config = config_module.load(write_config([{"name": name, "url": url} for name, url in urls.items()]))
     store = Store(config.settings.database)
     try:
-        store.sync_sources((s.name, s.url) for s in config.sources)
+        store.sources.sync((s.name, s.url) for s in config.sources)
         outcomes = poll_sources(config, store, clock=lambda: NOW)
         assert sorted(o.result for o in outcomes) == ["ok"] * len(DOCUMENTS), [o.line() for o in outcomes]
         assert any("forkserver" in command for command in _children()), "no worker process was started"
@@ -68,4 +68,4 @@ def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
 
 
 def _stored(store: Store, source: str) -> list[object]:
-    return [story.item for story in store.select_stories([source], 10_000, fold=False)]
+    return [story.item for story in store.selection.stories([source], 10_000, fold=False)]

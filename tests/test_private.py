@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from newsriver.cli import main
-from newsriver.run.workers import rendered_table
+from newsriver.store.schema import rendered_table
 
 from .conftest import FIXTURES, ConfigWriter
 from .test_service import Running, entry_count, free_port, wait_for

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from newsriver import redact
-from newsriver.config.schema import load_text
+from newsriver.config.load import load_text
 from newsriver.ingest.credentials import for_source, may_receive
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.public import clean_link, public_url

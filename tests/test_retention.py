@@ -19,18 +19,20 @@ import pytest
 from sqlalchemy import ColumnElement, Table, func, select
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
-from newsriver.config.schema import Retention, SourceConfig, SourceRetention
+from newsriver.config import load as config_module
+from newsriver.config.schema import Retention, SourceConfig, SourceRetention, limits_for
+from newsriver.errors import ConfigError
 from newsriver.models import Article
 from newsriver.publish.publisher import publish_feeds
 from newsriver.run.service import Service
-from newsriver.store.store import Store, dedupe_keys_table, entries_table, tombstones_table, url_hash
+from newsriver.store.entries import url_hash
+from newsriver.store.schema import dedupe_keys_table, entries_table, tombstones_table
+from newsriver.store.store import Store
 from newsriver.stories.retention import (
     TOMBSTONE_GRACE,
     Held,
     RetentionLimits,
     Tombstone,
-    limits_for,
     over_limits,
     removable,
     sift,
@@ -70,7 +72,7 @@ def test_retention_config_is_validated_with_its_line() -> None:
         "settings:\n  retention:\n    max_age: 0s\n"
         "sources:\n  - {name: a, url: 'https://a.example/', retention: {max_items: 0}}\n"
     )
-    with pytest.raises(config_module.ConfigError) as raised:
+    with pytest.raises(ConfigError) as raised:
         config_module.load_text(text, "n.yaml")
     assert raised.value.problems == [
         "n.yaml:3: settings.retention.max_age: must be longer than 0 s",
@@ -191,7 +193,7 @@ def count(store: Store, table: Table, where: ColumnElement[bool] | None = None) 
 
 
 def save(store: Store, articles: list[Article]) -> int:
-    return store.save(articles[0].source, articles, {"status": "ok"}).new
+    return store.entries.save(articles[0].source, articles, {"status": "ok"}).new
 
 
 @pytest.fixture
@@ -207,15 +209,15 @@ def test_a_story_is_pruned_whole_and_a_shown_story_not_at_all(store: Store) -> N
     lone = article("lone", "a", age=50 * DAY)
     save(store, [lone])
     a_only = {"a": RetentionLimits(30 * DAY, None), "b": NONE}
-    pruned = store.prune(lambda s: a_only[s], shown=(), configured={"a", "b"}, now=T)
+    pruned = store.prune.apply(lambda s: a_only[s], shown=(), configured={"a", "b"}, now=T)
     assert pruned.removed == {"a": 1} and pruned.kept == {"a": 1}
     # The story still shows its first stored copy's id, with the other copy listed.
-    [story] = store.select_stories(["a", "b"], 10)
+    [story] = store.selection.stories(["a", "b"], 10)
     assert story.item.id == first.id and [c.source for c in story.copies] == ["b"]
 
     both = RetentionLimits(30 * DAY, None)
-    assert store.prune(lambda s: both, shown=[copy.id], configured={"a", "b"}, now=T).removed == {}
-    pruned = store.prune(lambda s: both, shown=(), configured={"a", "b"}, now=T)
+    assert store.prune.apply(lambda s: both, shown=[copy.id], configured={"a", "b"}, now=T).removed == {}
+    pruned = store.prune.apply(lambda s: both, shown=(), configured={"a", "b"}, now=T)
     assert pruned.removed == {"a": 1, "b": 1} and pruned.kept == {}
     assert count(store, entries_table) == 0
     assert count(store, tombstones_table) == 3
@@ -224,13 +226,13 @@ def test_a_story_is_pruned_whole_and_a_shown_story_not_at_all(store: Store) -> N
 def test_a_tombstone_lasts_while_its_entry_is_in_the_feed_then_expires(store: Store) -> None:
     x = article("x", age=100 * DAY)
     save(store, [x])
-    assert store.prune(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T).removed == {"s": 1}
+    assert store.prune.apply(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T).removed == {"s": 1}
 
     def read(at: datetime, *keys: str) -> int:
         return save(store, [article(k, seen=at, age=DAY) for k in keys])
 
     def expire(at: datetime) -> int:
-        return store.prune(lambda s: NONE, (), {"s"}, at).tombstones_expired
+        return store.prune.apply(lambda s: NONE, (), {"s"}, at).tombstones_expired
 
     assert read(T + DAY, "x", "y") == 1  # x is not taken in again
     assert expire(T + 400 * DAY) == 0  # still in the feed: kept however old
@@ -247,9 +249,9 @@ def test_a_tombstone_lasts_while_its_entry_is_in_the_feed_then_expires(store: St
 
 def test_tombstones_of_a_source_no_longer_configured_expire_after_the_grace(store: Store) -> None:
     save(store, [article("x", age=100 * DAY)])
-    store.prune(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T)
-    assert store.prune(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE - DAY).tombstones_expired == 0
-    assert store.prune(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE + DAY).tombstones_expired == 1
+    store.prune.apply(lambda s: RetentionLimits(30 * DAY, None), (), {"s"}, T)
+    assert store.prune.apply(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE - DAY).tombstones_expired == 0
+    assert store.prune.apply(lambda s: NONE, (), set(), T + TOMBSTONE_GRACE + DAY).tombstones_expired == 1
 
 
 # --- the whole job through the CLI --------------------------------------------------------
@@ -299,7 +301,7 @@ def test_poll_prune_poll_keeps_pruned_entries_out_and_newer_ones_in(
     )
     store = Store(database_url)
     assert run(config, "poll") == 0
-    assert store.entry_counts() == {"wire": 5, "daily": 4, "archive": 2}
+    assert store.sources.entry_counts() == {"wire": 5, "daily": 4, "archive": 2}
     old_ids = {r.id for r in _rows(store) if r.entry_key in ("w-old1", "w-old2", "d3", "d4")}
     assert count(store, dedupe_keys_table, dedupe_keys_table.c.entry_id.in_(old_ids)) > 0
     capsys.readouterr()
@@ -312,7 +314,7 @@ def test_poll_prune_poll_keeps_pruned_entries_out_and_newer_ones_in(
         "archive: removed 0",
         "removed 4 entries from 2 sources; 0 tombstones expired",
     ]
-    assert store.entry_counts() == {"wire": 3, "daily": 2, "archive": 2}
+    assert store.sources.entry_counts() == {"wire": 3, "daily": 2, "archive": 2}
     assert not old_ids & {r.id for r in _rows(store)}
     # Their near-duplicate keys went with them; everyone else's stayed.
     assert count(store, dedupe_keys_table, dedupe_keys_table.c.entry_id.in_(old_ids)) == 0
@@ -329,12 +331,12 @@ def test_poll_prune_poll_keeps_pruned_entries_out_and_newer_ones_in(
     assert "wire: new 1, updated 0" in polled
     assert "daily: new 1, updated 0" in polled
     assert "archive: not modified" in polled
-    assert store.entry_counts() == {"wire": 4, "daily": 3, "archive": 2}
+    assert store.sources.entry_counts() == {"wire": 4, "daily": 3, "archive": 2}
     assert {r.url.rsplit("/", 1)[1] for r in _rows(store) if r.source == "daily"} == {"d0", "d1", "d2"}
 
     assert run(config, "prune") == 0
     assert "daily: removed 1" in capsys.readouterr().out
-    assert store.entry_counts() == {"wire": 4, "daily": 2, "archive": 2}
+    assert store.sources.entry_counts() == {"wire": 4, "daily": 2, "archive": 2}
 
 
 def test_a_feed_that_shows_old_entries_keeps_them(
@@ -349,7 +351,7 @@ def test_a_feed_that_shows_old_entries_keeps_them(
     assert capsys.readouterr().out.splitlines()[0] == (
         "wire: removed 0, kept 2 past the limits (shown in a feed, or a copy of their story is within its limits)"
     )
-    assert Store(database_url).entry_counts() == {"wire": 5}
+    assert Store(database_url).sources.entry_counts() == {"wire": 5}
 
 
 def test_the_archive_page_of_the_month_in_progress_keeps_its_stories(
@@ -387,7 +389,7 @@ def test_the_service_prune_job(
     service = Service(path, config_module.load(path), store, clock=lambda: now + 365 * DAY)
     with caplog.at_level(logging.INFO, logger="newsriver.run.service"):
         service.prune()
-    assert store.entry_counts() == {"wire": 3}
+    assert store.sources.entry_counts() == {"wire": 3}
     assert "pruned 2 entries (wire 2); 0 tombstones expired" in caplog.messages
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,19 @@ import feedparser
 import nh3
 import pytest
 
-from newsriver.ingest.sanitize import ATTRIBUTES, TAGS, URL_SCHEMES, clean_html, to_text, xml_safe
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
+from newsriver.ingest.sanitize import (
+    ATTRIBUTES,
+    MAX_DEPTH,
+    TAGS,
+    URL_SCHEMES,
+    clean_html,
+    flatten_deep,
+    replace_bad_char_refs,
+    to_text,
+    xml_safe,
+)
 
 from .conftest import needs_corpus
 from .corpus import FEEDS, chunks, run_chunk
@@ -183,3 +197,56 @@ def test_no_injection_survives_to_any_output_format(chunk_id: str) -> None:
         for fmt, data in file.outputs:
             problems += [f"{file.name} → {fmt}: {p}" for p in output_dangers(fmt, data)]
     assert problems == [], "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<div>" * 150_000 + "deep text" + "</div>" * 150_000,
+        "<b><i>" * 60_000 + "deep text",
+        "<section class=x>" * 100_000 + "deep text",
+    ],
+)
+def test_markup_nested_beyond_the_limit_is_flattened_keeping_its_text(markup: str) -> None:
+    # html5ever checks the open elements at every tag: nested n deep, sanitizing cost O(n²)
+    # (a hostile feed's 150,000 nested <div>s held a poll for minutes). Beyond MAX_DEPTH the
+    # tags go and the text stays, so the cost is linear (benchmarks/hostile_feeds.py times it).
+    cleaned = clean_html(markup)
+    assert "deep text" in cleaned
+    assert cleaned.count("<div>") + cleaned.count("<b>") + cleaned.count("<section>") <= MAX_DEPTH
+    assert to_text(markup) == "deep text"
+    escaped = html.escape(markup)
+    assert to_text(escaped) == "deep text"
+
+
+def test_ordinary_nesting_is_untouched() -> None:
+    # Paragraphs and list items close themselves: many of them do not count as depth.
+    markup = "<div><ul>" + "<li><p>item" * 400 + "</ul></div>" + "<div>" * 20 + "x" + "</div>" * 20
+    assert flatten_deep(markup) == markup
+
+
+@pytest.mark.parametrize("ref", ["&#xD800;", "&#xdfff;", "&#x110000;", "&#99999999999;", "&#x" + "f" * 40 + ";"])
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_a_reference_to_no_character_costs_one_character_not_the_source(ref: str, kind: str) -> None:
+    if kind == "rss":
+        document = (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>t{ref}</title>'
+            f"<item><title>bad {ref} one</title><link>http://a.example/1</link></item>"
+            "<item><title>good</title><link>http://a.example/2</link></item></channel></rss>"
+        )
+    else:
+        document = (
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+            f"<updated>2026-01-01T00:00:00Z</updated><entry><title>bad {ref} one</title><id>urn:1</id>"
+            '<updated>2026-01-01T00:00:00Z</updated><link href="http://a.example/1"/></entry>'
+            "<entry><title>good</title><id>urn:2</id><updated>2026-01-01T00:00:00Z</updated>"
+            '<link href="http://a.example/2"/></entry></feed>'
+        )
+    parsed = parse(document.encode(), "http://a.example/feed")
+    articles = normalize_feed(parsed, "s", "http://a.example/feed", datetime(2026, 2, 1, tzinfo=UTC))
+    assert [a.title for a in articles] == ["bad \ufffd one", "good"]
+
+
+def test_valid_references_are_left_alone() -> None:
+    document = b"&#x41; &#65; &#x1F600; &#0065; &amp;#xD800;"
+    assert replace_bad_char_refs(document) == document

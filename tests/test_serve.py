@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.publish.serve import FeedServer, accepts_gzip, close_server, make_server
 
 
 @pytest.fixture
@@ -118,3 +119,49 @@ def test_gzip_when_accepted_with_its_own_validator(served: tuple[str, Path]) -> 
         f"{base}/big.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}, timeout=5
     )
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip", True),
+        ("br, gzip", True),
+        ("GZIP;q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("", False),
+        ("identity", False),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("*;q=0.1, gzip;q=0", False),
+        ("br;q=1, *;q=0", False),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_parsed_not_searched(header: str, gzip_ok: bool) -> None:
+    assert accepts_gzip(header) is gzip_ok
+
+
+def test_gzip_refused_with_q_zero_gets_the_identity(served: tuple[str, Path]) -> None:
+    base, root = served
+    (root / "big.atom").write_bytes(b"<feed>" + b"<entry/>" * 500 + b"</feed>")
+    answer = requests.get(f"{base}/big.atom", headers={"Accept-Encoding": "gzip;q=0, identity"}, timeout=5)
+    assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
+
+
+def test_half_open_connections_do_not_lock_readers_out(served: tuple[str, Path]) -> None:
+    # A slowloris from one machine: many connections that each sent part of a request and
+    # wait. waitress' default limit of 100 connections left a reader no way in.
+    base, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(500):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /all.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+            held.append(sock)
+        answer = requests.get(f"{base}/all.atom", timeout=10)
+        assert answer.status_code == 200 and answer.content == b"<feed/>"
+    finally:
+        for sock in held:
+            sock.close()

@@ -1,4 +1,4 @@
-"""On SQLite, Store.save hands new entries to the driver itself: what it stores must be
+"""On SQLite, store.entries.save hands new entries to the driver itself: what it stores must be
 exactly what SQLAlchemy's own insert stores, and read back as the articles saved."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from newsriver.models import Article, Author, Enclosure
-from newsriver.store.store import Store, _row, entries_table
+from newsriver.store.entries import to_row
+from newsriver.store.schema import entries_table
+from newsriver.store.store import Store
 from tests.factories import make_article
 
 
@@ -49,12 +51,12 @@ def raw_rows(path: Path) -> list[tuple[object, ...]]:
 def test_saved_rows_are_those_sqlalchemy_stores(tmp_path: Path) -> None:
     saved, reference = tmp_path / "saved.db", tmp_path / "reference.db"
     store = Store(f"sqlite:///{saved}")
-    store.sync_sources([("src", "https://example.org/feed")])
-    store.save("src", articles(), {"status": "ok"})
+    store.sources.sync([("src", "https://example.org/feed")])
+    store.entries.save("src", articles(), {"status": "ok"})
     store.close()
 
     other = Store(f"sqlite:///{reference}")
-    rows = [_row(a) | {"cluster": a.id, "similarity": None} for a in articles()]
+    rows = [to_row(a) | {"story": a.id, "similarity": None} for a in articles()]
     with other.engine.begin() as conn:
         conn.execute(insert(entries_table), rows)
     other.close()
@@ -65,9 +67,9 @@ def test_saved_rows_are_those_sqlalchemy_stores(tmp_path: Path) -> None:
 
 def test_saved_rows_read_back_as_saved(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'n.db'}")
-    store.sync_sources([("src", "https://example.org/feed")])
-    store.save("src", articles(), {"status": "ok"})
-    back = {a.id: a for a in store.select_for_feed(["src"], 10)}
+    store.sources.sync([("src", "https://example.org/feed")])
+    store.entries.save("src", articles(), {"status": "ok"})
+    back = {a.id: a for a in store.selection.for_feed(["src"], 10)}
     store.close()
     # Aware datetimes compare as instants: the Paris one comes back in UTC, equal.
     assert back == {a.id: a for a in articles()}

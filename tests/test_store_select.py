@@ -1,4 +1,4 @@
-"""Store.select_stories reads the newest stories from the published index, not by grouping
+"""store.selection.stories reads the newest stories from the published index, not by grouping
 every row: it must pick exactly the stories, in exactly the order, that grouping does."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from newsriver.store.store import Store, entries_table
+from newsriver.store.schema import entries_table
+from newsriver.store.store import Store
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -29,8 +30,8 @@ def fill(store: Store, rng: random.Random, entries: int, sources: int) -> None:
     stories: list[str] = []
     for n in range(entries):
         entry_id = f"{n:08d}-0000-0000-0000-000000000000"
-        cluster = rng.choice(stories) if stories and rng.random() < 0.33 else entry_id
-        if cluster == entry_id:
+        story = rng.choice(stories) if stories and rng.random() < 0.33 else entry_id
+        if story == entry_id:
             stories.append(entry_id)
         when = START + timedelta(hours=rng.randrange(60))
         rows.append(
@@ -38,7 +39,7 @@ def fill(store: Store, rng: random.Random, entries: int, sources: int) -> None:
                 "id": entry_id,
                 "source": f"s{rng.randrange(sources)}",
                 "entry_key": str(n),
-                "cluster": cluster,
+                "story": story,
                 "url": "",
                 "canonical_url": "",
                 "url_hash": "",
@@ -63,13 +64,13 @@ def fill(store: Store, rng: random.Random, entries: int, sources: int) -> None:
 
 
 def grouped(store: Store, chosen: list[str], limit: int) -> list[str]:
-    """The stories by plain grouping: the definition select_stories must meet."""
+    """The stories by plain grouping: the definition selection.stories must meet."""
     e = entries_table
     query = (
-        select(e.c.cluster)
+        select(e.c.story)
         .where(e.c.source.in_(chosen))
-        .group_by(e.c.cluster)
-        .order_by(func.min(e.c.published).desc(), e.c.cluster)
+        .group_by(e.c.story)
+        .order_by(func.min(e.c.published).desc(), e.c.story)
         .limit(limit)
     )
     with store.engine.connect() as conn:
@@ -85,13 +86,13 @@ def test_the_newest_stories_are_those_grouping_finds(store: Store) -> None:
     cases += [(rng.sample(every, rng.randint(1, 24)), rng.randint(1, 150)) for _ in range(16)]
     for chosen, limit in cases:
         expected = grouped(store, chosen, limit)
-        found = [story.item.id for story in store.select_stories(chosen, limit, fold=True)]
+        found = [story.item.id for story in store.selection.stories(chosen, limit, fold=True)]
         # A story's item carries its first stored copy's id among the chosen sources; map back.
-        clusters = [cluster_of(store, item_id) for item_id in found]
-        assert clusters == expected, (chosen, limit)
+        story_ids = [story_of(store, item_id) for item_id in found]
+        assert story_ids == expected, (chosen, limit)
 
 
-def cluster_of(store: Store, entry_id: str) -> str:
+def story_of(store: Store, entry_id: str) -> str:
     e = entries_table
     with store.engine.connect() as conn:
-        return str(conn.execute(select(e.c.cluster).where(e.c.id == entry_id)).scalar_one())
+        return str(conn.execute(select(e.c.story).where(e.c.id == entry_id)).scalar_one())

@@ -19,8 +19,9 @@ import requests
 from sqlalchemy import func, select
 
 from newsriver.cli import main
-from newsriver.run.workers import Coordinator, Due, RenderedDocuments, choose
-from newsriver.store.store import Store, entries_table, sources_table
+from newsriver.store.coordination import Coordinator, Due, RenderedDocuments, choose
+from newsriver.store.schema import entries_table, sources_table
+from newsriver.store.store import Store
 
 from .conftest import ConfigWriter, FixtureServer
 from .processes import stop
@@ -46,7 +47,7 @@ def test_choose_keeps_per_host_limits_counting_other_workers() -> None:
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     opened = Store(database_url)
-    opened.sync_sources((f"s{n}", f"http://h{n % 3}.example/feed{n}") for n in range(9))
+    opened.sources.sync((f"s{n}", f"http://h{n % 3}.example/feed{n}") for n in range(9))
     yield opened
     opened.close()
 
@@ -82,9 +83,9 @@ def test_per_host_limit_holds_across_workers(store: Store) -> None:
 
 
 def test_sources_not_due_gone_or_waiting_are_not_claimed(store: Store) -> None:
-    store.update_source("s0", next_poll=NOW + timedelta(minutes=5))
-    store.update_source("s1", status="gone")
-    store.update_source("s2", retry_after=NOW + timedelta(minutes=5))
+    store.sources.update("s0", next_poll=NOW + timedelta(minutes=5))
+    store.sources.update("s1", status="gone")
+    store.sources.update("s2", retry_after=NOW + timedelta(minutes=5))
     claimed = Coordinator(store, "worker").claim(NAMES, NOW, limit=100, per_host=10, lease=LEASE)
     assert sorted(claimed) == sorted(NAMES - {"s0", "s1", "s2"})
     assert Coordinator(store, "worker").claim({"s3"}, NOW + LEASE * 2, 100, 10, LEASE) == ["s3"]
@@ -93,11 +94,11 @@ def test_sources_not_due_gone_or_waiting_are_not_claimed(store: Store) -> None:
 def test_a_claim_reads_past_a_page_of_sources_whose_host_is_at_its_limit(database_url: str) -> None:
     store = Store(database_url)
     busy = [(f"a{n:03}", f"http://busy.example/{n}") for n in range(100)]  # due first: polled never
-    store.sync_sources([*busy, ("b", "http://b.example/"), ("c", "http://c.example/"), ("d", "http://d.example/")])
+    store.sources.sync([*busy, ("b", "http://b.example/"), ("c", "http://c.example/"), ("d", "http://d.example/")])
     for name, _ in busy:
-        store.update_source(name, next_poll=NOW - timedelta(hours=1))
+        store.sources.update(name, next_poll=NOW - timedelta(hours=1))
     for name in "bcd":
-        store.update_source(name, next_poll=NOW)
+        store.sources.update(name, next_poll=NOW)
     try:
         names = {name for name, _ in busy} | {"b", "c", "d"}
         # A page is 64 rows at this limit: the other hosts' sources are on the second.

@@ -10,25 +10,34 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsriver import __version__, redact
-from newsriver.config import schema as config_module
-from newsriver.config.schema import Config
+from newsriver.config import load as config_module
+from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
+from newsriver.ingest.fetch import fetch
+from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.run import logs
+from newsriver.run.lock import WriterLock
+from newsriver.run.outcome import Outcome
+from newsriver.run.poll import poll_sources, utcnow
+from newsriver.run.prune import apply_retention
 from newsriver.store.store import Store
+from newsriver.stories.match import explain
 
 if TYPE_CHECKING:
-    from newsriver.run.poll import Outcome
+    from newsriver.store.coordination import Coordinator, RenderedDocuments
 
-# Each command imports what only it needs (rendering, parsing, OPML, the service, the
-# server) in its handler: a poll run from cron every few minutes pays the start-up of
-# every import, and a pass where every feed answers 304 spends a good part of its time there.
+# A heavy dependency (rendering, parsing, OPML editing, the progress bar, the service, the
+# server, worker coordination) is imported in one place only, by the command that needs it:
+# a poll run from cron every few minutes pays the start-up of every import, and a pass where
+# every feed answers 304 spends a good part of its time there (tests/test_startup.py).
 
 EXIT_INVALID = 2
+STALE = " (stale: not seen for over a minute)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,10 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
-        if args.command in ("run", "serve", "status"):
-            # Their coordination tables (leases, workers, rendered documents) join the schema
-            # the store creates when the module defining them is imported.
-            from newsriver.run import workers  # noqa: F401
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -90,9 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="apply retention now: remove old entries, leaving tombstones")
     prune.set_defaults(handler=_prune)
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
-    dupes.add_argument(
-        "--since", type=config_module.parse_duration, default="7d", help="copies stored this long ago (default 7d)"
-    )
+    dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
     dupes.set_defaults(handler=_dupes)
     status = commands.add_parser("status", help="one row per source")
@@ -121,8 +124,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Coordination(NamedTuple):
+    coordinator: type[Coordinator]
+    rendered_documents: type[RenderedDocuments]
+    heartbeat_stale: timedelta
+
+
+def _coordination() -> _Coordination:
+    """Worker coordination, for the commands that coordinate (run, serve, status): it brings
+    the HTTP server's files (waitress), which a poll never needs."""
+    from newsriver.store.coordination import HEARTBEAT_STALE, Coordinator, RenderedDocuments
+
+    return _Coordination(Coordinator, RenderedDocuments, HEARTBEAT_STALE)
+
+
 def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
-    from newsriver.config import opml
+    from newsriver.config import opml  # OPML editing keeps the config's comments: ruamel
 
     try:
         data = args.file.read_bytes()
@@ -147,8 +164,9 @@ def _reset_sources(config: Config, store: Store, args: argparse.Namespace) -> in
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    from newsriver.publish.files import write_atomic
     from newsriver.publish.pages import render_opml
-    from newsriver.publish.render import SourceInfo, write_atomic
+    from newsriver.publish.render_common import SourceInfo
 
     sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
     data = render_opml(config.settings.title, sources)
@@ -168,10 +186,7 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from newsriver.publish.publisher import announce, publish_feeds
-    from newsriver.run.poll import poll_sources
-
-    store.sync_sources((s.name, s.url) for s in config.sources)
+    store.sources.sync((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
         outcomes = _poll_with_progress(config, store)
     else:
@@ -192,6 +207,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
+    # The progress bar (rich), a terminal's only.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -212,14 +228,11 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
             progress.update(task, advance=1, entries=entries)
 
-        from newsriver.run.poll import poll_sources
-
         return poll_sources(config, store, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from newsriver.run.lock import WriterLock
-    from newsriver.run.service import Service
+    from newsriver.run.service import Service  # the scheduler (apscheduler), metrics and the server
 
     lock = WriterLock(config.settings.database)
     lock.acquire()
@@ -237,13 +250,12 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.publish.access import AdminAccess
-    from newsriver.publish.serve import FeedServer, close_server, make_server
-    from newsriver.run.workers import RenderedDocuments
+    from newsriver.publish.serve import FeedServer, close_server, make_server  # waitress
 
     settings = config.settings
-    documents = RenderedDocuments(store) if args.from_database else None
+    documents = _coordination().rendered_documents(store) if args.from_database else None
     app = FeedServer(
-        settings.output_dir, max_age=config.cache_max_age(), documents=documents, admin=AdminAccess.of(settings)
+        settings.output_dir, max_age=config.cache_max_age(), files=documents, admin=AdminAccess.of(settings)
     )
     server = make_server(app, settings.listen_host, settings.listen_port)
     origin = "the database" if documents else settings.output_dir
@@ -260,9 +272,6 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
-    from newsriver.run.poll import utcnow
-    from newsriver.run.prune import apply_retention
-
     pruned = apply_retention(config, store, utcnow())
     configured = [s.name for s in config.sources]
     for name in configured + sorted((pruned.removed.keys() | pruned.kept.keys()) - set(configured)):
@@ -277,10 +286,7 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from newsriver.run.poll import utcnow
-    from newsriver.stories.match import explain
-
-    groups = store.duplicate_groups(utcnow() - args.since, args.limit)
+    groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
         return 0
@@ -296,39 +302,10 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from newsriver.run.poll import utcnow
-    from newsriver.run.workers import HEARTBEAT_STALE, Coordinator
-
-    rows = store.sources()
-    counts = store.entry_counts()
-    coordinator = Coordinator(store, "status")
+    coordination = _coordination()
+    coordinator = coordination.coordinator(store, "status")
     leases = coordinator.leases()
-    table: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for cfg in config.sources:
-        row = rows.get(cfg.name)
-        table.append(
-            {
-                "source": cfg.name,
-                # ok, not modified, moved, error, backoff, gone, or new (never polled)
-                "status": row.state if row else "new",
-                "last_fetch": row.last_fetch if row else None,
-                "last_success": row.last_success if row else None,
-                "entries": counts.get(cfg.name, 0),
-                "next_poll": row.next_poll if row else None,
-                "errors": row.errors if row else 0,
-                "last_error": redact.text(row.last_error) if row else "",
-                "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
-                "feed_url": redact.display_url(row.feed_url if row else cfg.url),  # differs after a move or discovery
-                "retry_after": row.retry_after if row else None,
-                # which worker is polling it right now, and until when its claim holds
-                "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
-            }
-        )
-        if row and row.feed_url_origin == "redirect":
-            notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
-        elif row and row.feed_url_origin == "discovery":
-            notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
+    table, notes = _status_table(config, store, leases)
     if args.json:
         print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
         return 0
@@ -357,14 +334,49 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
     if workers:
         print("\nWORKER  ROLE  LAST HEARTBEAT")
         for worker in workers:
-            stale = " (stale: not seen for over a minute)" if now - worker.heartbeat > HEARTBEAT_STALE else ""
-            print(f"{worker.id}  {worker.role}  {_ago(worker.heartbeat, now)}{stale}")
+            stale = now - worker.heartbeat > coordination.heartbeat_stale
+            print(f"{worker.id}  {worker.role}  {_ago(worker.heartbeat, now)}" + (STALE if stale else ""))
     return 0
 
 
+def _status_table(
+    config: Config, store: Store, leases: dict[str, tuple[str, datetime]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per configured source, and notes on the sources polled at another URL."""
+    rows = store.sources.rows()
+    counts = store.sources.entry_counts()
+    table: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for cfg in config.sources:
+        row = rows.get(cfg.name)
+        table.append(
+            {
+                "source": cfg.name,
+                # ok, not modified, moved, error, backoff, gone, or new (never polled)
+                "status": row.state if row else "new",
+                "last_fetch": row.last_fetch if row else None,
+                "last_success": row.last_success if row else None,
+                "entries": counts.get(cfg.name, 0),
+                "next_poll": row.next_poll if row else None,
+                "errors": row.errors if row else 0,
+                "last_error": redact.text(row.last_error) if row else "",
+                "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
+                "feed_url": redact.display_url(row.feed_url if row else cfg.url),  # differs after a move or discovery
+                "retry_after": row.retry_after if row else None,
+                # which worker is polling it right now, and until when its claim holds
+                "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
+            }
+        )
+        if row and row.feed_url_origin == "redirect":
+            notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
+        elif row and row.feed_url_origin == "discovery":
+            notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
+    return table, notes
+
+
 def _discover(args: argparse.Namespace) -> int:
+    # Parsing: feedparser, lxml, nh3.
     from newsriver.ingest.discover import feeds_in
-    from newsriver.ingest.fetch import fetch
     from newsriver.ingest.parse import parse
 
     result = fetch(args.url)

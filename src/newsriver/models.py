@@ -1,4 +1,37 @@
-"""The data that passes between pipeline stages: frozen, explicitly typed, no behaviour."""
+"""The data that passes between pipeline stages: frozen, explicitly typed, no behaviour.
+
+Glossary: names, docstrings and comments use these words in these senses only.
+
+Ingest (a source's side):
+- source: a feed newsriver polls (config ``sources:``), known by its config name.
+  outlet: who publishes a source, as a reader knows it (its title).
+- document: the bytes one fetch of a source returned (``FetchResult.body``).
+- entry: one item of a source's document as parsed, before normalization
+  (``ParsedFeed.entries``). entry key: its identity within its source (guid, link or hash).
+- article: an entry normalized into newsriver's schema (``Article``); one per source and
+  entry key. What the database stores, and what keep/block rules and retention judge.
+
+Stories (across sources):
+- story: the articles that are copies of one text (one outlet's article, or several
+  outlets' copies of it); its id is the id of the copy it shows. (The database column
+  ``cluster`` holds it, being renamed ``story``.)
+- copy: one article of a story. ``match.Copy`` is how an item names one of its story's
+  other copies ("Also reported by").
+- candidate: a stored article the near-duplicate index offers for comparison.
+- event: independent stories that report the same event: related coverage, grouped,
+  never merged.
+
+Publish (newsriver's side):
+- feed: an output feed newsriver publishes (config ``feeds:``), in one or more formats
+  (Atom, RSS, JSON Feed). A feed's files are ``NAME.atom``, ``NAME.rss``, ``NAME.json``
+  (RFC 5005's "subscription document"); its archive pages, ``NAME/archive/YYYY-MM.atom``,
+  hold the items that have left them.
+- item: what a feed shows for one story: ``Story.item`` is the article it shows,
+  ``render_common.Item`` adds the credits every renderer writes. An Atom <entry> and an
+  RSS <item> are each one item.
+- publish: render every feed's files, its archive pages, the OPML lists and the index
+  page into the output folder, writing only the files whose bytes changed.
+"""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from newsriver import redact
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.errors import ConfigError, FetchError, NewsriverError
 from newsriver.ingest.network import Network, kind
-from newsriver.publish.render import write_atomic
+from newsriver.publish.files import write_atomic
 from newsriver.urls import canonical
 
 
@@ -36,7 +36,7 @@ class ImportResult:
 
 
 def read_outlines(data: bytes) -> list[Outline]:
-    """Every feed in an OPML document, with the folders it is nested in as tags."""
+    """Every feed in an OPML file, with the folders it is nested in as tags."""
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
@@ -113,8 +113,8 @@ def import_opml(
     yaml = YAML()  # round-trip mode: comments, order and quoting survive
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
-    document = yaml.load(config_path.read_text(encoding="utf-8")) or CommentedMap()
-    sources = document.setdefault("sources", CommentedSeq())
+    config_tree = yaml.load(config_path.read_text(encoding="utf-8")) or CommentedMap()
+    sources = config_tree.setdefault("sources", CommentedSeq())
     known = {canonical(str(s.get("url", ""))): str(s.get("name")) for s in sources}
     taken = {str(s.get("name")) for s in sources}
     added, skipped = [], []
@@ -133,18 +133,18 @@ def import_opml(
             )
             continue
         name = _unique_name(_slug(outline.title) or _slug(key.split("://", 1)[-1]), taken)
-        entry = CommentedMap(name=name, url=outline.url)
+        source = CommentedMap(name=name, url=outline.url)
         if outline.title:
-            entry["title"] = outline.title
+            source["title"] = outline.title
         if outline.tags:
-            entry["tags"] = list(outline.tags)
-        entry["allow_private"] = allow_private
-        sources.append(entry)
+            source["tags"] = list(outline.tags)
+        source["allow_private"] = allow_private
+        sources.append(source)
         known[key] = name
         taken.add(name)
         added.append(name)
     buffer = io.StringIO()
-    yaml.dump(document, buffer)
+    yaml.dump(config_tree, buffer)
     text = buffer.getvalue()
     try:
         config_module.load_text(text, str(config_path))

@@ -1,30 +1,28 @@
-"""Load and validate ``newsriver.yaml``; every error names its file, line and field."""
+"""The configuration's shape: pydantic models of ``newsriver.yaml``, validated strictly.
+
+Reading the file (YAML with line numbers, ``${ENV}``) is ``load``'s part."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from newsriver.config.private import SettingsAccess, SourceAccess
-from newsriver.errors import ConfigError
 from newsriver.stories.match import NearPolicy
+from newsriver.stories.retention import RetentionLimits
 
-DEFAULT_PATH = "config/newsriver.yaml"
 # Cache-Control: max-age of served files, a fraction of the poll cadence (see Config.cache_max_age).
 CACHE_FRACTION = 0.2
 CACHE_MIN_SECONDS = 60
@@ -32,7 +30,6 @@ CACHE_MAX_SECONDS = 3600
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -71,7 +68,7 @@ Regex = Annotated[str | None, AfterValidator(_regex)]
 
 
 class Rule(_Strict):
-    """Regular expressions over an entry's text; the rule matches when any of them does."""
+    """Regular expressions over an article's text; the rule matches when any of them does."""
 
     title: Regex = None
     content: Regex = None  # searched in the plain text of content and summary
@@ -84,7 +81,7 @@ class Rule(_Strict):
 
 
 class Selection(Rule):
-    """Which entries an output feed shows: by source, by tag, by text."""
+    """Which stories a feed shows: by source, by tag, by the text of the article each shows."""
 
     tags: list[str] = []
     sources: list[str] = []
@@ -103,11 +100,11 @@ class SourceRetention(_Strict):
     """A source's own retention limits: a field left out takes the settings' value, null lifts it."""
 
     max_age: PositiveDuration | None = None
-    max_items: int | None = Field(default=None, ge=1)  # its newest entries kept
+    max_items: int | None = Field(default=None, ge=1)  # its newest articles kept
 
 
 class Retention(_Strict):
-    """``settings.retention``: how long entries are kept; null lifts a limit."""
+    """``settings.retention``: how long articles are kept; null lifts a limit."""
 
     max_age: PositiveDuration | None = timedelta(days=90)
     max_items_per_source: int | None = Field(default=1000, ge=1)
@@ -121,8 +118,8 @@ class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, publi
     interval: Duration | None = None
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
-    keep: Rule | None = None  # only entries matching this are stored
-    block: Rule | None = None  # entries matching this are never stored
+    keep: Rule | None = None  # only articles matching this are stored
+    block: Rule | None = None  # articles matching this are never stored
     retention: SourceRetention | None = None  # overrides settings.retention for this source
 
     @field_validator("url")
@@ -133,6 +130,17 @@ class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, publi
         return url
 
 
+def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLimits:
+    """A source's limits: its own ``retention`` fields where it sets them (null: none), else
+    the settings'. A source no longer configured gets the settings'."""
+    own = source.retention if source is not None else None
+    chosen = own.model_fields_set if own is not None else set()
+    return RetentionLimits(
+        max_age=own.max_age if own is not None and "max_age" in chosen else settings.max_age,
+        max_items=own.max_items if own is not None and "max_items" in chosen else settings.max_items_per_source,
+    )
+
+
 class FeedConfig(_Strict):
     name: str = Field(pattern=SLUG)
     title: str = ""
@@ -141,7 +149,7 @@ class FeedConfig(_Strict):
     title_prefix: Literal["source"] | None = None  # "source": item titles start with "Source: "
     include: Selection | None = None
     exclude: Selection | None = None
-    max_age: Duration | None = None  # leave out entries published longer ago than this
+    max_age: Duration | None = None  # leave out items published longer ago than this
     max_items: int = Field(default=100, ge=1, le=10_000)
     max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
@@ -304,119 +312,3 @@ class Config(_Strict):
             tags = set(feed.exclude.tags)
             chosen = [s for s in chosen if s.name not in feed.exclude.sources and not tags.intersection(s.tags)]
         return [s.name for s in chosen]
-
-
-# --- loading with line numbers ------------------------------------------------------
-
-
-try:  # libyaml's parser, in PyYAML's wheels: ten times faster than the pure-Python one on a
-    # config of 1,000 sources, and its nodes carry the same line marks.
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-
-class _Loader(_SafeLoader):
-    """SafeLoader whose nodes give the line of every key and list item (see ``_lines``)."""
-
-
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            _lines(value, child, out)
-            out[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _lines(item, (*path, index), out)
-
-
-def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]]) -> Any:
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            missing.append((*path, f"${{{name}}}"))
-            return ""
-
-        return _ENV_VAR.sub(substitute, value)
-    if isinstance(value, dict):
-        return {k: _expand_env(v, (*path, k), missing) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v, (*path, i), missing) for i, v in enumerate(value)]
-    return value
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _line_of(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    # A missing field has no line of its own; point at the nearest enclosing one.
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return 1
-
-
-def resolve_path(explicit: str | None) -> Path:
-    return Path(explicit or os.environ.get("NEWSRIVER_CONFIG") or DEFAULT_PATH)
-
-
-def load(path: Path) -> Config:
-    """Read, expand and validate a config file, or raise ConfigError with every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return load_text(text, str(path))
-
-
-def load_text(text: str, filename: str = "<config>") -> Config:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{filename}:{line}: yaml: {problem}"]) from exc
-    finally:
-        loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _lines(node, (), lines)
-    if not isinstance(data, dict):
-        raise ConfigError([f"{filename}:1: (top level): expected a mapping of settings, sources, feeds"])
-    missing: list[tuple[Any, ...]] = []
-    data = _expand_env(data, (), missing)
-    problems = [
-        f"{filename}:{_line_of(p[:-1], lines)}: {_dotted(p[:-1])}: environment variable {p[-1]} is not set"
-        for p in missing
-    ]
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling)"
-            problems.append(f"{filename}:{_line_of(loc, lines)}: {_dotted(loc)}: {message}")
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def _is_pydantic_tag(part: Any) -> bool:
-    # Annotated/union validators add steps like "function-before[...]" to error locations.
-    return isinstance(part, str) and ("[" in part or part in {"function-after", "function-before"})

@@ -19,7 +19,7 @@ from feedparser.datetimes import _parse_date
 
 from newsriver.errors import ParseError
 from newsriver.ingest.parse_xml import read_feed
-from newsriver.ingest.sanitize import to_text, xml_safe
+from newsriver.ingest.sanitize import replace_bad_char_refs, to_text, xml_safe
 from newsriver.models import FeedMeta, ParsedFeed
 from newsriver.urls import absolute
 
@@ -42,6 +42,7 @@ def parse(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """Parse a feed document, or raise ParseError saying why it is not one."""
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
+    body = replace_bad_char_refs(body)
     header = _utf8_if_misdeclared(body, content_type) or "application/xml"
     fast = read_feed(body, header)
     if fast is not None:

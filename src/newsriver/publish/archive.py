@@ -1,17 +1,17 @@
 """RFC 5005 archives of an output feed: which monthly pages it has and what each holds.
 
-Pure: stories and file names in, pages out; ``output`` queries the store and writes files.
+Pure: stories and file names in, pages out; ``publisher`` queries the store and writes files.
 
 - A story belongs to the month (UTC) in which newsriver first stored it, not the month its
   source dated it. That month never changes and is over once the calendar month is, so a
   finished month's pages can be written once and never miss a story that came late: an
-  entry dated 31 March but fetched on 1 April joins April, as does a new source's backlog.
-- A finished month's pages hold all of its stories, those still in the subscription
-  document too (they must be somewhere once they leave it, and the month will not be
-  written again); readers reconcile the overlap by entry id, as RFC 5005 §4.2 says.
-- The current month's pages hold only its stories that have left the subscription
-  document, and change until the month is over.
-- A page holds at most as many items as the subscription document (the feed's
+  article dated 31 March but fetched on 1 April joins April, as does a new source's backlog.
+- A finished month's pages hold all of its stories, those still in the feed's
+  files too (they must be somewhere once they leave it, and the month will not be
+  written again); readers reconcile the overlap by item id, as RFC 5005 §4.2 says.
+- The current month's pages hold only its stories that have left the feed's
+  files, and change until the month is over.
+- A page holds at most as many items as the feed's files (the feed's
   ``max_items``); a month with more is split into ``YYYY-MM.atom``, ``YYYY-MM-2.atom``, …
   in publication order. Every month from the feed's first to the current one has at least
   its ``YYYY-MM.atom`` page, empty if need be, so a finished month can name the next
@@ -58,7 +58,7 @@ class Month:
 @dataclass(frozen=True, slots=True)
 class Page:
     path: str  # under the output folder: "<feed>/archive/YYYY-MM.atom"
-    stories: tuple[Story, ...]  # newest first, as in the subscription document
+    stories: tuple[Story, ...]  # newest first, as in the feed's files
     previous: str | None  # path of the prev-archive page; None on the very first page
     following: str | None  # path of the next-archive page; None on the newest page
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from xml.sax.saxutils import quoteattr
 
-from newsriver.publish.render import FeedInfo, SourceInfo
+from newsriver.publish.render_common import FeedInfo, SourceInfo
 
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 FORMAT_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
@@ -28,10 +28,10 @@ class SourceHealth:
 class FeedSummary:
     info: FeedInfo
     formats: tuple[str, ...]
-    items: int
+    item_count: int
     updated: datetime | None
     sources: tuple[SourceHealth, ...]
-    archive: str = ""  # URL of the newest archive page, when the feed keeps archives
+    archive_url: str = ""  # of the newest archive page, when the feed keeps archives
 
 
 def render_index(title: str, feeds: Sequence[FeedSummary]) -> bytes:
@@ -68,12 +68,12 @@ def render_index(title: str, feeds: Sequence[FeedSummary]) -> bytes:
     return page.encode("utf-8")
 
 
-def _feed_section(feed: FeedSummary) -> str:
-    info = feed.info
-    updated = feed.updated.strftime("%Y-%m-%d %H:%M UTC") if feed.updated else "never"
+def _feed_section(summary: FeedSummary) -> str:
+    info = summary.info
+    updated = summary.updated.strftime("%Y-%m-%d %H:%M UTC") if summary.updated else "never"
     links = " ".join(
         f"<a href={quoteattr(info.url(fmt))} type={quoteattr(FORMAT_TYPES[fmt])}>{FORMAT_LABELS[fmt]}</a>"
-        for fmt in feed.formats
+        for fmt in summary.formats
     )
     sources = "\n".join(
         f"    <li>{_source_link(h.source)} — "
@@ -84,15 +84,16 @@ def _feed_section(feed: FeedSummary) -> str:
             else escape("ok" if h.status == "not_modified" else h.status)
         )
         + "</li>"
-        for h in feed.sources
+        for h in summary.sources
     )
     description = f"<p>{escape(info.description)}</p>" if info.description else ""
     # Each archive page links to the one before it, so the newest opens the whole history.
-    archive = f" ·\n    <a href={quoteattr(feed.archive)}>older items (archive)</a>" if feed.archive else ""
+    url = summary.archive_url
+    archive = f" ·\n    <a href={quoteattr(url)}>older items (archive)</a>" if url else ""
     return f"""<section id={quoteattr(info.name)}>
   <h2>{escape(info.title)}</h2>
   {description}
-  <p class="meta">{feed.items} items · last update {updated} ·
+  <p class="meta">{summary.item_count} items · last update {updated} ·
     <a href={quoteattr(info.url("opml"))}>sources as OPML</a>{archive}</p>
   <p class="subscribe">{links}</p>
   <ul>

@@ -11,36 +11,34 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from newsriver import __version__
 from newsriver.config.schema import Config, FeedConfig
 from newsriver.models import Article
 from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
+from newsriver.publish.files import write_atomic
+from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
 from newsriver.publish.public import clean_stories, hidden_source_url, listed, public_url
+from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
-from newsriver.stories.match import Copy, Story
+from newsriver.stories.match import Story
 
-if TYPE_CHECKING:
-    from newsriver.publish.render import FeedInfo, SourceInfo
-
-# Rendering (feedgen, lxml) and WebSub (requests) are imported when a publish renders: a
-# poll that changed nothing skips it, and their imports cost more than the rest of it.
+# Heavy dependencies are imported where they are used, each at one place below: rendering
+# (feedgen, lxml, nh3), reading an archive page (lxml), WebSub (requests). A poll that
+# changed nothing skips the publish, and those imports cost more than the rest of it.
 
 STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish rendered from
 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
-    from newsriver.publish.render import SourceInfo
-
-    rows = store.sources()
-    infos = {}
+    rows = store.sources.rows()
+    sources = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
         shown = cfg.public  # a public: false source is credited by title alone (see public)
-        infos[cfg.name] = SourceInfo(
+        sources[cfg.name] = SourceInfo(
             name=cfg.name,
             title=cfg.title or (row.title if row else "") or cfg.name,
             url=public_url(row.feed_url if row else cfg.url)
@@ -48,12 +46,10 @@ def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
             else hidden_source_url(config.settings.base_url, cfg.name),
             link=public_url(row.link) if row and shown else "",
         )
-    return infos
+    return sources
 
 
 def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
-    from newsriver.publish.render import FeedInfo
-
     return FeedInfo(
         name=feed.name,
         title=feed.title or feed.name,
@@ -64,26 +60,33 @@ def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
     )
 
 
-def _prefixed(items: list[Article], infos: dict[str, SourceInfo]) -> list[Article]:
-    return [replace(a, title=f"{infos[a.source].title}: {a.title}") for a in items]
+def _renderers() -> dict[str, Renderer]:
+    # Rendering's one import: feedgen, lxml and nh3 come with it.
+    from newsriver.publish.formats import RENDERERS
+
+    return RENDERERS
 
 
-def _shown(
-    feed: FeedConfig, stories: Sequence[Story], infos: dict[str, SourceInfo]
-) -> tuple[list[Article], dict[str, tuple[Copy, ...]]]:
-    """The items a document shows for ``stories``, and each item's other copies."""
-    items = [story.item for story in stories]
-    also = {story.item.id: story.copies for story in stories if story.copies}
+def _prefixed(articles: list[Article], sources: dict[str, SourceInfo]) -> list[Article]:
+    return [replace(a, title=f"{sources[a.source].title}: {a.title}") for a in articles]
+
+
+def _articles(
+    feed: FeedConfig, stories: Sequence[Story], sources: dict[str, SourceInfo]
+) -> tuple[list[Article], CopiesByItem]:
+    """The article each item of ``stories`` shows in ``feed``'s files, and each item's other copies."""
+    articles = [story.item for story in stories]
+    copies = {story.item.id: story.copies for story in stories if story.copies}
     if feed.title_prefix == "source":
-        items = _prefixed(items, infos)
-    return items, also
+        articles = _prefixed(articles, sources)
+    return articles, copies
 
 
 # How far past max_items a feed with text rules looks for stories that pass them.
 LOOKBACK_FACTOR = 50
 
 
-def select(config: Config, store: Store, feed: FeedConfig, names: list[str], now: datetime) -> list[Story]:
+def feed_stories(config: Config, store: Store, feed: FeedConfig, names: list[str], now: datetime) -> list[Story]:
     """The feed's newest ``max_items`` stories that pass its rules and per-source cap."""
     wanted, limit = feed.max_items, feed.max_items
     filtered = (
@@ -92,7 +95,7 @@ def select(config: Config, store: Store, feed: FeedConfig, names: list[str], now
         or any(rule is not None and rule.has_patterns for rule in (feed.include, feed.exclude))
     )
     while True:
-        stories = store.select_stories(
+        stories = store.selection.stories(
             names,
             limit,
             priorities={s.name: s.priority for s in config.sources},
@@ -122,59 +125,58 @@ def publish_feeds(
     output = config.settings.output_dir
     stamp = _stamp(config, store, now)
     if only_if_changed and stamp is not None:
-        last = json.loads(store.meta(STAMP_KEY) or "{}")
+        last = json.loads(store.meta.get(STAMP_KEY) or "{}")
         if last.get("stamp") == stamp and all((output / name).exists() for name in last.get("files", ())):
             return []
-    from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
-    from newsriver.publish.render import RENDERERS, render_atom, write_atomic
-
-    infos = source_infos(config, store)
+    renderers = _renderers()
+    sources = source_infos(config, store)
     hidden = {s.name for s in config.sources if not s.public}
-    rows = store.sources()
+    rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = clean_stories(select(config, store, feed, names, now), config.settings.clean_links)
-        items, also = _shown(feed, stories, infos)
+        stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
+        articles, copies = _articles(feed, stories, sources)
         info = feed_info(config, feed)
         archive_url = ""
         if feed.archive:
-            pages, gone, newest = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+            pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
             for page in pages:
-                page_items, page_also = _shown(feed, clean_stories(page.stories, config.settings.clean_links), infos)
-                files[page.path] = render_atom(_page_info(info, page), page_items, infos, page_also)
+                page_stories = clean_stories(page.stories, config.settings.clean_links)
+                page_articles, page_copies = _articles(feed, page_stories, sources)
+                files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
             stale += gone
-            if newest:
-                archive_url = info.base_url + newest
+            if newest_page:
+                archive_url = info.base_url + newest_page
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
-            files[f"{feed.name}.{fmt}"] = RENDERERS[fmt](info, items, infos, also)
-        files[f"{feed.name}.opml"] = render_opml(info.title, [infos[n] for n in listed(names, hidden)])
-        health = tuple(SourceHealth(infos[n], rows[n].status if n in rows else "new") for n in names)
-        updated = max((a.updated for a in items), default=None)
-        summaries.append(FeedSummary(info, tuple(feed.formats), len(items), updated, health, archive_url))
-    files["sources.opml"] = render_opml("All sources", [infos[n] for n in listed(infos, hidden)])
+            files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
+        files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in listed(names, hidden)])
+        health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
+        updated = max((a.updated for a in articles), default=None)
+        summaries.append(FeedSummary(info, tuple(feed.formats), len(articles), updated, health, archive_url))
+    files["sources.opml"] = render_opml("All sources", [sources[n] for n in listed(sources, hidden)])
     files["index.html"] = render_index(config.settings.title, summaries)
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:
         (output / name).unlink(missing_ok=True)
     if stamp is not None:
-        store.set_meta(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
+        store.meta.set(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
 
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``Store.published_from``), the month (archive pages) and
+    moves whenever entries change (``store.selection.published_from``), the month (archive pages) and
     this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
     digest.update(config.model_dump_json().encode())
-    for row in store.published_from():
+    for row in store.selection.published_from():
         if len(row) == 6 and row[4] == "not_modified":
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
         digest.update(repr(row).encode())
@@ -187,11 +189,11 @@ def archive_pages(
     """The feed's archive pages to render now, oldest first; the pages to delete; the newest page's path.
 
     What goes where is decided in ``archive``; ``live`` holds the ids of the items the
-    subscription document shows.
+    feed's files show.
     """
     folder = config.settings.output_dir / feed.name / archive.FOLDER
     on_disk = archive.written(p.name for p in folder.glob("*.atom"))
-    stored = store.first_stored(names)
+    stored = store.selection.first_stored(names)
     # Pages stay after retention has deleted their stories: the chain starts at the oldest.
     starts = [*on_disk, *([Month.of(stored)] if stored else [])]
     current = Month.of(now)
@@ -204,7 +206,7 @@ def archive_pages(
         if _unfinished(config.settings.output_dir / archive.page_path(feed.name, month, on_disk[month]))
     ]
     # The feed's own selection rules apply; max_items, max_per_source and max_age only
-    # shape the window the subscription document shows: a story leaving it is archived.
+    # shape the window the feed's files show: a story leaving it is archived.
     rules = feed.model_copy(update={"max_age": None})
     priorities = {s.name: s.priority for s in config.sources}
     fold = config.settings.dedupe.enabled and feed.dedupe
@@ -215,7 +217,7 @@ def archive_pages(
         span = (month.start, month.following().start)
         stories = [
             s
-            for s in store.select_stories(names, None, priorities, fold, first_seen=span)
+            for s in store.selection.stories(names, None, priorities, fold, first_seen=span)
             if shown(rules, s.item, now) and (month < current or s.item.id not in live)
         ]
         before = archive.page_path(feed.name, month.preceding(), parts[month.preceding()]) if month > first else None
@@ -230,9 +232,7 @@ def archive_pages(
 def _unfinished(last_page: Path) -> bool:
     """Whether a month's last page was written while the month was current: it does not
     yet link to the next month."""
-    from lxml import etree
-
-    from newsriver.publish.render import ATOM_NS
+    from lxml import etree  # reading a page's links: the only use of lxml outside rendering
 
     try:
         root = etree.parse(str(last_page)).getroot()
@@ -255,14 +255,12 @@ def announce(config: Config, changed: list[Path]) -> list[tuple[str, str]]:
     """Ping the WebSub hubs for the feeds among ``changed``; returns the pings that failed."""
     if not changed or not config.settings.websub_hubs:
         return []
-    from newsriver.publish.render import RENDERERS
-    from newsriver.publish.websub import ping
-
-    # Only subscription documents: nobody subscribes to an archive page in a subfolder.
+    # Only the feeds' files: nobody subscribes to an archive page in a subfolder or to an OPML list.
     output = config.settings.output_dir
-    urls = [
-        config.settings.base_url + p.name for p in changed if p.parent == output and p.suffix.lstrip(".") in RENDERERS
-    ]
+    feed_files = {output / f"{feed.name}.{fmt}" for feed in config.feeds for fmt in feed.formats}
+    urls = [config.settings.base_url + p.name for p in changed if p in feed_files]
     if not urls:
         return []
+    from newsriver.publish.websub import ping  # requests, for hubs only
+
     return ping(config.settings.websub_hubs, urls)

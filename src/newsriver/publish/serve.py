@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
 import stat
 import threading
 from collections.abc import Callable, Iterable
@@ -23,16 +24,15 @@ from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
 from newsriver.publish.access import ADMIN_PATHS, AdminAccess
-from newsriver.publish.render import MEDIA_TYPES
 
 StartResponse = Callable[..., Any]
 Health = Callable[[], dict[str, Any]]
 
 MIN_GZIP_BYTES = 512  # below this the gzip header costs more than it saves
 CONTENT_TYPES = {
-    ".atom": MEDIA_TYPES["atom"],
-    ".rss": MEDIA_TYPES["rss"],
-    ".json": MEDIA_TYPES["json"],
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
@@ -41,7 +41,9 @@ CONTENT_TYPES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Document:
+class ServedFile:
+    """A file's bytes as served, from the output folder or the database."""
+
     data: bytes
     version: str  # changes whenever the bytes do: the ETag
     modified: datetime
@@ -59,7 +61,7 @@ def file_name(url_path: str) -> str | None:
 
 
 class FeedServer:
-    """WSGI application over the output folder (or ``documents``, e.g. the database).
+    """WSGI application over the output folder (or ``files``, e.g. the database).
 
     ``health`` feeds ``/healthz`` and ``metrics`` ``/metrics``, for ``admin``'s clients only.
     """
@@ -70,12 +72,12 @@ class FeedServer:
         health: Health | None = None,
         max_age: int = 60,
         metrics: Callable[[], tuple[str, bytes]] | None = None,
-        documents: Callable[[str], Document | None] | None = None,
+        files: Callable[[str], ServedFile | None] | None = None,
         admin: AdminAccess | None = None,
     ) -> None:
         self.root = root
         self.admin = admin or AdminAccess()
-        self.documents = documents
+        self.files = files
         self.health = health
         self.max_age = max_age
         self.metrics = metrics
@@ -98,14 +100,14 @@ class FeedServer:
             start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
         name = file_name(path)
-        doc = None
+        served = None
         if name is not None:
-            doc = self.documents(name) if self.documents is not None else self._from_folder(name)
-        if name is None or doc is None:
+            served = self.files(name) if self.files is not None else self._from_folder(name)
+        if name is None or served is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
-        return self._send(environ, start_response, name, doc, method == "HEAD")
+        return self._send(environ, start_response, name, served, method == "HEAD")
 
-    def _from_folder(self, name: str) -> Document | None:
+    def _from_folder(self, name: str) -> ServedFile | None:
         root = os.path.realpath(self.root)
         candidate = os.path.realpath(os.path.join(root, name))
         # realpath follows symlinks, so a link pointing out of the folder lands outside it.
@@ -120,26 +122,27 @@ class FeedServer:
             return None
         # write_atomic replaces a file only when its bytes change, so mtime and size
         # identify a version as well as a content hash would, without hashing.
-        return Document(data, f"{info.st_mtime_ns:x}-{info.st_size:x}", datetime.fromtimestamp(int(info.st_mtime), UTC))
+        version = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        return ServedFile(data, version, datetime.fromtimestamp(int(info.st_mtime), UTC))
 
     def _send(
-        self, environ: dict[str, Any], start_response: StartResponse, name: str, doc: Document, head: bool
+        self, environ: dict[str, Any], start_response: StartResponse, name: str, served: ServedFile, head: bool
     ) -> Iterable[bytes]:
-        data = doc.data
-        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(data) > MIN_GZIP_BYTES
+        data = served.data
+        gzipped = len(data) > MIN_GZIP_BYTES and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         # Each encoding is its own representation with its own validator (RFC 9110 8.8.3).
-        etag = f'"{doc.version}-gz"' if gzipped else f'"{doc.version}"'
+        etag = f'"{served.version}-gz"' if gzipped else f'"{served.version}"'
         headers = [
             ("ETag", etag),
-            ("Last-Modified", format_datetime(doc.modified, usegmt=True)),
+            ("Last-Modified", format_datetime(served.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
             ("Vary", "Accept-Encoding"),
         ]
-        if _not_modified(environ, etag, doc.modified):
+        if _not_modified(environ, etag, served.modified):
             start_response("304 Not Modified", headers)
             return []
         if gzipped:
-            data = self._gzip(name, doc.version, data)
+            data = self._gzip(name, served.version, data)
             headers.append(("Content-Encoding", "gzip"))
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
@@ -156,6 +159,30 @@ class FeedServer:
         with self._lock:
             self._compressed[key] = (version, packed)
         return packed
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header (RFC 9110 12.5.3) lets the answer be gzip-coded.
+
+    ``gzip;q=0`` refuses it even though the word is there, and ``*`` stands for every coding
+    the header does not name.
+    """
+    weights: dict[str, float] = {}
+    for element in accept_encoding.split(","):
+        coding, _, params = element.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a malformed weight is no consent
+        weights[coding.strip().lower()] = weight
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0
+    return weights.get("*", 0.0) > 0
 
 
 def _not_modified(environ: dict[str, Any], etag: str, modified: datetime) -> bool:
@@ -180,12 +207,40 @@ def _plain(
     return [body]
 
 
+# waitress accepts no connection past its limit (default 100): about 110 half-open connections
+# sending a header line every 2 s took the server offline for every reader. Its channels are
+# asynchronous, so an idle connection costs a file descriptor and a few kB, not a thread; the
+# limit is raised far above what a slow-client attack from one machine holds, and idle
+# channels are closed sooner. The public internet still belongs behind a reverse proxy
+# (README: "Behind a reverse proxy"), which buffers requests and limits clients.
+CONNECTION_LIMIT = 4096
+CHANNEL_TIMEOUT = 30  # seconds without a byte in either direction (default 120)
+
+
 def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
     """A waitress server bound now (so a busy port fails at start); run with ``.run()``."""
+    _raise_open_files_limit(CONNECTION_LIMIT + 256)
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="newsriver")
+        return create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="newsriver",
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=CHANNEL_TIMEOUT,
+            cleanup_interval=10,
+        )
     except OSError as exc:
         raise NewsriverError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _raise_open_files_limit(wanted: int) -> None:
+    """Lift the soft limit on open files towards ``wanted`` (systemd's default soft limit is 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def close_server(server: Any) -> None:

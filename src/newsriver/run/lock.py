@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy.engine import make_url
-
 from newsriver.errors import StoreError
+from newsriver.store.store import sqlite_file
 
 
 class WriterLock:
@@ -22,9 +21,9 @@ class WriterLock:
     def __init__(self, database_url: str) -> None:
         self.path: Path | None = None
         self._handle: IO[str] | None = None
-        url = make_url(database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            self.path = Path(f"{url.database}.lock")
+        database = sqlite_file(database_url)
+        if database is not None:
+            self.path = Path(f"{database}.lock")
 
     def acquire(self) -> None:
         if self.path is None:

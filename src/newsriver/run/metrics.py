@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from newsriver.run.poll import Outcome
+from newsriver.run.outcome import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

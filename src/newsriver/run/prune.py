@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsriver.config.schema import Config
-from newsriver.publish.publisher import archive_pages, select
+from newsriver.config.schema import Config, limits_for
+from newsriver.publish.publisher import archive_pages, feed_stories
 from newsriver.store.store import Store
-from newsriver.stories.retention import Pruned, limits_for
+from newsriver.stories.retention import Pruned
 
 
 def apply_retention(config: Config, store: Store, now: datetime) -> Pruned:
     sources = {s.name: s for s in config.sources}
     settings = config.settings.retention
     ids = story_ids_shown(config, store, now)
-    return store.prune(lambda name: limits_for(settings, sources.get(name)), ids, set(sources), now)
+    return store.prune.apply(lambda name: limits_for(settings, sources.get(name)), ids, set(sources), now)
 
 
 def story_ids_shown(config: Config, store: Store, now: datetime) -> list[str]:
@@ -26,7 +26,7 @@ def story_ids_shown(config: Config, store: Store, now: datetime) -> list[str]:
     ids: list[str] = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = select(config, store, feed, names, now)
+        stories = feed_stories(config, store, feed, names, now)
         live = {story.item.id for story in stories}
         ids += live
         if feed.archive:

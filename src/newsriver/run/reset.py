@@ -18,7 +18,7 @@ _HELD = ("error", "backoff", "gone")
 
 def reset_sources(store: Store, names: Sequence[str]) -> list[str]:
     """Clear backoff, Retry-After and gone of ``names``; one line per source saying what it was."""
-    rows = store.sources(names)
+    rows = store.sources.rows(names)
     changes: list[tuple[str, dict[str, Any]]] = []
     lines = []
     for name in names:
@@ -32,5 +32,5 @@ def reset_sources(store: Store, names: Sequence[str]) -> list[str]:
         changes.append((name, values))
         waited = f", Retry-After until {row.retry_after:%Y-%m-%d %H:%M:%S} UTC" if row.retry_after else ""
         lines.append(f"{name}: reset (was {row.state}, {row.errors} errors{waited}); polled on the next pass")
-    store.update_sources(changes)
+    store.sources.update_many(changes)
     return lines

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection
 
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.run.metrics import CONTENT_TYPE, Metrics
-from newsriver.run.poll import Clock, Outcome, poll_sources, utcnow
+from newsriver.run.outcome import Outcome
+from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
-from newsriver.run.workers import Coordinator
+from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ class Service:
         self.role = role
         self.coordinator = Coordinator(store, role)
         self._version = ""
-        self._election: Connection | None = None  # holds the publish lock while this worker publishes
         self.last_publish: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._reload_requested = threading.Event()
@@ -66,7 +65,7 @@ class Service:
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
     def health(self) -> dict[str, Any]:
-        failing = sum(1 for row in self.store.sources().values() if row.status == "error")
+        failing = sum(1 for row in self.store.sources.rows().values() if row.status == "error")
         return {
             "status": "ok",
             "last_publish": self.last_publish.isoformat() if self.last_publish else None,
@@ -120,9 +119,7 @@ class Service:
             return True
         if self.coordinator.live_publisher(self.clock()):
             return False
-        if self._election is None:
-            self._election = self.store.engine.connect()
-        return self.coordinator.try_publish_lock(self._election)
+        return self.coordinator.try_publish_lock()
 
     def _outcome(self, outcome: Outcome) -> None:
         self.metrics.observe(outcome)
@@ -178,7 +175,7 @@ class Service:
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
         # New sources get a row with no next poll, so the next tick polls them at once.
-        self.store.sync_sources((s.name, s.url) for s in new.sources)
+        self.store.sources.sync((s.name, s.url) for s in new.sources)
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
         log.info(
@@ -191,54 +188,13 @@ class Service:
 
     def run(self) -> bool:
         """Serve and poll until SIGTERM or SIGINT; False if work was still running at exit."""
-        settings = self.config.settings
-        settings.output_dir.mkdir(parents=True, exist_ok=True)
-        self.store.sync_sources((s.name, s.url) for s in self.config.sources)
+        self.config.settings.output_dir.mkdir(parents=True, exist_ok=True)
+        self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.coordinator.heartbeat(self.clock())
-        server = None
-        if self.role != "worker":  # workers only poll; the publisher or `serve` nodes answer readers
-            app = FeedServer(
-                settings.output_dir,
-                self.health,
-                max_age=self.config.cache_max_age(),
-                metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
-                admin=AdminAccess.of(settings),
-            )
-            server = make_server(app, settings.listen_host, settings.listen_port)
-            threading.Thread(target=server.run, name="http", daemon=True).start()
-            log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
-
-        def stop(signum: int, _frame: Any) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            self._stopping.set()
-
-        def hangup(_signum: int, _frame: Any) -> None:
-            log.info("received SIGHUP, reloading %s", self.config_path)
-            self._reload_requested.set()
-            self._scheduler.modify_job("tick", next_run_time=self.clock())
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hangup)
-        self._scheduler.add_job(
-            self.tick,
-            "interval",
-            id="tick",
-            seconds=settings.tick.total_seconds(),
-            next_run_time=self.clock(),
-            max_instances=1,
-            coalesce=True,
-        )
-        self._scheduler.add_job(
-            self.prune,
-            "interval",
-            id="prune",
-            seconds=PRUNE_EVERY.total_seconds(),
-            next_run_time=self.clock() + PRUNE_FIRST_AFTER,
-            max_instances=1,
-            coalesce=True,
-        )
+        self._handle_signals()
+        self._schedule()
         self._scheduler.start()
         self._stopping.wait()
         self._scheduler.shutdown(wait=False)
@@ -253,6 +209,55 @@ class Service:
             self.coordinator.leave()  # our leases go at once; a killed worker's expire
         log.info("stopped")
         return clean
+
+    def _serve(self) -> Any:
+        """Answer readers over HTTP from a thread (the publisher, or `serve` nodes)."""
+        settings = self.config.settings
+        app = FeedServer(
+            settings.output_dir,
+            self.health,
+            max_age=self.config.cache_max_age(),
+            metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
+            admin=AdminAccess.of(settings),
+        )
+        server = make_server(app, settings.listen_host, settings.listen_port)
+        threading.Thread(target=server.run, name="http", daemon=True).start()
+        log.info("serving %s on http://%s/", settings.output_dir, settings.listen)
+        return server
+
+    def _handle_signals(self) -> None:
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self._stopping.set()
+
+        def hangup(_signum: int, _frame: Any) -> None:
+            log.info("received SIGHUP, reloading %s", self.config_path)
+            self._reload_requested.set()
+            self._scheduler.modify_job("tick", next_run_time=self.clock())
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hangup)
+
+    def _schedule(self) -> None:
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            id="tick",
+            seconds=self.config.settings.tick.total_seconds(),
+            next_run_time=self.clock(),
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.prune,
+            "interval",
+            id="prune",
+            seconds=PRUNE_EVERY.total_seconds(),
+            next_run_time=self.clock() + PRUNE_FIRST_AFTER,
+            max_instances=1,
+            coalesce=True,
+        )
 
 
 def _stamp(path: Path) -> tuple[int, int]:

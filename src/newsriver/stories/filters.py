@@ -1,4 +1,4 @@
-"""Which entries a source keeps and an output feed shows: pure predicates over Articles."""
+"""Which articles a source stores and a feed shows: pure predicates over Articles."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def matches(rule: Rule, article: Article) -> bool:
 
 
 def stored(source: SourceConfig, article: Article) -> bool:
-    """Source-level rules: whether an entry is taken in at all."""
+    """Source-level rules: whether an article is stored at all."""
     if source.keep is not None and source.keep.has_patterns and not matches(source.keep, article):
         return False
     return not (source.block is not None and matches(source.block, article))

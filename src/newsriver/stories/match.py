@@ -30,7 +30,7 @@ class Stored:
     entry_key: str
     canonical_url: str
     content_hash: str
-    cluster: str  # id of the copy shown for this story; its own id when it is that copy
+    story: str  # id of the copy shown for this story; its own id when it is that copy
     published: datetime
 
 
@@ -44,7 +44,7 @@ class Verdict(Enum):
 class Decision:
     verdict: Verdict
     target: str  # id of the row to insert or update
-    cluster: str
+    story: str
 
 
 def identifies_article(canonical_url: str) -> bool:
@@ -81,14 +81,14 @@ def decide(
         if others:
             # The same story from another outlet joins that story; the copy shown stays put
             # so republished feeds never flip between copies.
-            kept = min(others, key=lambda s: (s.cluster != s.id, s.published, s.source))
-            return Decision(Verdict.NEW, article.id, kept.cluster)
+            kept = min(others, key=lambda s: (s.story != s.id, s.published, s.source))
+            return Decision(Verdict.NEW, article.id, kept.story)
     return Decision(Verdict.NEW, article.id, article.id)
 
 
 def _edit_or_same(article: Article, stored: Stored) -> Decision:
     verdict = Verdict.UNCHANGED if stored.content_hash == article.content_hash else Verdict.EDITED
-    return Decision(verdict, stored.id, stored.cluster)
+    return Decision(verdict, stored.id, stored.story)
 
 
 # --- near duplicates: another outlet's copy under another URL --------------------------

@@ -1,9 +1,9 @@
-"""What retention removes, and which incoming entries were removed before.
+"""What retention removes, and which incoming articles were removed before.
 
 Pure decisions over data: ``store`` gathers the rows and applies the verdicts, ``prune``
 runs the job. The rules, and why:
 
-- An entry is past its source's limits when it was published more than ``max_age`` ago
+- An article is past its source's limits when it was published more than ``max_age`` ago
   or is not among the source's ``max_items`` newest.
 - A story (one article's copies from several sources) goes whole, once every copy is past
   its own source's limits: the copy a story shows and its id never change because another
@@ -11,9 +11,9 @@ runs the job. The rules, and why:
 - A story that an output feed shows (or an archive page not yet final) stays, whatever its
   age: a prune never changes a published file. A feed never shrinks; its items leave only
   as newer ones push them out, and then retention takes them.
-- Each removed entry leaves a tombstone, so that its feed cannot bring it back. A
-  tombstone lives while its entry is still in the feed, and ``TOMBSTONE_GRACE`` after it
-  was first missing there: a stale copy of the feed served again brings nothing back.
+- Each removed article leaves a tombstone, so that its source cannot bring it back. A
+  tombstone lives while its entry is still in the source's document, and ``TOMBSTONE_GRACE``
+  after it was first missing there: a stale document served again brings nothing back.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from newsriver.config.schema import Retention, SourceConfig
 from newsriver.models import Article
 from newsriver.stories.match import identifies_article
 
@@ -32,24 +31,15 @@ TOMBSTONE_GRACE = timedelta(days=30)
 
 @dataclass(frozen=True, slots=True)
 class RetentionLimits:
+    """One source's limits, built from the config by ``config.schema.limits_for``."""
+
     max_age: timedelta | None  # None: no age limit
     max_items: int | None  # None: no count limit
 
 
-def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLimits:
-    """A source's limits: its own ``retention`` fields where it sets them (null: none), else
-    the settings'. A source no longer configured gets the settings'."""
-    own = source.retention if source is not None else None
-    chosen = own.model_fields_set if own is not None else set()
-    return RetentionLimits(
-        max_age=own.max_age if own is not None and "max_age" in chosen else settings.max_age,
-        max_items=own.max_items if own is not None and "max_items" in chosen else settings.max_items_per_source,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Held:
-    """What retention needs to know of a stored entry."""
+    """What retention needs to know of a stored article."""
 
     id: str
     source: str
@@ -58,10 +48,10 @@ class Held:
 
 
 def over_limits(held: Iterable[Held], limits: RetentionLimits, now: datetime) -> list[Held]:
-    """Of one source's entries, those past its limits, newest first.
+    """Of one source's articles, those past its limits, newest first.
 
     Newest by publication date, ties to the smaller id, so the count limit always keeps
-    the same entries.
+    the same articles.
     """
     newest_first = sorted(sorted(held, key=lambda h: h.id), key=lambda h: h.published, reverse=True)
     cutoff = now - limits.max_age if limits.max_age is not None else None
@@ -73,10 +63,10 @@ def over_limits(held: Iterable[Held], limits: RetentionLimits, now: datetime) ->
 
 
 def removable(over: Iterable[Held], stories: Iterable[Held], shown: Collection[str]) -> list[Held]:
-    """Of the entries past their limits (``over``), those to remove.
+    """Of the articles past their limits (``over``), those to remove.
 
     ``stories`` holds every stored copy of the stories of ``over``; ``shown`` the keys of
-    the stories some output feed shows.
+    the stories some feed shows.
     """
     past = list(over)
     past_ids = {h.id for h in past}
@@ -88,7 +78,7 @@ def removable(over: Iterable[Held], stories: Iterable[Held], shown: Collection[s
 class Pruned:
     """What a prune did."""
 
-    removed: Mapping[str, int]  # entries removed, by source
+    removed: Mapping[str, int]  # articles removed, by source
     kept: Mapping[str, int]  # past the limits but kept (a feed shows its story, or a copy is within its limits)
     tombstones_expired: int
 
@@ -98,38 +88,38 @@ class Pruned:
 
 @dataclass(frozen=True, slots=True)
 class Tombstone:
-    id: str  # the removed entry's id, which stands for its source and entry key
+    id: str  # the removed article's id, which stands for its source and entry key
     url_hash: str  # of its canonical URL when that stands for one article, else ""
-    missing_since: datetime | None  # the first reading of its feed without it; None while it is there
+    missing_since: datetime | None  # its source's first document without it; None while it is there
 
 
 @dataclass(frozen=True, slots=True)
 class Sifted:
     buried: frozenset[str]  # ids of the articles removed before: not to be stored again
-    back: tuple[str, ...]  # tombstones whose entry is in the feed again
-    missing: tuple[str, ...]  # tombstones whose entry the feed no longer carries
+    back: tuple[str, ...]  # tombstones whose entry is in the source's document again
+    missing: tuple[str, ...]  # tombstones whose entry the source's document no longer carries
 
 
 def sift(articles: Sequence[Article], tombstones: Iterable[Tombstone], url_hash: Callable[[str], str]) -> Sifted:
-    """Which articles of one reading of a feed were removed before, and which tombstones'
-    entries the feed still carries.
+    """Which articles of one document of a source were removed before, and which
+    tombstones' entries the document still carries.
 
     ``tombstones`` must hold every tombstone of the source not yet missing, and any other
     the articles may match. An article matches by id, or by canonical URL when that
-    stands for one article and occurs once in the feed: the rule by which dedupe knows a
-    feed's entry under a regenerated guid (``dedupe.decide``).
+    stands for one article and occurs once in the document: the rule by which dedupe knows a
+    source's entry under a regenerated guid (``match.decide``).
     """
     by_id = {t.id: t for t in tombstones}
     by_url: dict[str, list[Tombstone]] = defaultdict(list)
     for t in by_id.values():
         if t.url_hash:
             by_url[t.url_hash].append(t)
-    in_feed = Counter(a.canonical_url for a in articles)
+    in_document = Counter(a.canonical_url for a in articles)
     buried: set[str] = set()
     seen: set[str] = set()
     for article in articles:
         matched = [by_id[article.id]] if article.id in by_id else []
-        if not matched and identifies_article(article.canonical_url) and in_feed[article.canonical_url] == 1:
+        if not matched and identifies_article(article.canonical_url) and in_document[article.canonical_url] == 1:
             matched = by_url.get(url_hash(article.canonical_url), [])
         if matched:
             buried.add(article.id)

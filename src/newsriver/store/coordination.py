@@ -19,26 +19,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from newsriver.publish.serve import Document
-from newsriver.store.store import Store, UTCDateTime, meta_table, metadata, sources_table
+from newsriver.publish.serve import ServedFile
+from newsriver.store.schema import chunks, leases_table, meta_table, rendered_table, sources_table, workers_table
 from newsriver.urls import origin_of
+
+if TYPE_CHECKING:
+    from newsriver.store.store import Store
 
 # Arbitrary constants naming newsriver's PostgreSQL advisory locks.
 CLAIM_LOCK = 0x6E657773  # "news"
@@ -46,35 +37,6 @@ PUBLISH_LOCK = 0x72697672  # "rivr"
 HEARTBEAT_STALE = timedelta(seconds=60)
 CLAIM_PAGES = 4  # see Coordinator.claim
 CONTENT_VERSION = "content_version"
-
-leases_table = Table(
-    "leases",
-    metadata,
-    Column("source", String(200), primary_key=True),
-    Column("owner", String(100), nullable=False),
-    Column("until", UTCDateTime, nullable=False),
-)
-
-workers_table = Table(
-    "workers",
-    metadata,
-    Column("id", String(100), primary_key=True),
-    Column("role", String(20), nullable=False),
-    Column("host", String(255), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("started", UTCDateTime, nullable=False),
-    Column("heartbeat", UTCDateTime, nullable=False),
-)
-
-# Rendered output, so stateless web nodes can serve it with the same validators.
-rendered_table = Table(
-    "rendered",
-    metadata,
-    Column("name", String(255), primary_key=True),
-    Column("body", LargeBinary, nullable=False),
-    Column("etag", String(80), nullable=False),
-    Column("updated", UTCDateTime, nullable=False),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +80,7 @@ class Coordinator:
         self.role = role
         self.id = worker_id or new_worker_id(role)
         self.postgres = store.engine.dialect.name == "postgresql"
+        self._election: Connection | None = None  # holds the publish lock while this worker publishes
 
     def heartbeat(self, now: datetime) -> None:
         w = workers_table
@@ -230,7 +193,7 @@ class Coordinator:
         r = rendered_table
         with self.store.engine.begin() as conn:
             gone = [n for n in conn.execute(select(r.c.name)).scalars() if not (folder / n).exists()]
-            for chunk in (gone[i : i + 500] for i in range(0, len(gone), 500)):
+            for chunk in chunks(gone):
                 conn.execute(delete(r).where(r.c.name.in_(chunk)))
             for name in names:
                 body = (folder / name).read_bytes()
@@ -246,11 +209,14 @@ class Coordinator:
             ).first()
         return found is not None
 
-    def try_publish_lock(self, conn: Connection) -> bool:
-        """Whether this worker is the one elected to publish (session lock on ``conn``)."""
+    def try_publish_lock(self) -> bool:
+        """Whether this worker is the one elected to publish (a session lock on a connection
+        it keeps open from then on)."""
         if not self.postgres:
             return True  # SQLite has one service per database (lock.WriterLock)
-        return bool(conn.execute(select(func.pg_try_advisory_lock(PUBLISH_LOCK))).scalar())
+        if self._election is None:
+            self._election = self.store.engine.connect()
+        return bool(self._election.execute(select(func.pg_try_advisory_lock(PUBLISH_LOCK))).scalar())
 
 
 class RenderedDocuments:
@@ -263,9 +229,9 @@ class RenderedDocuments:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._cache: dict[str, Document] = {}
+        self._cache: dict[str, ServedFile] = {}
 
-    def __call__(self, name: str) -> Document | None:
+    def __call__(self, name: str) -> ServedFile | None:
         r = rendered_table
         with self.store.engine.connect() as conn:
             row = conn.execute(select(r.c.etag, r.c.updated).where(r.c.name == name)).first()
@@ -277,7 +243,7 @@ class RenderedDocuments:
                 return cached
             body = conn.execute(select(r.c.body).where(r.c.name == name)).scalar_one()
         # HTTP dates have whole seconds; so must the comparison with If-Modified-Since.
-        doc = Document(bytes(body), row.etag, row.updated.replace(microsecond=0))
+        doc = ServedFile(bytes(body), row.etag, row.updated.replace(microsecond=0))
         with self._lock:
             self._cache[name] = doc
         return doc

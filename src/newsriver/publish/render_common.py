@@ -1,0 +1,117 @@
+"""What every renderer shares: how a feed and a source are described, and each item as
+the renderers see it (its article with "Also reported by", its source, its copies).
+
+Light on purpose (no feedgen, lxml or nh3): the publisher, the index page and OPML use
+these descriptions without rendering a feed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from newsriver.models import Article
+from newsriver.stories.match import Copy
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """How an item's source is credited in output."""
+
+    name: str
+    title: str
+    url: str  # the source feed's URL
+    link: str  # the source's web site, when known
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """How a feed describes itself, in every format."""
+
+    name: str
+    title: str
+    description: str
+    base_url: str  # public URL of the output folder, ends with /
+    link: str  # rel=alternate: the feed's web page
+    hubs: tuple[str, ...] = ()
+    stem: str = ""  # the file's path under base_url without extension, when not the name (archive pages)
+    links: tuple[tuple[str, str], ...] = ()  # more Atom feed links (rel, href): RFC 5005 navigation
+    archive: bool = False  # an RFC 5005 archive page, marked <fh:archive/>
+
+    def url(self, fmt: str) -> str:
+        return f"{self.base_url}{self.stem or self.name}.{fmt}"
+
+
+CopiesByItem = Mapping[str, Sequence[Copy]]  # item id → the other outlets' copies of its story
+NO_COPIES: CopiesByItem = {}
+
+# Every format's renderer: (feed, its items' articles newest first, sources by name, copies) → bytes.
+Renderer = Callable[[FeedInfo, Sequence[Article], Mapping[str, SourceInfo], CopiesByItem], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """What a feed shows for one story, as every renderer needs it."""
+
+    article: Article  # the story's shown article, "Also reported by" added to its text
+    source: SourceInfo
+    source_updated: datetime  # the newest date among the feed's items from that source
+    copies: tuple[tuple[Copy, SourceInfo], ...]  # the story's other copies, each with its source
+
+
+def items(articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem) -> list[Item]:
+    """The feed's items, in the order of ``articles``."""
+    return [
+        Item(
+            article=_credited(article, copies.get(article.id, ()), sources),
+            source=sources[article.source],
+            source_updated=source_updated(articles, article.source),
+            copies=tuple((c, sources[c.source]) for c in copies.get(article.id, ())),
+        )
+        for article in articles
+    ]
+
+
+def item_id(article: Article) -> str:
+    return f"urn:uuid:{article.id}"
+
+
+def feed_updated(articles: Sequence[Article]) -> datetime:
+    """A feed's own date: its newest item's, so unchanged content renders the same bytes."""
+    return max((a.updated for a in articles), default=EPOCH)
+
+
+def source_updated(articles: Sequence[Article], source: str) -> datetime:
+    return max((a.updated for a in articles if a.source == source), default=EPOCH)
+
+
+def _also_reported_by(copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> str:
+    """The paragraph that names a story's other outlets, each linked to its copy."""
+    names = [
+        f'<a href="{html.escape(c.url)}">{html.escape(sources[c.source].title)}</a>'
+        if c.url
+        else html.escape(sources[c.source].title)
+        for c in copies
+    ]
+    return f"<p>Also reported by: {', '.join(names)}</p>"
+
+
+def _credited(article: Article, copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> Article:
+    """The article with "Also reported by" at the end of the text a reader sees."""
+    if not copies:
+        return article
+    paragraph = _also_reported_by(copies, sources)
+    if article.content:
+        return replace(article, content=article.content + paragraph)
+    if article.summary:
+        return replace(article, summary=article.summary + paragraph)
+    return replace(article, content=f"<p>{html.escape(article.text or article.title)}</p>{paragraph}")

@@ -1,0 +1,124 @@
+"""What a pass makes of one fetch: the retrieve stage's result (``Retrieved``), what storing
+it settles (``settle``: the source's next poll and columns), and the ``Outcome`` reported."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from newsriver.ingest.schedule import Policy, Response, plan_next_poll
+from newsriver.models import Article
+
+if TYPE_CHECKING:
+    # numpy, under the near-duplicate index: imported by the digest stage only (run/digesting.py).
+    from newsriver.stories.fingerprint import Fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one source's poll did, for the per-source line and the logs."""
+
+    source: str
+    result: str  # "ok", "not modified", "error", "skipped"
+    new: int = 0
+    updated: int = 0
+    error: str = ""
+    seconds: float = 0.0
+    note: str = ""  # why it was skipped, or what changed: a move, a discovered feed
+
+    def fields(self) -> dict[str, object]:
+        """The outcome as structured log fields (one event per fetch)."""
+        return {
+            "event": "fetch",
+            "source": self.source,
+            "result": self.result,
+            "seconds": round(self.seconds, 3),
+            "new": self.new,
+            "updated": self.updated,
+            "error": self.error,
+            "note": self.note,
+        }
+
+    def line(self) -> str:
+        if self.result == "error":
+            return f"{self.source}: error: {self.error}"
+        if self.result == "skipped":
+            return f"{self.source}: skipped: {self.note}"
+        done = "not modified" if self.result == "not modified" else f"new {self.new}, updated {self.updated}"
+        return f"{self.source}: {done}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """A fetch's result after digesting, before storing (made in a fetch thread)."""
+
+    status: str  # "ok" | "not modified" | "error"
+    response: Response  # what the schedule needs to know
+    articles: Sequence[Article] = ()
+    values: dict[str, Any] = field(default_factory=dict)  # source columns to store
+    prints: Sequence[Fingerprint] = ()  # the articles' fingerprints, when near-duplicates are looked for
+    error: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One finished fetch, as the store stage settles it."""
+
+    source: str
+    errors: int  # the source's failures in a row before this fetch
+    got: Retrieved
+    policy: Policy
+    now: datetime
+    spread: float  # where in its jitter this poll's next one falls, in [0, 1)
+    seconds: float  # from the fetch's start to its store
+    host_wait: datetime | None  # another source on this host was told to wait until then, this pass
+    rhythm: dict[str, datetime]  # the source's publication times by entry key, read as the pass began
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What storing one fetch writes, and reports."""
+
+    outcome: Outcome  # without the counts of what its articles' save stores
+    values: dict[str, Any]  # the source's columns
+    host_wait: datetime | None  # Retry-After: until when the source's host is left alone
+
+
+def settle(fetched: Fetched) -> Settled:
+    """The source's next poll and columns after this fetch (pure: the caller writes them)."""
+    got = fetched.got
+    history = fetched.rhythm | {a.entry_key: a.published for a in got.articles} if got.articles else fetched.rhythm
+    decision = plan_next_poll(
+        fetched.now, fetched.policy, fetched.errors, list(history.values()), got.response, fetched.spread
+    )
+    next_poll = decision.next_poll
+    if next_poll is not None and fetched.host_wait is not None:
+        next_poll = max(next_poll, fetched.host_wait)  # another source on this host was told to wait
+    if got.status == "error":
+        error = got.error
+        if decision.state == "gone":
+            error += ": the feed was removed for good; it is no longer polled"
+        elif decision.host_wait_until is not None:
+            error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
+        outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds)
+        values = {
+            "status": decision.state,
+            "last_error": error,
+            "errors": decision.errors,
+            "last_fetch": fetched.now,
+            "next_poll": next_poll,
+        }
+        return Settled(outcome, values, decision.host_wait_until)
+    values = got.values | {
+        "status": decision.state,
+        "last_error": "",
+        "errors": 0,
+        "last_fetch": fetched.now,
+        "last_success": fetched.now,
+        "next_poll": next_poll,
+        "retry_after": None,
+    }
+    return Settled(Outcome(fetched.source, got.status, seconds=fetched.seconds, note=got.note), values, None)

@@ -1,0 +1,111 @@
+"""A database the first schema version made (entries.cluster) opens with today's code: the
+column is renamed story in place, with its index, and every row keeps its story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, inspect, text
+
+from newsriver.store.entries import url_hash
+from newsriver.store.store import Store
+from tests.factories import make_article
+
+# The DDL of schema version 1, as newsriver made it (the sources table unchanged since).
+OLD_SCHEMA = [
+    "CREATE TABLE newsriver_meta (key VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key))",
+    """CREATE TABLE sources (
+        name VARCHAR(200) NOT NULL, url TEXT NOT NULL, feed_url TEXT NOT NULL,
+        feed_url_origin VARCHAR(12) NOT NULL, via_public BOOLEAN NOT NULL, title TEXT NOT NULL,
+        link TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash VARCHAR(64) NOT NULL,
+        status VARCHAR(20) NOT NULL, last_error TEXT NOT NULL, errors INTEGER NOT NULL,
+        last_fetch TIMESTAMP WITHOUT TIME ZONE, last_success TIMESTAMP WITHOUT TIME ZONE,
+        next_poll TIMESTAMP WITHOUT TIME ZONE, retry_after TIMESTAMP WITHOUT TIME ZONE,
+        feed_interval INTEGER NOT NULL, PRIMARY KEY (name))""",
+    """CREATE TABLE entries (
+        id VARCHAR(36) NOT NULL, source VARCHAR(200) NOT NULL, entry_key TEXT NOT NULL,
+        cluster VARCHAR(36) NOT NULL, url TEXT NOT NULL, canonical_url TEXT NOT NULL,
+        url_hash VARCHAR(16) NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL, content TEXT NOT NULL,
+        text TEXT NOT NULL, authors JSON NOT NULL, published TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+        updated TIMESTAMP WITHOUT TIME ZONE NOT NULL, first_seen TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+        categories JSON NOT NULL, enclosures JSON NOT NULL, language VARCHAR(35) NOT NULL,
+        image TEXT NOT NULL, comments TEXT NOT NULL, content_hash VARCHAR(64) NOT NULL, similarity FLOAT,
+        PRIMARY KEY (id), CONSTRAINT uq_entries_source_key UNIQUE (source, entry_key))""",
+    "CREATE INDEX ix_entries_published ON entries (published)",
+    "CREATE INDEX ix_entries_url_hash ON entries (url_hash)",
+    "CREATE INDEX ix_entries_cluster ON entries (cluster)",
+    "CREATE INDEX ix_entries_source_published ON entries (source, published, cluster)",
+    "INSERT INTO newsriver_meta (key, value) VALUES ('schema_version', '1')",
+]
+
+# id, source, cluster, canonical URL, published: a1 and b1 are one story, c1 one of its own.
+OLD_ROWS = [
+    ("a1", "a", "a1", "https://news.example/one", "2026-01-02 10:00:00.000000"),
+    ("b1", "b", "a1", "https://copies.example/one", "2026-01-02 11:00:00.000000"),
+    ("c1", "c", "c1", "https://news.example/two", "2026-01-03 09:00:00.000000"),
+]
+
+
+def make_old_database(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for statement in OLD_SCHEMA:
+            conn.execute(text(statement))
+        for entry_id, source, cluster, canonical_url, published in OLD_ROWS:
+            conn.execute(
+                text(
+                    "INSERT INTO entries VALUES (:id, :source, :key, :cluster, :url, :url, :hash, :title, '', '',"
+                    " '', '[]', :published, :published, :published, '[]', '[]', '', '', '', '', NULL)"
+                ),
+                {
+                    "id": entry_id,
+                    "source": source,
+                    "key": entry_id,
+                    "cluster": cluster,
+                    "url": canonical_url,
+                    "hash": url_hash(canonical_url),
+                    "title": f"Title of {entry_id}",
+                    "published": published,
+                },
+            )
+    engine.dispose()
+
+
+def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> None:
+    make_old_database(database_url)
+    store = Store(database_url)
+    try:
+        stories = store.selection.stories(["a", "b", "c"], 10)
+        assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
+        assert stories[1].item.title == "Title of a1"
+        assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
+        assert store.meta.get("schema_version") == "2"
+
+        columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
+        assert "story" in columns and "cluster" not in columns
+        indexes = {i["name"]: i["column_names"] for i in inspect(store.engine).get_indexes("entries")}
+        assert indexes["ix_entries_story"] == ["story"]
+        assert indexes["ix_entries_source_published"] == ["source", "published", "story"]
+        assert "ix_entries_cluster" not in indexes
+
+        # New copies still join the stories the old code stored (here by URL).
+        store.sources.sync([("d", "https://d.example/feed")])
+        copy = make_article(
+            id="d1",
+            source="d",
+            entry_key="d1",
+            canonical_url="https://news.example/one",
+            published=datetime(2026, 1, 4, tzinfo=UTC),
+        )
+        assert store.entries.save("d", [copy], {"status": "ok"}).new == 1
+        joined = store.selection.stories(["a", "b", "c", "d"], 10)
+        assert [(s.item.id, sorted(c.source for c in s.copies)) for s in joined] == [("c1", []), ("a1", ["b", "d"])]
+    finally:
+        store.close()
+
+    # Opening it again migrates nothing more.
+    again = Store(database_url)
+    try:
+        assert [s.item.id for s in again.selection.stories(["a", "b", "c", "d"], 10)] == ["c1", "a1"]
+    finally:
+        again.close()
