@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from newsriver import redact
 from newsriver.config.private import SettingsAccess, SourceAccess
 from newsriver.stories.match import NearPolicy
 from newsriver.stories.retention import RetentionLimits
@@ -126,7 +127,7 @@ class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, publi
     @classmethod
     def _http_url(cls, url: str) -> str:
         if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            raise ValueError(f"{redact.display_url(url)!r} is not an http:// or https:// URL")
         return url
 
 
