@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsriver import __version__
 from newsriver.config.schema import Config, FeedConfig
@@ -18,14 +19,17 @@ from newsriver.models import Article
 from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
 from newsriver.publish.files import write_atomic
-from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
+from newsriver.publish.pages import FeedSummary, SourceHealth, render_opml
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Story
 
+if TYPE_CHECKING:
+    from newsriver.publish.site import Site
+
 # Heavy dependencies are imported where they are used, each at one place below: rendering
-# (feedgen, lxml, nh3), reading an archive page (lxml), WebSub (requests). A poll that
+# (feedgen, lxml, nh3), the pages (jinja2), reading an archive page (lxml), WebSub (requests). A poll that
 # changed nothing skips the publish, and those imports cost more than the rest of it.
 
 STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish rendered from
@@ -54,6 +58,13 @@ def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
         link=feed.link or config.settings.base_url,
         hubs=tuple(config.settings.websub_hubs),
     )
+
+
+def _site(config: Config, sources: dict[str, SourceInfo]) -> Site:
+    # Jinja2 comes with the pages: imported only when a publish renders.
+    from newsriver.publish.site import Site
+
+    return Site(config, sources)
 
 
 def _renderers() -> dict[str, Renderer]:
@@ -126,6 +137,7 @@ def publish_feeds(
             return []
     renderers = _renderers()
     sources = source_infos(config, store)
+    site = _site(config, sources)
     rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
@@ -136,13 +148,15 @@ def publish_feeds(
         articles, copies = _articles(feed, stories, sources)
         info = feed_info(config, feed)
         archive_url = ""
+        archived: list[tuple[Page, list[Article], CopiesByItem]] = []
         if feed.archive:
             pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
             for page in pages:
                 page_articles, page_copies = _articles(feed, page.stories, sources)
                 files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
-            stale += gone
+                archived.append((page, page_articles, page_copies))
+            stale += [path for atom in gone for path in (atom, atom.removesuffix(".atom") + ".html")]
             if newest_page:
                 archive_url = info.base_url + newest_page
                 info = replace(info, links=(("prev-archive", archive_url),))
@@ -151,9 +165,18 @@ def publish_feeds(
         files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in names])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
         updated = max((a.updated for a in articles), default=None)
-        summaries.append(FeedSummary(info, tuple(feed.formats), len(articles), updated, health, archive_url))
+        summary = FeedSummary(
+            info, tuple(feed.formats), len(articles), updated, health, archive_url, site.headlines(feed, articles)
+        )
+        summaries.append(summary)
+        for page, page_articles, page_copies in archived:
+            html = page.path.removesuffix(".atom") + ".html"
+            files[html] = site.archive_page(feed, summary, page, page_articles, page_copies)
+        files[f"{feed.name}.html"] = site.feed_page(feed, summary, articles, copies)
     files["sources.opml"] = render_opml("All sources", list(sources.values()))
-    files["index.html"] = render_index(config.settings.title, summaries)
+    files.update(site.shared_files(summaries))
+    if not config.settings.public_status:
+        stale.append("status.html")  # turned off: the page goes
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:
         (output / name).unlink(missing_ok=True)

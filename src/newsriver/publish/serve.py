@@ -36,6 +36,7 @@ CONTENT_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",  # feed.xsl: browsers apply only a stylesheet served as XML
 }
 
 
