@@ -3,12 +3,14 @@ of Atom and RSS; valid HTML5, everything from a source escaped, bytes stable."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import html5lib
 import pytest
+import requests
 import yaml
 from lxml import etree
 
@@ -20,6 +22,7 @@ from newsriver.publish.pages import FeedSummary
 from newsriver.publish.publisher import feed_info, publish_feeds
 from newsriver.publish.render_common import SourceInfo
 from newsriver.publish.river import Link, excerpt
+from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.publish.site import Site
 from newsriver.store.store import Store
 
@@ -227,3 +230,22 @@ def test_excerpt_cuts_at_a_word() -> None:
 def test_an_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="Mars/Olympus"):
         load_config(tmp_path, "feeds: [{name: all, timezone: Mars/Olympus}]")
+
+
+def test_a_browser_gets_atom_and_rss_as_xml_and_a_reader_as_feeds(tmp_path: Path) -> None:
+    (tmp_path / "all.atom").write_bytes(b"<feed/>")
+    (tmp_path / "all.html").write_bytes(b"<!doctype html>")
+    server = make_server(FeedServer(tmp_path), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}/"
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    try:
+        shown = requests.get(base + "all.atom", headers={"Accept": browser}, timeout=5)
+        read = requests.get(base + "all.atom", headers={"Accept": "application/atom+xml, */*;q=0.1"}, timeout=5)
+        page = requests.get(base + "all.html", headers={"Accept": browser}, timeout=5)
+    finally:
+        close_server(server)
+    assert shown.headers["Content-Type"] == "application/xml; charset=utf-8" and shown.content == b"<feed/>"
+    assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert shown.headers["ETag"] == read.headers["ETag"] and shown.headers["Vary"] == "Accept-Encoding, Accept"
+    assert page.headers["Vary"] == "Accept-Encoding"
