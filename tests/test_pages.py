@@ -212,8 +212,8 @@ def test_full_html_related_coverage_and_video(tmp_path: Path) -> None:
     assert texts(root, "//div[@class='related']/ul/li") == ["Another angle (Daily)", "No link"]
     assert root.xpath("//div[@class='related']//a/@href") == ["https://daily.example/a"]
     assert root.xpath("//video/@preload") == ["none"]
-    assert root.xpath("//p[@class='meta']/a/@href") == ["https://wire.example/feed"]  # no web site: its feed
-    assert texts(root, "//p[@class='meta']")[0].startswith("W Wire")
+    assert root.xpath("//article/p[@class='meta']/a/@href") == ["https://wire.example/feed"]  # no web site: its feed
+    assert texts(root, "//article/p[@class='meta']")[0].startswith("W Wire")
 
 
 def load_config(tmp_path: Path, extra: str) -> Config:

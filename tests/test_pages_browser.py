@@ -145,12 +145,14 @@ def test_atom_through_the_xsl_in_chromium(served: Served, shots: Path) -> None:
     assert texts(root, "//h1") == ["Everything"]
     assert texts(root, "//ol[@class='headlines']/li/a") == NEWEST_TITLES
     assert served.base + "all.atom" in texts(root, "//div[@class='note']//code")
-    assert root.xpath("//main//a[text()='Read this feed as a web page']/@href") == [served.base]
+    assert root.xpath("//main//a[text()='Read this feed as a web page']/@href") == [served.base + "all.html"]
     assert root.xpath("//link[@rel='stylesheet']/@href") == [served.base + "river.css"]
     no_script_ran(root)
+    links_work(served, root)
     served.screenshot("all.atom", "atom", shots)
     rss = served.dom("all.rss")
     assert texts(rss, "//ol[@class='headlines']/li/a") == NEWEST_TITLES
+    assert rss.xpath("//main//a[text()='Read this feed as a web page']/@href") == [served.base + "all.html"]
     no_script_ran(rss)
 
 

@@ -23,7 +23,7 @@ try {
       await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
       await page.goto(url, { waitUntil: "networkidle0" });
       // An XML file is replaced by its XSLT result after it loads: wait for the page proper.
-      await page.waitForSelector("main");
+      await page.waitForFunction(() => document.documentElement?.localName === "html", { timeout: 10000 });
       await page.evaluate(axeSource);
       const found = await page.evaluate(async () => {
         // Chromium's own deprecation banner over XSLT output is not the page's.

@@ -5,7 +5,13 @@
 <xsl:template match="/">
 <xsl:variable name="title" select="atom:feed/atom:title | rss/channel/title"/>
 <xsl:variable name="self" select="atom:feed/atom:link[@rel='self']/@href | rss/channel/atom:link[@rel='self']/@href"/>
-<xsl:variable name="page" select="atom:feed/atom:link[@rel='alternate']/@href | rss/channel/link"/>
+<!-- The HTML page beside every feed file and archive page: the same name ending .html -->
+<xsl:variable name="page">
+<xsl:choose>
+<xsl:when test="substring($self, string-length($self) - 4) = '.atom'"><xsl:value-of select="concat(substring($self, 1, string-length($self) - 5), '.html')"/></xsl:when>
+<xsl:when test="substring($self, string-length($self) - 3) = '.rss'"><xsl:value-of select="concat(substring($self, 1, string-length($self) - 4), '.html')"/></xsl:when>
+</xsl:choose>
+</xsl:variable>
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
@@ -20,7 +26,7 @@
 <div class="note">
 <p><strong>This is a web feed.</strong> Subscribe by copying its address into your feed reader (newsboat, NetNewsWire, Feedly, Thunderbird, …); the reader then shows new items as they come.</p>
 <p>Address: <code><xsl:value-of select="$self"/></code></p>
-<xsl:if test="$page"><p><a href="{$page}">Read this feed as a web page</a></p></xsl:if>
+<xsl:if test="string($page)"><p><a href="{$page}">Read this feed as a web page</a></p></xsl:if>
 </div>
 <xsl:choose>
 <xsl:when test="atom:feed/atom:entry | rss/channel/item">
