@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,18 +147,14 @@ def publish_feeds(
         stories = feed_stories(config, store, feed, names, now)
         articles, copies = _articles(feed, stories, sources)
         info = feed_info(config, feed)
+        archived: list[_Archived] = []
         archive_url = ""
-        archived: list[tuple[Page, list[Article], CopiesByItem]] = []
         if feed.archive:
-            pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+            archived, gone, archive_url = _archive(config, store, feed, stories, sources, info, renderers["atom"], now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
-            for page in pages:
-                page_articles, page_copies = _articles(feed, page.stories, sources)
-                files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
-                archived.append((page, page_articles, page_copies))
+            files.update((a.page.path, a.atom) for a in archived)
             stale += [path for atom in gone for path in (atom, atom.removesuffix(".atom") + ".html")]
-            if newest_page:
-                archive_url = info.base_url + newest_page
+            if archive_url:
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
@@ -169,9 +165,10 @@ def publish_feeds(
             info, tuple(feed.formats), len(articles), updated, health, archive_url, site.headlines(feed, articles)
         )
         summaries.append(summary)
-        for page, page_articles, page_copies in archived:
-            html = page.path.removesuffix(".atom") + ".html"
-            files[html] = site.archive_page(feed, summary, page, page_articles, page_copies)
+        for a in archived:
+            files[a.page.path.removesuffix(".atom") + ".html"] = site.archive_page(
+                feed, summary, a.page, a.articles, a.copies
+            )
         files[f"{feed.name}.html"] = site.feed_page(feed, summary, articles, copies)
     files["sources.opml"] = render_opml("All sources", list(sources.values()))
     files.update(site.shared_files(summaries))
@@ -183,6 +180,38 @@ def publish_feeds(
     if stamp is not None:
         store.meta.set(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class _Archived:
+    """An archive page rendered as Atom, with what its HTML page is rendered from."""
+
+    page: Page
+    atom: bytes
+    articles: list[Article]
+    copies: CopiesByItem
+
+
+def _archive(
+    config: Config,
+    store: Store,
+    feed: FeedConfig,
+    stories: list[Story],
+    sources: dict[str, SourceInfo],
+    info: FeedInfo,
+    render_atom: Renderer,
+    now: datetime,
+) -> tuple[list[_Archived], list[str], str]:
+    """The feed's archive pages to write, oldest first; those to delete; the newest page's URL."""
+    names = config.feed_sources(feed)
+    pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+    archived = []
+    for page in pages:
+        articles, copies = _articles(feed, page.stories, sources)
+        archived.append(
+            _Archived(page, render_atom(_page_info(info, page), articles, sources, copies), articles, copies)
+        )
+    return archived, gone, info.base_url + newest_page if newest_page else ""
 
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
