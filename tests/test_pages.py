@@ -18,6 +18,7 @@ from newsriver.cli import main
 from newsriver.config.load import load
 from newsriver.config.schema import Config
 from newsriver.models import Article, Author, Enclosure
+from newsriver.publish.archive import Page
 from newsriver.publish.pages import FeedSummary
 from newsriver.publish.publisher import feed_info, publish_feeds
 from newsriver.publish.render_common import SourceInfo
@@ -171,6 +172,10 @@ def test_a_theme_overrides_one_template_and_keeps_the_others(
     assert texts(root, "//h1") == ["Themed Everything"]
     assert texts(root, "//main/p")[0] == SCRIPT_TITLE  # autoescaped in a theme too
     assert texts(parse((out / "index.html").read_bytes()), "//h1") == ["River <Test>"]  # bundled
+    # An edited theme is published at the next poll, though no source changed.
+    (theme / "river.css").write_text("body { color: teal; }\n", encoding="utf-8")
+    assert main(["--config", str(out.parent / "newsriver.yaml"), "poll"]) == 0
+    assert (out / "river.css").read_text(encoding="utf-8") == "body { color: teal; }\n"
 
 
 def article(n: int, **fields: object) -> Article:
@@ -216,9 +221,24 @@ def test_full_html_related_coverage_and_video(tmp_path: Path) -> None:
     assert texts(root, "//article/p[@class='meta']")[0].startswith("W Wire")
 
 
+def test_front_page_items_and_an_empty_archive_page(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "  front_page_items: 2\nfeeds: [{name: all, archive: true}]")
+    site = Site(config, {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "https://wire.example/")})
+    feed = config.feeds[0]
+    assert [i.title for i in site.headlines(feed, [article(n) for n in range(1, 5)])] == ["Story 1", "Story 2"]
+    summary = FeedSummary(feed_info(config, feed), ("atom",), 0, None, ())
+    page = Page("all/archive/2025-02.atom", (), "all/archive/2025-01.atom", None)
+    root = parse(site.archive_page(feed, summary, page, [], {}))
+    assert texts(root, "//h1") == ["all: February 2025"]
+    assert texts(root, "//main/p[@class='empty']") == ["No items left the feed during this month."]
+    assert root.xpath("//nav[@class='pager']/a/@href") == [BASE + "all.html", BASE + "all/archive/2025-01.html"]
+    assert "1970" not in "".join(root.itertext())
+
+
 def load_config(tmp_path: Path, extra: str) -> Config:
+    """A config from ``extra``: more settings (indented two spaces) and feeds."""
     path = tmp_path / "newsriver.yaml"
-    path.write_text(f"settings: {{output_dir: {tmp_path / 'out'}}}\n{extra}\n", encoding="utf-8")
+    path.write_text(f"settings:\n  output_dir: {tmp_path / 'out'}\n{extra}\n", encoding="utf-8")
     return load(path)
 
 

@@ -21,7 +21,16 @@ import pytest
 import requests
 from lxml import etree
 
+from newsriver.config.load import load
+from newsriver.config.schema import Config
+from newsriver.models import Article
+from newsriver.publish.pages import FeedSummary
+from newsriver.publish.publisher import feed_info, source_infos
+from newsriver.publish.render_common import SourceInfo
+from newsriver.publish.river import Link
 from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.publish.site import Site
+from newsriver.store.store import Store
 
 from .conftest import ConfigWriter, FixtureServer
 from .river_site import DAYS, NEWEST_TITLES, PLANTED_TITLE, SCRIPT_TITLE, archive_page, publish_site
@@ -130,6 +139,36 @@ def test_front_page_in_chromium(served: Served, shots: Path) -> None:
     no_script_ran(root)
     links_work(served, root)
     served.screenshot("", "front", shots)
+
+
+def test_related_coverage_and_an_empty_feed_in_chromium(served: Served) -> None:
+    config, sources, article = stored(served)
+    site = Site(config, sources)
+    feed = config.feeds[0]
+    summary = FeedSummary(feed_info(config, feed), tuple(feed.formats), 1, None, ())
+    related = {
+        article.id: [Link("Same event, other story", served.base + "quiet.html", "Daily"), Link(SCRIPT_TITLE, "")]
+    }
+    (served.out / "related.html").write_bytes(site.feed_page(feed, summary, [article], {}, related))
+    root = served.dom("related.html")
+    assert texts(root, "//div[@class='related']/ul/li") == ["Same event, other story (Daily)", SCRIPT_TITLE]
+    no_script_ran(root)
+    links_work(served, root)
+    # An empty feed through the XSL: a sentence, no date.
+    quiet = served.dom("quiet.atom")
+    assert texts(quiet, "//main/p[@class='empty']") == ["This feed has no items yet."]
+    assert "1970" not in "".join(quiet.itertext())
+
+
+def stored(served: Served) -> tuple[Config, dict[str, SourceInfo], Article]:
+    """The site's config, its sources and the newest article stored, as the publisher reads them."""
+    config = load(served.out.parent / "newsriver.yaml")
+    store = Store(config.settings.database)
+    try:
+        [story] = store.selection.stories(config.feed_sources(config.feeds[0]), 1, {}, True)
+        return config, source_infos(config, store), story.item
+    finally:
+        store.close()
 
 
 def test_archive_page_in_chromium(served: Served) -> None:

@@ -216,12 +216,16 @@ def _archive(
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``store.selection.published_from``), the month (archive pages) and
-    this version's renderers. None when the output changes with the clock alone."""
+    moves whenever entries change (``store.selection.published_from``), the month (archive pages),
+    the theme's templates and this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
     digest.update(config.model_dump_json().encode())
+    if config.settings.templates:  # a theme's edit shows at the next publish
+        for path in sorted(config.settings.templates.iterdir()):
+            if path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for row in store.selection.published_from():
         if len(row) == 6 and row[4] == "not_modified":
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing

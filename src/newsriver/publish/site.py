@@ -113,16 +113,12 @@ class Site:
     def status_page(self, summaries: Sequence[FeedSummary]) -> bytes:
         return self.render("status.html", feeds=summaries)
 
-    def static(self, name: str) -> bytes:
-        """A file served as it is, but for the site's addresses (the XSL links the stylesheet)."""
-        return self.render(name)
-
     def shared_files(self, summaries: Sequence[FeedSummary]) -> dict[str, bytes]:
         """The files every publish writes once: front page, stylesheet, XSL, status page if public."""
         files = {
             "index.html": self.front_page(summaries),
-            STYLESHEET: self.static(STYLESHEET),
-            FEED_XSL: self.static(FEED_XSL),
+            STYLESHEET: self.render(STYLESHEET),
+            FEED_XSL: self.render(FEED_XSL),  # a template too: it names site.css_url
         }
         if self.public_status:
             files[STATUS] = self.status_page(summaries)
