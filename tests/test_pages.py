@@ -209,7 +209,7 @@ def test_full_html_related_coverage_and_video(tmp_path: Path) -> None:
     sources = {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "")}
     site = Site(config, sources)
     info = feed_info(config, config.feeds[0])
-    summary = FeedSummary(info, ("atom",), 1, None, ())
+    summary = FeedSummary(info, ("atom",), 1, ())
     related = {"id-1": [Link("Another angle", "https://daily.example/a", "Daily"), Link("No link", "")]}
     root = parse(site.feed_page(config.feeds[0], summary, [article(1)], {}, related))
     [content] = root.xpath("//div[@class='content']")
@@ -226,7 +226,7 @@ def test_front_page_items_and_an_empty_archive_page(tmp_path: Path) -> None:
     site = Site(config, {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "https://wire.example/")})
     feed = config.feeds[0]
     assert [i.title for i in site.headlines(feed, [article(n) for n in range(1, 5)])] == ["Story 1", "Story 2"]
-    summary = FeedSummary(feed_info(config, feed), ("atom",), 0, None, ())
+    summary = FeedSummary(feed_info(config, feed), ("atom",), 0, ())
     page = Page("all/archive/2025-02.atom", (), "all/archive/2025-01.atom", None)
     root = parse(site.archive_page(feed, summary, page, [], {}))
     assert texts(root, "//h1") == ["all: February 2025"]

@@ -145,7 +145,7 @@ def test_related_coverage_and_an_empty_feed_in_chromium(served: Served) -> None:
     config, sources, article = stored(served)
     site = Site(config, sources)
     feed = config.feeds[0]
-    summary = FeedSummary(feed_info(config, feed), tuple(feed.formats), 1, None, ())
+    summary = FeedSummary(feed_info(config, feed), tuple(feed.formats), 1, ())
     related = {
         article.id: [Link("Same event, other story", served.base + "quiet.html", "Daily"), Link(SCRIPT_TITLE, "")]
     }

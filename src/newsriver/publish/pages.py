@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 from xml.sax.saxutils import quoteattr
 
@@ -46,7 +45,6 @@ class FeedSummary:
     info: FeedInfo
     formats: tuple[str, ...]
     item_count: int
-    updated: datetime | None
     sources: tuple[SourceHealth, ...]
     archive_url: str = ""  # of the newest archive page (Atom), when the feed keeps archives
     headlines: tuple[PageItem, ...] = ()  # its newest items, for the front page

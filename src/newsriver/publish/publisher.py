@@ -160,9 +160,8 @@ def publish_feeds(
             files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
         files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in names])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
-        updated = max((a.updated for a in articles), default=None)
         summary = FeedSummary(
-            info, tuple(feed.formats), len(articles), updated, health, archive_url, site.headlines(feed, articles)
+            info, tuple(feed.formats), len(articles), health, archive_url, site.headlines(feed, articles)
         )
         summaries.append(summary)
         for a in archived:
