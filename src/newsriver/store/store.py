@@ -45,6 +45,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect, make_url
@@ -191,6 +192,9 @@ tombstones_table = Table(
     Index("ix_tombstones_source_url", "source", "url_hash"),
 )
 MAX_CANDIDATES = 8  # stored entries compared with a new one, those sharing most keys first
+# Entries within the window beyond which a key is common (a footer, boilerplate, "Read more…")
+# and offers no candidate: a lookup reads at most this many rows a key, however large the store.
+KEY_CAP = 100
 _KEY_COLUMNS = ("key", "published", "entry_id", "source")
 _INSERT_KEYS = f"INSERT INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
 _IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
@@ -893,32 +897,18 @@ def offered(
 ) -> list[list[str]]:
     """The candidate lookup: for each (keys, published) the ids of the stored entries of
     other sources within the window that share the most keys with it (at least
-    MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
+    MIN_SHARED_KEYS), at most MAX_CANDIDATES. A key more than KEY_CAP entries of the
+    window have (of any source: a source's own footer too) offers none."""
     from newsriver.stories.fingerprint import MIN_SHARED_KEYS
 
     window = int(near.window.total_seconds())
     times = [published for _, published in wanted]
     since, until = min(times) - window, max(times) + window
-    k = dedupe_keys_table.c
     hits: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for chunk in _chunks(sorted({key for keys, _ in wanted for key in keys})):
-        if conn.dialect.name == "sqlite":
-            # Hundreds of keys a feed: straight to the driver, as _index does. SQLAlchemy's
-            # expansion of the IN list costs more than the lookup.
-            marks = ", ".join("?" * len(chunk))
-            rows = conn.exec_driver_sql(
-                f"SELECT key, entry_id, published FROM dedupe_keys"
-                f" WHERE key IN ({marks}) AND published BETWEEN ? AND ? AND source != ?",
-                (*chunk, since, until, source),
-            )
-        else:
-            rows = conn.execute(
-                select(k.key, k.entry_id, k.published).where(
-                    k.key.in_(chunk), k.published.between(since, until), k.source != source
-                )
-            )
-        for key, entry_id, published in rows:
-            hits[key].append((entry_id, published))
+        for key, entry_id, published, of in _key_rows(conn, chunk, since, until):
+            if of != source:
+                hits[key].append((entry_id, published))
     found = []
     for keys, published in wanted:
         shared = Counter(
@@ -927,6 +917,37 @@ def offered(
         ranked = sorted(((-n, entry_id) for entry_id, n in shared.items() if n >= MIN_SHARED_KEYS))
         found.append([entry_id for _, entry_id in ranked[:MAX_CANDIDATES]])
     return found
+
+
+# The rows of the keys that are not common: whether a key is, is told by the KEY_CAP+1st row
+# of its range (the primary key's order), so a common key costs KEY_CAP index steps, not a
+# read of every entry that has it.
+_KEY_ROWS = """
+WITH wanted(key) AS ({wanted}),
+usable(key) AS MATERIALIZED (
+    SELECT key FROM wanted WHERE NOT EXISTS (
+        SELECT 1 FROM dedupe_keys AS c WHERE c.key = wanted.key AND c.published BETWEEN {since} AND {until}
+        LIMIT 1 OFFSET {cap}))
+SELECT d.key, d.entry_id, d.published, d.source FROM usable JOIN dedupe_keys AS d
+    ON d.key = usable.key AND d.published BETWEEN {since} AND {until}
+"""
+_SQLITE_KEY_ROWS = _KEY_ROWS.format(wanted="SELECT value FROM json_each(?)", since="?", until="?", cap="?")
+_POSTGRES_KEY_ROWS = text(
+    _KEY_ROWS.format(wanted="SELECT unnest(CAST(:keys AS BIGINT[]))", since=":since", until=":until", cap=":cap")
+)
+
+
+def _key_rows(conn: Connection, keys: Sequence[int], since: int, until: int) -> Iterable[Any]:
+    """(key, entry id, published, source) of every index row of ``keys`` within [since, until]
+    whose key is not common."""
+    if conn.dialect.name == "sqlite":
+        # Hundreds of keys a feed, as one JSON parameter: straight to the driver, as _index
+        # does. SQLAlchemy's processing of the parameters costs more than the lookup.
+        window = (since, until)
+        rows = conn.exec_driver_sql(_SQLITE_KEY_ROWS, (json.dumps(list(keys)), *window, KEY_CAP, *window))
+    else:
+        rows = conn.execute(_POSTGRES_KEY_ROWS, {"keys": list(keys), "since": since, "until": until, "cap": KEY_CAP})
+    return rows
 
 
 class _RecentPrints(OrderedDict[tuple[str, int], "Fingerprint"]):
