@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import story_corpus
+
 from newsriver.config.schema import DedupeSettings
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.stories.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, fingerprint
-
-import story_corpus
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FEED_FILES = ("feeds/feed-rs/*/*.xml", "feeds/feed-rs/jsonfeed/*[0-9].json", "feeds/miniflux/parser/*.xml")

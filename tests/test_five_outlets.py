@@ -13,8 +13,8 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
-from newsriver.stories.match import NearPolicy
 from newsriver.store.store import Store
+from newsriver.stories.match import NearPolicy
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
 from .factories import make_article
@@ -78,9 +78,14 @@ def test_the_four_copies_are_one_item_through_poll(
 
     # dupes --explain tells why a pair folded, and why one did not.
     capsys.readouterr()
-    assert main(["--config", str(config), "dupes", "--explain", "https://vital.example/cartel-story", "lead-1"]) == 0
+    refs = ["https://vital.example/cartel-story", "https://lead.example/cartel-story"]  # articles' URLs
+    assert main(["--config", str(config), "dupes", "--explain", *refs]) == 0
     printed = capsys.readouterr().out
-    assert "folded" in printed and "contained" in printed
+    assert "stored in one story" in printed
+    assert "folded: one story (rule: contained)" in printed, printed
+    assert main(["--config", str(config), "dupes", "--explain", item.id, refs[0]]) == 0  # an item's id
+    assert "stored in one story" in capsys.readouterr().out
+    assert main(["--config", str(config), "dupes", "--explain", item.id, "https://nowhere.example/x"]) == 1
 
 
 @pytest.fixture
