@@ -161,19 +161,20 @@ def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
     def pair(kind: str, title: str, body: str) -> Pair:
         return Pair(kind, False, doc, Doc(title, body))
 
-    # Figures in the text a reader sees, not in link targets.
-    figures = [m for m in _FIGURE.finditer(doc.body) if _visible(doc.body, m.start())]
+    # Figures in the lead a reader sees, not in link targets: what tells a templated post
+    # from the last one (issue 15: a figure deeper in the body is an update's, or a cut's).
+    figures = [m for m in _FIGURE.finditer(doc.body) if _visible(doc.body, m.start()) and _in_lead(doc.body, m.start())]
     if figures:
         m = rng.choice(figures)
-        yield pair("one figure differs", doc.title, doc.body[: m.start()] + _bump(m.group(0)) + doc.body[m.end() :])
+        yield pair("lead figure differs", doc.title, doc.body[: m.start()] + _bump(m.group(0)) + doc.body[m.end() :])
     if _FIGURE.search(doc.title):
         yield pair("headline figure differs", _FIGURE.sub(lambda m: _bump(m.group(0)), doc.title, count=1), doc.body)
     days = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|January|February|March|April|June|July)\b")
-    dates = [m for m in days.finditer(doc.body) if _visible(doc.body, m.start())]
+    dates = [m for m in days.finditer(doc.body) if _visible(doc.body, m.start()) and _in_lead(doc.body, m.start())]
     if dates:
         m = dates[0]
         other_day = "Tuesday" if m.group(0) == "Monday" else "Monday"
-        yield pair("date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
+        yield pair("lead date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
     yield pair("same headline, other body", doc.title, other.body)
     yield pair("weekly column", "Weekly roundup", other.body)
     sentences = _SENTENCE_END.split(re.sub(r"<[^>]+>", " ", doc.body))
@@ -182,6 +183,11 @@ def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
     own = _paragraphs(other.body)
     middle = max(1, len(own) // 2)  # an outlet's own article opens with its own lead
     yield pair("same event, own article", doc.title, _html([*own[:middle], *quotes, *own[middle:]]))
+
+
+def _in_lead(body: str, position: int) -> bool:
+    """Whether ``position`` is within the first 50 words of the visible text."""
+    return len(re.sub(r"<[^>]*>", " ", body[:position]).split()) < 50
 
 
 def _visible(body: str, position: int) -> bool:

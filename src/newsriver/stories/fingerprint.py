@@ -30,8 +30,9 @@ SAMPLE = 24  # and every shingle hash below 2^64 / SAMPLE: a copy of part of a t
 MAX_KEYS = 24  # up to this many: a bound on index rows per article
 LEAD = 8  # the first shingles of a body: a summary's must open its full text
 LEAD_KEYS = 2  # of which indexed, so a summary finds its full text despite a word or two before
-OPENING = 96  # how far into a long text a summary's lead, or a contained copy, may start: a lead paragraph or two
-MIN_OPENING = 8  # shingles (about a sentence) a contained copy shares with the longer text's opening
+HEAD = 64  # how far into a long text a summary's lead may start
+OPENING = 160  # shingles of its own a copy may open with (a new lead of a paragraph or two), a digest not
+RUN = 8  # shingles (about a sentence) of which half shared start the text two copies share
 MIN_SHARED_KEYS = 2  # index keys a stored article must share with a new one to be compared
 MIN_TITLE_WORDS = 4  # "Weekly roundup" says too little to match on
 MIN_CONTAINED = 40  # shingles a contained text must share (~ two sentences): a quoted sentence is not a copy
@@ -52,9 +53,11 @@ _TAG = re.compile(r"<[^>]*>")
 # line's newline (body_text puts one before the first line): a pattern that starts with a
 # literal is searched fast, where "^" would be tried at every character.
 _DATELINE = re.compile(r"\n[ \t]*(?:[^()\n]{0,40}+\([^()\n]{1,40}\)|[A-Z][A-Z.,'/ ]{2,40}+)[ \t]*-+[ \t]*")
+# A related-links heading takes the list under it: the short lines without a sentence's end.
 _BOILERPLATE = re.compile(
-    r"\n[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved|related\s*(?:[:-]|articles|stories|coverage|content)"
-    r"|read (?:more|the full)|continue reading|see also\b|also read\b|more\s*:|the post\b.*\bappeared first on\b"
+    r"\n[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved"
+    r"|(?:related\s*(?:[:-]|articles|stories|coverage|content)|more\s*:|see also\b).*$(?:\n[^.!?\n]{0,80}$)*"
+    r"|read (?:more|the full)|continue reading|also read\b|the post\b.*\bappeared first on\b"
     r"|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published)|by [\w.'-]+(?: [\w.'-]+){0,3}[ \t]*$)"
     r".*$",
     re.M,
@@ -141,7 +144,7 @@ class Fingerprint:
     words: frozenset[str]  # the same for title and a short body: what a short item is compared by
     shingles: Hashes  # the body's distinct shingle hashes, sorted; empty when the body is short
     lead: Hashes  # the body's first shingles, in order
-    opening: Hashes  # the body's first OPENING shingles, sorted
+    opening: Hashes  # the body's first OPENING shingles, in order
     figures: Mapping[str, int]  # how often each number, price, date, version occurs in the body
     lead_figures: Mapping[str, str]  # each figure of the lead by its context (two words either side)
     title_figures: tuple[str, ...]  # in headline order, repeats kept
@@ -218,7 +221,7 @@ def fingerprint(title: str, body: str) -> Fingerprint:
         words=words,
         shingles=features if long_body else _EMPTY,
         lead=shingles[:LEAD],
-        opening=np.sort(shingles[:OPENING]),
+        opening=shingles[:OPENING],
         figures=body_figures,
         lead_figures=_lead_figures(body_tokens[:LEAD_WORDS]),
         title_figures=tuple(title_figures),
@@ -273,29 +276,29 @@ def _text_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
     # A copy cut, trimmed, reordered or given a new lead is contained in the text it copies,
     # whatever its headline; a summary opens it. One that does not must share more than a
     # quoted sentence. A digest's later story is contained in the digest too, but is not
-    # that story: each text must hold some of the other's opening, which a copy does (a new
-    # lead is a paragraph or two) and a digest, opening with other stories, does not.
+    # that story: neither text may open with more of its own than a new lead or two, as a
+    # digest does with its other stories.
     containment = shared / len(short.shingles)
     if containment > jaccard and (_leads(short, long) or shared >= MIN_CONTAINED):
         similarity = Similarity(containment, "contained")
     else:
         similarity = Similarity(jaccard, "text")
     if shared and not (_opens(short, long) and _opens(long, short)):
-        # Neither a copy nor its text is more than a lead or two away from the other's start.
         return Similarity(similarity.score, similarity.basis, "one opens with other text")
     return similarity
 
 
 def _opens(text: Fingerprint, other: Fingerprint) -> bool:
-    """Whether ``text`` holds some of ``other``'s opening (or all of it, when short)."""
-    shared = np.intersect1d(text.shingles, other.opening).size
-    return shared >= min(MIN_OPENING, np.unique(other.opening).size)
+    """Whether the text ``other`` shares with ``text`` starts within ``other``'s opening: a
+    run of RUN shingles (or all, when fewer) at least half of which ``text`` holds."""
+    found = np.isin(other.opening, text.shingles).astype(np.int8)
+    run = min(RUN, found.size)
+    return bool(run) and int(np.convolve(found, np.ones(run, dtype=np.int8), "valid").max()) * 2 >= run
 
 
 def _leads(short: Fingerprint, long: Fingerprint) -> bool:
-    head = long.opening
-    found = head[np.searchsorted(head, short.lead).clip(max=max(0, head.size - 1))] == short.lead
-    return bool(head.size) and int(found.sum()) * 2 >= short.lead.size
+    found = np.isin(short.lead, long.opening[:HEAD])
+    return bool(long.opening.size) and int(found.sum()) * 2 >= short.lead.size
 
 
 def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
@@ -344,16 +347,18 @@ def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
 
 def _lead_figures(lead: list[bytes]) -> dict[str, str]:
     """Each figure of a lead (its first tokens) by its context: the two tokens either side,
-    figures among them as "#", so that a template's figures changing together still match."""
+    figures among them as "#", so that a template's figures changing together still match.
+    A context of figures alone (a table's row) tells nothing."""
     marks = [bool(_UTF8_DIGIT.search(t)) or t in _UTF8_DATE_WORDS for t in lead]
     if not any(marks):
         return {}
     plain = [b"#" if mark else token for token, mark in zip(lead, marks, strict=True)]
-    return {
-        _decoded(b" ".join([*plain[max(0, i - 2) : i], b"|", *plain[i + 1 : i + 3]])): _decoded(lead[i])
-        for i, mark in enumerate(marks)
-        if mark
-    }
+    found = {}
+    for i, mark in enumerate(marks):
+        context = [*plain[max(0, i - 2) : i], b"|", *plain[i + 1 : i + 3]]
+        if mark and len(context) - context.count(b"#") > 1:
+            found[_decoded(b" ".join(context))] = _decoded(lead[i])
+    return found
 
 
 def _in_order(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
