@@ -95,8 +95,8 @@ _UNMARK = bytes.maketrans(b".,:/-\x01\x02\x03\x04\x05", b"     .,:/-")
 _ASCII_DIGITS = [str(d).encode() for d in range(10)]
 _INITIALS = re.compile(r"\b(?:[^\W\d_]\.){1,3}[^\W\d_]\b\.?")  # U.S., e.u.: one word however dotted
 # The same in a body's spaced UTF-8 (see _body_tokens), where the last dot is gone: " u.s " is " us ".
-_UTF8_INITIALS = re.compile(rb"(?<![^ ])[a-z](?:\.[a-z]){1,3}(?![^ ])")
-_UTF8_DIGIT = re.compile(rb"\d")
+# It starts with the dot, a literal, which is searched fast: texts have many dots, few initials.
+_UTF8_INITIALS = re.compile(rb"\.(?<= [a-z]\.)([a-z])(?:\.([a-z]))?(?:\.([a-z]))?(?= )")
 # Dates are figures too; "may", "sun", "sat", "mar" are words far more often than dates.
 _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
@@ -146,7 +146,7 @@ class Fingerprint:
     lead: Hashes  # the body's first shingles, in order
     opening: Hashes  # the body's first OPENING shingles, in order
     figures: Mapping[str, int]  # how often each number, price, date, version occurs in the body
-    lead_figures: Mapping[str, str]  # each figure of the lead by its context (two words either side)
+    lead_words: bytes  # the body's first LEAD_WORDS tokens, in UTF-8, space-separated
     title_figures: tuple[str, ...]  # in headline order, repeats kept
     length: int  # tokens in title and body
     keys: frozenset[int]  # candidate index keys: sampled shingles, lead shingles, the whole headline
@@ -156,7 +156,7 @@ class Fingerprint:
         # array cost as much as the rest of the fingerprint: the arrays go as one buffer.
         arrays = (self.shingles, self.lead, self.opening)
         sizes = tuple(a.size for a in arrays[:-1])
-        fields = (self.title_words, self.words, self.figures, self.lead_figures, self.title_figures)
+        fields = (self.title_words, self.words, self.figures, self.lead_words, self.title_figures)
         return _unpickled, (b"".join(a.tobytes() for a in arrays), sizes, *fields, self.length, self.keys)
 
 
@@ -166,7 +166,7 @@ def _unpickled(
     title_words: frozenset[str],
     words: frozenset[str],
     figures: Mapping[str, int],
-    lead_figures: Mapping[str, str],
+    lead_words: bytes,
     title_figures: tuple[str, ...],
     length: int,
     keys: frozenset[int],
@@ -175,7 +175,7 @@ def _unpickled(
     flat = np.frombuffer(arrays, dtype=np.uint64)
     ends = np.cumsum(sizes).tolist()
     shingles, lead, opening = np.split(flat, ends)
-    return Fingerprint(title_words, words, shingles, lead, opening, figures, lead_figures, title_figures, length, keys)
+    return Fingerprint(title_words, words, shingles, lead, opening, figures, lead_words, title_figures, length, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +223,7 @@ def fingerprint(title: str, body: str) -> Fingerprint:
         lead=shingles[:LEAD],
         opening=shingles[:OPENING],
         figures=body_figures,
-        lead_figures=_lead_figures(body_tokens[:LEAD_WORDS]),
+        lead_words=b" ".join(body_tokens[:LEAD_WORDS]),
         title_figures=tuple(title_figures),
         length=len(title_tokens) + len(body_tokens),
         keys=frozenset(keys),
@@ -329,8 +329,10 @@ def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
     figures the other has.
     """
     if as_text:
-        missing = {f for context, f in a.lead_figures.items() if b.lead_figures.get(context, f) != f}
-        missing |= {f for context, f in b.lead_figures.items() if a.lead_figures.get(context, f) != f}
+        # Told at comparison, which few articles come to, rather than for every fingerprint.
+        mine, theirs = _lead_figures(a), _lead_figures(b)
+        missing = {f for context, f in mine.items() if theirs.get(context, f) != f}
+        missing |= {f for context, f in theirs.items() if mine.get(context, f) != f}
     else:
         short, long = (a, b) if a.length <= b.length else (b, a)
         missing = (short.figures.keys() | set(short.title_figures)) - long.figures.keys() - set(long.title_figures)
@@ -345,11 +347,15 @@ def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
     return "figures differ: " + ", ".join(sorted(missing)[:5])
 
 
-def _lead_figures(lead: list[bytes]) -> dict[str, str]:
+def _lead_figures(fingerprint: Fingerprint) -> dict[str, str]:
     """Each figure of a lead (its first tokens) by its context: the two tokens either side,
     figures among them as "#", so that a template's figures changing together still match.
     A context of figures alone (a table's row) tells nothing."""
-    marks = [bool(_UTF8_DIGIT.search(t)) or t in _UTF8_DATE_WORDS for t in lead]
+    if not fingerprint.figures:
+        return {}
+    lead = fingerprint.lead_words.split()
+    known = {_encoded(f) for f in fingerprint.figures}  # the body's figures, found already
+    marks = [t in known for t in lead]
     if not any(marks):
         return {}
     plain = [b"#" if mark else token for token, mark in zip(lead, marks, strict=True)]
@@ -443,7 +449,7 @@ def _body_tokens(text: str) -> tuple[list[bytes], Counter[str]]:
             spaced = joining.sub(mark, spaced)
     spaced = spaced.translate(_UNMARK)
     if b"." in spaced:  # "U.S." and "US" are one word (the dots between letters only: "u.s", never "u.s.-")
-        spaced = _UTF8_INITIALS.sub(lambda m: m.group(0).replace(b".", b""), spaced)
+        spaced = _UTF8_INITIALS.sub(rb"\1\2\3", b" " + spaced + b" ")
     tokens = spaced.split()
     # Figures are few: looked for by their digits, not token by token.
     figure_ends: dict[int, int] = {}  # by where each token holding a digit starts
