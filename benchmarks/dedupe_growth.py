@@ -6,7 +6,7 @@ KEY_CAP, for comparison).
 
 A SQLite store is filled with stored entries that all carry realistic shared boilerplate:
 each of ``SOURCES`` sources has its own footer paragraph, and every entry ends with one
-36-word "Read more…" paragraph all sources share (the issue's controlled case). The first
+36-word newsletter paragraph all sources share (the issue's controlled case). The first
 ``REAL`` entries are real texts (corpus paragraphs, see story_corpus.py, each paragraph's
 words in an order of its own so that no two are copies) stored through
 ``Store.save``; the others are bulk-inserted into SQLite directly, with the index keys a
@@ -52,8 +52,9 @@ REAL = 2000
 STORED_FROM = 100  # stored entries are made of the first originals' paragraphs, new ones of the others'
 BATCH = 20
 BATCHES = 10
+# Not "Read more…", which fingerprinting drops: a shared paragraph it has to learn is common.
 READ_MORE = (
-    "Read more stories like this one in our daily newsletter, delivered to your inbox every morning before"
+    "Stories like this one come in our daily newsletter, delivered to your inbox every morning before"
     " seven, free of charge for all registered readers of this site, and follow us on social media for the"
     " latest news as it happens."
 )
