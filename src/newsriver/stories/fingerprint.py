@@ -291,14 +291,22 @@ def _text_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
 def _opens(text: Fingerprint, other: Fingerprint) -> bool:
     """Whether the text ``other`` shares with ``text`` starts within ``other``'s opening: a
     run of RUN shingles (or all, when fewer) at least half of which ``text`` holds."""
-    found = np.isin(other.opening, text.shingles).astype(np.int8)
+    found = _found_in(other.opening, text.shingles).astype(np.int8)
     run = min(RUN, found.size)
     return bool(run) and int(np.convolve(found, np.ones(run, dtype=np.int8), "valid").max()) * 2 >= run
 
 
 def _leads(short: Fingerprint, long: Fingerprint) -> bool:
-    found = np.isin(short.lead, long.opening[:HEAD])
+    found = _found_in(short.lead, np.sort(long.opening[:HEAD]))
     return bool(long.opening.size) and int(found.sum()) * 2 >= short.lead.size
+
+
+def _found_in(values: Hashes, ordered: Hashes) -> NDArray[np.bool_]:
+    """Which of ``values`` ``ordered`` (sorted) holds: np.isin, without its cost on small arrays."""
+    if not ordered.size:
+        return np.zeros(values.size, dtype=np.bool_)
+    found: NDArray[np.bool_] = ordered[np.searchsorted(ordered, values).clip(max=ordered.size - 1)] == values
+    return found
 
 
 def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
