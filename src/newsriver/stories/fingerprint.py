@@ -26,8 +26,8 @@ from numpy.typing import NDArray
 SHINGLE = 4  # words per shingle: long enough that shared phrases of different articles rarely match
 MIN_SHINGLES = 24  # below this a body is too short to compare as text; the headline decides
 SKETCH = 6  # the fewest shingle hashes indexed per article (the smallest: a bottom-k MinHash sketch)
-SAMPLE = 24  # and every shingle hash below 2^64 / SAMPLE: a copy of part of a text shares keys in proportion
-MAX_KEYS = 24  # up to this many: a bound on index rows per article
+SAMPLE = 32  # and every shingle hash below 2^64 / SAMPLE: a copy of part of a text shares keys in proportion
+MAX_KEYS = 16  # up to this many: a bound on index rows per article
 LEAD = 8  # the first shingles of a body: a summary's must open its full text
 LEAD_KEYS = 2  # of which indexed, so a summary finds its full text despite a word or two before
 HEAD = 64  # how far into a long text a summary's lead may start
