@@ -143,8 +143,7 @@ class Fingerprint:
     title_words: frozenset[str]  # title's words without stopwords, for headline comparison
     words: frozenset[str]  # the same for title and a short body: what a short item is compared by
     shingles: Hashes  # the body's distinct shingle hashes, sorted; empty when the body is short
-    lead: Hashes  # the body's first shingles, in order
-    opening: Hashes  # the body's first OPENING shingles, in order
+    opening: Hashes  # the body's first OPENING shingles, in order: its first LEAD are its lead
     figures: Mapping[str, int]  # how often each number, price, date, version occurs in the body
     lead_words: bytes  # the body's first LEAD_WORDS tokens, in UTF-8, space-separated
     title_figures: tuple[str, ...]  # in headline order, repeats kept
@@ -154,15 +153,14 @@ class Fingerprint:
     def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[Any, ...]]:
         # Fingerprints travel from the parse workers to the store by pickle, where each
         # array cost as much as the rest of the fingerprint: the arrays go as one buffer.
-        arrays = (self.shingles, self.lead, self.opening)
-        sizes = tuple(a.size for a in arrays[:-1])
+        arrays = self.shingles.tobytes() + self.opening.tobytes()
         fields = (self.title_words, self.words, self.figures, self.lead_words, self.title_figures)
-        return _unpickled, (b"".join(a.tobytes() for a in arrays), sizes, *fields, self.length, self.keys)
+        return _unpickled, (arrays, self.shingles.size, *fields, self.length, self.keys)
 
 
 def _unpickled(
     arrays: bytes,
-    sizes: tuple[int, ...],
+    shingles: int,
     title_words: frozenset[str],
     words: frozenset[str],
     figures: Mapping[str, int],
@@ -173,9 +171,9 @@ def _unpickled(
 ) -> Fingerprint:
     # Views of the buffer, read-only: no fingerprint's array is ever changed in place.
     flat = np.frombuffer(arrays, dtype=np.uint64)
-    ends = np.cumsum(sizes).tolist()
-    shingles, lead, opening = np.split(flat, ends)
-    return Fingerprint(title_words, words, shingles, lead, opening, figures, lead_words, title_figures, length, keys)
+    return Fingerprint(
+        title_words, words, flat[:shingles], flat[shingles:], figures, lead_words, title_figures, length, keys
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +218,6 @@ def fingerprint(title: str, body: str) -> Fingerprint:
         title_words=title_words,
         words=words,
         shingles=features if long_body else _EMPTY,
-        lead=shingles[:LEAD],
         opening=shingles[:OPENING],
         figures=body_figures,
         lead_words=b" ".join(body_tokens[:LEAD_WORDS]),
@@ -297,8 +294,9 @@ def _opens(text: Fingerprint, other: Fingerprint) -> bool:
 
 
 def _leads(short: Fingerprint, long: Fingerprint) -> bool:
-    found = _found_in(short.lead, np.sort(long.opening[:HEAD]))
-    return bool(long.opening.size) and int(found.sum()) * 2 >= short.lead.size
+    lead = short.opening[:LEAD]
+    found = _found_in(lead, np.sort(long.opening[:HEAD]))
+    return bool(long.opening.size) and int(found.sum()) * 2 >= lead.size
 
 
 def _found_in(values: Hashes, ordered: Hashes) -> NDArray[np.bool_]:
@@ -314,7 +312,7 @@ def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
         # A short item against a long text: the same headline, and a short body (if any)
         # that opens the text, as a teaser does.
         short, long = (b, a) if a.shingles.size else (a, b)
-        if short.lead.size >= LEAD and not _leads(short, long):
+        if short.opening.size >= LEAD and not _leads(short, long):
             return Similarity(0.0, "title")
         a_words, b_words = a.title_words, b.title_words
     else:
@@ -456,7 +454,7 @@ def _body_tokens(text: str) -> tuple[list[bytes], Counter[str]]:
         if separator in spaced:
             spaced = joining.sub(mark, spaced)
     spaced = spaced.translate(_UNMARK)
-    if b"." in spaced:  # "U.S." and "US" are one word (the dots between letters only: "u.s", never "u.s.-")
+    if b"." in spaced:  # "U.S." and "US" are one word
         spaced = _UTF8_INITIALS.sub(rb"\1\2\3", b" " + spaced + b" ")
     tokens = spaced.split()
     # Figures are few: looked for by their digits, not token by token.
