@@ -147,7 +147,7 @@ def new_batches(
         rows, prints = [], {}
         for i in range(BATCH):
             if i % 2:  # another outlet's copy: its own headline, the last paragraph cut
-                _, paragraphs = rng.choice(stored)
+                _, paragraphs = rng.choice([(a, p) for a, p in stored if a.source != f"s{source}"])
                 title, content = "Another headline", body(paragraphs[: max(2, len(paragraphs) - 1)], source)
             else:
                 title, paragraphs = rng.choice(pool[STORED_FROM:])
