@@ -61,9 +61,8 @@ READ_MORE = (
 
 
 def footer(source: int) -> str:
-    return (
-        f"This article first ran in the Courier {source} edition. Our newsroom {source} welcomes tips and corrections."
-    )
+    name = "".join(chr(ord("a") + int(digit)) for digit in str(source)).title()  # a name, not a figure
+    return f"This article first ran in the {name} Courier. The {name} newsroom welcomes tips and corrections."
 
 
 def _own(paragraph: str, rng: random.Random) -> str:
