@@ -13,6 +13,8 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
+from newsriver.config import schema as config_module
+from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 from newsriver.stories.match import NearPolicy
 
@@ -57,14 +59,18 @@ def rss(name: str, title: str, body: str) -> str:
     return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title>{item}</channel></rss>"
 
 
-def test_the_four_copies_are_one_item_through_poll(
-    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
-) -> None:
+def serve(feed_server: FixtureServer) -> list[dict[str, str]]:
     sources = []
     for name, (title, body) in OUTLETS.items():
         feed_server.add(f"/{name}.rss", rss(name, title, body))
         sources.append({"name": name, "url": feed_server.url(f"/{name}.rss"), "title": name.title()})
-    config = write_config(sources, feeds=[{"name": "all", "title": "Everything"}])
+    return sources
+
+
+def test_the_four_copies_are_one_item_through_poll(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(serve(feed_server), feeds=[{"name": "all", "title": "Everything"}])
     assert main(["--config", str(config), "poll"]) == 0
     entries = feedparser.parse((config.parent / "out" / "all.atom").read_bytes()).entries
     shown = {e.link.split("/")[2].split(".")[0]: e for e in entries}
@@ -86,6 +92,30 @@ def test_the_four_copies_are_one_item_through_poll(
     assert main(["--config", str(config), "dupes", "--explain", item.id, refs[0]]) == 0  # an item's id
     assert "stored in one story" in capsys.readouterr().out
     assert main(["--config", str(config), "dupes", "--explain", item.id, "https://nowhere.example/x"]) == 1
+
+
+NAMES = list(OUTLETS)
+ORDERS = [NAMES[i:] + NAMES[:i] for i in range(5)] + [(NAMES[i:] + NAMES[:i])[::-1] for i in range(5)]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_polled_one_source_at_a_time_the_copies_are_one_item(
+    feed_server: FixtureServer, write_config: ConfigWriter, order: list[str]
+) -> None:
+    # Each outlet first, each last, and each between every two (all 120 orders: below, by Store.save).
+    path = write_config(serve(feed_server), feeds=[{"name": "all", "title": "Everything"}])
+    config = config_module.load(path)
+    store = Store(config.settings.database)
+    try:
+        store.sync_sources((s.name, s.url) for s in config.sources)
+        for name in order:
+            poll_sources(config, store, names=[name])
+        stories = store.select_stories(NAMES, None)
+    finally:
+        store.close()
+    groups = [{s.item.source, *(c.source for c in s.copies)} for s in stories]
+    assert sorted(len(g) for g in groups) in ([5], [1, 4]), groups
+    assert any(set(COPIES) <= g for g in groups), groups
 
 
 @pytest.fixture
