@@ -4,6 +4,7 @@ real copies are still offered. Through a real SQLite file and a real PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from datetime import timedelta
@@ -41,8 +42,9 @@ def text(seed: int) -> str:
 def article(n: int, source: str, content: str) -> Article:
     url = f"https://{source}.example/{n}"
     return make_article(
-        id=f"e{n}", source=source, entry_key=str(n), url=url, canonical_url=url, title=f"Story {n}", content=content
-    )
+        id=f"e{n}", source=source, entry_key=str(n), url=url, canonical_url=url, title=f"Story {n}", content=content,
+        content_hash=hashlib.sha256(content.encode()).hexdigest(),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -75,3 +77,12 @@ def test_a_copy_is_still_offered_when_its_footer_is_common(store: Store, monkeyp
     monkeypatch.setattr(store_module, "KEY_CAP", 5)
     copy = text(3).replace("<p>", "<p>Cut and copied. ", 1)
     assert lookup(store, copy) == ["e3"]
+
+
+def test_an_edit_indexes_the_keys_its_new_text_brings(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "KEY_CAP", 5)  # the footer offers none
+    edited = text(50)
+    for _ in range(2):  # the same edit seen twice: its keys are there already, none is added again
+        store.save("s0", [article(0, "s0", edited)], {"errors": 0}, NEAR)
+    assert lookup(store, edited.replace("<p>", "<p>Copied. ", 1)) == ["e0"]
+    assert lookup(store, text(0)) == ["e0"]  # the text before the edit still offers it

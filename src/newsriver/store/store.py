@@ -196,7 +196,7 @@ MAX_CANDIDATES = 8  # stored entries compared with a new one, those sharing most
 # and offers no candidate: a lookup reads at most this many rows a key, however large the store.
 KEY_CAP = 100
 _KEY_COLUMNS = ("key", "published", "entry_id", "source")
-_INSERT_KEYS = f"INSERT INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
+_INSERT_KEYS = f"INSERT OR IGNORE INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
 _IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
 
 
@@ -921,8 +921,11 @@ def offered(
                 hits[key].append((entry_id, published))
     found = []
     for keys, published in wanted:
+        # An entry whose publication date an edit changed has a key twice: it counts once.
         shared = Counter(
-            entry_id for key in keys for entry_id, when in hits.get(key, ()) if abs(when - published) <= window
+            entry_id
+            for key in keys
+            for entry_id in {entry_id for entry_id, when in hits.get(key, ()) if abs(when - published) <= window}
         )
         ranked = sorted(((-n, entry_id) for entry_id, n in shared.items() if n >= MIN_SHARED_KEYS))
         found.append([entry_id for _, entry_id in ranked[:MAX_CANDIDATES]])
@@ -1022,25 +1025,15 @@ def _index(
     prints: Mapping[str, Fingerprint],
 ) -> None:
     """Add the new rows' fingerprint keys, and the keys an edit brought to an edited row."""
-    k = dedupe_keys_table.c
-    rows = [
-        (key, published, row["id"], source)
-        for row in inserts
-        for published in (_seconds(row["published"]),)
-        for key in prints[row["id"]].keys
-    ]
     # Keys of the text before an edit stay: they only ever offer a candidate, which is then
-    # compared with the text as it is now. Those an edited row has are read at once, by key
-    # (the only index): rows of other entries with the same keys are few.
-    edited = {target for target, _ in updates}
-    have: set[tuple[int, str]] = set()
-    for chunk in _chunks(sorted({key for target in edited for key in prints[target].keys})):
-        for key, entry_id in conn.execute(select(k.key, k.entry_id).where(k.key.in_(chunk))):
-            if entry_id in edited:
-                have.add((key, entry_id))
-    for target, row in updates:
-        published = _seconds(row["published"])
-        rows += [(key, published, target, source) for key in prints[target].keys if (key, target) not in have]
+    # compared with the text as it is now. An edited row's keys are all offered again, and
+    # those it has already ignored: reading them first would read every row of a common key.
+    rows = [
+        (key, published, entry_id, source)
+        for entry_id, row in [*((row["id"], row) for row in inserts), *updates]
+        for published in (_seconds(row["published"]),)
+        for key in prints[entry_id].keys
+    ]
     if not rows:
         return
     if conn.dialect.name == "sqlite":
@@ -1048,7 +1041,10 @@ def _index(
         # parameter processing, which costs more than the insert (plain integers and text).
         conn.exec_driver_sql(_INSERT_KEYS, rows)
     else:
-        conn.execute(insert(dedupe_keys_table), [dict(zip(_KEY_COLUMNS, r, strict=True)) for r in rows])
+        from sqlalchemy.dialects.postgresql import insert as upsert
+
+        keys = [dict(zip(_KEY_COLUMNS, r, strict=True)) for r in rows]
+        conn.execute(upsert(dedupe_keys_table).on_conflict_do_nothing(), keys)
 
 
 def _seconds(when: datetime) -> int:
