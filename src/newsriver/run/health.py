@@ -8,6 +8,7 @@ space above ``settings.min_free_space``, and the SQLite file still the one opene
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,9 @@ FAILURES = (SQLAlchemyError, StoreError, OSError)
 
 def reason(exc: BaseException) -> str:
     """A failure in one line without the SQL statement, so the same failure reads the same."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        # Named by its folder: atomic writes go through a temporary file of a new name each time.
+        return f"{exc.strerror}: {Path(os.fsdecode(exc.filename)).parent}"
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -49,9 +53,12 @@ class Trouble:
         self.problem: str | None = None
 
     def failed(self, exc: BaseException) -> None:
-        problem = reason(exc)
-        if problem != self.problem and not isinstance(exc, DatabaseFileChanged):  # that one said it already
-            log.error("%s failed: %s", self.what, problem)
+        if isinstance(exc, DatabaseFileChanged):
+            self.problem = str(exc)  # said already (DatabaseFile); the same words appear once in /healthz
+            return
+        problem = f"{self.what} failed: {reason(exc)}"
+        if problem != self.problem:
+            log.error("%s", problem)
         self.problem = problem
 
     def ok(self) -> None:

@@ -22,7 +22,7 @@ from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
-from newsriver.run.health import FAILURES, Health
+from newsriver.run.health import FAILURES, Health, reason
 from newsriver.run.metrics import CONTENT_TYPE, Metrics
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
@@ -180,12 +180,16 @@ class Service:
         for setting in ("database", "listen"):
             if getattr(new.settings, setting) != getattr(self.config.settings, setting):
                 log.warning("config: settings.%s changes only take effect after a restart", setting)
+        # New sources get a row with no next poll, so the next tick polls them at once.
+        try:
+            self.store.sources.sync((s.name, s.url) for s in new.sources)
+        except FAILURES:
+            self._config_stamp = (0, 0)  # the store refused it (a full disk): reload again next tick
+            raise
         old_sources = {s.name for s in self.config.sources}
         self.config = new.model_copy(
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
-        # New sources get a row with no next poll, so the next tick polls them at once.
-        self.store.sources.sync((s.name, s.url) for s in new.sources)
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
         log.info(
@@ -219,7 +223,10 @@ class Service:
         clean = self._work.acquire(timeout=STOP_GRACE_SECONDS)
         if clean:
             self._work.release()
-            self.coordinator.leave()  # our leases go at once; a killed worker's expire
+            try:
+                self.coordinator.leave()  # our leases go at once; a killed worker's at its successor's start
+            except FAILURES as exc:
+                log.warning("leases not released (%s): the next start releases them", reason(exc))
         log.info("stopped")
         return clean
 
