@@ -20,7 +20,7 @@ from newsriver.ingest.network import Network, Route, is_public
         ("8.8.8.8", True),
         ("93.184.215.14", True),
         ("2606:4700::1111", True),
-        ("::ffff:8.8.8.8", True),
+        ("::ffff:8.8.8.8", False),  # IPv4-mapped: not globally reachable (IANA), whatever it carries
         ("10.0.0.1", False),
         ("172.16.5.4", False),
         ("192.168.1.1", False),

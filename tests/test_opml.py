@@ -76,3 +76,48 @@ def test_a_broken_opml_file_changes_nothing(tmp_path: Path, capsys: pytest.Captu
     assert main(["--config", str(path), "sources", "import-opml", str(tmp_path / "bad.opml")]) == 1
     assert "not an OPML file" in capsys.readouterr().err
     assert path.read_text() == CONFIG
+
+
+THIRD_PARTY = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>A list from the internet</title></head><body>
+  <outline type="rss" text="Metadata" xmlUrl="http://169.254.169.254/latest/meta-data/iam/security-credentials/"/>
+  <outline type="rss" text="Loopback" xmlUrl="http://127.0.0.1:2375/containers/json"/>
+  <outline type="rss" text="Mapped" xmlUrl="http://[::ffff:10.0.0.1]/feed"/>
+  <outline type="rss" text="Dummy" xmlUrl="http://192.0.0.8/feed"/>
+  <outline type="rss" text="Local name" xmlUrl="http://localhost:8080/admin"/>
+  <outline type="rss" text="Public" xmlUrl="https://93.184.215.14/feed.xml"/>
+</body></opml>
+"""
+
+
+def test_import_refuses_non_public_addresses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "list.opml").write_bytes(THIRD_PARTY)
+    assert main(["--config", str(path), "sources", "import-opml", str(tmp_path / "list.opml")]) == 0
+    printed = capsys.readouterr().out
+    for refusal in (
+        "169.254.169.254 is a non-public address (link-local)",
+        "127.0.0.1 is a non-public address (loopback)",
+        "::ffff:10.0.0.1 is a non-public address (IPv4-mapped)",
+        "192.0.0.8 is a non-public address (IPv4 dummy address)",
+        "localhost resolves to",
+    ):
+        assert refusal in printed
+    assert printed.count("; import with --allow-private to add it") == 5
+    assert "added 1 sources: public" in printed
+    (imported,) = [s for s in config.load(path).sources if s.name == "public"]
+    assert imported.allow_private is False  # its fetches stay on public addresses for good
+    assert main(["--config", str(path), "check"]) == 0
+
+
+def test_import_with_allow_private_adds_them_marked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "list.opml").write_bytes(THIRD_PARTY)
+    args = ["--config", str(path), "sources", "import-opml", "--allow-private", str(tmp_path / "list.opml")]
+    assert main(args) == 0
+    assert "added 6 sources" in capsys.readouterr().out
+    added = [s for s in config.load(path).sources if s.name != "one"]
+    assert len(added) == 6 and all(s.allow_private is True for s in added)
+    assert "allow_private: true" in path.read_text()  # visible in the file, for the operator to review

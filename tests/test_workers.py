@@ -37,7 +37,7 @@ LEASE = timedelta(minutes=2)
 def test_choose_keeps_per_host_limits_counting_other_workers() -> None:
     due = [Due(f"s{n}", f"https://{'a' if n < 4 else 'b'}.example/{n}") for n in range(6)]
     assert choose(due, Counter(), limit=10, per_host=2) == ["s0", "s1", "s4", "s5"]
-    assert choose(due, Counter({"a.example": 2}), limit=10, per_host=2) == ["s4", "s5"]
+    assert choose(due, Counter({"https://a.example:443": 2}), limit=10, per_host=2) == ["s4", "s5"]  # keyed by origin
     assert choose(due, Counter(), limit=3, per_host=2) == ["s0", "s1", "s4"]
 
 

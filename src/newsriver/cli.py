@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from newsriver import __version__
+from newsriver import __version__, redact
 from newsriver.config import load as config_module
 from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
@@ -109,10 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer = sources.add_parser("import-opml", help="add an OPML file's feeds to the config, keeping its comments")
     importer.add_argument("file", type=Path)
+    importer.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="also add feeds on loopback, private or link-local addresses (refused by default)",
+    )
     importer.set_defaults(config_handler=_import_opml)
     exporter = sources.add_parser("export-opml", help="write the configured sources as OPML")
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     exporter.set_defaults(config_handler=_export_opml)
+    reset = sources.add_parser("reset", help="clear sources' error backoff, Retry-After wait and gone state")
+    reset.add_argument("names", nargs="+", metavar="NAME")
+    reset.set_defaults(handler=_reset_sources)
     return parser
 
 
@@ -137,10 +145,21 @@ def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
         data = args.file.read_bytes()
     except OSError as exc:
         raise NewsriverError(f"{args.file}: cannot read: {exc.strerror}") from exc
-    result = opml.import_opml(path, data)
+    result = opml.import_opml(path, data, allow_private=args.allow_private)
     for note in result.skipped:
         print(f"skipped {note}")
     print(f"{path}: added {len(result.added)} sources" + (f": {', '.join(result.added)}" if result.added else ""))
+    return 0
+
+
+def _reset_sources(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver.run.reset import reset_sources
+
+    unknown = sorted(set(args.names) - {s.name for s in config.sources})
+    if unknown:
+        raise NewsriverError(f"no source named {', '.join(unknown)} in the config")
+    for line in reset_sources(store, args.names):
+        print(line)
     return 0
 
 
@@ -230,11 +249,14 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver.publish.access import AdminAccess
     from newsriver.publish.serve import FeedServer, close_server, make_server  # waitress
 
     settings = config.settings
     documents = _coordination().rendered_documents(store) if args.from_database else None
-    app = FeedServer(settings.output_dir, max_age=config.cache_max_age(), files=documents)
+    app = FeedServer(
+        settings.output_dir, max_age=config.cache_max_age(), files=documents, admin=AdminAccess.of(settings)
+    )
     server = make_server(app, settings.listen_host, settings.listen_port)
     origin = "the database" if documents else settings.output_dir
     print(f"serving {origin} on http://{settings.listen}/", file=sys.stderr, flush=True)
@@ -337,18 +359,18 @@ def _status_table(
                 "entries": counts.get(cfg.name, 0),
                 "next_poll": row.next_poll if row else None,
                 "errors": row.errors if row else 0,
-                "last_error": row.last_error if row else "",
-                "url": cfg.url,
-                "feed_url": row.feed_url if row else cfg.url,  # differs after a move or discovery
+                "last_error": redact.text(row.last_error) if row else "",
+                "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
+                "feed_url": redact.display_url(row.feed_url if row else cfg.url),  # differs after a move or discovery
                 "retry_after": row.retry_after if row else None,
                 # which worker is polling it right now, and until when its claim holds
                 "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
             }
         )
         if row and row.feed_url_origin == "redirect":
-            notes.append(f"{cfg.name}: moved permanently to {row.feed_url}; update the config")
+            notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
         elif row and row.feed_url_origin == "discovery":
-            notes.append(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}")
+            notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
     return table, notes
 
 

@@ -77,3 +77,23 @@ def host_of(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` (RFC 6454), the port always written; "" for an unusable URL.
+
+    Two services on one machine are two origins: what one asks (Retry-After, a credential)
+    never concerns the other.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host or scheme not in _DEFAULT_PORTS:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port or _DEFAULT_PORTS[scheme]}"

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from newsriver import redact
 from newsriver.config import load as config_module
-from newsriver.errors import ConfigError, NewsriverError
+from newsriver.errors import ConfigError, FetchError, NewsriverError
+from newsriver.ingest.network import Network, kind
 from newsriver.publish.files import write_atomic
 from newsriver.urls import canonical
 
@@ -67,12 +71,44 @@ def _unique_name(wanted: str, taken: set[str]) -> str:
     return name
 
 
-def import_opml(config_path: Path, data: bytes) -> ImportResult:
+def _non_public(url: str, network: Network) -> str:
+    """Why ``url`` points at a non-public address, or "" (a name that does not resolve now is
+    let through: ``allow_private: false`` still holds its fetches to public addresses)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return "not a valid URL"
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return "" if network.is_public(literal) else f"{host} is a non-public address ({kind(literal)})"
+    try:
+        found = [ipaddress.ip_address(a) for a in network.resolve(host, port)]
+    except FetchError:
+        return ""
+    for ip in found:
+        if not network.is_public(ip):
+            return f"{host} resolves to {ip}, a non-public address ({kind(ip)})"
+    return ""
+
+
+def import_opml(
+    config_path: Path, data: bytes, allow_private: bool = False, network: Network | None = None
+) -> ImportResult:
     """Append the OPML's feeds to the config file's ``sources``, keeping comments and layout.
 
     A feed whose canonical URL is already configured (or repeated in the OPML) is skipped
     with a note. The new file is validated before it replaces the old one.
+
+    A list from elsewhere is not trusted like the operator's own config: a feed on a
+    non-public address (cloud metadata, loopback, the intranet) is refused unless
+    ``allow_private``, and every feed added gets ``allow_private`` written on it, false
+    unless allowed, so later fetches stay on public addresses whatever its name resolves to.
     """
+    network = network or Network()
     outlines = read_outlines(data)
     yaml = YAML()  # round-trip mode: comments, order and quoting survive
     yaml.preserve_quotes = True
@@ -90,12 +126,19 @@ def import_opml(config_path: Path, data: bytes) -> ImportResult:
         if key in known:
             skipped.append(f"{outline.url}: already configured as {known[key]!r}")
             continue
+        where = "" if allow_private else _non_public(outline.url, network)
+        if where:
+            skipped.append(
+                f"{redact.display_url(outline.url)}: refused: {where}; import with --allow-private to add it"
+            )
+            continue
         name = _unique_name(_slug(outline.title) or _slug(key.split("://", 1)[-1]), taken)
         source = CommentedMap(name=name, url=outline.url)
         if outline.title:
             source["title"] = outline.title
         if outline.tags:
             source["tags"] = list(outline.tags)
+        source["allow_private"] = allow_private
         sources.append(source)
         known[key] = name
         taken.add(name)

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from newsriver import redact
+from newsriver.config.private import SettingsAccess, SourceAccess
 from newsriver.stories.match import NearPolicy
 from newsriver.stories.retention import RetentionLimits
 
@@ -110,7 +112,7 @@ class Retention(_Strict):
     max_items_per_source: int | None = Field(default=1000, ge=1)
 
 
-class SourceConfig(_Strict):
+class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, public, allow_private
     name: str = Field(pattern=SLUG)
     url: str
     title: str | None = None
@@ -126,7 +128,7 @@ class SourceConfig(_Strict):
     @classmethod
     def _http_url(cls, url: str) -> str:
         if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            raise ValueError(f"{redact.display_url(url)!r} is not an http:// or https:// URL")
         return url
 
 
@@ -181,7 +183,7 @@ class DedupeSettings(_Strict):
         return NearPolicy(self.threshold, self.window) if self.enabled else None
 
 
-class Settings(_Strict):
+class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
     title: str = "newsriver"  # heading of the index page
     websub_hubs: list[str] = []  # pinged after a feed changes; advertised as rel=hub
     database: str = "sqlite:///var/newsriver.db"

@@ -27,6 +27,7 @@ from urllib3.util import make_headers, parse_url
 
 from newsriver import __version__
 from newsriver.errors import FetchError
+from newsriver.ingest.credentials import RequestSettings
 from newsriver.ingest.network import Network, Route
 from newsriver.models import FetchResult, FetchState
 
@@ -52,11 +53,17 @@ class FetchLimits:
     max_redirects: int = 5
 
 
-def fetch(state: FetchState, limits: FetchLimits | None = None, network: Network | None = None) -> FetchResult:
+def fetch(
+    state: FetchState,
+    limits: FetchLimits | None = None,
+    network: Network | None = None,
+    request: RequestSettings | None = None,
+) -> FetchResult:
     """GET a feed, conditionally when validators are known; raise FetchError on failure.
 
     ``state.public`` says the URL was reached from a public address (a stored redirect or
-    discovery), so it may not lead into private address space either.
+    discovery), so it may not lead into private address space either. ``request`` holds the
+    source's credentials and headers, sent only to its own origin (see ``credentials``).
     """
     limits = limits or FetchLimits()
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
@@ -67,7 +74,7 @@ def fetch(state: FetchState, limits: FetchLimits | None = None, network: Network
     route = Route(network or Network(), state.public)
     with _Deadline(limits.deadline) as deadline:
         try:
-            return _follow(state.url, headers, limits, route, deadline)
+            return _follow(state.url, headers, limits, route, deadline, request)
         except FetchError:
             if deadline.expired:
                 raise deadline.error() from None
@@ -78,12 +85,20 @@ def fetch(state: FetchState, limits: FetchLimits | None = None, network: Network
             raise FetchError(_describe(exc, limits)) from exc
 
 
-def _follow(url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline) -> FetchResult:
+def _follow(
+    url: str,
+    headers: dict[str, str],
+    limits: FetchLimits,
+    route: Route,
+    deadline: _Deadline,
+    request: RequestSettings | None,
+) -> FetchResult:
     visited = [url]
     permanent = ""  # where the leading run of 301/308 redirects ends: the feed's new home
     moving = True
     while True:
-        with _exchange(url, headers, limits, route, deadline) as response:
+        sent = request.apply(headers, url) if request else headers  # re-decided at every hop
+        with _exchange(url, sent, limits, route, deadline) as response:
             location = response.headers.get("location", "")
             if response.status in REDIRECTS and location:
                 target = _redirect_target(visited, location, limits)

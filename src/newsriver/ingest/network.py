@@ -15,36 +15,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from newsriver.errors import FetchError
+from newsriver.ingest import addresses
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
-# IPv6 forms that carry an IPv4 address the kernel may reach: NAT64 and the deprecated
-# IPv4-compatible form (IPv4-mapped and 6to4 have their own accessors).
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-
 
 def is_public(ip: IPAddress) -> bool:
-    """True for globally routable unicast addresses, looking inside IPv6 wrappers of IPv4."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = ip.ipv4_mapped or ip.sixtofour
-        if inner is None and (ip in _NAT64 or ip in _IPV4_COMPATIBLE):
-            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if inner is not None:
-            return is_public(inner)
-    return ip.is_global and not ip.is_multicast
+    """True for globally reachable unicast addresses (IANA's table, see ``addresses``)."""
+    return addresses.is_global(ip)
 
 
 def kind(ip: IPAddress) -> str:
     """A word for the operator: what sort of non-public address this is."""
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_private:
-        return "private"
-    return "non-public"
+    return addresses.describe(ip)
 
 
 def resolve(host: str, port: int) -> list[str]:

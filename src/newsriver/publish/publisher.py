@@ -19,6 +19,7 @@ from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
 from newsriver.publish.files import write_atomic
 from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
+from newsriver.publish.public import clean_stories, hidden_source_url, listed, public_url
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
@@ -36,11 +37,14 @@ def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
     sources = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
+        shown = cfg.public  # a public: false source is credited by title alone (see public)
         sources[cfg.name] = SourceInfo(
             name=cfg.name,
             title=cfg.title or (row.title if row else "") or cfg.name,
-            url=row.feed_url if row else cfg.url,
-            link=row.link if row else "",
+            url=public_url(row.feed_url if row else cfg.url)
+            if shown
+            else hidden_source_url(config.settings.base_url, cfg.name),
+            link=public_url(row.link) if row and shown else "",
         )
     return sources
 
@@ -126,13 +130,14 @@ def publish_feeds(
             return []
     renderers = _renderers()
     sources = source_infos(config, store)
+    hidden = {s.name for s in config.sources if not s.public}
     rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
     summaries = []
     for feed in config.feeds:
         names = config.feed_sources(feed)
-        stories = feed_stories(config, store, feed, names, now)
+        stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
         articles, copies = _articles(feed, stories, sources)
         info = feed_info(config, feed)
         archive_url = ""
@@ -140,7 +145,8 @@ def publish_feeds(
             pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
             for page in pages:
-                page_articles, page_copies = _articles(feed, page.stories, sources)
+                page_stories = clean_stories(page.stories, config.settings.clean_links)
+                page_articles, page_copies = _articles(feed, page_stories, sources)
                 files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
             stale += gone
             if newest_page:
@@ -148,11 +154,11 @@ def publish_feeds(
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
-        files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in names])
+        files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in listed(names, hidden)])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
         updated = max((a.updated for a in articles), default=None)
         summaries.append(FeedSummary(info, tuple(feed.formats), len(articles), updated, health, archive_url))
-    files["sources.opml"] = render_opml("All sources", list(sources.values()))
+    files["sources.opml"] = render_opml("All sources", [sources[n] for n in listed(sources, hidden)])
     files["index.html"] = render_index(config.settings.title, summaries)
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:

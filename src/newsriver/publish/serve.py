@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
+from newsriver.publish.access import ADMIN_PATHS, AdminAccess
 
 StartResponse = Callable[..., Any]
 Health = Callable[[], dict[str, Any]]
@@ -62,7 +63,7 @@ def file_name(url_path: str) -> str | None:
 class FeedServer:
     """WSGI application over the output folder (or ``files``, e.g. the database).
 
-    ``health`` feeds ``/healthz`` and ``metrics`` ``/metrics``.
+    ``health`` feeds ``/healthz`` and ``metrics`` ``/metrics``, for ``admin``'s clients only.
     """
 
     def __init__(
@@ -72,8 +73,10 @@ class FeedServer:
         max_age: int = 60,
         metrics: Callable[[], tuple[str, bytes]] | None = None,
         files: Callable[[str], ServedFile | None] | None = None,
+        admin: AdminAccess | None = None,
     ) -> None:
         self.root = root
+        self.admin = admin or AdminAccess()
         self.files = files
         self.health = health
         self.max_age = max_age
@@ -86,6 +89,8 @@ class FeedServer:
         if method not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", b"method not allowed\n", [("Allow", "GET, HEAD")])
         path = environ.get("PATH_INFO", "/")
+        if path in ADMIN_PATHS and not self.admin.allows(environ):
+            return _plain(start_response, "403 Forbidden", b"forbidden: not in settings.admin_networks\n")
         if path == "/healthz":
             report = self.health() if self.health else {"status": "ok"}
             body = json.dumps(report, default=str).encode()
@@ -247,4 +252,9 @@ def close_server(server: Any) -> None:
     Closed from outside, its socket can vanish under the thread's select() (EBADF); the
     trigger runs the close in the serving thread itself, between two rounds of its loop.
     """
-    server.trigger.pull_trigger(server.close)
+    try:
+        server.trigger.pull_trigger(server.close)
+    except OSError:
+        # The trigger's pipe is already gone (seen once in a loaded test run: EBADF), so no
+        # loop is left to run the close in: close here, which is then safe.
+        server.close()

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from newsriver import redact
+
 # Attributes every LogRecord has; anything else on a record came in through ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -28,10 +30,11 @@ class JsonFormatter(logging.Formatter):
 
 def setup(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    formatter = (
+        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    # Every line, at every level, passes through redact: no source's secret reaches the log.
+    handler.setFormatter(redact.Scrubbing(formatter))
     handler.set_name("newsriver")
     root = logging.getLogger()
     # Replace only our own handler, so calling main() twice (tests, embedding) logs once.

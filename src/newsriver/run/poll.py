@@ -24,8 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from newsriver import redact
 from newsriver.config.schema import Config, Settings, SourceConfig
 from newsriver.errors import FetchError, ParseError
+from newsriver.ingest.credentials import discovery_stays_public, for_source, public_only
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone
@@ -35,7 +37,7 @@ from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
-from newsriver.urls import host_of
+from newsriver.urls import origin_of
 
 if TYPE_CHECKING:
     from newsriver.ingest.discover import FeedLink
@@ -61,9 +63,9 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
-def fetch_state(row: SourceRow) -> FetchState:
-    """What fetching the source needs from its stored row."""
-    return FetchState(row.feed_url, row.etag, row.last_modified, public=row.via_public)
+def fetch_state(row: SourceRow, cfg: SourceConfig) -> FetchState:
+    """What fetching the source needs from its stored row, and whether it must stay on public addresses."""
+    return FetchState(row.feed_url, row.etag, row.last_modified, public=row.via_public or public_only(cfg))
 
 
 def poll_sources(
@@ -83,7 +85,7 @@ def poll_sources(
 
     Sources that asked to be left alone — gone, or their host inside a Retry-After — are
     skipped even when named. At most ``settings.concurrency`` fetches run at once and at
-    most ``settings.host_concurrency`` to one host (see ``HostSlots``).
+    most ``settings.host_concurrency`` to one origin: scheme, host and port (see ``HostSlots``).
     """
     settings = config.settings
     limits = limits or fetch_limits(settings)
@@ -134,7 +136,7 @@ def _claim(
         if reason:
             report(Outcome(cfg.name, "skipped", note=reason))
         else:
-            slots.add(host_of(row.feed_url), cfg)
+            slots.add(origin_of(row.feed_url), cfg)
     # The publishing rhythm of every queued source, read at once: a pass fetches a source
     # once, so what its own fetch brings is all that changes its rhythm. A day's margin
     # keeps the window right for a clock read later in the pass.
@@ -201,19 +203,20 @@ def _discovery() -> Callable[[FetchResult], list[FeedLink] | None]:
 def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, how: _Retrieval) -> Retrieved:
     try:
         result, values, notes = _document(row, cfg, how)
-        return _digested(row, cfg, now, result, values, "; ".join(notes), how)
+        return _digested(row, cfg, now, result, values, redact.text("; ".join(notes)), how)
     except (FetchError, ParseError) as exc:
         status, headers = (exc.status, exc.headers) if isinstance(exc, FetchError) else (None, {})
-        return Retrieved("error", Response("error", status, headers), error=str(exc))
+        return Retrieved("error", Response("error", status, headers), error=redact.text(str(exc)))
     except Exception as exc:  # a source must never take the worker down
         log.exception("%s: unexpected failure", cfg.name)
-        return Retrieved("error", Response("error"), error=f"internal error: {type(exc).__name__}: {exc}")
+        return Retrieved("error", Response("error"), error=redact.text(f"internal error: {type(exc).__name__}: {exc}"))
 
 
 def _document(row: SourceRow, cfg: SourceConfig, how: _Retrieval) -> tuple[FetchResult, dict[str, Any], list[str]]:
     """The source's document (the feed an HTML page links to, for a page), the source columns
     that change with it, and notes on what changed."""
-    result = fetch(fetch_state(row), how.limits, how.network)
+    request = for_source(cfg)  # credentials and headers, for the source's own origin only
+    result = fetch(fetch_state(row, cfg), how.limits, how.network, request)
     values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
     notes = []
     if result.permanent_url:
@@ -230,7 +233,8 @@ def _document(row: SourceRow, cfg: SourceConfig, how: _Retrieval) -> tuple[Fetch
     if not found:
         raise ParseError('not a feed: an HTML page without a <link rel="alternate"> to a feed')
     # A different resource: the page's validators do not apply to it.
-    result = fetch(FetchState(found[0].url, public=page.public), how.limits, how.network)
+    public = page.public or discovery_stays_public(cfg, page.url, found[0].url)
+    result = fetch(FetchState(found[0].url, public=public), how.limits, how.network, request)
     if feeds_in(result) is not None:
         raise ParseError(f"not a feed: {found[0].url}, discovered on {page.url}, is an HTML page too")
     values = {
@@ -343,7 +347,7 @@ class _Writer:
         ``waiting`` for it in this pass are skipped."""
         self._write_rows()  # written before the wait, which must have the last word on these rows
         self._host_waits[host] = until
-        on_host = (name for name, row in self._store.sources.rows().items() if host_of(row.feed_url) == host)
+        on_host = (name for name, row in self._store.sources.rows().items() if origin_of(row.feed_url) == host)
         self._store.sources.defer(on_host, until)
         note = left_alone(False, until, self._clock())
         self._outcomes += [Outcome(source.name, "skipped", note=note) for source in waiting]

@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
+from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.run.health import FAILURES, Health, reason
@@ -177,7 +178,7 @@ class Service:
             for problem in exc.problems:
                 log.error("config not reloaded: %s", problem)
             return False
-        for setting in ("database", "listen"):
+        for setting in ("database", "listen", "admin_networks", "trusted_proxies"):
             if getattr(new.settings, setting) != getattr(self.config.settings, setting):
                 log.warning("config: settings.%s changes only take effect after a restart", setting)
         # New sources get a row with no next poll, so the next tick polls them at once.
@@ -238,6 +239,7 @@ class Service:
             self.health,
             max_age=self.config.cache_max_age(),
             metrics=lambda: (CONTENT_TYPE, self.metrics.render()),
+            admin=AdminAccess.of(settings),
         )
         server = make_server(app, settings.listen_host, settings.listen_port)
         threading.Thread(target=server.run, name="http", daemon=True).start()

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsriver.publish.serve import ServedFile
 from newsriver.store.schema import chunks, leases_table, meta_table, rendered_table, sources_table, workers_table
-from newsriver.urls import host_of
+from newsriver.urls import origin_of
 
 if TYPE_CHECKING:
     from newsriver.store.store import Store
@@ -60,11 +60,11 @@ class Due:
 
 
 def choose(due: Sequence[Due], active_per_host: Counter[str], limit: int, per_host: int) -> list[str]:
-    """Which due sources to claim: oldest first, at most ``per_host`` in flight per host."""
+    """Which due sources to claim: oldest first, at most ``per_host`` in flight per origin."""
     in_flight = Counter(active_per_host)
     chosen = []
     for source in due:
-        host = host_of(source.feed_url)
+        host = origin_of(source.feed_url)
         if in_flight[host] >= per_host:
             continue
         in_flight[host] += 1
@@ -143,7 +143,7 @@ class Coordinator:
             if self.postgres:
                 conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             active = Counter(
-                host_of(r.feed_url)
+                origin_of(r.feed_url)
                 for r in conn.execute(select(s.c.feed_url).join(lt, lt.c.source == s.c.name).where(lt.c.until >= now))
             )
             query = (
