@@ -105,6 +105,9 @@ class Service:
         settings = self.config.settings
         names = {s.name for s in self.config.sources}
         while not self._stopping.is_set():
+            # A heartbeat per batch, not per tick: a long tick must not look like a dead worker
+            # to one starting (Coordinator.take_over).
+            self.coordinator.heartbeat(self.clock())
             claimed = self.coordinator.claim(
                 names, self.clock(), settings.concurrency * 4, settings.host_concurrency, settings.lease
             )
