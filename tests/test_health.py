@@ -15,11 +15,16 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 import requests
+
+from newsriver.config.schema import Config
+from newsriver.run.health import Health
+from newsriver.store.store import Store
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 from .processes import stop
@@ -107,7 +112,7 @@ def test_a_full_disk_is_said_once_and_the_service_recovers_when_space_returns(
         fill(filler)
         sick = wait_for(healthz(port), lambda r: r.status_code == 503).json()
         assert sick["status"] == "error"
-        assert f"output folder {disk / 'out'}: 0 bytes free, below min_free_space" in sick["problems"]
+        assert f"output folder {disk / 'out'}: 0 bytes free, below min_free_space 1048576" in sick["problems"]
 
         # A source added now must be stored (SQLite) or published (PostgreSQL) into the full
         # disk, and fails tick after tick: said once, without a traceback.
@@ -188,3 +193,29 @@ def test_a_database_file_deleted_or_replaced_stops_storing_and_says_so(
         assert requests.get(healthz(port), timeout=5).status_code == 503
     finally:
         assert service.stop() == 0
+
+
+def test_sources_overdue_with_nothing_stored_since_are_an_error(database_url: str, tmp_path: Path) -> None:
+    settings = {"database": database_url, "output_dir": str(tmp_path), "tick": "5s", "deadline": "60s"}
+    config = Config.model_validate({"settings": settings, "sources": [{"name": "a", "url": "http://a.example/"}]})
+    store = Store(database_url)
+    try:
+        store.sources.sync([("a", "http://a.example/")])
+        now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        health = Health(store, now - timedelta(hours=1))
+        last = now - timedelta(minutes=40)
+        store.sources.update_many([("a", {"last_fetch": last, "next_poll": now - timedelta(minutes=10)})])
+        report = health.report(config, now, None)
+        assert report["problems"] == ["nothing stored for 2400 s while 1 sources are overdue"]
+        assert report["last_store_age"] == 2400 and report["oldest_overdue_age"] == 600
+        # Overdue by less than the grace (a tick and a fetch's deadline): not yet an error.
+        store.sources.update_many([("a", {"next_poll": now - timedelta(seconds=60)})])
+        assert health.report(config, now, None)["problems"] == []
+        # Stored recently: a backlog being worked through is no error either.
+        store.sources.update_many([("a", {"last_fetch": now, "next_poll": now - timedelta(minutes=10)})])
+        assert health.report(config, now, None)["status"] == "ok"
+        # A service that just started gets the grace from its start.
+        store.sources.update_many([("a", {"last_fetch": last})])
+        assert Health(store, now - timedelta(seconds=10)).report(config, now, None)["status"] == "ok"
+    finally:
+        store.close()

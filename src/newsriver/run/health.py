@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from newsriver.errors import StoreError
 from newsriver.store.store import Store, sqlite_file
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 # Errors a tick's storing or publishing may meet that say nothing about a source: a full or
 # read-only disk, a database gone or refusing writes.
 FAILURES = (SQLAlchemyError, StoreError, OSError)
@@ -127,7 +125,9 @@ class Health:
             problems += _writable(what, folder)
             left = free[what] = _free_bytes(folder)
             if left is not None and left < settings.min_free_space:
-                problems.append(f"{what} folder {folder}: {left} bytes free, below min_free_space")
+                problems.append(
+                    f"{what} folder {folder}: {left} bytes free, below min_free_space {settings.min_free_space}"
+                )
         report: dict[str, Any] = {
             "last_publish": last_publish.isoformat() if last_publish else None,
             "last_publish_age": _age(last_publish, now),
