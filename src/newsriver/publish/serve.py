@@ -241,6 +241,8 @@ def make_server(app: FeedServer, host: str, port: int, threads: int = 8) -> Any:
             connection_limit=CONNECTION_LIMIT,
             channel_timeout=CHANNEL_TIMEOUT,
             cleanup_interval=10,
+            # select() cannot watch a descriptor numbered past 1,023: poll() has no such limit.
+            asyncore_use_poll=True,
         )
     except OSError as exc:
         raise NewsriverError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
