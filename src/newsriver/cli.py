@@ -25,6 +25,7 @@ from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import poll_sources, utcnow
 from newsriver.run.prune import apply_retention
+from newsriver.store import full_text
 from newsriver.store.store import Store
 from newsriver.stories.match import explain
 
@@ -345,6 +346,7 @@ def _status_table(
     """One row per configured source, and notes on the sources polled at another URL."""
     rows = store.sources.rows()
     counts = store.sources.entry_counts()
+    pages = full_text.counts(store) if any(cfg.full_text for cfg in config.sources) else {}
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     for cfg in config.sources:
@@ -367,6 +369,9 @@ def _status_table(
                 "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
             }
         )
+        if cfg.full_text:
+            table[-1]["full_text"] = pages.get(cfg.name, dict.fromkeys(full_text.COUNTED, 0))
+            notes.append(f"{cfg.name}: full text: " + ", ".join(f"{k} {v}" for k, v in table[-1]["full_text"].items()))
         if row and row.feed_url_origin == "redirect":
             notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
         elif row and row.feed_url_origin == "discovery":

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from newsriver.store.store import Store
 
 
+COUNTED = ("fetched", "extracted", "refused", "failed")
+
+
 @dataclass(frozen=True, slots=True)
 class KnownPage:
     """A stored entry of a ``full_text`` source, as far as its page goes."""
@@ -64,10 +67,15 @@ def record(store: Store, source: str, records: Iterable[PageRecord], now: dateti
 
 
 def counts(store: Store) -> dict[str, dict[str, int]]:
-    """Pages by source and result."""
+    """By source, its entries' pages: ``fetched``, ``extracted`` (their article replaced the
+    teaser), ``refused`` (by robots.txt), ``failed`` (an error, not HTML, too large)."""
     p = pages_table.c
-    by_source: dict[str, dict[str, int]] = defaultdict(dict)
+    by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED, 0))
     with store.transaction() as conn:
         for source, result, n in conn.execute(select(p.source, p.result, func.count()).group_by(p.source, p.result)):
-            by_source[source][result] = n
+            tally = by_source[source]
+            if result in ("extracted", "kept_teaser"):
+                tally["fetched"] += n
+            if result != "kept_teaser":
+                tally[result] += n
     return dict(by_source)
