@@ -234,7 +234,9 @@ def test_a_pass_without_full_text_sources_imports_no_extractor(feed_server: Fixt
 
 
 @needs_corpus
-def test_a_teaser_outlet_folds_with_the_full_copies(feed_server: FixtureServer, write_config: ConfigWriter) -> None:
+def test_a_teaser_outlet_folds_with_the_full_copies(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: Any
+) -> None:
     title, _, rest = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8").partition("\n")
     paragraphs = [p.strip() for p in rest.split("\n\n") if p.strip()]
     full = "".join(f"<p>{p}</p>" for p in paragraphs)
@@ -266,3 +268,7 @@ def test_a_teaser_outlet_folds_with_the_full_copies(feed_server: FixtureServer, 
     [item] = parsed.entries
     assert item.link == "https://wire.example/cartel"
     assert [link.href for link in item.links if link.rel == "related"] == [feed_server.url("/s/cartel")]
+    capsys.readouterr()
+    assert main(["--config", str(path), "dupes", "--since", "3650d"]) == 0
+    [metro_line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("metro")]
+    assert "(its page's full text)" in metro_line

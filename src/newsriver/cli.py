@@ -291,6 +291,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
         return 0
+    ids = [article.id for members in groups for article, _ in members]
+    paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
     for members in groups:
         print(members[0][0].title)
         for position, (article, similarity) in enumerate(members):
@@ -298,6 +300,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             how = "first stored"
             if earlier and similarity is not None:
                 how = f"{similarity:.2f} {explain(article, earlier)}"
+            if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
+                how += " (its page's full text)"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
     return 0
 

@@ -79,3 +79,14 @@ def counts(store: Store) -> dict[str, dict[str, int]]:
             if result != "kept_teaser":
                 tally[result] += n
     return dict(by_source)
+
+
+def extracted(store: Store, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` (article ids) whose content is the article extracted from their page."""
+    p = pages_table.c
+    found: set[str] = set()
+    with store.transaction() as conn:
+        for chunk in chunks(ids):
+            query = select(p.entry_id).where(p.entry_id.in_(chunk), p.result == "extracted")
+            found.update(conn.execute(query).scalars())
+    return found
