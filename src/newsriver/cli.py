@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
     dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
+    dupes.add_argument(
+        "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
+    )
     dupes.set_defaults(handler=_dupes)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -287,6 +290,9 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
+    if args.explain:
+        return _explain_pair(config, store, args.explain)
+
     groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
@@ -303,6 +309,25 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
                 how += " (its page's full text)"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
+    return 0
+
+
+def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
+    from newsriver.stories.explain import explain_pair
+    from newsriver.stories.match import NearPolicy
+
+    found = [store.selection.find_article(ref) for ref in refs]
+    for ref, hit in zip(refs, found, strict=True):
+        if hit is None:
+            print(f"no stored article or item {ref!r}", file=sys.stderr)
+            return 1
+    (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
+    dedupe = config.settings.dedupe
+    explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
+    for label, article in (("A", a), ("B", b)):
+        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}")
+    print("stored in one story" if a_story == b_story else "stored in two stories")
+    print("\n".join(explanation.lines()))
     return 0
 
 

@@ -9,7 +9,16 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 
 from newsriver.models import Article
-from newsriver.publish.render_common import ATOM_NS, DC_NS, MEDIA_NS, NO_COPIES, CopiesByItem, FeedInfo, SourceInfo
+from newsriver.publish.render_common import (
+    ATOM_NS,
+    DC_NS,
+    MEDIA_NS,
+    NO_COPIES,
+    CopiesByItem,
+    FeedInfo,
+    SourceInfo,
+    with_stylesheet,
+)
 from newsriver.publish.render_feedgen import FeedFixes, ItemFixes, generator, sub
 
 
@@ -19,7 +28,7 @@ def render_rss(
     fg = rss_generator(info, articles, sources, copies)
     fg.link(href=info.url("rss"), rel="self", replace=True)
     fg.link(href=info.link, rel="alternate")
-    return bytes(fg.rss_str(pretty=True))
+    return with_stylesheet(bytes(fg.rss_str(pretty=True)), info)
 
 
 def rss_generator(

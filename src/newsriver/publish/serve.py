@@ -37,7 +37,13 @@ CONTENT_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",  # feed.xsl: browsers apply only a stylesheet served as XML
 }
+
+# A browser shows application/atom+xml and application/rss+xml as raw text but renders XML
+# through its <?xml-stylesheet?> (feed.xsl): those files go to a browser (whose Accept
+# names text/html; feed readers' do not) as application/xml, the same bytes.
+BROWSER_XML = (".atom", ".rss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +142,7 @@ class FeedServer:
             ("ETag", etag),
             ("Last-Modified", format_datetime(served.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
-            ("Vary", "Accept-Encoding"),
+            ("Vary", "Accept-Encoding, Accept" if name.endswith(BROWSER_XML) else "Accept-Encoding"),
         ]
         if _not_modified(environ, etag, served.modified):
             start_response("304 Not Modified", headers)
@@ -145,6 +151,8 @@ class FeedServer:
             data = self._gzip(name, served.version, data)
             headers.append(("Content-Encoding", "gzip"))
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
+        if name.endswith(BROWSER_XML) and "text/html" in environ.get("HTTP_ACCEPT", ""):
+            content_type = CONTENT_TYPES[".xml"]
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
         return [] if head else [data]
