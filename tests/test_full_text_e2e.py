@@ -272,3 +272,9 @@ def test_a_teaser_outlet_folds_with_the_full_copies(
     assert main(["--config", str(path), "dupes", "--since", "3650d"]) == 0
     [metro_line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("metro")]
     assert "(its page's full text)" in metro_line
+    assert main(["--config", str(path), "dupes", "--explain", "https://wire.example/cartel", metro[0][1]]) == 0
+    printed = capsys.readouterr().out
+    assert "stored in one story" in printed
+    [line_b] = [line for line in printed.splitlines() if line.startswith("B: ")]
+    assert line_b.endswith("(compared: its page's full text)")
+    assert "compared:" not in printed.splitlines()[0]

@@ -324,8 +324,10 @@ def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
     (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
     dedupe = config.settings.dedupe
     explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
+    paged = full_text.extracted(store, [a.id, b.id]) if any(cfg.full_text for cfg in config.sources) else set()
     for label, article in (("A", a), ("B", b)):
-        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}")
+        compared = "  (compared: its page's full text)" if article.id in paged else ""
+        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}{compared}")
     print("stored in one story" if a_story == b_story else "stored in two stories")
     print("\n".join(explanation.lines()))
     return 0
