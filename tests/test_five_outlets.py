@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import schema as config_module
+from newsriver.config import load as config_module
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 from newsriver.stories.match import NearPolicy
@@ -121,7 +121,7 @@ def test_polled_one_source_at_a_time_the_copies_are_one_item(
 @pytest.fixture
 def store(database_url: str) -> Any:
     opened = Store(database_url)
-    opened.sync_sources([(f"{n}-{i}", "https://x.example/") for i in range(120) for n in OUTLETS])
+    opened.sources.sync([(f"{n}-{i}", "https://x.example/") for i in range(120) for n in OUTLETS])
     yield opened
     opened.close()
 

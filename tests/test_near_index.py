@@ -51,9 +51,9 @@ def article(n: int, source: str, content: str) -> Article:
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     opened = Store(database_url)
-    opened.sync_sources((f"s{n}", "https://x.example/") for n in range(8))
+    opened.sources.sync((f"s{n}", "https://x.example/") for n in range(8))
     for n in range(6):
-        opened.save(f"s{n}", [article(n, f"s{n}", text(n))], {"errors": 0}, NEAR)
+        opened.entries.save(f"s{n}", [article(n, f"s{n}", text(n))], {"errors": 0}, NEAR)
     yield opened
     opened.close()
 

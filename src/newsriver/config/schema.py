@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     field_validator,
@@ -236,6 +237,8 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     # before others may take it over, and how often the service looks for due work.
     lease: Duration = timedelta(minutes=2)
     tick: Duration = timedelta(seconds=5)
+    # /healthz reports an error when the database's or the output folder's disk has less free.
+    min_free_space: ByteSize = ByteSize(100 * 1024 * 1024)
 
     @field_validator(
         "connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval", "lease", "tick"

@@ -98,8 +98,11 @@ class FeedServer:
         if path in ADMIN_PATHS and not self.admin.allows(environ):
             return _plain(start_response, "403 Forbidden", b"forbidden: not in settings.admin_networks\n")
         if path == "/healthz":
-            body = json.dumps(self.health() if self.health else {"status": "ok"}, default=str).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            report = self.health() if self.health else {"status": "ok"}
+            body = json.dumps(report, default=str).encode()
+            # A monitor or load balancer reads the status line; the body says why.
+            status = "200 OK" if report.get("status", "ok") == "ok" else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
         if path == "/metrics" and self.metrics is not None:
             content_type, body = self.metrics()
