@@ -25,6 +25,7 @@ from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import poll_sources, utcnow
 from newsriver.run.prune import apply_retention
+from newsriver.store import full_text
 from newsriver.store.store import Store
 from newsriver.stories.match import explain
 
@@ -296,6 +297,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
         return 0
+    ids = [article.id for members in groups for article, _ in members]
+    paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
     for members in groups:
         print(members[0][0].title)
         for position, (article, similarity) in enumerate(members):
@@ -303,6 +306,8 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             how = "first stored"
             if earlier and similarity is not None:
                 how = f"{similarity:.2f} {explain(article, earlier)}"
+            if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
+                how += " (its page's full text)"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
     return 0
 
@@ -319,8 +324,10 @@ def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
     (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
     dedupe = config.settings.dedupe
     explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
+    paged = full_text.extracted(store, [a.id, b.id]) if any(cfg.full_text for cfg in config.sources) else set()
     for label, article in (("A", a), ("B", b)):
-        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}")
+        compared = "  (compared: its page's full text)" if article.id in paged else ""
+        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}{compared}")
     print("stored in one story" if a_story == b_story else "stored in two stories")
     print("\n".join(explanation.lines()))
     return 0
@@ -370,6 +377,7 @@ def _status_table(
     """One row per configured source, and notes on the sources polled at another URL."""
     rows = store.sources.rows()
     counts = store.sources.entry_counts()
+    pages = full_text.counts(store) if any(cfg.full_text for cfg in config.sources) else {}
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     for cfg in config.sources:
@@ -392,6 +400,9 @@ def _status_table(
                 "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
             }
         )
+        if cfg.full_text:
+            table[-1]["full_text"] = pages.get(cfg.name, dict.fromkeys(full_text.COUNTED, 0))
+            notes.append(f"{cfg.name}: full text: " + ", ".join(f"{k} {v}" for k, v in table[-1]["full_text"].items()))
         if row and row.feed_url_origin == "redirect":
             notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
         elif row and row.feed_url_origin == "discovery":

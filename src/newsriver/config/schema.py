@@ -123,6 +123,10 @@ class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, publi
     keep: Rule | None = None  # only articles matching this are stored
     block: Rule | None = None  # articles matching this are never stored
     retention: SourceRetention | None = None  # overrides settings.retention for this source
+    # Teasers get their article's full text from its page (see ingest/fulltext.py); "always":
+    # every entry is a teaser, whatever its length.
+    full_text: bool | Literal["always"] = False
+    full_text_selector: str = ""  # CSS selector of the article body, for sites the extractor gets wrong
 
     @field_validator("url")
     @classmethod
@@ -196,6 +200,16 @@ class DedupeSettings(_Strict):
         return NearPolicy(self.threshold, self.window) if self.enabled else None
 
 
+class FullTextSettings(_Strict):
+    """``settings.full_text``: how politely pages of ``full_text`` sources are fetched."""
+
+    teaser_chars: int = Field(default=500, ge=0)  # an entry with less text is a teaser
+    spacing: Duration = timedelta(seconds=2)  # between two page requests to one site
+    pages_per_source: int = Field(default=10, ge=1)  # a pass; the rest wait for the next, oldest first
+    max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)  # a larger page is skipped
+    threads: int = Field(default=2, ge=1, le=32)  # page fetches at once, all sites together
+
+
 class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
     title: str = "newsriver"  # heading of the index page
     front_page_items: int = Field(default=5, ge=0, le=100)  # the newest headlines of each feed on index.html
@@ -218,6 +232,7 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
     dedupe: DedupeSettings = DedupeSettings()
     retention: Retention = Retention()
+    full_text: FullTextSettings = FullTextSettings()
     # Many workers on one database (PostgreSQL): how long a claimed source stays a worker's
     # before others may take it over, and how often the service looks for due work.
     lease: Duration = timedelta(minutes=2)

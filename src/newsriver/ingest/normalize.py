@@ -127,13 +127,6 @@ def normalize_entry(
 
     guid = xml_safe(entry.id.strip())
     entry_key = guid or canonical_url or "sha256:" + _digest(title, content or summary, str(published))
-    content_hash = _digest(
-        title,
-        canonical_url,
-        _without_clock_noise(text),
-        " ".join(e.url for e in enclosures),
-        image,
-    )
     return Article(
         id=newsriver_id(source, entry_key),
         source=source,
@@ -153,8 +146,18 @@ def normalize_entry(
         language=language_tag(entry.language or content_language) or language_tag(parsed.meta.language),
         image=image,
         comments=xml_safe(_web_url(absolute(entry.comments, base))),
-        content_hash=content_hash,
+        content_hash=_content_hash(title, canonical_url, text, enclosures, image),
     )
+
+
+def content_hash(article: Article, text: str) -> str:
+    """The hash of what a reader sees of ``article`` with ``text`` as its text (a full text
+    fetched from its page replaces its teaser's)."""
+    return _content_hash(article.title, article.canonical_url, text, article.enclosures, article.image)
+
+
+def _content_hash(title: str, canonical_url: str, text: str, enclosures: tuple[Enclosure, ...], image: str) -> str:
+    return _digest(title, canonical_url, _without_clock_noise(text), " ".join(e.url for e in enclosures), image)
 
 
 def _without_clock_noise(text: str) -> str:

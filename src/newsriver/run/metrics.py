@@ -42,6 +42,12 @@ class Metrics:
             "Unix time of the last successful publish",
             registry=self.registry,
         )
+        self.full_text_pages = Gauge(
+            "newsriver_full_text_pages",
+            "Article pages of full_text sources: fetched, extracted, refused (robots.txt), failed",
+            ["source", "result"],
+            registry=self.registry,
+        )
         for result in ("ok", "not modified", "error"):
             self.fetches.labels(result)  # present from the start, so rate() has a baseline
         for kind in ("new", "updated"):
@@ -52,6 +58,12 @@ class Metrics:
         self.fetch_duration.observe(outcome.seconds)
         self.entries.labels("new").inc(outcome.new)
         self.entries.labels("updated").inc(outcome.updated)
+
+    def full_text(self, counts: dict[str, dict[str, int]]) -> None:
+        """The page counts of ``full_text`` sources (``store.full_text.counts``)."""
+        for source, tally in counts.items():
+            for result, n in tally.items():
+                self.full_text_pages.labels(source, result).set(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

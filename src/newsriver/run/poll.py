@@ -41,6 +41,7 @@ from newsriver.urls import origin_of
 
 if TYPE_CHECKING:
     from newsriver.ingest.discover import FeedLink
+    from newsriver.run.full_text import FullText
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -103,7 +104,8 @@ def poll_sources(
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
-        _Loop(claim.slots, fetches, digesting, writer, report, turns, stopping).run()
+        full_text = _full_text(stack, config, store, claim, limits, network)
+        _Loop(claim.slots, fetches, digesting, writer, report, turns, stopping, full_text).run()
     return report.outcomes
 
 
@@ -162,6 +164,7 @@ class _InFlight:
     source: SourceConfig
     host: str
     started: float  # time.monotonic() when it was handed to a fetch thread
+    paged: bool = False  # back from the full-text stage: its host slot and document place are given back
 
 
 class _Fetches:
@@ -181,6 +184,10 @@ class _Fetches:
         future = self._pool.submit(_retrieve, self._rows[cfg.name], cfg, self._clock(), self._how)
         self._running[future] = _InFlight(cfg, host, time.monotonic())
 
+    def follow(self, future: Future[Retrieved], flight: _InFlight) -> None:
+        """Wait for ``future`` (the full-text stage's) as for a fetch."""
+        self._running[future] = flight
+
     def finished(self) -> list[tuple[_InFlight, Retrieved]]:
         """Waits for a fetch to finish: those that have."""
         done, _pending = wait(self._running, return_when=FIRST_COMPLETED)
@@ -198,6 +205,18 @@ def _discovery() -> Callable[[FetchResult], list[FeedLink] | None]:
     from newsriver.ingest.discover import feeds_in
 
     return feeds_in
+
+
+def _full_text(
+    stack: ExitStack, config: Config, store: Store, claim: _Claim, limits: FetchLimits, network: Network
+) -> FullText | None:
+    """The full-text stage, when a source has ``full_text``: only then is it (and its
+    extractor) imported."""
+    if not any(cfg.full_text for cfg in config.sources):
+        return None
+    from newsriver.run.full_text import FullText
+
+    return FullText(stack, config, store, claim.rows, limits, network)
 
 
 def _retrieve(row: SourceRow, cfg: SourceConfig, now: datetime, how: _Retrieval) -> Retrieved:
@@ -400,6 +419,7 @@ class _Loop:
     report: _Report
     turns: threading.Lock
     stopping: threading.Event | None
+    full_text: FullText | None = None
 
     def run(self) -> None:
         for host, cfg in self.slots.opening():
@@ -424,11 +444,19 @@ class _Loop:
             self.writer.write_rows_if_due(now_anyway=saving or not self.fetches)
 
     def _store_one(self, flight: _InFlight, got: Retrieved) -> None:
-        host_wait = self.writer.store(flight, got)
-        self.digesting.stored(got)
-        if host_wait is not None:
-            self.writer.defer_host(flight.host, host_wait, self.slots.close(flight.host))
-        if self.stopping is not None and self.stopping.is_set():
+        later = self.full_text.take(flight.source, got) if self.full_text and not flight.paged else None
+        if later is not None:  # stored when its pages are in; its slot and place are free now
+            self.fetches.follow(later, replace(flight, paged=True))
+            self.digesting.stored(got)
+        else:
+            host_wait = self.writer.store(flight, got)
+            if self.full_text is not None and flight.paged:
+                self.full_text.stored(flight.source.name, utcnow())
+            else:
+                self.digesting.stored(got)
+            if host_wait is not None:
+                self.writer.defer_host(flight.host, host_wait, self.slots.close(flight.host))
+        if flight.paged or (self.stopping is not None and self.stopping.is_set()):
             return
         source = self.slots.freed(flight.host)
         if source is not None:

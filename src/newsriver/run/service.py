@@ -28,6 +28,7 @@ from newsriver.run.metrics import CONTENT_TYPE, Metrics
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
+from newsriver.store import full_text
 from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
 
@@ -150,6 +151,8 @@ class Service:
         self.last_publish = self.clock()
         self.metrics.last_publish.set(self.last_publish.timestamp())
         self.metrics.sources_in_error.set(sum(1 for row in self.store.sources.rows().values() if row.status == "error"))
+        if any(cfg.full_text for cfg in self.config.sources):
+            self.metrics.full_text(full_text.counts(self.store))
         if changed:
             log.info("published %s", ", ".join(p.name for p in changed))
             # Hubs may be slow or down; retries must not hold up the next poll.

@@ -153,6 +153,18 @@ tombstones_table = Table(
 
 # --- many workers on one database (see ``coordination``) ------------------------------
 
+# Full text (``full_text`` sources): the page of each teaser entry fetched once per link, and
+# what came of it; the counts by source and result are what ``status`` and /metrics show.
+pages_table = Table(
+    "full_text_pages",
+    metadata,
+    Column("entry_id", String(36), primary_key=True),
+    Column("source", String(200), nullable=False, index=True),
+    Column("url", Text, nullable=False),  # the entry's link when its page was fetched
+    Column("result", String(12), nullable=False),  # extracted, kept_teaser, refused, failed
+    Column("at", UTCDateTime, nullable=False),
+)
+
 leases_table = Table(
     "leases",
     metadata,

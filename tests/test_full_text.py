@@ -1,0 +1,78 @@
+"""Full text, the pure part (ingest/fulltext.py): the article found on its page and nothing
+around it, sanitized; teasers told from full articles; the teaser kept when the page says less."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from newsriver.ingest.fulltext import extract, is_teaser, with_full_text
+from newsriver.ingest.sanitize import to_text
+from newsriver.models import Article
+
+from .fulltext_site import COMMENT, COOKIE, NAVIGATION, PARAGRAPHS, RELATED, article_page
+
+URL = "https://news.example/city/tram-extension"
+
+
+def teaser(text: str = "The council voted to extend the tram line …", url: str = URL) -> Article:
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    return Article(
+        id="a1", source="news", entry_key="k1", url=url, canonical_url=url, title="Tram line extended",
+        summary="", content=f"<p>{text}</p>", text=text, authors=(), published=now, updated=now, first_seen=now,
+        categories=(), enclosures=(), language="en", image="", comments="", content_hash="h",
+    )  # fmt: skip
+
+
+def test_the_article_is_extracted_without_what_surrounds_it() -> None:
+    body = extract(article_page("Tram line extended", PARAGRAPHS).encode(), URL)
+    text = to_text(body)
+    for paragraph in PARAGRAPHS:
+        assert paragraph in text
+    for boilerplate in (COOKIE, RELATED, COMMENT, NAVIGATION, "All rights reserved", "do not take me"):
+        assert boilerplate not in text
+
+
+def test_the_extracted_html_is_sanitized_with_absolute_links() -> None:
+    body = extract(article_page("Tram line extended", PARAGRAPHS).encode(), URL)
+    assert "<p>" in body
+    assert 'href="https://news.example/world/index.html"' in body
+    for attribute in ("class=", "style=", "id=", "<script"):
+        assert attribute not in body
+
+
+def test_a_selector_picks_the_body_for_sites_the_extractor_gets_wrong() -> None:
+    page = article_page("Tram line extended", PARAGRAPHS).encode()
+    body = extract(page, URL, selector="aside.related-links")
+    assert RELATED in to_text(body)
+    assert PARAGRAPHS[0] not in to_text(body)
+    assert 'href="https://news.example/markets/rally"' in body
+
+
+def test_a_page_without_an_article_gives_nothing() -> None:
+    assert extract(b"", URL) == ""
+    navigation = extract(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", URL)
+    assert with_full_text(teaser(), navigation) is None  # the teaser stays
+    assert extract(b"\x00\x01binary", URL) == ""
+
+
+def test_teasers_are_short_entries_with_a_web_link() -> None:
+    assert is_teaser(teaser(), 500)
+    assert not is_teaser(teaser(" ".join(PARAGRAPHS)), 500)
+    assert is_teaser(teaser(" ".join(PARAGRAPHS)), 500, always=True)
+    assert not is_teaser(teaser(url=""), 500)
+    assert not is_teaser(teaser(url="mailto:desk@news.example"), 500, always=True)
+
+
+def test_the_full_text_replaces_the_teaser_only_when_it_says_more() -> None:
+    short = teaser()
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    full = with_full_text(short, body)
+    assert full is not None
+    assert full.content == body and full.summary == short.content
+    assert full.text == " ".join(PARAGRAPHS)
+    assert full.content_hash != short.content_hash
+    assert with_full_text(short, "<p>Tram.</p>") is None
+    assert with_full_text(short, "") is None
+    # the hash is what normalizing such an entry gives: the same full text, the same hash
+    assert with_full_text(replace(short, content_hash="other"), body) == full
