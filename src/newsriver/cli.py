@@ -1,4 +1,5 @@
-"""``newsriver [--config PATH] COMMAND``: check, poll, run, serve, status."""
+"""``newsriver [--config PATH] [--log-level LEVEL] [--log-format text|json] [--version] COMMAND``:
+check, poll, run, serve, prune, dupes, status, discover, sources."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import poll_sources, utcnow
 from newsriver.run.prune import apply_retention
-from newsriver.store.store import Store
+from newsriver.store.store import Store, sqlite_file
 from newsriver.stories.match import explain
 
 if TYPE_CHECKING:
@@ -41,6 +42,16 @@ STALE = " (stale: not seen for over a minute)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `newsriver status | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     # A service's log is its operator's window into it; one-shot commands print results instead.
     level = args.log_level or ("info" if args.command in ("run", "serve") else "warning")
@@ -52,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
+        if getattr(args, "read_only", False):
+            _require_database(config.settings.database)
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -97,10 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
     dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
-    dupes.set_defaults(handler=_dupes)
+    dupes.set_defaults(handler=_dupes, read_only=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler=_status, read_only=True)
     discover = commands.add_parser("discover", help="list the feeds a web page links to")
     discover.add_argument("url", help="a site's page, or a feed")
     discover.set_defaults(plain_handler=_discover)
@@ -122,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("names", nargs="+", metavar="NAME")
     reset.set_defaults(handler=_reset_sources)
     return parser
+
+
+def _require_database(url: str) -> None:
+    """A command that only reads (status, dupes) never creates an empty database where the
+    operator expected theirs: it would report every source as new."""
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise NewsriverError(f"no database at {file}: run `newsriver poll` first")
 
 
 class _Coordination(NamedTuple):
@@ -164,12 +185,10 @@ def _reset_sources(config: Config, store: Store, args: argparse.Namespace) -> in
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    from newsriver.config import opml  # ruamel, for the import beside it
     from newsriver.publish.files import write_atomic
-    from newsriver.publish.pages import render_opml
-    from newsriver.publish.render_common import SourceInfo
 
-    sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
-    data = render_opml(config.settings.title, sources)
+    data = opml.export_opml(config.settings.title, config.sources)
     if args.output:
         write_atomic(args.output, data)
     else:

@@ -382,7 +382,7 @@ class _Report:
         self.outcomes: list[Outcome] = []
 
     def __call__(self, outcome: Outcome) -> None:
-        log.info(outcome.line(), extra=outcome.fields())
+        log.log(outcome.level, outcome.line(), extra=outcome.fields())
         if self._on_outcome:
             self._on_outcome(outcome)
         self.outcomes.append(outcome)

@@ -1,0 +1,106 @@
+"""The CLI as an operator meets it: pipes, relative paths, read-only commands, the usage line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsriver.cli import _parser, main
+from newsriver.run.outcome import Outcome
+from newsriver.store.store import Store
+
+from .conftest import FIXTURES, FixtureServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_status_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    config = tmp_path / "newsriver.yaml"
+    sources = "".join(f"  - name: s{n}\n    url: https://s{n}.example.org/feed\n" for n in range(50))
+    config.write_text(f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\nsources:\n{sources}")
+    Store(f"sqlite:///{tmp_path / 'db.sqlite'}").close()
+    for command in ("status", "dupes"):
+        reader, writer = os.pipe()
+        os.close(reader)  # `| head` that has already read its lines
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "newsriver.cli", "--config", str(config), command],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            os.close(writer)
+        assert done.returncode in (0, 141), done.stderr
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    feed_server: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = feed_server.add("/wire.rss", FIXTURES / "wire.rss", content_type="application/rss+xml")
+    folder, elsewhere = tmp_path / "etc", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    config = folder / "newsriver.yaml"
+    config.write_text(
+        "settings:\n  database: sqlite:///var/newsriver.db\n  output_dir: feeds\n"
+        f"sources:\n  - name: wire\n    url: {url}\n"
+    )
+    monkeypatch.chdir(elsewhere)
+    assert main(["--config", str(config), "poll"]) == 0
+    assert (folder / "var" / "newsriver.db").is_file() and (folder / "feeds" / "all.atom").is_file()
+    assert list(elsewhere.iterdir()) == []
+    capsys.readouterr()
+    assert main(["--config", str(config), "status"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[:2] for row in rows] == [["wire", "ok"]]  # the poll's database, not a new one
+
+
+@pytest.mark.parametrize("command", ["status", "dupes"])
+def test_a_read_only_command_never_creates_a_database(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "newsriver.yaml"
+    config.write_text("settings:\n  database: sqlite:///var/newsriver.db\nsources: []\n")
+    assert main(["--config", str(config), command]) == 1
+    database = tmp_path / "var" / "newsriver.db"
+    assert capsys.readouterr().err == f"newsriver: no database at {database}: run `newsriver poll` first\n"
+    assert not database.exists() and not database.parent.exists()
+
+
+def test_the_usage_line_in_the_readme_names_every_global_option() -> None:
+    usage = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("`newsriver ["))
+    options = {o for action in _parser()._actions for o in action.option_strings if o.startswith("--")}
+    assert options - {"--help"} <= {word.strip("[]`") for word in usage.split()}
+    docstring = sys.modules["newsriver.cli"].__doc__ or ""
+    assert all(option in docstring for option in options - {"--help"})
+
+
+def test_a_failing_source_is_a_warning_once_then_its_retries_are_info() -> None:
+    first = Outcome("wire", "error", error="HTTP 500", errors=1)
+    again = Outcome("wire", "error", error="HTTP 500", errors=2)
+    assert first.level == logging.WARNING and again.level == logging.INFO
+    assert Outcome("wire", "ok").level == logging.INFO
+
+
+def test_poll_logs_a_first_failure_at_warning(
+    feed_server: FixtureServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "newsriver.yaml"
+    broken = feed_server.add("/broken.xml", FIXTURES / "broken.xml", content_type="text/plain")
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: {tmp_path / 'out'}\n"
+        f"sources:\n  - name: broken\n    url: {broken}\n"
+    )
+    with caplog.at_level(logging.INFO, logger="newsriver"):
+        main(["--config", str(config), "poll"])
+        main(["--config", str(config), "poll"])
+    levels = [r.levelno for r in caplog.records if r.getMessage().startswith("broken: error")]
+    assert levels == [logging.WARNING, logging.INFO]
