@@ -104,3 +104,26 @@ def test_poll_logs_a_first_failure_at_warning(
         main(["--config", str(config), "poll"])
     levels = [r.levelno for r in caplog.records if r.getMessage().startswith("broken: error")]
     assert levels == [logging.WARNING, logging.INFO]
+
+
+def test_the_etag_is_the_same_from_the_folder_and_from_the_database(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from newsriver.publish.serve import FeedServer
+    from newsriver.store.coordination import Coordinator, RenderedDocuments
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "all.atom").write_bytes(b"<feed>same bytes</feed>")
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        Coordinator(store, "publisher").keep_rendered(folder, ["all.atom"], datetime.now(UTC))
+        etags = []
+        for files in (None, RenderedDocuments(store)):
+            headers: list[tuple[str, str]] = []
+            server = FeedServer(folder, files=files)
+            server({"PATH_INFO": "/all.atom", "REQUEST_METHOD": "GET"}, lambda _s, h: headers.extend(h))
+            etags.append(dict(headers)["ETag"])
+    finally:
+        store.close()
+    assert etags[0] == etags[1]

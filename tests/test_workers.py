@@ -311,6 +311,8 @@ def test_web_nodes_serve_rendered_feeds_from_the_database(
             f"http://127.0.0.1:{port}/all.atom", headers={"If-None-Match": response.headers["ETag"]}, timeout=5
         )
         assert again.status_code == 304
+        # The same bytes, the same ETag as the publisher's own server sends.
+        assert requests.get(f"http://{listen}/all.atom", timeout=5).headers["ETag"] == response.headers["ETag"]
         assert requests.get(f"http://127.0.0.1:{port}/../secret", timeout=5).status_code == 404
     finally:
         stop(node, *publisher, timeout=20)
