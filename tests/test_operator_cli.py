@@ -120,10 +120,10 @@ def test_the_etag_is_the_same_from_the_folder_and_from_the_database(tmp_path: Pa
         Coordinator(store, "publisher").keep_rendered(folder, ["all.atom"], datetime.now(UTC))
         etags = []
         for files in (None, RenderedDocuments(store)):
-            headers: list[tuple[str, str]] = []
+            sent: dict[str, str] = {}
             server = FeedServer(folder, files=files)
-            server({"PATH_INFO": "/all.atom", "REQUEST_METHOD": "GET"}, lambda _s, h: headers.extend(h))
-            etags.append(dict(headers)["ETag"])
+            server({"PATH_INFO": "/all.atom", "REQUEST_METHOD": "GET"}, lambda _s, h, got=sent: got.update(h))
+            etags.append(sent["ETag"])
     finally:
         store.close()
     assert etags[0] == etags[1]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from newsriver.models import Article
 from newsriver.stories.match import Copy
+from newsriver.urls import as_uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
@@ -72,13 +73,24 @@ def items(articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies
     """The feed's items, in the order of ``articles``."""
     return [
         Item(
-            article=_credited(article, copies.get(article.id, ()), sources),
+            article=_credited(_with_uris(article), copies.get(article.id, ()), sources),
             source=sources[article.source],
             source_updated=source_updated(articles, article.source),
-            copies=tuple((c, sources[c.source]) for c in copies.get(article.id, ())),
+            copies=tuple((replace(c, url=as_uri(c.url)), sources[c.source]) for c in copies.get(article.id, ())),
         )
         for article in articles
     ]
+
+
+def _with_uris(article: Article) -> Article:
+    """The article's links as URIs: a source may give IRIs, which validators reject in a feed."""
+    return replace(
+        article,
+        url=as_uri(article.url),
+        comments=as_uri(article.comments),
+        image=as_uri(article.image),
+        enclosures=tuple(replace(e, url=as_uri(e.url)) for e in article.enclosures),
+    )
 
 
 def item_id(article: Article) -> str:
