@@ -23,7 +23,7 @@ from newsriver.errors import ConfigError
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
-from newsriver.run.metrics import CONTENT_TYPE, Metrics
+from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
@@ -53,7 +53,7 @@ class Service:
         self.store = store
         self.clock = clock
         self.on_outcome = on_outcome
-        self.metrics = Metrics()
+        self.metrics = Metrics(self._source_figures)
         self.role = role
         self.coordinator = Coordinator(store, role)
         self._version = ""
@@ -71,6 +71,14 @@ class Service:
             "last_publish": self.last_publish.isoformat() if self.last_publish else None,
             "failing_sources": failing,
         }
+
+    def _source_figures(self) -> list[SourceFigures]:
+        rows, counts = self.store.sources.rows(), self.store.sources.entry_counts()
+        return [
+            SourceFigures(s.name, rows[s.name].last_success, rows[s.name].errors, counts.get(s.name, 0))
+            for s in self.config.sources
+            if s.name in rows
+        ]
 
     # --- work --------------------------------------------------------------------------
 
