@@ -280,7 +280,8 @@ def _digested(
 # --- store -------------------------------------------------------------------------------
 
 
-def _policy(config: Config, cfg: SourceConfig) -> Policy:
+def policy_for(config: Config, cfg: SourceConfig) -> Policy:
+    """How often ``cfg`` is polled under ``config`` (its interval, adaptive or not, the bounds)."""
     settings = config.settings
     return Policy(
         interval=config.interval(cfg),
@@ -322,7 +323,7 @@ class _Writer:
             cfg.name,
             self._claim.rows[cfg.name].errors,
             got,
-            _policy(self._config, cfg),
+            policy_for(self._config, cfg),
             self._clock(),
             self._rng.random(),
             seconds,

@@ -27,6 +27,7 @@ from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
+from newsriver.run.replan import changed_schedules, replan
 from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
 
@@ -179,6 +180,7 @@ class Service:
             if getattr(new.settings, setting) != getattr(self.config.settings, setting):
                 log.warning("config: settings.%s changes only take effect after a restart", setting)
         old_sources = {s.name for s in self.config.sources}
+        rescheduled = changed_schedules(self.config, new)
         self.config = new.model_copy(
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
@@ -186,6 +188,8 @@ class Service:
         self.store.sources.sync((s.name, s.url) for s in new.sources)
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
+        for name, when in sorted(replan(self.config, self.store, rescheduled, self.clock()).items()):
+            log.info("%s: its schedule changed; next poll %s", name, when.isoformat(timespec="seconds"))
         log.info(
             "config reloaded: %d sources, added %s, removed %s", len(new.sources), added or "none", removed or "none"
         )
