@@ -127,3 +127,22 @@ def test_the_etag_is_the_same_from_the_folder_and_from_the_database(tmp_path: Pa
     finally:
         store.close()
     assert etags[0] == etags[1]
+
+
+def test_poll_by_source_and_tag_polls_only_those(
+    feed_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "newsriver.yaml"
+    wire = feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    daily = feed_server.add("/daily.atom", FIXTURES / "daily.atom")
+    other = feed_server.add("/other.rss", FIXTURES / "wire.rss")
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: {tmp_path / 'out'}\nsources:\n"
+        f"  - {{name: wire, url: '{wire}'}}\n  - {{name: daily, url: '{daily}', tags: [local]}}\n"
+        f"  - {{name: other, url: '{other}'}}\n"
+    )
+    assert main(["--config", str(config), "poll", "--source", "wire", "--tag", "local"]) == 0
+    assert "2 sources: 2 ok" in capsys.readouterr().out
+    assert sorted(r.path for r in feed_server.requests) == ["/daily.atom", "/wire.rss"]
+    assert main(["--config", str(config), "poll", "--source", "nope"]) == 1
+    assert "no source named nope in the config" in capsys.readouterr().err

@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check)
     poll = commands.add_parser("poll", help="fetch every source once, store, publish")
     poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
+    poll.add_argument(
+        "--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)"
+    )
+    poll.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
+    )
     poll.set_defaults(handler=_poll)
     run = commands.add_parser("run", help="the service: poll on schedule, publish, serve")
     run.add_argument(
@@ -205,11 +211,12 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
+    names = _chosen_sources(config, args.source, args.tag)
     store.sources.sync((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
-        outcomes = _poll_with_progress(config, store)
+        outcomes = _poll_with_progress(config, store, names)
     else:
-        outcomes = poll_sources(config, store, on_outcome=lambda o: print(o.line(), flush=True))
+        outcomes = poll_sources(config, store, names, on_outcome=lambda o: print(o.line(), flush=True))
     # Run from cron every few minutes, most polls change nothing: then nothing is rendered.
     changed = publish_feeds(config, store, only_if_changed=True)
     announce(config, changed)
@@ -225,7 +232,20 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
-def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
+def _chosen_sources(config: Config, names: list[str], tags: list[str]) -> list[str] | None:
+    """The sources ``poll --source/--tag`` names (either matching), in config order; None: all."""
+    if not names and not tags:
+        return None
+    unknown = sorted(set(names) - {s.name for s in config.sources})
+    if unknown:
+        raise NewsriverError(f"no source named {', '.join(unknown)} in the config")
+    chosen = [s.name for s in config.sources if s.name in names or set(tags) & set(s.tags)]
+    if not chosen:
+        raise NewsriverError(f"no source has the tag {', '.join(tags)}")
+    return chosen
+
+
+def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -> list[Outcome]:
     # The progress bar (rich), a terminal's only.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -237,7 +257,8 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("poll", total=len(config.sources), entries=0)
+        total = len(config.sources) if names is None else len(names)
+        task = progress.add_task("poll", total=total, entries=0)
         entries = 0
 
         def report(outcome: Outcome) -> None:
@@ -247,7 +268,7 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
             progress.update(task, advance=1, entries=entries)
 
-        return poll_sources(config, store, on_outcome=report)
+        return poll_sources(config, store, names, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
