@@ -146,3 +146,41 @@ def test_poll_by_source_and_tag_polls_only_those(
     assert sorted(r.path for r in feed_server.requests) == ["/daily.atom", "/wire.rss"]
     assert main(["--config", str(config), "poll", "--source", "nope"]) == 1
     assert "no source named nope in the config" in capsys.readouterr().err
+
+
+def test_a_log_line_is_not_glued_onto_the_progress_bar(feed_server: FixtureServer, tmp_path: Path) -> None:
+    import pty
+    import re
+
+    config = tmp_path / "newsriver.yaml"
+    slow = feed_server.add("/slow.rss", FIXTURES / "wire.rss", delay=1.0)  # the bar is shown meanwhile
+    broken = feed_server.add("/broken.xml", FIXTURES / "broken.xml", content_type="text/plain")
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: {tmp_path / 'out'}\nsources:\n"
+        f"  - {{name: slow, url: '{slow}'}}\n  - {{name: broken, url: '{broken}'}}\n"
+    )
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsriver.cli", "--config", str(config), "poll"],
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
+    assert "WARNING newsriver.run.poll: broken: error" in text
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if "WARNING" in line:
+            shown = line.split("\r")[-1]  # what a terminal shows of the line after carriage returns
+            assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING", shown), repr(line)

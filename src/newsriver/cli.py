@@ -256,7 +256,9 @@ def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -
         TextColumn("sources · {task.fields[entries]} new entries"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=True) as progress:
+    # While the bar is shown, rich stands in for sys.stderr: a log line written there is printed
+    # above the bar; one written to the stream the log handler was given is glued onto it.
+    with Progress(*columns, transient=True) as progress, logs.writing_to(sys.stderr):
         total = len(config.sources) if names is None else len(names)
         task = progress.add_task("poll", total=total, entries=0)
         entries = 0
