@@ -184,3 +184,27 @@ def test_a_log_line_is_not_glued_onto_the_progress_bar(feed_server: FixtureServe
         if "WARNING" in line:
             shown = line.split("\r")[-1]  # what a terminal shows of the line after carriage returns
             assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING", shown), repr(line)
+
+
+def test_an_empty_feed_shows_when_it_was_first_published_never_the_epoch(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsriver.config.load import load_text
+    from newsriver.publish.publisher import publish_feeds
+
+    output = tmp_path / "out"
+    config = load_text(
+        f"settings:\n  output_dir: {output}\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n"
+        "sources: [{name: quiet, url: 'https://quiet.example/feed'}]\n"
+        "feeds: [{name: all, archive: true}]\n"
+    )
+    store = Store(config.settings.database)
+    first = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    try:
+        publish_feeds(config, store, now=first)
+        atom = (output / "all.atom").read_bytes()
+        assert b"1970" not in atom and b"<updated>2026-03-01T12:00:00+00:00</updated>" in atom
+        assert b"1970" not in (output / "all.rss").read_bytes()
+        assert publish_feeds(config, store, now=first + timedelta(days=1)) == []  # the same bytes a day on
+    finally:
+        store.close()

@@ -139,7 +139,7 @@ def publish_feeds(
         names = config.feed_sources(feed)
         stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
         articles, copies = _articles(feed, stories, sources)
-        info = feed_info(config, feed)
+        info = replace(feed_info(config, feed), first_published=first_published(store, feed.name, now))
         archive_url = ""
         if feed.archive:
             pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
@@ -166,6 +166,19 @@ def publish_feeds(
     if stamp is not None:
         store.meta.set(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
+
+
+def first_published(store: Store, feed: str, now: datetime) -> datetime:
+    """When ``feed`` was first published (``now``, the first time): the date an empty feed or
+    archive page shows. Stable from one publish to the next, so its bytes are too."""
+    key = f"first_published:{feed}"
+    if len(key) > 64:  # the meta table's key column; feed names have no length limit
+        key = "first_published:" + hashlib.sha256(feed.encode()).hexdigest()[:40]
+    kept = store.meta.get(key)
+    if kept is not None:
+        return datetime.fromisoformat(kept)
+    store.meta.set(key, now.isoformat())
+    return now
 
 
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:

@@ -47,6 +47,7 @@ class FeedInfo:
     stem: str = ""  # the file's path under base_url without extension, when not the name (archive pages)
     links: tuple[tuple[str, str], ...] = ()  # more Atom feed links (rel, href): RFC 5005 navigation
     archive: bool = False  # an RFC 5005 archive page, marked <fh:archive/>
+    first_published: datetime = EPOCH  # when the feed was first published: the date it shows while empty
 
     def url(self, fmt: str) -> str:
         return f"{self.base_url}{self.stem or self.name}.{fmt}"
@@ -97,9 +98,10 @@ def item_id(article: Article) -> str:
     return f"urn:uuid:{article.id}"
 
 
-def feed_updated(articles: Sequence[Article]) -> datetime:
-    """A feed's own date: its newest item's, so unchanged content renders the same bytes."""
-    return max((a.updated for a in articles), default=EPOCH)
+def feed_updated(articles: Sequence[Article], empty: datetime = EPOCH) -> datetime:
+    """A feed's own date: its newest item's, so unchanged content renders the same bytes;
+    ``empty`` (the feed's first publication) when it has none."""
+    return max((a.updated for a in articles), default=empty)
 
 
 def source_updated(articles: Sequence[Article], source: str) -> datetime:
