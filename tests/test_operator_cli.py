@@ -208,3 +208,27 @@ def test_an_empty_feed_shows_when_it_was_first_published_never_the_epoch(tmp_pat
         assert publish_feeds(config, store, now=first + timedelta(days=1)) == []  # the same bytes a day on
     finally:
         store.close()
+
+
+def test_ids_per_feed_give_each_feed_its_own_stable_item_ids(feed_server: FixtureServer, tmp_path: Path) -> None:
+    import feedparser
+
+    url = feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    config = tmp_path / "newsriver.yaml"
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: out\n"
+        f"sources: [{{name: wire, url: '{url}', tags: [pods]}}]\n"
+        "feeds:\n  - {name: all}\n  - {name: pods, include: {tags: [pods]}}\n"
+        "  - {name: mine, ids: per-feed}\n  - {name: theirs, ids: per-feed}\n"
+    )
+    assert main(["--config", str(config), "poll"]) == 0
+
+    def ids(feed: str) -> list[str]:
+        return [e.id for e in feedparser.parse((tmp_path / "out" / f"{feed}.atom").read_bytes()).entries]
+
+    assert len(ids("all")) == 3 and ids("all") == ids("pods")  # one story, one id: the default
+    assert not set(ids("mine")) & set(ids("all")) and not set(ids("mine")) & set(ids("theirs"))
+    first = ids("mine")
+    (tmp_path / "out" / "mine.atom").unlink()
+    assert main(["--config", str(config), "poll"]) == 0
+    assert ids("mine") == first  # stable

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -67,6 +68,11 @@ def _renderers() -> dict[str, Renderer]:
     return RENDERERS
 
 
+def per_feed_id(story_id: str, feed: str) -> str:
+    """A story's item id in one feed (``ids: per-feed``): stable, and different in each feed."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:uuid:{story_id}#{feed}"))
+
+
 def _prefixed(articles: list[Article], sources: dict[str, SourceInfo]) -> list[Article]:
     return [replace(a, title=f"{sources[a.source].title}: {a.title}") for a in articles]
 
@@ -77,6 +83,9 @@ def _articles(
     """The article each item of ``stories`` shows in ``feed``'s files, and each item's other copies."""
     articles = [story.item for story in stories]
     copies = {story.item.id: story.copies for story in stories if story.copies}
+    if feed.ids == "per-feed":
+        articles = [replace(a, id=per_feed_id(a.id, feed.name)) for a in articles]
+        copies = {per_feed_id(key, feed.name): value for key, value in copies.items()}
     if feed.title_prefix == "source":
         articles = _prefixed(articles, sources)
     return articles, copies
