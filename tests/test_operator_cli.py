@@ -232,3 +232,24 @@ def test_ids_per_feed_give_each_feed_its_own_stable_item_ids(feed_server: Fixtur
     (tmp_path / "out" / "mine.atom").unlink()
     assert main(["--config", str(config), "poll"]) == 0
     assert ids("mine") == first  # stable
+
+
+def test_a_source_moved_onto_another_sources_feed_is_warned_about_and_not_its_own_copy(
+    feed_server: FixtureServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wire = feed_server.add("/wire.rss", FIXTURES / "wire.rss")
+    feed_server.add("/old.rss", b"", status=301, headers={"Location": wire})
+    config = tmp_path / "newsriver.yaml"
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: out\n"
+        f"sources:\n  - {{name: wire, url: '{wire}'}}\n  - {{name: old, url: '{feed_server.url('/old.rss')}'}}\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="newsriver"):
+        assert main(["--config", str(config), "poll"]) == 0
+    same = f"wire and old poll the same feed {wire}: remove all but one from the config"
+    assert same in caplog.messages
+    for fmt in ("atom", "rss", "json"):
+        assert b"Also reported by" not in (tmp_path / "out" / f"all.{fmt}").read_bytes(), fmt
+    capsys.readouterr()
+    assert main(["--config", str(config), "status"]) == 0
+    assert same in capsys.readouterr().out

@@ -24,7 +24,7 @@ from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.run import logs
 from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
-from newsriver.run.poll import poll_sources, utcnow
+from newsriver.run.poll import poll_sources, shared_feeds, utcnow
 from newsriver.run.prune import apply_retention
 from newsriver.store.store import Store, sqlite_file
 from newsriver.stories.match import explain
@@ -413,7 +413,7 @@ def _status_table(
             notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
         elif row and row.feed_url_origin == "discovery":
             notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
-    return table, notes
+    return table, notes + shared_feeds(config, store)
 
 
 def _discover(args: argparse.Namespace) -> int:

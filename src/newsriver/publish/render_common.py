@@ -72,14 +72,31 @@ class Item:
 
 def items(articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem) -> list[Item]:
     """The feed's items, in the order of ``articles``."""
-    return [
-        Item(
-            article=_credited(_with_uris(article), copies.get(article.id, ()), sources),
-            source=sources[article.source],
-            source_updated=source_updated(articles, article.source),
-            copies=tuple((replace(c, url=as_uri(c.url)), sources[c.source]) for c in copies.get(article.id, ())),
+    result = []
+    for article in articles:
+        others = [replace(c, url=as_uri(c.url)) for c in _other_outlets(article, copies.get(article.id, ()), sources)]
+        result.append(
+            Item(
+                article=_credited(_with_uris(article), others, sources),
+                source=sources[article.source],
+                source_updated=source_updated(articles, article.source),
+                copies=tuple((c, sources[c.source]) for c in others),
+            )
         )
-        for article in articles
+    return result
+
+
+def _other_outlets(article: Article, copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> list[Copy]:
+    """The copies another outlet published: not those of a second source polling the same
+    feed (one moved onto another's URL), or another feed of the same outlet, so an outlet is
+    never "also reported by" itself."""
+    own = sources[article.source]
+    return [
+        c
+        for c in copies
+        if sources[c.source].title != own.title
+        and sources[c.source].url != own.url
+        and not (c.url and c.url == article.url)
     ]
 
 

@@ -37,7 +37,7 @@ from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
-from newsriver.urls import origin_of
+from newsriver.urls import canonical, origin_of
 
 if TYPE_CHECKING:
     from newsriver.ingest.discover import FeedLink
@@ -104,7 +104,25 @@ def poll_sources(
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
         _Loop(claim.slots, fetches, digesting, writer, report, turns, stopping).run()
+    if any(o.note.startswith("moved permanently") for o in report.outcomes):
+        for line in shared_feeds(config, store):
+            log.warning("%s", line)
     return report.outcomes
+
+
+def shared_feeds(config: Config, store: Store) -> list[str]:
+    """A line for each source that polls the same feed as another (after a move or a
+    discovery, or as configured): its entries are stored twice."""
+    rows = store.sources.rows()
+    by_feed: dict[str, list[str]] = {}
+    for cfg in config.sources:
+        row = rows.get(cfg.name)
+        by_feed.setdefault(canonical(row.feed_url if row else cfg.url), []).append(cfg.name)
+    return [
+        redact.text(f"{' and '.join(names)} poll the same feed {url}: remove all but one from the config")
+        for url, names in by_feed.items()
+        if len(names) > 1
+    ]
 
 
 # --- claim -------------------------------------------------------------------------------
