@@ -20,11 +20,12 @@ from newsriver.config import load as config_module
 from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
 from newsriver.ingest.fetch import fetch
+from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.run import logs
 from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
-from newsriver.run.poll import poll_sources, shared_feeds, utcnow
+from newsriver.run.poll import policy_for, poll_sources, shared_feeds, utcnow
 from newsriver.run.prune import apply_retention
 from newsriver.store.store import Store, sqlite_file
 from newsriver.stories.match import explain
@@ -352,7 +353,7 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
         return 0
     now = utcnow()
-    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "ERRORS", "LAST ERROR"]
+    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "WHY", "ERRORS", "LAST ERROR"]
     cells = [
         [
             r["source"],
@@ -360,6 +361,7 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
             _ago(r["last_success"], now),
             str(r["entries"]),
             "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
+            r["schedule"],
             str(r["errors"]),
             r["last_error"][:60],
         ]
@@ -385,8 +387,12 @@ def _status_table(
     config: Config, store: Store, leases: dict[str, tuple[str, datetime]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per configured source, and notes on the sources polled at another URL."""
+    from newsriver.run.why import schedule_reason
+
     rows = store.sources.rows()
     counts = store.sources.entry_counts()
+    now = utcnow()
+    rhythms = store.sources.recent_publication_times([s.name for s in config.sources], now - RATE_WINDOW)
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     for cfg in config.sources:
@@ -400,6 +406,16 @@ def _status_table(
                 "last_success": row.last_success if row else None,
                 "entries": counts.get(cfg.name, 0),
                 "next_poll": row.next_poll if row else None,
+                # what set the next poll: the interval, the publishing rate, the feed's ttl, a backoff
+                "schedule": schedule_reason(
+                    policy_for(config, cfg),
+                    row.status if row else "new",
+                    row.errors if row else 0,
+                    row.retry_after if row else None,
+                    timedelta(seconds=row.feed_interval if row else 0),
+                    list(rhythms.get(cfg.name, {}).values()),
+                    now,
+                ),
                 "errors": row.errors if row else 0,
                 "last_error": redact.text(row.last_error) if row else "",
                 "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
