@@ -154,6 +154,7 @@ def normalize_entry(
         image=image,
         comments=xml_safe(_web_url(absolute(entry.comments, base))),
         content_hash=content_hash,
+        podcast=entry.podcast,
     )
 
 

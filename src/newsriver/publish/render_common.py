@@ -19,6 +19,7 @@ from newsriver.urls import as_uri
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
