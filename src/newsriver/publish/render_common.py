@@ -92,13 +92,7 @@ def _other_outlets(article: Article, copies: Sequence[Copy], sources: Mapping[st
     feed (one moved onto another's URL), or another feed of the same outlet, so an outlet is
     never "also reported by" itself."""
     own = sources[article.source]
-    return [
-        c
-        for c in copies
-        if sources[c.source].title != own.title
-        and sources[c.source].url != own.url
-        and not (c.url and c.url == article.url)
-    ]
+    return [c for c in copies if sources[c.source].title != own.title and sources[c.source].url != own.url]
 
 
 def _with_uris(article: Article) -> Article:
