@@ -7,9 +7,12 @@ Two measurements, both at the shipped threshold (``settings.dedupe.threshold``'s
 1. Headline pairs: the corpus's ``dedupe/sts-headlines-train.tsv``, scored 0–5 by
    people; >= 4.0 is the same story told the same way, <= 2.0 a different one (pairs in
    between are left out). Each headline is an item with no body.
-2. A syndication corpus built from real article texts (``build_corpus`` here, the copies
-   from ``bench.copies``; see benchmarks/README.md): every edit a syndicating outlet makes, and the look-alikes that
-   must stay apart.
+2. The outlet corpus of ``story_corpus.py``: the real article texts of
+   ``fulltext/ground-truth.json`` and the cartel article as outlets run them (a new headline
+   always, new leads, cuts, reordering, boilerplate, spelling) and the look-alikes that must
+   stay apart, for its tuning half and its held-out half.
+3. The team's earlier syndication corpus built here from the corpus feeds' entries (see
+   ``build_corpus`` and benchmarks/README.md), whose copies mostly keep their headline.
 
 A pair counts as merged when the candidate index would bring the two together (they share
 MIN_SHARED_KEYS index keys) and the decision calls them one article — what ``store.entries.save`` does.
@@ -26,6 +29,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
+import story_corpus
 from bench import SENTENCE_END, Doc, Pair, blocks, copies, corpus_path, html_paragraphs, originals
 
 from newsriver.config.schema import DedupeSettings
@@ -43,19 +47,20 @@ def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
     def pair(kind: str, title: str, body: str) -> Pair:
         return Pair(kind, False, doc, Doc(title, body))
 
-    # Figures in the text a reader sees, not in link targets.
-    figures = [m for m in _FIGURE.finditer(doc.body) if _visible(doc.body, m.start())]
+    # Figures in the lead a reader sees, not in link targets: what tells a templated post
+    # from the last one (issue 15: a figure deeper in the body is an update's, or a cut's).
+    figures = [m for m in _FIGURE.finditer(doc.body) if _visible(doc.body, m.start()) and _in_lead(doc.body, m.start())]
     if figures:
         m = rng.choice(figures)
-        yield pair("one figure differs", doc.title, doc.body[: m.start()] + _bump(m.group(0)) + doc.body[m.end() :])
+        yield pair("lead figure differs", doc.title, doc.body[: m.start()] + _bump(m.group(0)) + doc.body[m.end() :])
     if _FIGURE.search(doc.title):
         yield pair("headline figure differs", _FIGURE.sub(lambda m: _bump(m.group(0)), doc.title, count=1), doc.body)
     days = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|January|February|March|April|June|July)\b")
-    dates = [m for m in days.finditer(doc.body) if _visible(doc.body, m.start())]
+    dates = [m for m in days.finditer(doc.body) if _visible(doc.body, m.start()) and _in_lead(doc.body, m.start())]
     if dates:
         m = dates[0]
         other_day = "Tuesday" if m.group(0) == "Monday" else "Monday"
-        yield pair("date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
+        yield pair("lead date differs", doc.title, doc.body[: m.start()] + other_day + doc.body[m.end() :])
     yield pair("same headline, other body", doc.title, other.body)
     yield pair("weekly column", "Weekly roundup", other.body)
     sentences = SENTENCE_END.split(re.sub(r"<[^>]+>", " ", doc.body))
@@ -64,6 +69,11 @@ def look_alikes(doc: Doc, other: Doc, rng: random.Random) -> Iterator[Pair]:
     own = blocks(other.body)
     middle = max(1, len(own) // 2)  # an outlet's own article opens with its own lead
     yield pair("same event, own article", doc.title, html_paragraphs([*own[:middle], *quotes, *own[middle:]]))
+
+
+def _in_lead(body: str, position: int) -> bool:
+    """Whether ``position`` is within the first 50 words of the visible text."""
+    return len(re.sub(r"<[^>]*>", " ", body[:position]).split()) < 50
 
 
 def _visible(body: str, position: int) -> bool:
@@ -116,10 +126,55 @@ def headline_pairs(threshold: float) -> tuple[int, int, int, int]:
     return tp, fp, same, different
 
 
+def outlet_corpus(half: str, threshold: float, show: bool) -> None:
+    """The tables of one half of story_corpus: recall per kind of copy, merges per look-alike."""
+    pairs = story_corpus.build(half)
+    cache: dict[story_corpus.Doc, Fingerprint] = {}
+
+    def fp_of(doc: story_corpus.Doc) -> Fingerprint:
+        if doc not in cache:
+            cache[doc] = fingerprint(doc.title, doc.body)
+        return cache[doc]
+
+    totals: dict[tuple[bool, str], Counter[str]] = defaultdict(Counter)
+    for pair in pairs:
+        a, b = fp_of(pair.a), fp_of(pair.b)
+        counts = totals[(pair.same, pair.kind)]
+        counts["pairs"] += 1
+        counts["candidates"] += len(a.keys & b.keys) >= MIN_SHARED_KEYS
+        was_merged = merged(a, b, threshold)
+        counts["merged"] += was_merged
+        if show and was_merged != pair.same and pair.kind != "teaser":
+            print(f"  {'MISSED' if pair.same else 'FALSE MERGE'} [{pair.kind}] {compare(a, b)}: {pair.a.title[:60]!r}")
+    originals = len({p.a for p in pairs if p.kind == "retitled"})
+    print(f"outlet corpus, {half} half: {originals} real articles, {len(pairs)} pairs")
+    _tables(totals, teaser="teaser")
+
+
+def _tables(totals: dict[tuple[bool, str], Counter[str]], teaser: str = "") -> None:
+    print("  copies (must merge):                 merged/pairs  offered by the index")
+    for (is_same, kind), counts in sorted(totals.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
+        if is_same:
+            note = "  (may fold or not: not counted)" if kind == teaser else ""
+            print(f"    {kind:34s} {counts['merged']:4d}/{counts['pairs']:<4d} {counts['candidates']:4d}{note}")
+    print("  look-alikes (must stay apart):")
+    for (is_same, kind), counts in sorted(totals.items()):
+        if not is_same:
+            print(f"    {kind:34s} merged {counts['merged']:4d} of {counts['pairs']}")
+    counted = [(s, k) for s, k in totals if k != teaser]
+    copies_total = sum(totals[key]["pairs"] for key in counted if key[0])
+    copies_merged = sum(totals[key]["merged"] for key in counted if key[0])
+    false_merges = sum(totals[key]["merged"] for key in counted if not key[0])
+    looks = sum(totals[key]["pairs"] for key in counted if not key[0])
+    print(f"  copies recall {copies_merged / copies_total:.3f} ({copies_merged}/{copies_total})")
+    print(f"  false merges among look-alikes: {false_merges} of {looks}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threshold", type=float, default=DedupeSettings().threshold)
     parser.add_argument("--show", action="store_true", help="print every missed copy and false merge")
+    parser.add_argument("--half", choices=("tuning", "held-out", "both"), default="both")
     args = parser.parse_args()
     threshold = args.threshold
 
@@ -128,10 +183,12 @@ def main() -> int:
     print(f"headline pairs: {same} same (>= 4.0), {different} different (<= 2.0)")
     print(f"  merged {tp + fp}: {tp} same, {fp} different")
     print(f"  precision {tp / max(1, tp + fp):.3f}  recall {tp / same:.3f}")
+    for half in ("tuning", "held-out") if args.half == "both" else (args.half,):
+        outlet_corpus(half, threshold, args.show)
 
     pairs = build_corpus()
     docs = {id(p.a) for p in pairs}
-    print(f"syndication corpus: {len(docs)} real articles, {len(pairs)} pairs")
+    print(f"earlier syndication corpus (feed entries): {len(docs)} real articles, {len(pairs)} pairs")
     cache: dict[Doc, Fingerprint] = {}
 
     def fp_of(doc: Doc) -> Fingerprint:
@@ -149,20 +206,7 @@ def main() -> int:
         counts["merged"] += was_merged
         if args.show and was_merged != pair.same:
             print(f"  {'MISSED' if pair.same else 'FALSE MERGE'} [{pair.kind}] {compare(a, b)}: {pair.a.title[:60]!r}")
-    print("  syndicated copies (must merge):")
-    for (is_same, kind), counts in sorted(totals.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
-        if is_same:
-            print(f"    {kind:26s} {counts['merged']:4d}/{counts['pairs']:<4d} candidates {counts['candidates']:4d}")
-    print("  look-alikes (must stay apart):")
-    for (is_same, kind), counts in sorted(totals.items()):
-        if not is_same:
-            print(f"    {kind:26s} merged {counts['merged']:4d} of {counts['pairs']}")
-    copies_total = sum(c["pairs"] for (s, _), c in totals.items() if s)
-    copies_merged = sum(c["merged"] for (s, _), c in totals.items() if s)
-    false_merges = sum(c["merged"] for (s, _), c in totals.items() if not s)
-    looks = sum(c["pairs"] for (s, _), c in totals.items() if not s)
-    print(f"  copies recall {copies_merged / copies_total:.3f} ({copies_merged}/{copies_total})")
-    print(f"  false merges among look-alikes: {false_merges} of {looks}")
+    _tables(totals)
     return 0
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -15,6 +16,8 @@ import feedparser
 from sqlalchemy import create_engine, inspect, text
 
 from .conftest import ConfigWriter, FixtureServer
+from .processes import stop
+from .test_service import free_port
 
 SOURCES = 12
 ENTRIES = 25
@@ -104,3 +107,74 @@ def test_killed_polls_converge_to_the_clean_output(
     atom = feedparser.parse(final["all.atom"])
     ids = [e.id for e in atom.entries]
     assert len(ids) == len(set(ids)) == min(100, SOURCES * ENTRIES)
+
+
+# --- a restart after kill -9 resumes at once ---------------------------------------------
+
+RESTART_TICK = 3  # seconds; the lease below is 200 ticks
+
+
+def leases_held(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as db:
+            if not inspect(db).has_table("leases"):
+                return 0
+            return int(db.execute(text("SELECT count(*) FROM leases")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def wait_until(condition: Callable[[], bool], deadline: float, what: str) -> float:
+    """Poll ``condition`` every 20 ms; when it first held (time.monotonic())."""
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"never happened within {deadline} s: {what}"
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def test_a_restart_after_kill_9_resumes_within_a_tick(
+    feed_server: FixtureServer, write_config: ConfigWriter, tmp_path: Path, database_url: str
+) -> None:
+    # Every source on one host, which takes two fetches at once, and answers slowly: when
+    # the service is killed its two leases fill the host's slots. Until they were released
+    # on start, they kept a restarted service from polling anything until the lease expired.
+    sources = [{"name": f"s{n}", "url": feed_server.add(f"/s{n}.rss", make_feed(n), delay=1.5)} for n in range(SOURCES)]
+    settings = {"tick": f"{RESTART_TICK}s", "lease": "10m", "host_concurrency": 2, "default_interval": "1h"}
+    config = write_config(sources, listen=f"127.0.0.1:{free_port()}", adaptive=False, **settings)
+    command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: first.poll() is not None or leases_held(database_url) == 2, 60, "two leases held")
+        assert first.poll() is None, "the first service exited early"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert leases_held(database_url) == 2  # the dead process's, until its lease ends in 10 minutes
+    asked = len(feed_server.requests)
+    log = tmp_path / "restarted.log"
+    with log.open("wb") as err:
+        second = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        running = wait_until(lambda: "running as" in log.read_text() or second.poll() is not None, 60, "it runs")
+        assert second.poll() is None, log.read_text()
+        progress = wait_until(lambda: len(feed_server.requests) > asked, 60, "a source polled after the restart")
+        waited = progress - running
+        print(f"restart: first poll {waited:.2f} s after the service ran (tick {RESTART_TICK} s, lease 600 s)")
+        assert waited < RESTART_TICK
+        assert "released 2 leases of a stopped predecessor" in log.read_text()
+        # And the pass goes on to store every source.
+        wait_until(lambda: polled_sources(database_url) == SOURCES, 120, "every source stored")
+    finally:
+        assert stop(second) == [0]
+    assert_consistent(database_url)
+
+
+def polled_sources(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as db:
+            return int(db.execute(text("SELECT count(*) FROM sources WHERE last_success IS NOT NULL")).scalar() or 0)
+    finally:
+        engine.dispose()

@@ -87,12 +87,16 @@ def test_a_changed_config_is_published(two_sources: Path, statements: list[str])
 
 
 def test_a_source_starting_to_fail_is_published(two_sources: Path, feed_server: FixtureServer) -> None:
+    # Source health is on status.html, and only when the operator makes it public (issue 16).
+    document = yaml.safe_load(two_sources.read_text(encoding="utf-8"))
+    document["settings"]["public_status"] = True
+    two_sources.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     assert poll(two_sources) == 0
-    index = two_sources.parent / "out" / "index.html"
-    assert "failing" not in index.read_text(encoding="utf-8")
+    status = two_sources.parent / "out" / "status.html"
+    assert "failing" not in status.read_text(encoding="utf-8")
     feed_server.add("/wire.rss", b"", status=500)
     assert poll(two_sources) == 0
-    assert "failing" in index.read_text(encoding="utf-8")
+    assert "failing" in status.read_text(encoding="utf-8")
 
 
 def test_a_new_entry_is_published(two_sources: Path, feed_server: FixtureServer) -> None:

@@ -98,6 +98,19 @@ def test_healthz_reports_json(served: tuple[str, Path]) -> None:
     assert response.json() == {"failing_sources": 2}
 
 
+def test_healthz_answers_503_with_the_reasons_when_not_ok(tmp_path: Path) -> None:
+    report = {"status": "error", "problems": ["storing failed: database or disk is full"]}
+    server = make_server(FeedServer(tmp_path, health=lambda: report), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        response = requests.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=5)
+    finally:
+        close_server(server)
+    assert response.status_code == 503
+    assert response.json() == report
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_only_get_and_head(served: tuple[str, Path]) -> None:
     base, _ = served
     assert requests.post(f"{base}/all.atom", timeout=5).status_code == 405
@@ -112,7 +125,7 @@ def test_gzip_when_accepted_with_its_own_validator(served: tuple[str, Path]) -> 
     packed = requests.get(f"{base}/big.atom", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=5)
     raw = packed.raw.read(decode_content=False)
     assert packed.headers["Content-Encoding"] == "gzip"
-    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert packed.headers["Vary"] == "Accept-Encoding, Accept"  # Accept: browsers get .atom as XML (issue 16)
     assert len(raw) < len(body) // 5 and gzip.decompress(raw) == body
     assert packed.headers["ETag"] != plain.headers["ETag"]
     again = requests.get(

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-# Rendering, parsing, OPML editing, WebSub, the progress bar, the service and the server,
+# Rendering (and the pages' Jinja2), parsing, OPML editing, WebSub, the progress bar, the service and the server,
 # and numpy under near-duplicate fingerprints: each is imported by the command or the step
 # that uses it.
 NOT_AT_START = (
@@ -20,6 +20,7 @@ NOT_AT_START = (
     "waitress",
     "apscheduler",
     "numpy",
+    "jinja2",
 )
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import feedparser
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from newsriver.cli import main
-from newsriver.store.coordination import Coordinator, Due, RenderedDocuments, choose
-from newsriver.store.schema import entries_table, sources_table
+from newsriver.store.coordination import HEARTBEAT_STALE, Coordinator, Due, RenderedDocuments, choose
+from newsriver.store.schema import entries_table, sources_table, workers_table
 from newsriver.store.store import Store
 
 from .conftest import ConfigWriter, FixtureServer
@@ -71,6 +71,35 @@ def test_an_expired_lease_is_taken_over(store: Store) -> None:
     assert alive.claim(NAMES, NOW + LEASE - timedelta(seconds=1), limit=100, per_host=10, lease=LEASE) == []
     assert sorted(alive.claim(NAMES, NOW + LEASE + timedelta(seconds=1), 100, 10, LEASE)) == sorted(taken)
     assert set(alive.leases()) == NAMES and {owner for owner, _ in alive.leases().values()} == {alive.id}
+
+
+def test_a_restart_releases_the_leases_of_workers_that_are_gone(store: Store, database_url: str) -> None:
+    """Three earlier workers hold three sources each: one alive on another machine, one whose
+    heartbeat is stale, and one of this machine under our own process id (a predecessor)."""
+    alive, stale, killed = (Coordinator(store, "worker", worker_id=f"w{n}") for n in range(3))
+    held = {}
+    for worker in (alive, stale, killed):
+        worker.heartbeat(NOW)
+        held[worker.id] = worker.claim(NAMES, NOW, limit=3, per_host=10, lease=LEASE)
+    w = workers_table
+    with store.engine.begin() as conn:
+        conn.execute(update(w).where(w.c.id.in_(["w0", "w1"])).values(host="elsewhere", pid=1))
+        conn.execute(update(w).where(w.c.id == "w1").values(heartbeat=NOW - HEARTBEAT_STALE - timedelta(seconds=1)))
+    restarted = Coordinator(store, "worker")
+    restarted.heartbeat(NOW)
+    released = restarted.take_over(NOW)
+    if database_url.startswith("sqlite"):
+        # One service per SQLite database (the writer lock): every other worker is gone.
+        assert released == 9 and restarted.leases() == {}
+        assert [row.id for row in restarted.workers()] == [restarted.id]
+    else:
+        assert released == 6
+        assert {owner for owner, _ in restarted.leases().values()} == {alive.id}
+        assert sorted(row.id for row in restarted.workers()) == sorted([alive.id, restarted.id])
+        # Released, their sources are claimed at once rather than after the lease.
+        assert sorted(restarted.claim(NAMES, NOW, limit=100, per_host=10, lease=LEASE)) == sorted(
+            held[stale.id] + held[killed.id]
+        )
 
 
 def test_per_host_limit_holds_across_workers(store: Store) -> None:

@@ -88,15 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check)
-    poll = commands.add_parser("poll", help="fetch every source once, store, publish")
-    poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
-    poll.add_argument(
-        "--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)"
-    )
-    poll.add_argument(
-        "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
-    )
-    poll.set_defaults(handler=_poll)
+    _poll_parser(commands.add_parser("poll", help="fetch every source once, store, publish"))
     run = commands.add_parser("run", help="the service: poll on schedule, publish, serve")
     run.add_argument(
         "--role",
@@ -117,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
     dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
+    dupes.add_argument(
+        "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
+    )
     dupes.set_defaults(handler=_dupes, read_only=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -150,6 +145,15 @@ def _require_database(url: str) -> None:
     file = sqlite_file(url)
     if file is not None and not file.exists():
         raise NewsriverError(f"no database at {file}: run `newsriver poll` first")
+
+
+def _poll_parser(poll: argparse.ArgumentParser) -> None:
+    poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
+    poll.add_argument("--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)")
+    poll.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
+    )
+    poll.set_defaults(handler=_poll)
 
 
 class _Coordination(NamedTuple):
@@ -329,6 +333,9 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
+    if args.explain:
+        return _explain_pair(config, store, args.explain)
+
     groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
@@ -341,6 +348,25 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             if earlier and similarity is not None:
                 how = f"{similarity:.2f} {explain(article, earlier)}"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
+    return 0
+
+
+def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
+    from newsriver.stories.explain import explain_pair
+    from newsriver.stories.match import NearPolicy
+
+    found = [store.selection.find_article(ref) for ref in refs]
+    for ref, hit in zip(refs, found, strict=True):
+        if hit is None:
+            print(f"no stored article or item {ref!r}", file=sys.stderr)
+            return 1
+    (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
+    dedupe = config.settings.dedupe
+    explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
+    for label, article in (("A", a), ("B", b)):
+        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}")
+    print("stored in one story" if a_story == b_story else "stored in two stories")
+    print("\n".join(explanation.lines()))
     return 0
 
 

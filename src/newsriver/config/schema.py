@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     field_validator,
@@ -159,6 +160,19 @@ class FeedConfig(_Strict):
     # from feed to feed, for readers that key items by id across subscriptions (newsboat).
     ids: Literal["story", "per-feed"] = "story"
     archive: bool = False  # RFC 5005 monthly archive pages <name>/archive/YYYY-MM.atom (see archive.py)
+    timezone: str = "UTC"  # the days NAME.html groups its items by (an IANA name)
+    html: Literal["excerpt", "full"] = "excerpt"  # NAME.html shows a plain-text excerpt, or the sanitized content
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not a time zone name like UTC or Europe/Paris") from None
+        return name
 
     @model_validator(mode="after")
     def _archive_needs_atom(self) -> FeedConfig:
@@ -187,6 +201,9 @@ class DedupeSettings(_Strict):
 
 class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
     title: str = "newsriver"  # heading of the index page
+    front_page_items: int = Field(default=5, ge=0, le=100)  # the newest headlines of each feed on index.html
+    public_status: bool = False  # status.html lists every source's health; failing sources are the operator's business
+    templates: Path | None = None  # a folder of templates (a theme) overriding the bundled ones by file name
     websub_hubs: list[str] = []  # pinged after a feed changes; advertised as rel=hub
     database: str = "sqlite:///var/newsriver.db"
     output_dir: Path = Path("feeds")
@@ -208,6 +225,8 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     # before others may take it over, and how often the service looks for due work.
     lease: Duration = timedelta(minutes=2)
     tick: Duration = timedelta(seconds=5)
+    # /healthz reports an error when the database's or the output folder's disk has less free.
+    min_free_space: ByteSize = ByteSize(100 * 1024 * 1024)
 
     @field_validator(
         "connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval", "lease", "tick"

@@ -9,9 +9,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsriver import __version__
 from newsriver.config.schema import Config, FeedConfig
@@ -19,15 +20,18 @@ from newsriver.models import Article
 from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
 from newsriver.publish.files import write_atomic
-from newsriver.publish.pages import FeedSummary, SourceHealth, render_index, render_opml
+from newsriver.publish.pages import FeedSummary, SourceHealth, render_opml
 from newsriver.publish.public import clean_stories, hidden_source_url, listed, public_url
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Story
 
+if TYPE_CHECKING:
+    from newsriver.publish.site import Site
+
 # Heavy dependencies are imported where they are used, each at one place below: rendering
-# (feedgen, lxml, nh3), reading an archive page (lxml), WebSub (requests). A poll that
+# (feedgen, lxml, nh3), the pages (jinja2), reading an archive page (lxml), WebSub (requests). A poll that
 # changed nothing skips the publish, and those imports cost more than the rest of it.
 
 STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish rendered from
@@ -59,6 +63,13 @@ def feed_info(config: Config, feed: FeedConfig) -> FeedInfo:
         link=feed.link or config.settings.base_url,
         hubs=tuple(config.settings.websub_hubs),
     )
+
+
+def _site(config: Config, sources: dict[str, SourceInfo]) -> Site:
+    # Jinja2 comes with the pages: imported only when a publish renders.
+    from newsriver.publish.site import Site
+
+    return Site(config, sources)
 
 
 def _renderers() -> dict[str, Renderer]:
@@ -140,6 +151,7 @@ def publish_feeds(
     renderers = _renderers()
     sources = source_infos(config, store)
     hidden = {s.name for s in config.sources if not s.public}
+    site = _site(config, sources)
     rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
@@ -149,26 +161,32 @@ def publish_feeds(
         stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
         articles, copies = _articles(feed, stories, sources)
         info = replace(feed_info(config, feed), first_published=first_published(store, feed.name, now))
+        archived: list[_Archived] = []
         archive_url = ""
         if feed.archive:
-            pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+            archived, gone, archive_url = _archive(config, store, feed, stories, sources, info, renderers["atom"], now)
             # Oldest first, so a page is on disk before any page or feed that links to it.
-            for page in pages:
-                page_stories = clean_stories(page.stories, config.settings.clean_links)
-                page_articles, page_copies = _articles(feed, page_stories, sources)
-                files[page.path] = renderers["atom"](_page_info(info, page), page_articles, sources, page_copies)
-            stale += gone
-            if newest_page:
-                archive_url = info.base_url + newest_page
+            files.update((a.page.path, a.atom) for a in archived)
+            stale += [path for atom in gone for path in (atom, atom.removesuffix(".atom") + ".html")]
+            if archive_url:
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
             files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
         files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in listed(names, hidden)])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
-        updated = max((a.updated for a in articles), default=None)
-        summaries.append(FeedSummary(info, tuple(feed.formats), len(articles), updated, health, archive_url))
+        summary = FeedSummary(
+            info, tuple(feed.formats), len(articles), health, archive_url, site.headlines(feed, articles)
+        )
+        summaries.append(summary)
+        for a in archived:
+            files[a.page.path.removesuffix(".atom") + ".html"] = site.archive_page(
+                feed, summary, a.page, a.articles, a.copies
+            )
+        files[f"{feed.name}.html"] = site.feed_page(feed, summary, articles, copies)
     files["sources.opml"] = render_opml("All sources", [sources[n] for n in listed(sources, hidden)])
-    files["index.html"] = render_index(config.settings.title, summaries)
+    files.update(site.shared_files(summaries))
+    if not config.settings.public_status:
+        stale.append("status.html")  # turned off: the page goes
     changed = [output / name for name, data in files.items() if write_atomic(output / name, data)]
     for name in stale:
         (output / name).unlink(missing_ok=True)
@@ -190,14 +208,50 @@ def first_published(store: Store, feed: str, now: datetime) -> datetime:
     return now
 
 
+@dataclass(frozen=True, slots=True)
+class _Archived:
+    """An archive page rendered as Atom, with what its HTML page is rendered from."""
+
+    page: Page
+    atom: bytes
+    articles: list[Article]
+    copies: CopiesByItem
+
+
+def _archive(
+    config: Config,
+    store: Store,
+    feed: FeedConfig,
+    stories: Sequence[Story],
+    sources: dict[str, SourceInfo],
+    info: FeedInfo,
+    render_atom: Renderer,
+    now: datetime,
+) -> tuple[list[_Archived], list[str], str]:
+    """The feed's archive pages to write, oldest first; those to delete; the newest page's URL."""
+    names = config.feed_sources(feed)
+    pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
+    archived = []
+    for page in pages:
+        articles, copies = _articles(feed, clean_stories(page.stories, config.settings.clean_links), sources)
+        archived.append(
+            _Archived(page, render_atom(_page_info(info, page), articles, sources, copies), articles, copies)
+        )
+    return archived, gone, info.base_url + newest_page if newest_page else ""
+
+
 def _stamp(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``store.selection.published_from``), the month (archive pages) and
-    this version's renderers. None when the output changes with the clock alone."""
+    moves whenever entries change (``store.selection.published_from``), the month (archive pages),
+    the theme's templates and this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
     digest.update(config.model_dump_json().encode())
+    if config.settings.templates:  # a theme's edit shows at the next publish
+        for path in sorted(config.settings.templates.iterdir()):
+            if path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for row in store.selection.published_from():
         if len(row) == 6 and row[4] == "not_modified":
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing

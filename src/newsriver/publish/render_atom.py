@@ -19,6 +19,7 @@ from newsriver.publish.render_common import (
     FeedInfo,
     Item,
     SourceInfo,
+    with_stylesheet,
 )
 from newsriver.publish.render_feedgen import FeedFixes, ItemFixes, generator, sub
 from newsriver.stories.match import Copy
@@ -30,7 +31,8 @@ from newsriver.stories.match import Copy
 def render_atom(
     info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem = NO_COPIES
 ) -> bytes:
-    return bytes(generator(info, articles, sources, copies, _AtomFeed, _AtomEntry).atom_str(pretty=True))
+    xml = bytes(generator(info, articles, sources, copies, _AtomFeed, _AtomEntry).atom_str(pretty=True))
+    return with_stylesheet(xml, info)
 
 
 class _AtomFeed(FeedFixes):

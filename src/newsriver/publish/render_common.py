@@ -106,6 +106,20 @@ def _with_uris(article: Article) -> Article:
     )
 
 
+def with_stylesheet(xml: bytes, info: FeedInfo) -> bytes:
+    """``xml`` with an ``<?xml-stylesheet?>`` after its declaration, naming the output
+    folder's ``feed.xsl``: a browser shows the feed as a page, feed readers ignore it.
+
+    The address is relative (``../../feed.xsl`` from an archive page) because a browser
+    applies only a stylesheet from the document's own origin, whatever ``base_url`` says.
+    """
+    declaration, newline, rest = xml.partition(b"\n")
+    if not declaration.startswith(b"<?xml "):
+        declaration, newline, rest = b"", b"", xml
+    href = "../" * (info.stem or info.name).count("/") + "feed.xsl"
+    return declaration + newline + f'<?xml-stylesheet type="text/xsl" href="{href}"?>\n'.encode() + rest
+
+
 def item_id(article: Article) -> str:
     return f"urn:uuid:{article.id}"
 

@@ -18,6 +18,7 @@ from newsriver.publish.render_common import (
     CopiesByItem,
     FeedInfo,
     SourceInfo,
+    with_stylesheet,
 )
 from newsriver.publish.render_feedgen import FeedFixes, ItemFixes, generator, sub
 
@@ -28,7 +29,7 @@ def render_rss(
     fg = rss_generator(info, articles, sources, copies)
     fg.link(href=info.url("rss"), rel="self", replace=True)
     fg.link(href=info.link, rel="alternate")
-    return bytes(fg.rss_str(pretty=True))
+    return with_stylesheet(bytes(fg.rss_str(pretty=True)), info)
 
 
 def rss_generator(

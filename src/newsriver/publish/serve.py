@@ -38,7 +38,13 @@ CONTENT_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",  # feed.xsl: browsers apply only a stylesheet served as XML
 }
+
+# A browser shows application/atom+xml and application/rss+xml as raw text but renders XML
+# through its <?xml-stylesheet?> (feed.xsl): those files go to a browser (whose Accept
+# names text/html; feed readers' do not) as application/xml, the same bytes.
+BROWSER_XML = (".atom", ".rss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +107,11 @@ class FeedServer:
         if path in ADMIN_PATHS and not self.admin.allows(environ):
             return _plain(start_response, "403 Forbidden", b"forbidden: not in settings.admin_networks\n")
         if path == "/healthz":
-            body = json.dumps(self.health() if self.health else {"status": "ok"}, default=str).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            report = self.health() if self.health else {"status": "ok"}
+            body = json.dumps(report, default=str).encode()
+            # A monitor or load balancer reads the status line; the body says why.
+            status = "200 OK" if report.get("status", "ok") == "ok" else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
             return [] if method == "HEAD" else [body]
         if path == "/metrics" and self.metrics is not None:
             content_type, body = self.metrics()
@@ -150,7 +159,7 @@ class FeedServer:
             ("ETag", etag),
             ("Last-Modified", format_datetime(served.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
-            ("Vary", "Accept-Encoding"),
+            ("Vary", "Accept-Encoding, Accept" if name.endswith(BROWSER_XML) else "Accept-Encoding"),
         ]
         if _not_modified(environ, etag, served.modified):
             start_response("304 Not Modified", headers)
@@ -159,6 +168,8 @@ class FeedServer:
             data = self._gzip(name, served.version, data)
             headers.append(("Content-Encoding", "gzip"))
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
+        if name.endswith(BROWSER_XML) and "text/html" in environ.get("HTTP_ACCEPT", ""):
+            content_type = CONTENT_TYPES[".xml"]
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
         return [] if head else [data]

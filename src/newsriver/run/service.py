@@ -23,6 +23,7 @@ from newsriver.errors import ConfigError
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.run.health import FAILURES, Health, reason
 from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
@@ -59,6 +60,7 @@ class Service:
         self.coordinator = Coordinator(store, role)
         self._version = ""
         self.last_publish: datetime | None = None
+        self.checks = Health(store, clock())
         self._config_stamp = _stamp(config_path)
         self._reload_requested = threading.Event()
         self._stopping = threading.Event()
@@ -66,12 +68,7 @@ class Service:
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
     def health(self) -> dict[str, Any]:
-        failing = sum(1 for row in self.store.sources.rows().values() if row.status == "error")
-        return {
-            "status": "ok",
-            "last_publish": self.last_publish.isoformat() if self.last_publish else None,
-            "failing_sources": failing,
-        }
+        return self.checks.report(self.config, self.clock(), self.last_publish)
 
     def _source_figures(self) -> list[SourceFigures]:
         rows, counts = self.store.sources.rows(), self.store.sources.entry_counts()
@@ -88,21 +85,38 @@ class Service:
         with self._work:
             if self._stopping.is_set():
                 return
-            if self._reload_requested.is_set() or _stamp(self.config_path) != self._config_stamp:
-                self._reload_requested.clear()
-                self.reload()
-            self.coordinator.heartbeat(self.clock())
-            if self.role in ("all", "worker"):
-                self._poll_due()
-            if self._publishes() and (self.last_publish is None or self.coordinator.version() != self._version):
-                self._version = self.coordinator.version()
-                self.publish()
+            # A full disk or a database gone fails every tick alike: said once (Trouble) and
+            # by /healthz, not as a traceback per tick.
+            try:
+                if self._reload_requested.is_set() or _stamp(self.config_path) != self._config_stamp:
+                    self._reload_requested.clear()
+                    self.reload()
+                self.coordinator.heartbeat(self.clock())
+                if self.role in ("all", "worker"):
+                    self._poll_due()
+            except FAILURES as exc:
+                self.checks.storing.failed(exc)
+            else:
+                self.checks.storing.ok()
+            try:
+                if self._publishes():
+                    version = self.coordinator.version()
+                    if self.last_publish is None or version != self._version:
+                        self.publish()
+                        self._version = version  # only once published: a failed publish is tried again
+            except FAILURES as exc:
+                self.checks.publishing.failed(exc)
+            else:
+                self.checks.publishing.ok()
 
     def _poll_due(self) -> None:
         """Claim due sources in batches and poll them until none is left or we stop."""
         settings = self.config.settings
         names = {s.name for s in self.config.sources}
         while not self._stopping.is_set():
+            # A heartbeat per batch, not per tick: a long tick must not look like a dead worker
+            # to one starting (Coordinator.take_over).
+            self.coordinator.heartbeat(self.clock())
             claimed = self.coordinator.claim(
                 names, self.clock(), settings.concurrency * 4, settings.host_concurrency, settings.lease
             )
@@ -144,7 +158,7 @@ class Service:
         self.metrics.publish_duration.observe(time.monotonic() - started)
         self.last_publish = self.clock()
         self.metrics.last_publish.set(self.last_publish.timestamp())
-        self.metrics.sources_in_error.set(self.health()["failing_sources"])
+        self.metrics.sources_in_error.set(sum(1 for row in self.store.sources.rows().values() if row.status == "error"))
         if changed:
             log.info("published %s", ", ".join(p.name for p in changed))
             # Hubs may be slow or down; retries must not hold up the next poll.
@@ -179,13 +193,17 @@ class Service:
         for setting in ("database", "listen", "admin_networks", "trusted_proxies"):
             if getattr(new.settings, setting) != getattr(self.config.settings, setting):
                 log.warning("config: settings.%s changes only take effect after a restart", setting)
+        # New sources get a row with no next poll, so the next tick polls them at once.
+        try:
+            self.store.sources.sync((s.name, s.url) for s in new.sources)
+        except FAILURES:
+            self._config_stamp = (0, 0)  # the store refused it (a full disk): reload again next tick
+            raise
         old_sources = {s.name for s in self.config.sources}
         rescheduled = changed_schedules(self.config, new)
         self.config = new.model_copy(
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
-        # New sources get a row with no next poll, so the next tick polls them at once.
-        self.store.sources.sync((s.name, s.url) for s in new.sources)
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
         for name, when in sorted(replan(self.config, self.store, rescheduled, self.clock()).items()):
@@ -203,6 +221,9 @@ class Service:
         self.config.settings.output_dir.mkdir(parents=True, exist_ok=True)
         self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.coordinator.heartbeat(self.clock())
+        released = self.coordinator.take_over(self.clock())
+        if released:
+            log.info("released %d leases of a stopped predecessor: its sources are polled at once", released)
         server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
         self._handle_signals()
@@ -218,7 +239,10 @@ class Service:
         clean = self._work.acquire(timeout=STOP_GRACE_SECONDS)
         if clean:
             self._work.release()
-            self.coordinator.leave()  # our leases go at once; a killed worker's expire
+            try:
+                self.coordinator.leave()  # our leases go at once; a killed worker's at its successor's start
+            except FAILURES as exc:
+                log.warning("leases not released (%s): the next start releases them", reason(exc))
         log.info("stopped")
         return clean
 

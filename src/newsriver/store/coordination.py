@@ -102,6 +102,32 @@ class Coordinator:
             conn.execute(delete(leases_table).where(leases_table.c.owner == self.id))
             conn.execute(delete(workers_table).where(workers_table.c.id == self.id))
 
+    def take_over(self, now: datetime) -> int:
+        """Release the leases of workers that are gone, so a restart resumes at once; how many.
+
+        A killed process's leases outlive it until they expire, and until then they count
+        against their hosts' limits: a restarted service sat idle for up to ``lease``. On
+        SQLite the service holds the writer lock (run/lock.py), so no other process is
+        alive: every other worker's row and lease is a predecessor's. On PostgreSQL workers
+        share the database: a worker is gone when its heartbeat is stale, or when it ran on
+        this machine under a process id no longer alive (or ours: then it was our
+        predecessor, as in a restarted container where every service is pid 1).
+        """
+        w, lt = workers_table, leases_table
+        with self.store.engine.begin() as conn:
+            others = conn.execute(select(w.c.id, w.c.host, w.c.pid, w.c.heartbeat).where(w.c.id != self.id)).all()
+            if self.store.engine.dialect.name == "sqlite":
+                gone = [r.id for r in others]
+                released = conn.execute(delete(lt).where(lt.c.owner != self.id)).rowcount
+            else:
+                here = socket.gethostname()
+                stale = now - HEARTBEAT_STALE
+                gone = [r.id for r in others if r.heartbeat < stale or (r.host == here and not _alive(r.pid))]
+                released = sum(conn.execute(delete(lt).where(lt.c.owner.in_(ids))).rowcount for ids in chunks(gone))
+            for ids in chunks(gone):
+                conn.execute(delete(w).where(w.c.id.in_(ids)))
+        return int(released)
+
     def claim(self, names: Collection[str], now: datetime, limit: int, per_host: int, lease: timedelta) -> list[str]:
         """Lease up to ``limit`` due sources among ``names`` to this worker; their names.
 
@@ -216,6 +242,19 @@ class Coordinator:
         if self._election is None:
             self._election = self.store.engine.connect()
         return bool(self._election.execute(select(func.pg_try_advisory_lock(PUBLISH_LOCK))).scalar())
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this machine with id ``pid`` is running (not this one)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 class RenderedDocuments:

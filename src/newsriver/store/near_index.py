@@ -6,14 +6,15 @@ A process-wide cache keeps the fingerprints of recently stored texts (``_RecentP
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, text, update
 
 from newsriver.store.schema import chunks as _chunks
 from newsriver.store.schema import dedupe_keys_table, entries_table
@@ -24,8 +25,11 @@ if TYPE_CHECKING:
     from newsriver.stories.fingerprint import Fingerprint
 
 MAX_CANDIDATES = 8  # stored entries compared with a new one, those sharing most keys first
+# Entries within the window beyond which a key is common (a footer, boilerplate, "Read more…")
+# and offers no candidate: a lookup reads at most this many rows a key, however large the store.
+KEY_CAP = 100
 _KEY_COLUMNS = ("key", "published", "entry_id", "source")
-_INSERT_KEYS = f"INSERT INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
+_INSERT_KEYS = f"INSERT OR IGNORE INTO dedupe_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?)"
 
 
 def _fingerprints(
@@ -108,40 +112,60 @@ def offered(
 ) -> list[list[str]]:
     """The candidate lookup: for each (keys, published) the ids of the stored entries of
     other sources within the window that share the most keys with it (at least
-    MIN_SHARED_KEYS), at most MAX_CANDIDATES."""
+    MIN_SHARED_KEYS), at most MAX_CANDIDATES. A key more than KEY_CAP entries of the
+    window have (of any source: a source's own footer too) offers none."""
     from newsriver.stories.fingerprint import MIN_SHARED_KEYS
 
     window = int(near.window.total_seconds())
     times = [published for _, published in wanted]
     since, until = min(times) - window, max(times) + window
-    k = dedupe_keys_table.c
     hits: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for chunk in _chunks(sorted({key for keys, _ in wanted for key in keys})):
-        if conn.dialect.name == "sqlite":
-            # Hundreds of keys a feed: straight to the driver, as _index does. SQLAlchemy's
-            # expansion of the IN list costs more than the lookup.
-            marks = ", ".join("?" * len(chunk))
-            rows = conn.exec_driver_sql(
-                f"SELECT key, entry_id, published FROM dedupe_keys"
-                f" WHERE key IN ({marks}) AND published BETWEEN ? AND ? AND source != ?",
-                (*chunk, since, until, source),
-            )
-        else:
-            rows = conn.execute(
-                select(k.key, k.entry_id, k.published).where(
-                    k.key.in_(chunk), k.published.between(since, until), k.source != source
-                )
-            )
-        for key, entry_id, published in rows:
-            hits[key].append((entry_id, published))
+        for key, entry_id, published, of in _key_rows(conn, chunk, since, until):
+            if of != source:
+                hits[key].append((entry_id, published))
     found = []
     for keys, published in wanted:
+        # An entry whose publication date an edit changed has a key twice: it counts once.
         shared = Counter(
-            entry_id for key in keys for entry_id, when in hits.get(key, ()) if abs(when - published) <= window
+            entry_id
+            for key in keys
+            for entry_id in {entry_id for entry_id, when in hits.get(key, ()) if abs(when - published) <= window}
         )
         ranked = sorted(((-n, entry_id) for entry_id, n in shared.items() if n >= MIN_SHARED_KEYS))
         found.append([entry_id for _, entry_id in ranked[:MAX_CANDIDATES]])
     return found
+
+
+# The rows of the keys that are not common: whether a key is, is told by the KEY_CAP+1st row
+# of its range (the primary key's order), so a common key costs KEY_CAP index steps, not a
+# read of every entry that has it.
+_KEY_ROWS = """
+WITH wanted(key) AS ({wanted}),
+usable(key) AS MATERIALIZED (
+    SELECT key FROM wanted WHERE NOT EXISTS (
+        SELECT 1 FROM dedupe_keys AS c WHERE c.key = wanted.key AND c.published BETWEEN {since} AND {until}
+        LIMIT 1 OFFSET {cap}))
+SELECT d.key, d.entry_id, d.published, d.source FROM usable JOIN dedupe_keys AS d
+    ON d.key = usable.key AND d.published BETWEEN {since} AND {until}
+"""
+_SQLITE_KEY_ROWS = _KEY_ROWS.format(wanted="SELECT value FROM json_each(?)", since="?", until="?", cap="?")
+_POSTGRES_KEY_ROWS = text(
+    _KEY_ROWS.format(wanted="SELECT unnest(CAST(:keys AS BIGINT[]))", since=":since", until=":until", cap=":cap")
+)
+
+
+def _key_rows(conn: Connection, keys: Sequence[int], since: int, until: int) -> Iterable[Any]:
+    """(key, entry id, published, source) of every index row of ``keys`` within [since, until]
+    whose key is not common."""
+    if conn.dialect.name == "sqlite":
+        # Hundreds of keys a feed, as one JSON parameter: straight to the driver, as _index
+        # does. SQLAlchemy's processing of the parameters costs more than the lookup.
+        window = (since, until)
+        rows = conn.exec_driver_sql(_SQLITE_KEY_ROWS, (json.dumps(list(keys)), *window, KEY_CAP, *window))
+    else:
+        rows = conn.execute(_POSTGRES_KEY_ROWS, {"keys": list(keys), "since": since, "until": until, "cap": KEY_CAP})
+    return rows
 
 
 class _RecentPrints(OrderedDict[tuple[str, int], "Fingerprint"]):
@@ -206,25 +230,15 @@ def _index(
     prints: Mapping[str, Fingerprint],
 ) -> None:
     """Add the new rows' fingerprint keys, and the keys an edit brought to an edited row."""
-    k = dedupe_keys_table.c
-    rows = [
-        (key, published, row["id"], source)
-        for row in inserts
-        for published in (_seconds(row["published"]),)
-        for key in prints[row["id"]].keys
-    ]
     # Keys of the text before an edit stay: they only ever offer a candidate, which is then
-    # compared with the text as it is now. Those an edited row has are read at once, by key
-    # (the only index): rows of other entries with the same keys are few.
-    edited = {target for target, _ in updates}
-    have: set[tuple[int, str]] = set()
-    for chunk in _chunks(sorted({key for target in edited for key in prints[target].keys})):
-        for key, entry_id in conn.execute(select(k.key, k.entry_id).where(k.key.in_(chunk))):
-            if entry_id in edited:
-                have.add((key, entry_id))
-    for target, row in updates:
-        published = _seconds(row["published"])
-        rows += [(key, published, target, source) for key in prints[target].keys if (key, target) not in have]
+    # compared with the text as it is now. An edited row's keys are all offered again, and
+    # those it has already ignored: reading them first would read every row of a common key.
+    rows = [
+        (key, published, entry_id, source)
+        for entry_id, row in [*((row["id"], row) for row in inserts), *updates]
+        for published in (_seconds(row["published"]),)
+        for key in prints[entry_id].keys
+    ]
     if not rows:
         return
     if conn.dialect.name == "sqlite":
@@ -232,7 +246,10 @@ def _index(
         # parameter processing, which costs more than the insert (plain integers and text).
         conn.exec_driver_sql(_INSERT_KEYS, rows)
     else:
-        conn.execute(insert(dedupe_keys_table), [dict(zip(_KEY_COLUMNS, r, strict=True)) for r in rows])
+        from sqlalchemy.dialects.postgresql import insert as upsert
+
+        keys = [dict(zip(_KEY_COLUMNS, r, strict=True)) for r in rows]
+        conn.execute(upsert(dedupe_keys_table).on_conflict_do_nothing(), keys)
 
 
 def _seconds(when: datetime) -> int:

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from newsriver.models import Article
-from newsriver.store.entries import to_article
+from newsriver.store.entries import to_article, url_hash
 from newsriver.store.schema import chunks, entries_table, sources_table, tombstones_table
 from newsriver.stories.match import Story, compose
 
@@ -73,6 +73,16 @@ class Selection:
         e = entries_table
         with self._store.engine.connect() as conn:
             return conn.execute(select(func.min(e.c.first_seen)).where(e.c.source.in_(list(sources)))).scalar()
+
+    def find_article(self, ref: str) -> tuple[Article, str] | None:
+        """The stored article (and its story's id) that ``ref`` names: its id, its URL or canonical
+        URL, or an item's id (``urn:uuid:<id>``); None when none is stored."""
+        e = entries_table
+        wanted = ref.rsplit(":", 1)[-1] if ref.startswith("urn:") else ref
+        by_url = or_(e.c.url == ref, and_(e.c.url_hash == url_hash(ref), e.c.canonical_url == ref))
+        with self._store.engine.connect() as conn:
+            row = conn.execute(select(e).where(or_(e.c.id == wanted, by_url)).order_by(e.c.first_seen).limit(1)).first()
+        return (to_article(row._mapping), row.story) if row is not None else None
 
     def duplicate_groups(self, since: datetime, limit: int) -> list[list[tuple[Article, float | None]]]:
         """Stories joined by a copy first seen since ``since``, newest first: each story's

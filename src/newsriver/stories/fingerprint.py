@@ -1,10 +1,12 @@
 """What an article's text looks like to near-duplicate detection, and how alike two are.
 
 Pure functions over strings. Text is normalized so that copies of one article look the
-same however an outlet dressed them (markup, quote style, "(Outlet) —" datelines,
-copyright and "Related:"/"Read more" lines), then cut into word shingles. Figures —
-numbers, prices, dates, version strings — stay whole as tokens and must agree between two
-copies, so templated posts ("Brent crude closes at $71.42" / "$71.45") stay apart.
+same however an outlet dressed them (markup, quote style, "U.S."/"US", "(Outlet) —"
+datelines, copyright and "Related:"/"Read more" lines), then cut into word shingles. A copy
+is recognized by its text: most of the shorter text found in the longer is enough, whatever
+the headlines say. Figures — numbers, prices, dates, version strings — stay whole as tokens:
+templated posts ("Brent crude closes at $71.42" / "$71.45") stay apart because their
+headlines' figures differ, or because their leads say the same thing with another figure.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from numpy.typing import NDArray
 
 SHINGLE = 4  # words per shingle: long enough that shared phrases of different articles rarely match
 MIN_SHINGLES = 24  # below this a body is too short to compare as text; the headline decides
-SKETCH = 6  # MinHash (bottom-k) values indexed per article: copies share most of them
+SKETCH = 6  # the fewest shingle hashes indexed per article (the smallest: a bottom-k MinHash sketch)
+SAMPLE = 32  # and every shingle hash below 2^64 / SAMPLE: a copy of part of a text shares keys in proportion
+MAX_KEYS = 16  # up to this many: a bound on index rows per article
 LEAD = 8  # the first shingles of a body: a summary's must open its full text
 LEAD_KEYS = 2  # of which indexed, so a summary finds its full text despite a word or two before
 HEAD = 64  # how far into a long text a summary's lead may start
+OPENING = 160  # shingles of its own a copy may open with (a new lead of a paragraph or two), a digest not
+RUN = 8  # shingles (about a sentence) of which half shared start the text two copies share
 MIN_SHARED_KEYS = 2  # index keys a stored article must share with a new one to be compared
 MIN_TITLE_WORDS = 4  # "Weekly roundup" says too little to match on
+MIN_CONTAINED = 40  # shingles a contained text must share (~ two sentences): a quoted sentence is not a copy
+LEAD_WORDS = 60  # the lead whose figures tell templated posts apart
 
 _MASK = (1 << 64) - 1
 _PRIME = 0x100000001B3  # FNV-1a's 64-bit prime: odd, so mixing stays a bijection mod 2^64
@@ -45,9 +53,11 @@ _TAG = re.compile(r"<[^>]*>")
 # line's newline (body_text puts one before the first line): a pattern that starts with a
 # literal is searched fast, where "^" would be tried at every character.
 _DATELINE = re.compile(r"\n[ \t]*(?:[^()\n]{0,40}+\([^()\n]{1,40}\)|[A-Z][A-Z.,'/ ]{2,40}+)[ \t]*-+[ \t]*")
+# A related-links heading takes the list under it: the short lines without a sentence's end.
 _BOILERPLATE = re.compile(
-    r"\n[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved|related\s*(?:[:-]|articles|stories|coverage|content)"
-    r"|read (?:more|the full)|continue reading|see also\b|also read\b|more\s*:|the post\b.*\bappeared first on\b"
+    r"\n[^\w\n]*(?:copyright\b|©|\(c\)\s*\d|all rights reserved"
+    r"|(?:related\s*(?:[:-]|articles|stories|coverage|content)|more\s*:|see also\b).*$(?:\n[^.!?\n]{0,80}$)*"
+    r"|read (?:more|the full)|continue reading|also read\b|the post\b.*\bappeared first on\b"
     r"|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published)|by [\w.'-]+(?: [\w.'-]+){0,3}[ \t]*$)"
     r".*$",
     re.M,
@@ -84,6 +94,9 @@ _JOINING = [
 _UNMARK = bytes.maketrans(b".,:/-\x01\x02\x03\x04\x05", b"     .,:/-")
 _ASCII_DIGITS = [str(d).encode() for d in range(10)]
 _INITIALS = re.compile(r"\b(?:[^\W\d_]\.){1,3}[^\W\d_]\b\.?")  # U.S., e.u.: one word however dotted
+# The same in a body's spaced UTF-8 (see _body_tokens), where the last dot is gone: " u.s " is " us ".
+# It starts with the dot, a literal, which is searched fast: texts have many dots, few initials.
+_UTF8_INITIALS = re.compile(rb"\.(?<= [a-z]\.)([a-z])(?:\.([a-z]))?(?:\.([a-z]))?(?= )")
 # Dates are figures too; "may", "sun", "sat", "mar" are words far more often than dates.
 _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
@@ -120,6 +133,7 @@ _POSITION_WEIGHTS = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64
 )
 _EMPTY: Hashes = np.empty(0, dtype=np.uint64)
+_SAMPLED = np.uint64(((1 << 64) - 1) // SAMPLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,36 +143,37 @@ class Fingerprint:
     title_words: frozenset[str]  # title's words without stopwords, for headline comparison
     words: frozenset[str]  # the same for title and a short body: what a short item is compared by
     shingles: Hashes  # the body's distinct shingle hashes, sorted; empty when the body is short
-    lead: Hashes  # the body's first shingles, in order
-    head: Hashes  # the body's first HEAD shingles, sorted
+    opening: Hashes  # the body's first OPENING shingles, in order: its first LEAD are its lead
     figures: Mapping[str, int]  # how often each number, price, date, version occurs in the body
+    lead_words: bytes  # the body's first LEAD_WORDS tokens, in UTF-8, space-separated
     title_figures: tuple[str, ...]  # in headline order, repeats kept
     length: int  # tokens in title and body
-    keys: frozenset[int]  # candidate index keys: MinHash sketch, lead shingles, the whole headline
+    keys: frozenset[int]  # candidate index keys: sampled shingles, lead shingles, the whole headline
 
     def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[Any, ...]]:
         # Fingerprints travel from the parse workers to the store by pickle, where each
-        # array cost as much as the rest of the fingerprint: the three go as one buffer.
-        arrays = b"".join((self.shingles.tobytes(), self.lead.tobytes(), self.head.tobytes()))
-        fields = (self.title_words, self.words, self.figures, self.title_figures, self.length, self.keys)
-        return _unpickled, (arrays, self.shingles.size, self.lead.size, *fields)
+        # array cost as much as the rest of the fingerprint: the arrays go as one buffer.
+        arrays = self.shingles.tobytes() + self.opening.tobytes()
+        fields = (self.title_words, self.words, self.figures, self.lead_words, self.title_figures)
+        return _unpickled, (arrays, self.shingles.size, *fields, self.length, self.keys)
 
 
 def _unpickled(
     arrays: bytes,
     shingles: int,
-    lead: int,
     title_words: frozenset[str],
     words: frozenset[str],
     figures: Mapping[str, int],
+    lead_words: bytes,
     title_figures: tuple[str, ...],
     length: int,
     keys: frozenset[int],
 ) -> Fingerprint:
     # Views of the buffer, read-only: no fingerprint's array is ever changed in place.
     flat = np.frombuffer(arrays, dtype=np.uint64)
-    body = flat[:shingles], flat[shingles : shingles + lead], flat[shingles + lead :]
-    return Fingerprint(title_words, words, *body, figures, title_figures, length, keys)
+    return Fingerprint(
+        title_words, words, flat[:shingles], flat[shingles:], figures, lead_words, title_figures, length, keys
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +196,8 @@ def fingerprint(title: str, body: str) -> Fingerprint:
         title_text = _INITIALS.sub(lambda m: m.group(0).replace(".", ""), title_text)
     title_tokens, title_figures = _tokens(title_text)
     body_tokens, body_figures = _body_tokens(body_text(body))
-    shingles = _shingles(body_tokens)
+    word_hashes = _hashes(body_tokens)
+    shingles = _shingles(word_hashes)
     features = _distinct(shingles)
     long_body = len(features) >= MIN_SHINGLES
     title_words = _content_words(title_tokens)
@@ -190,9 +206,11 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     else:
         words = title_words | _content_words([_decoded(t) for t in body_tokens])
         features = _distinct(_hashes([_encoded(w) for w in words]))
-    # A bottom-k MinHash sketch: two texts share about as many of their k smallest
-    # shingle hashes as their Jaccard similarity says.
-    keys = {*_salted_all(features[:SKETCH], 0), *_salted_all(shingles[:LEAD_KEYS], 1)}
+    # The shingle hashes below a bound (a sample of the text, at least the SKETCH smallest:
+    # a bottom-k MinHash sketch): a text and any copy of part of it share about as many
+    # keys as that part holds sampled shingles, wherever the part was cut from.
+    sampled = min(max(int(np.searchsorted(features, _SAMPLED)), SKETCH), MAX_KEYS)
+    keys = {*_salted_all(features[:sampled], 0), *_salted_all(shingles[:LEAD_KEYS], 1)}
     if len(title_words) >= MIN_TITLE_WORDS:
         headline = _WORD_HASHES[_encoded(" ".join(sorted(title_words)))]
         keys.add(_salted(int.from_bytes(headline, "little"), 2))
@@ -200,9 +218,9 @@ def fingerprint(title: str, body: str) -> Fingerprint:
         title_words=title_words,
         words=words,
         shingles=features if long_body else _EMPTY,
-        lead=shingles[:LEAD],
-        head=np.sort(shingles[:HEAD]),
+        opening=shingles[:OPENING],
         figures=body_figures,
+        lead_words=b" ".join(body_tokens[:LEAD_WORDS]),
         title_figures=tuple(title_figures),
         length=len(title_tokens) + len(body_tokens),
         keys=frozenset(keys),
@@ -247,26 +265,46 @@ def _without_trailer(line: str) -> str:
 
 # --- comparison ----------------------------------------------------------------------
 
-TITLE_FOR_CONTAINMENT = 0.5  # a summary counts as contained only under a headline like its text's
-
 
 def _text_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
     shared = np.intersect1d(a.shingles, b.shingles, assume_unique=True).size
     jaccard = shared / (len(a.shingles) + len(b.shingles) - shared)
     short, long = (a, b) if len(a.shingles) <= len(b.shingles) else (b, a)
-    # A summary is the first paragraphs of its text; a text merely containing another
-    # (a digest of several stories) is not the same article, so the summary must lead it
-    # and carry a similar headline.
-    if shared and _jaccard(a.title_words, b.title_words) >= TITLE_FOR_CONTAINMENT and _leads(short, long):
-        containment = shared / len(short.shingles)
-        if containment > jaccard:
-            return Similarity(containment, "contained")
-    return Similarity(jaccard, "text")
+    # A copy cut, trimmed, reordered or given a new lead is contained in the text it copies,
+    # whatever its headline; a summary opens it. One that does not must share more than a
+    # quoted sentence. A digest's later story is contained in the digest too, but is not
+    # that story: neither text may open with more of its own than a new lead or two, as a
+    # digest does with its other stories.
+    containment = shared / len(short.shingles)
+    if containment > jaccard and (_leads(short, long) or shared >= MIN_CONTAINED):
+        similarity = Similarity(containment, "contained")
+    else:
+        similarity = Similarity(jaccard, "text")
+    if shared and not (_opens(short, long) and _opens(long, short)):
+        return Similarity(similarity.score, similarity.basis, "one opens with other text")
+    return similarity
+
+
+def _opens(text: Fingerprint, other: Fingerprint) -> bool:
+    """Whether the text ``other`` shares with ``text`` starts within ``other``'s opening: a
+    run of RUN shingles (or all, when fewer) at least half of which ``text`` holds."""
+    found = _found_in(other.opening, text.shingles).astype(np.int8)
+    run = min(RUN, found.size)
+    return bool(run) and int(np.convolve(found, np.ones(run, dtype=np.int8), "valid").max()) * 2 >= run
 
 
 def _leads(short: Fingerprint, long: Fingerprint) -> bool:
-    found = long.head[np.searchsorted(long.head, short.lead).clip(max=max(0, long.head.size - 1))] == short.lead
-    return bool(long.head.size) and int(found.sum()) * 2 >= short.lead.size
+    lead = short.opening[:LEAD]
+    found = _found_in(lead, np.sort(long.opening[:HEAD]))
+    return bool(long.opening.size) and int(found.sum()) * 2 >= lead.size
+
+
+def _found_in(values: Hashes, ordered: Hashes) -> NDArray[np.bool_]:
+    """Which of ``values`` ``ordered`` (sorted) holds: np.isin, without its cost on small arrays."""
+    if not ordered.size:
+        return np.zeros(values.size, dtype=np.bool_)
+    found: NDArray[np.bool_] = ordered[np.searchsorted(ordered, values).clip(max=ordered.size - 1)] == values
+    return found
 
 
 def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
@@ -274,7 +312,7 @@ def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
         # A short item against a long text: the same headline, and a short body (if any)
         # that opens the text, as a teaser does.
         short, long = (b, a) if a.shingles.size else (a, b)
-        if short.lead.size >= LEAD and not _leads(short, long):
+        if short.opening.size >= LEAD and not _leads(short, long):
             return Similarity(0.0, "title")
         a_words, b_words = a.title_words, b.title_words
     else:
@@ -287,15 +325,22 @@ def _title_similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
 def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
     """Why the figures say two texts are different articles, or "" when they agree.
 
-    The shorter text's figures must all occur in the longer as often (a summary or a cut
-    copy has fewer, never others). When both headlines carry figures ("Episode 41",
-    "Release 2.3.2"), one's must be the other's in the same order: a rewritten headline
-    may drop one, not change or reorder them ("Day 2 of 7" is not "Day 7 of 2").
+    What tells a recurring templated post from the last one is its headline's figures and
+    its lead's: when both headlines carry figures ("Episode 41", "Release 2.3.2"), one's
+    must be the other's in the same order (a rewritten headline may drop one, not change or
+    reorder them: "Day 2 of 7" is not "Day 7 of 2"); and the leads may not say the same
+    words around another figure ("settled at $71.42 a barrel on Monday" / "$71.45 ... on
+    Tuesday"). A figure only one text has (a new lead's "on Thursday", a cut paragraph's
+    year) says nothing. A headline and a teaser, too short for that, must name only
+    figures the other has.
     """
-    short, long = (a, b) if a.length <= b.length else (b, a)
     if as_text:
-        missing = {f for f, n in short.figures.items() if long.figures.get(f, 0) < n}
-    else:  # a headline and a teaser: any figure they name must be the long text's
+        # Told at comparison, which few articles come to, rather than for every fingerprint.
+        mine, theirs = _lead_figures(a), _lead_figures(b)
+        missing = {f for context, f in mine.items() if theirs.get(context, f) != f}
+        missing |= {f for context, f in theirs.items() if mine.get(context, f) != f}
+    else:
+        short, long = (a, b) if a.length <= b.length else (b, a)
         missing = (short.figures.keys() | set(short.title_figures)) - long.figures.keys() - set(long.title_figures)
     if (
         a.title_figures
@@ -306,6 +351,26 @@ def _figures_veto(a: Fingerprint, b: Fingerprint, as_text: bool) -> str:
     if not missing:
         return ""
     return "figures differ: " + ", ".join(sorted(missing)[:5])
+
+
+def _lead_figures(fingerprint: Fingerprint) -> dict[str, str]:
+    """Each figure of a lead (its first tokens) by its context: the two tokens either side,
+    figures among them as "#", so that a template's figures changing together still match.
+    A context of figures alone (a table's row) tells nothing."""
+    if not fingerprint.figures:
+        return {}
+    lead = fingerprint.lead_words.split()
+    known = {_encoded(f) for f in fingerprint.figures}  # the body's figures, found already
+    marks = [t in known for t in lead]
+    if not any(marks):
+        return {}
+    plain = [b"#" if mark else token for token, mark in zip(lead, marks, strict=True)]
+    found = {}
+    for i, mark in enumerate(marks):
+        context = [*plain[max(0, i - 2) : i], b"|", *plain[i + 1 : i + 3]]
+        if mark and len(context) - context.count(b"#") > 1:
+            found[_decoded(b" ".join(context))] = _decoded(lead[i])
+    return found
 
 
 def _in_order(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
@@ -389,6 +454,8 @@ def _body_tokens(text: str) -> tuple[list[bytes], Counter[str]]:
         if separator in spaced:
             spaced = joining.sub(mark, spaced)
     spaced = spaced.translate(_UNMARK)
+    if b"." in spaced:  # "U.S." and "US" are one word
+        spaced = _UTF8_INITIALS.sub(rb"\1\2\3", b" " + spaced + b" ")
     tokens = spaced.split()
     # Figures are few: looked for by their digits, not token by token.
     figure_ends: dict[int, int] = {}  # by where each token holding a digit starts
@@ -429,9 +496,8 @@ def _hashes(words: list[bytes]) -> Hashes:
     return np.frombuffer(b"".join(map(_WORD_HASHES.__getitem__, words)), dtype="<u8")
 
 
-def _shingles(words: list[bytes]) -> Hashes:
-    """The hash of every run of SHINGLE words, in order."""
-    hashes = _hashes(words)
+def _shingles(hashes: Hashes) -> Hashes:
+    """The hash of every run of SHINGLE words (given by their hashes), in order."""
     count = hashes.size - SHINGLE + 1
     if count <= 0:
         return _EMPTY

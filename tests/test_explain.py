@@ -1,0 +1,84 @@
+"""dupes --explain as a pure function: two articles in, the deciding rule and scores out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from newsriver.models import Article
+from newsriver.stories.explain import explain_pair
+from newsriver.stories.match import NearPolicy
+
+from .conftest import CORPUS, skip_module_without_corpus
+from .factories import WHEN, make_article
+
+skip_module_without_corpus()
+
+POLICY = NearPolicy(0.6, timedelta(days=7))
+TITLE, _, REST = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8").partition("\n")
+PARAGRAPHS = [p.strip() for p in REST.split("\n\n") if p.strip()][1:-1]
+
+
+def article(source: str, title: str, paragraphs: list[str], **fields: object) -> Article:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    values: dict[str, object] = {"id": source, "source": source, "title": title, "content": body}
+    return make_article(**(values | fields))
+
+
+def brent(price: str, day: str) -> list[str]:
+    return [
+        f"Brent crude futures settled at ${price} a barrel on {day}, as traders weighed OPEC+ output plans against"
+        " signs of slowing demand in Asia. The international benchmark has traded in a narrow band for most of"
+        " the month, and analysts expect little change before the next meeting of producers. Volumes were light."
+    ]
+
+
+FULL = article("wire", TITLE, PARAGRAPHS)
+
+
+def test_a_cut_copy_under_another_headline_folds_as_contained() -> None:
+    copy = article("daily", "Caro Quintero among 29 extradited", PARAGRAPHS[:12])
+    explained = explain_pair(FULL, copy, POLICY)
+    assert explained.folds and explained.rule == "contained"
+    assert dict(explained.scores)["containment"] == "1.00"
+    assert explained.lines()[0] == "folded: one story (rule: contained)"
+
+
+@pytest.mark.parametrize(
+    ("other", "rule"),
+    [
+        (article("wire", "Another headline", PARAGRAPHS[:12], id="w2"), "one source"),
+        (article("daily", TITLE, PARAGRAPHS, published=WHEN + timedelta(days=8)), "window"),
+        (article("daily", "Weekly roundup", [p[::-1] for p in PARAGRAPHS]), "index"),
+        (article("daily", "Morning briefing", [" ".join(p.split()[::-1]) for p in PARAGRAPHS] + PARAGRAPHS), "opening"),
+    ],
+    ids=["one source", "outside the window", "nothing shared", "a digest"],
+)
+def test_pairs_that_do_not_fold_say_which_rule_kept_them_apart(other: Article, rule: str) -> None:
+    explained = explain_pair(FULL, other, POLICY)
+    assert not explained.folds and explained.rule == rule, explained
+    assert explained.lines()[0] == f"not folded: two stories (rule: {rule})"
+
+
+def test_templated_posts_are_kept_apart_by_their_figures() -> None:
+    monday = article("a", "Brent crude closes at $71.42", brent("71.42", "Monday"))
+    tuesday = article("b", "Brent crude closes at $71.45", brent("71.45", "Tuesday"))
+    explained = explain_pair(monday, tuesday, POLICY)
+    assert not explained.folds and explained.rule == "figures" and "71.42" in explained.why
+
+
+def test_below_the_threshold() -> None:
+    half = article("daily", "Cartel figures", PARAGRAPHS[:6] + [" ".join(p.split()[::-1]) for p in PARAGRAPHS[6:]])
+    explained = explain_pair(FULL, half, POLICY)
+    assert (explained.folds, explained.rule) == (False, "threshold"), explained
+
+
+def test_the_same_url_folds() -> None:
+    url = "https://news.example/cartel"
+    explained = explain_pair(
+        article("a", TITLE, PARAGRAPHS, canonical_url=url),
+        article("b", "Teaser", PARAGRAPHS[:1], canonical_url=url),
+        POLICY,
+    )
+    assert explained.folds and explained.rule == "same URL"

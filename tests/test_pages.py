@@ -1,0 +1,271 @@
+"""The HTML pages: a river per feed, the front page, archive pages, status.html, the XSL view
+of Atom and RSS; valid HTML5, everything from a source escaped, bytes stable."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import html5lib
+import pytest
+import requests
+import yaml
+from lxml import etree
+
+from newsriver.cli import main
+from newsriver.config.load import load
+from newsriver.config.schema import Config
+from newsriver.models import Article, Author, Enclosure
+from newsriver.publish.archive import Page
+from newsriver.publish.pages import FeedSummary
+from newsriver.publish.publisher import feed_info, publish_feeds
+from newsriver.publish.render_common import SourceInfo
+from newsriver.publish.river import Link, excerpt
+from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.publish.site import Site
+from newsriver.store.store import Store
+
+from .conftest import ConfigWriter, FixtureServer
+from .river_site import DAYS, NEWEST_TITLES, PLANTED_TITLE, SCRIPT_TITLE, archive_page, publish_site
+
+BASE = "http://127.0.0.1:8080/"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def parse(page: bytes) -> etree._Element:
+    """The page as an HTML5 parser in strict mode builds it: any parse error fails."""
+    parser = html5lib.HTMLParser(strict=True, tree=html5lib.getTreeBuilder("lxml"), namespaceHTMLElements=False)
+    return parser.parse(page).getroot()
+
+
+def texts(root: etree._Element, xpath: str) -> list[str]:
+    return [" ".join("".join(e.itertext()).split()) for e in root.xpath(xpath)]
+
+
+@pytest.fixture
+def out(feed_server: FixtureServer, write_config: ConfigWriter) -> Path:
+    return publish_site(feed_server, write_config, BASE).parent / "out"
+
+
+def test_feed_page_shows_the_newest_items_by_day_in_the_feeds_time_zone(out: Path) -> None:
+    root = parse((out / "all.html").read_bytes())
+    assert texts(root, "//main//article/h3") == NEWEST_TITLES
+    assert texts(root, "//main//section[@class='day']/h2") == DAYS
+    [first] = root.xpath("//main//article[1][.//time]")[:1]
+    assert first.xpath(".//time/@datetime") == ["2025-03-01T04:15:00-05:00"]  # New York time
+    assert "by Ed Itor" in "".join(first.itertext())
+    [audio] = first.xpath(".//audio")
+    assert audio.get("preload") == "none" and audio.get("src") == "https://hostile.example/episode.mp3"
+    # The story two outlets carried names the other one.
+    assert texts(root, "//p[@class='also']") == ["Also reported by: The Daily Example"]
+    # Paged like the feed: the items past max_items are in the archive, one link away.
+    assert root.xpath("//nav[@class='pager']/a[@rel='prev']/@href") == [BASE + archive_page()]
+    assert len(root.xpath("//h1")) == 1 and root.get("lang") == "en"
+
+
+def test_archive_page_holds_what_left_the_feed_and_leads_back(out: Path) -> None:
+    root = parse((out / archive_page()).read_bytes())
+    assert texts(root, "//main//article/h3") == ["City council approves new bike lanes", "Night owl story"]
+    # 03:00 UTC on 27 February is the evening of the 26th in New York.
+    assert texts(root, "//main//section[@class='day']/h2") == [
+        "Thursday 27 February 2025",
+        "Wednesday 26 February 2025",
+    ]
+    [image] = root.xpath("//img[@class='media']")
+    assert image.get("loading") == "lazy"
+    assert root.xpath("//nav[@class='pager']/a[@rel='next']/@href") == [BASE + "all.html"]
+    assert root.xpath("//nav[@class='pager']/a[@rel='prev']") == []  # the first page there is
+
+
+def test_front_page_has_headlines_feed_links_and_autodiscovery_but_no_source_health(out: Path) -> None:
+    root = parse((out / "index.html").read_bytes())
+    assert texts(root, "//section[@id='all']//ol[@class='headlines']/li/a") == NEWEST_TITLES
+    assert root.xpath("//section[@id='all']/h2/a/@href") == [BASE + "all.html"]
+    assert root.xpath("//section[@id='all']//a[text()='Older items']/@href") == [BASE + archive_page()]
+    alternates = root.xpath("//head/link[@rel='alternate']/@href")
+    assert alternates == [BASE + f"{feed}.{fmt}" for feed in ("all", "quiet") for fmt in ("atom", "rss", "json")]
+    assert texts(root, "//section[@id='quiet']/p[@class='empty']") == ["Nothing has been published in this feed yet."]
+    assert not (out / "status.html").exists()
+    assert "failing" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_empty_feed_says_so_and_never_shows_1970(out: Path) -> None:
+    page = (out / "quiet.html").read_bytes()
+    assert texts(parse(page), "//main/p[@class='empty']") == ["Nothing has been published in this feed yet."]
+    for name in ("quiet.html", "index.html", "quiet.atom"):
+        assert b"1970" not in (out / name).read_bytes() or name.endswith(".atom")
+    assert b"1970" not in page
+
+
+def test_every_page_is_valid_html5_and_shows_source_markup_as_text(out: Path) -> None:
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) == 4  # index, all, quiet, the archive page
+    for path in pages:
+        root = parse(path.read_bytes())  # strict: raises on any parse error
+        assert root.xpath("//script | //*[@onerror] | //*[@onload]") == [], path
+        assert len(root.xpath("//h1")) == 1 and root.xpath("//main") and root.get("lang") == "en", path
+    for name in ("all.html", "index.html"):
+        titles = texts(parse((out / name).read_bytes()), "//main//a")
+        assert SCRIPT_TITLE in titles and PLANTED_TITLE in titles
+
+
+def test_atom_and_rss_name_the_bundled_xsl_and_still_parse(out: Path) -> None:
+    xsl = (out / "feed.xsl").read_bytes()
+    etree.fromstring(xsl)  # well-formed XML
+    assert BASE.encode() + b"river.css" in xsl
+    for name, href in (("all.atom", "feed.xsl"), ("all.rss", "feed.xsl"), (archive_page("atom"), "../../feed.xsl")):
+        data = (out / name).read_bytes()
+        assert data.splitlines()[1] == f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode(), name
+        parsed = feedparser.parse(data)
+        assert not parsed.bozo and parsed.entries, name
+    assert b"xml-stylesheet" not in (out / "all.json").read_bytes()
+
+
+def test_a_second_publish_changes_no_page(feed_server: FixtureServer, write_config: ConfigWriter) -> None:
+    config_path = publish_site(feed_server, write_config, BASE)
+    out = config_path.parent / "out"
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    config = load(config_path)
+    store = Store(config.settings.database)
+    try:
+        assert publish_feeds(config, store) == []
+    finally:
+        store.close()
+    assert main(["--config", str(config_path), "poll"]) == 0
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_status_page_is_opt_in_and_shows_failing_sources(
+    feed_server: FixtureServer, write_config: ConfigWriter
+) -> None:
+    config_path = publish_site(feed_server, write_config, BASE, public_status=True)
+    out = config_path.parent / "out"
+    feed_server.add("/wire.rss", b"", status=500)
+    assert main(["--config", str(config_path), "poll"]) == 0
+    root = parse((out / "status.html").read_bytes())
+    assert "Wire Service — failing" in texts(root, "//section//li")
+    assert root.xpath("//header//a[text()='Source status']/@href") == [BASE + "status.html"]
+    # Turned off again: the page goes.
+    document = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    document["settings"]["public_status"] = False
+    config_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    assert main(["--config", str(config_path), "poll"]) == 0
+    assert not (out / "status.html").exists()
+
+
+def test_a_theme_overrides_one_template_and_keeps_the_others(
+    feed_server: FixtureServer, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    (theme / "river.css").write_text("body { color: rebeccapurple; }\n", encoding="utf-8")
+    (theme / "feed.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Themed {{ heading }}</h1>'
+        "{% for day in days %}{% for it in day.items %}<p>{{ it.title }}</p>{% endfor %}{% endfor %}{% endblock %}",
+        encoding="utf-8",
+    )
+    out = publish_site(feed_server, write_config, BASE, templates=str(theme)).parent / "out"
+    assert (out / "river.css").read_text(encoding="utf-8") == "body { color: rebeccapurple; }\n"
+    root = parse((out / "all.html").read_bytes())
+    assert texts(root, "//h1") == ["Themed Everything"]
+    assert texts(root, "//main/p")[0] == SCRIPT_TITLE  # autoescaped in a theme too
+    assert texts(parse((out / "index.html").read_bytes()), "//h1") == ["River <Test>"]  # bundled
+    # An edited theme is published at the next poll, though no source changed.
+    (theme / "river.css").write_text("body { color: teal; }\n", encoding="utf-8")
+    assert main(["--config", str(out.parent / "newsriver.yaml"), "poll"]) == 0
+    assert (out / "river.css").read_text(encoding="utf-8") == "body { color: teal; }\n"
+
+
+def article(n: int, **fields: object) -> Article:
+    when = datetime(2025, 3, 1, 12 - n, tzinfo=UTC)
+    values: dict[str, object] = {
+        "id": f"id-{n}",
+        "source": "wire",
+        "entry_key": f"k{n}",
+        "url": f"https://wire.example/{n}",
+        "canonical_url": f"https://wire.example/{n}",
+        "title": f"Story {n}",
+        "summary": "",
+        "content": f'<p>Full text {n}.</p><img src="https://wire.example/{n}.png" alt="Photo {n}">',
+        "text": f"Full text {n}.",
+        "authors": (Author(name="Ana"),),
+        "published": when,
+        "updated": when,
+        "first_seen": when,
+        "categories": (),
+        "enclosures": (Enclosure("https://wire.example/v.mp4", "video/mp4"),),
+        "language": "en",
+        "image": "",
+        "comments": "",
+        "content_hash": "h",
+    }
+    return Article(**(values | fields))  # type: ignore[arg-type]
+
+
+def test_full_html_related_coverage_and_video(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "feeds: [{name: all, html: full}]")
+    sources = {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "")}
+    site = Site(config, sources)
+    info = feed_info(config, config.feeds[0])
+    summary = FeedSummary(info, ("atom",), 1, ())
+    related = {"id-1": [Link("Another angle", "https://daily.example/a", "Daily"), Link("No link", "")]}
+    root = parse(site.feed_page(config.feeds[0], summary, [article(1)], {}, related))
+    [content] = root.xpath("//div[@class='content']")
+    assert content.xpath(".//img/@alt") == ["Photo 1"] and content.xpath(".//img/@loading") == ["lazy"]
+    assert texts(root, "//div[@class='related']/ul/li") == ["Another angle (Daily)", "No link"]
+    assert root.xpath("//div[@class='related']//a/@href") == ["https://daily.example/a"]
+    assert root.xpath("//video/@preload") == ["none"]
+    assert root.xpath("//article/p[@class='meta']/a/@href") == ["https://wire.example/feed"]  # no web site: its feed
+    assert texts(root, "//article/p[@class='meta']")[0].startswith("W Wire")
+
+
+def test_front_page_items_and_an_empty_archive_page(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "  front_page_items: 2\nfeeds: [{name: all, archive: true}]")
+    site = Site(config, {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "https://wire.example/")})
+    feed = config.feeds[0]
+    assert [i.title for i in site.headlines(feed, [article(n) for n in range(1, 5)])] == ["Story 1", "Story 2"]
+    summary = FeedSummary(feed_info(config, feed), ("atom",), 0, ())
+    page = Page("all/archive/2025-02.atom", (), "all/archive/2025-01.atom", None)
+    root = parse(site.archive_page(feed, summary, page, [], {}))
+    assert texts(root, "//h1") == ["all: February 2025"]
+    assert texts(root, "//main/p[@class='empty']") == ["No items left the feed during this month."]
+    assert root.xpath("//nav[@class='pager']/a/@href") == [BASE + "all.html", BASE + "all/archive/2025-01.html"]
+    assert "1970" not in "".join(root.itertext())
+
+
+def load_config(tmp_path: Path, extra: str) -> Config:
+    """A config from ``extra``: more settings (indented two spaces) and feeds."""
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(f"settings:\n  output_dir: {tmp_path / 'out'}\n{extra}\n", encoding="utf-8")
+    return load(path)
+
+
+def test_excerpt_cuts_at_a_word() -> None:
+    assert excerpt("one two three", 100) == "one two three"
+    assert excerpt("alpha beta, gamma delta", 12) == "alpha beta…"
+
+
+def test_an_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="Mars/Olympus"):
+        load_config(tmp_path, "feeds: [{name: all, timezone: Mars/Olympus}]")
+
+
+def test_a_browser_gets_atom_and_rss_as_xml_and_a_reader_as_feeds(tmp_path: Path) -> None:
+    (tmp_path / "all.atom").write_bytes(b"<feed/>")
+    (tmp_path / "all.html").write_bytes(b"<!doctype html>")
+    server = make_server(FeedServer(tmp_path), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}/"
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    try:
+        shown = requests.get(base + "all.atom", headers={"Accept": browser}, timeout=5)
+        read = requests.get(base + "all.atom", headers={"Accept": "application/atom+xml, */*;q=0.1"}, timeout=5)
+        page = requests.get(base + "all.html", headers={"Accept": browser}, timeout=5)
+    finally:
+        close_server(server)
+    assert shown.headers["Content-Type"] == "application/xml; charset=utf-8" and shown.content == b"<feed/>"
+    assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert shown.headers["ETag"] == read.headers["ETag"] and shown.headers["Vary"] == "Accept-Encoding, Accept"
+    assert page.headers["Vary"] == "Accept-Encoding"
