@@ -149,7 +149,9 @@ def _require_database(url: str) -> None:
 
 def _poll_parser(poll: argparse.ArgumentParser) -> None:
     poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
-    poll.add_argument("--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)")
+    poll.add_argument(
+        "--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)"
+    )
     poll.add_argument(
         "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
     )
