@@ -147,6 +147,24 @@ def output_dangers(fmt: str, data: bytes) -> list[str]:
     return problems
 
 
+# What a URI may hold (RFC 3986): the W3C validator reports any other character in a link
+# as InvalidIRI (Atom) or InvalidFullLink (RSS).
+_URI_CHARACTERS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
+
+
+def link_problems(fmt: str, data: bytes) -> list[str]:
+    """Every link a reader follows that is not a URI (raw non-ASCII, a space)."""
+    if fmt == "json":
+        strings, url_fields = list(_json_strings(json.loads(data))), _JSON_URL_FIELDS | {"feed_url"}
+    else:
+        strings, url_fields = list(_xml_strings(etree.fromstring(data))), _XML_URL_FIELDS | {"guid", "id"}
+    return [
+        f"{where}: not a URI: {value!r}"
+        for where, value in strings
+        if where in url_fields and value.strip() and not _URI_CHARACTERS.match(value.strip())
+    ]
+
+
 # --- Atom: RFC 4287 --------------------------------------------------------------------------
 
 

@@ -121,3 +121,46 @@ def test_import_with_allow_private_adds_them_marked(tmp_path: Path, capsys: pyte
     added = [s for s in config.load(path).sources if s.name != "one"]
     assert len(added) == 6 and all(s.allow_private is True for s in added)
     assert "allow_private: true" in path.read_text()  # visible in the file, for the operator to review
+
+
+def test_import_accepts_feed_scheme_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text("sources: []\n")
+    (tmp_path / "subs.opml").write_bytes(
+        b"""<opml version="2.0"><body>
+  <outline type="rss" text="Old" xmlUrl="feed://old.example.com/rss.xml"/>
+  <outline type="rss" text="Wrapped" xmlUrl="feed:https://wrapped.example.com/atom.xml"/>
+</body></opml>"""
+    )
+    assert main(["--config", str(path), "sources", "import-opml", str(tmp_path / "subs.opml")]) == 0
+    assert "added 2 sources" in capsys.readouterr().out
+    assert [s.url for s in config.load(path).sources] == [
+        "http://old.example.com/rss.xml",
+        "https://wrapped.example.com/atom.xml",
+    ]
+
+
+def test_export_writes_tags_back_as_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reader = b"""<opml version="2.0"><body>
+  <outline text="news">
+    <outline text="world"><outline type="rss" text="A" xmlUrl="https://a.example.com/feed"/></outline>
+    <outline type="rss" text="B" xmlUrl="https://b.example.com/feed"/>
+  </outline>
+  <outline text="tech"><outline type="rss" text="C" xmlUrl="https://c.example.com/feed"/></outline>
+  <outline type="rss" text="D" xmlUrl="https://d.example.com/feed"/>
+</body></opml>"""
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    for path in (first, second):
+        path.write_text("sources: []\n")
+    (tmp_path / "reader.opml").write_bytes(reader)
+    main(["--config", str(first), "sources", "import-opml", str(tmp_path / "reader.opml")])
+    assert main(["--config", str(first), "sources", "export-opml", "-o", str(tmp_path / "out.opml")]) == 0
+    main(["--config", str(second), "sources", "import-opml", str(tmp_path / "out.opml")])
+    capsys.readouterr()
+    tags = {s.url: s.tags for s in config.load(second).sources}
+    assert tags == {
+        "https://a.example.com/feed": ["news", "world"],
+        "https://b.example.com/feed": ["news"],
+        "https://c.example.com/feed": ["tech"],
+        "https://d.example.com/feed": [],
+    }

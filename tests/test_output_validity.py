@@ -25,7 +25,7 @@ from newsriver.publish.render_json import render_json
 from newsriver.publish.render_rss import render_rss, rss_generator
 from newsriver.store.store import Store
 
-from .feedcheck import ATOM, NS, format_problems, output_dangers
+from .feedcheck import ATOM, NS, format_problems, link_problems, output_dangers
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 INFO = FeedInfo(
@@ -243,3 +243,24 @@ def test_future_dated_and_undated_items_stay_valid() -> None:
     assert items[0].published == NOW
     for fmt, data in render_all(items).items():
         assert format_problems(fmt, data, INFO.url("rss")) == [], fmt
+
+
+IRIS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>
+<item>
+  <guid isPermaLink="false">1</guid><link>https://wire.example/nachrichten/über-zölle?q=straße#teil 2</link>
+  <title>Zölle</title><description>Text.</description><pubDate>Sun, 01 Mar 2026 09:00:00 +0100</pubDate>
+  <enclosure url="https://bücher.example/hörbuch.mp3" length="1" type="audio/mpeg"/>
+  <comments>https://wire.example/kommentare/ä</comments>
+</item>
+</channel></rss>"""
+
+
+def test_non_ascii_links_are_published_as_uris() -> None:
+    rendered = render_all(articles(IRIS))
+    for fmt, data in rendered.items():
+        assert link_problems(fmt, data) == [], fmt
+        assert format_problems(fmt, data, INFO.url("rss")) == [], fmt
+    item = feedparser.parse(rendered["rss"]).entries[0]
+    assert item.link == "https://wire.example/nachrichten/%C3%BCber-z%C3%B6lle?q=stra%C3%9Fe#teil%202"
+    assert item.enclosures[0].href == "https://xn--bcher-kva.example/h%C3%B6rbuch.mp3"

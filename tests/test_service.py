@@ -213,6 +213,12 @@ def test_json_logs_and_prometheus_metrics(feed_server: FixtureServer, write_conf
     assert 'newsriver_entries_ingested_total{kind="new"} 3.0' in text
     assert "newsriver_fetch_duration_seconds_count 2.0" in text
     assert "newsriver_sources_in_error 1.0" in text
+    assert 'newsriver_source_consecutive_errors{source="bad"} 1.0' in text
+    assert 'newsriver_source_consecutive_errors{source="wire"} 0.0' in text
+    assert 'newsriver_source_entries{source="wire"} 3.0' in text
+    assert 'newsriver_source_entries{source="bad"} 0.0' in text
+    success = [line for line in text.splitlines() if line.startswith("newsriver_source_last_success_timestamp")]
+    assert len(success) == 1 and success[0].startswith('newsriver_source_last_success_timestamp_seconds{source="wire"}')
     published = [line for line in text.splitlines() if line.startswith("newsriver_last_publish_timestamp_seconds ")]
     assert float(published[0].split()[1]) > 1.7e9
 

@@ -79,10 +79,11 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
         assert stories[1].item.title == "Title of a1"
         assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
-        assert store.meta.get("schema_version") == "2"
+        assert store.meta.get("schema_version") == "3"
 
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
         assert "story" in columns and "cluster" not in columns
+        assert "podcast" in columns  # version 3
         indexes = {i["name"]: i["column_names"] for i in inspect(store.engine).get_indexes("entries")}
         assert indexes["ix_entries_story"] == ["story"]
         assert indexes["ix_entries_source_published"] == ["source", "published", "story"]

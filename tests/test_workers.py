@@ -314,12 +314,16 @@ def test_web_nodes_serve_rendered_feeds_from_the_database(
 ) -> None:
     feed_server.add("/s1.rss", small_feed(1))
     port = free_port()
-    config = write_config([{"name": "s1", "url": feed_server.url("/s1.rss")}], tick=0.2)
+    # The publisher serves too: on its own port, not the default 127.0.0.1:8080, which any
+    # other newsriver on the machine (another suite's, an operator's) may hold. There it
+    # failed to start, nothing was rendered, and the web node answered 404 until the deadline.
+    listen = f"127.0.0.1:{free_port()}"
+    config = write_config([{"name": "s1", "url": feed_server.url("/s1.rss")}], tick=0.2, listen=listen)
     publisher = start_workers(config, 1, role="all")
     node_config = tmp_path / "node.yaml"
     # A web node with its own (empty) output folder: everything must come from the database.
     node_text = config.read_text().replace(str(tmp_path / "out"), str(tmp_path / "empty"))
-    node_config.write_text(node_text.replace("settings:\n", f"settings:\n  listen: 127.0.0.1:{port}\n", 1))
+    node_config.write_text(node_text.replace(listen, f"127.0.0.1:{port}"))
     node = subprocess.Popen(
         [sys.executable, "-m", "newsriver.cli", "--config", str(node_config), "serve", "--from-database"],
         stdout=subprocess.DEVNULL,
@@ -336,6 +340,8 @@ def test_web_nodes_serve_rendered_feeds_from_the_database(
             f"http://127.0.0.1:{port}/all.atom", headers={"If-None-Match": response.headers["ETag"]}, timeout=5
         )
         assert again.status_code == 304
+        # The same bytes, the same ETag as the publisher's own server sends.
+        assert requests.get(f"http://{listen}/all.atom", timeout=5).headers["ETag"] == response.headers["ETag"]
         assert requests.get(f"http://127.0.0.1:{port}/../secret", timeout=5).status_code == 404
     finally:
         stop(node, *publisher, timeout=20)

@@ -1,4 +1,5 @@
-"""``newsriver [--config PATH] COMMAND``: check, poll, run, serve, status."""
+"""``newsriver [--config PATH] [--log-level LEVEL] [--log-format text|json] [--version] COMMAND``:
+check, poll, run, serve, prune, dupes, status, discover, sources."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from newsriver.config import load as config_module
 from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
 from newsriver.ingest.fetch import fetch
+from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.run import logs
 from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
-from newsriver.run.poll import poll_sources, utcnow
+from newsriver.run.poll import policy_for, poll_sources, shared_feeds, utcnow
 from newsriver.run.prune import apply_retention
 from newsriver.store import full_text
-from newsriver.store.store import Store
+from newsriver.store.store import Store, sqlite_file
 from newsriver.stories.match import explain
 
 if TYPE_CHECKING:
@@ -42,6 +44,16 @@ STALE = " (stale: not seen for over a minute)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `newsriver status | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     # A service's log is its operator's window into it; one-shot commands print results instead.
     level = args.log_level or ("info" if args.command in ("run", "serve") else "warning")
@@ -53,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_module.load(path)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             return int(args.config_handler(config, path, args))
+        if getattr(args, "read_only", False):
+            _require_database(config.settings.database)
         store = Store(config.settings.database)
         try:
             return int(args.handler(config, store, args))
@@ -75,9 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check)
-    poll = commands.add_parser("poll", help="fetch every source once, store, publish")
-    poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
-    poll.set_defaults(handler=_poll)
+    _poll_parser(commands.add_parser("poll", help="fetch every source once, store, publish"))
     run = commands.add_parser("run", help="the service: poll on schedule, publish, serve")
     run.add_argument(
         "--role",
@@ -101,10 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
     )
-    dupes.set_defaults(handler=_dupes)
+    dupes.set_defaults(handler=_dupes, read_only=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler=_status, read_only=True)
     discover = commands.add_parser("discover", help="list the feeds a web page links to")
     discover.add_argument("url", help="a site's page, or a feed")
     discover.set_defaults(plain_handler=_discover)
@@ -126,6 +138,25 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("names", nargs="+", metavar="NAME")
     reset.set_defaults(handler=_reset_sources)
     return parser
+
+
+def _require_database(url: str) -> None:
+    """A command that only reads (status, dupes) never creates an empty database where the
+    operator expected theirs: it would report every source as new."""
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise NewsriverError(f"no database at {file}: run `newsriver poll` first")
+
+
+def _poll_parser(poll: argparse.ArgumentParser) -> None:
+    poll.add_argument("--strict", action="store_true", help="exit 1 when any source failed")
+    poll.add_argument(
+        "--source", action="append", default=[], metavar="NAME", help="poll only this source (repeatable)"
+    )
+    poll.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
+    )
+    poll.set_defaults(handler=_poll)
 
 
 class _Coordination(NamedTuple):
@@ -168,12 +199,10 @@ def _reset_sources(config: Config, store: Store, args: argparse.Namespace) -> in
 
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
+    from newsriver.config import opml  # ruamel, for the import beside it
     from newsriver.publish.files import write_atomic
-    from newsriver.publish.pages import render_opml
-    from newsriver.publish.render_common import SourceInfo
 
-    sources = [SourceInfo(s.name, s.title or s.name, s.url, "") for s in config.sources]
-    data = render_opml(config.settings.title, sources)
+    data = opml.export_opml(config.settings.title, config.sources)
     if args.output:
         write_atomic(args.output, data)
     else:
@@ -190,11 +219,12 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
+    names = _chosen_sources(config, args.source, args.tag)
     store.sources.sync((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
-        outcomes = _poll_with_progress(config, store)
+        outcomes = _poll_with_progress(config, store, names)
     else:
-        outcomes = poll_sources(config, store, on_outcome=lambda o: print(o.line(), flush=True))
+        outcomes = poll_sources(config, store, names, on_outcome=lambda o: print(o.line(), flush=True))
     # Run from cron every few minutes, most polls change nothing: then nothing is rendered.
     changed = publish_feeds(config, store, only_if_changed=True)
     announce(config, changed)
@@ -210,7 +240,20 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
-def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
+def _chosen_sources(config: Config, names: list[str], tags: list[str]) -> list[str] | None:
+    """The sources ``poll --source/--tag`` names (either matching), in config order; None: all."""
+    if not names and not tags:
+        return None
+    unknown = sorted(set(names) - {s.name for s in config.sources})
+    if unknown:
+        raise NewsriverError(f"no source named {', '.join(unknown)} in the config")
+    chosen = [s.name for s in config.sources if s.name in names or set(tags) & set(s.tags)]
+    if not chosen:
+        raise NewsriverError(f"no source has the tag {', '.join(tags)}")
+    return chosen
+
+
+def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -> list[Outcome]:
     # The progress bar (rich), a terminal's only.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -221,8 +264,11 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
         TextColumn("sources · {task.fields[entries]} new entries"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("poll", total=len(config.sources), entries=0)
+    # While the bar is shown, rich stands in for sys.stderr: a log line written there is printed
+    # above the bar; one written to the stream the log handler was given is glued onto it.
+    with Progress(*columns, transient=True) as progress, logs.writing_to(sys.stderr):
+        total = len(config.sources) if names is None else len(names)
+        task = progress.add_task("poll", total=total, entries=0)
         entries = 0
 
         def report(outcome: Outcome) -> None:
@@ -232,7 +278,7 @@ def _poll_with_progress(config: Config, store: Store) -> list[Outcome]:
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
             progress.update(task, advance=1, entries=entries)
 
-        return poll_sources(config, store, on_outcome=report)
+        return poll_sources(config, store, names, on_outcome=report)
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
@@ -342,7 +388,7 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
         return 0
     now = utcnow()
-    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "ERRORS", "LAST ERROR"]
+    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "WHY", "ERRORS", "LAST ERROR"]
     cells = [
         [
             r["source"],
@@ -350,6 +396,7 @@ def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
             _ago(r["last_success"], now),
             str(r["entries"]),
             "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
+            r["schedule"],
             str(r["errors"]),
             r["last_error"][:60],
         ]
@@ -375,9 +422,13 @@ def _status_table(
     config: Config, store: Store, leases: dict[str, tuple[str, datetime]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per configured source, and notes on the sources polled at another URL."""
+    from newsriver.run.why import schedule_reason
+
     rows = store.sources.rows()
     counts = store.sources.entry_counts()
     pages = full_text.counts(store) if any(cfg.full_text for cfg in config.sources) else {}
+    now = utcnow()
+    rhythms = store.sources.recent_publication_times([s.name for s in config.sources], now - RATE_WINDOW)
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     for cfg in config.sources:
@@ -391,6 +442,16 @@ def _status_table(
                 "last_success": row.last_success if row else None,
                 "entries": counts.get(cfg.name, 0),
                 "next_poll": row.next_poll if row else None,
+                # what set the next poll: the interval, the publishing rate, the feed's ttl, a backoff
+                "schedule": schedule_reason(
+                    policy_for(config, cfg),
+                    row.status if row else "new",
+                    row.errors if row else 0,
+                    row.retry_after if row else None,
+                    timedelta(seconds=row.feed_interval if row else 0),
+                    list(rhythms.get(cfg.name, {}).values()),
+                    now,
+                ),
                 "errors": row.errors if row else 0,
                 "last_error": redact.text(row.last_error) if row else "",
                 "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
@@ -407,7 +468,7 @@ def _status_table(
             notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
         elif row and row.feed_url_origin == "discovery":
             notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
-    return table, notes
+    return table, notes + shared_feeds(config, store)
 
 
 def _discover(args: argparse.Namespace) -> int:

@@ -56,6 +56,18 @@ class Enclosure:
 
 
 @dataclass(frozen=True, slots=True)
+class Podcast:
+    """An episode's podcast metadata (``itunes:*``), passed through to the RSS output so a
+    combined podcast feed still works in podcast apps. ``None``/"" where the source says nothing."""
+
+    duration: int | None = None  # seconds (JSON Feed's duration_in_seconds)
+    explicit: bool | None = None
+    season: int | None = None
+    episode: int | None = None
+    episode_type: str = ""  # full, trailer or bonus
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """One entry of one source in the common schema, whatever format it came in."""
 
@@ -78,6 +90,7 @@ class Article:
     image: str
     comments: str
     content_hash: str  # changes only when what a reader sees changes
+    podcast: Podcast | None = None  # itunes:duration, explicit, season, episode, episodeType
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +203,4 @@ class Entry:
     image: str = ""  # the entry's own picture (itunes:image): after any image enclosure
     comments: str = ""
     language: str = ""
+    podcast: Podcast | None = None  # read from itunes:* elements (ingest/podcast.py)

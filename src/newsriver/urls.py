@@ -97,3 +97,30 @@ def origin_of(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{port or _DEFAULT_PORTS[scheme]}"
+
+
+# RFC 3986's reserved characters, and "%" so an escape already made is kept as it is.
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def as_uri(url: str) -> str:
+    """An IRI as the URI it stands for (RFC 3987 §3.1): a non-ASCII host in IDNA, other
+    non-ASCII characters as UTF-8 percent-escapes. Atom and RSS validators reject a link
+    with raw non-ASCII in it, and some readers do not open it."""
+    if url.isascii():
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return quote(url, safe=_URI_SAFE)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")  # an IPv6 literal is ASCII: never here
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            host = quote(host, safe="")
+        netloc = quote(userinfo, safe=_URI_SAFE) + at + host + colon + port
+    path, query, fragment = (quote(p, safe=_URI_SAFE) for p in (parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))

@@ -85,7 +85,21 @@ def load(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return load_text(text, str(path))
+    return anchored(load_text(text, str(path)), path.absolute().parent)
+
+
+_RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?![/:]|$)")
+
+
+def anchored(config: Config, folder: Path) -> Config:
+    """Relative paths (the output folder, an SQLite file) resolved against the config file's
+    folder: run from anywhere else, a command would otherwise find, or create, another,
+    empty database and output folder."""
+    settings = config.settings
+    database = _RELATIVE_SQLITE.sub(lambda m: m.group(1) + str(folder) + "/", settings.database)
+    output_dir = folder / settings.output_dir  # an absolute output_dir stays as it is
+    update = {"database": database, "output_dir": output_dir}
+    return config.model_copy(update={"settings": settings.model_copy(update=update)})
 
 
 def load_text(text: str, filename: str = "<config>") -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from newsriver import redact
 from newsriver.config import load as config_module
+from newsriver.config.schema import SourceConfig
 from newsriver.errors import ConfigError, FetchError, NewsriverError
 from newsriver.ingest.network import Network, kind
 from newsriver.publish.files import write_atomic
@@ -52,9 +53,42 @@ def _walk(parent: ElementTree.Element, folders: tuple[str, ...]) -> Iterator[Out
         title = outline.get("title") or outline.get("text") or ""
         url = outline.get("xmlUrl") or outline.get("xmlurl") or ""
         if url:
-            yield Outline(title=title.strip(), url=url.strip(), tags=folders)
+            yield Outline(title=title.strip(), url=_web_url(url.strip()), tags=folders)
         else:
             yield from _walk(outline, (*folders, _slug(title)) if title else folders)
+
+
+def _web_url(url: str) -> str:
+    """``feed://host/path`` (the old feed: scheme of browsers and readers) is the http URL
+    ``http://host/path``; ``feed:https://host/path`` wraps the URL it means."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme.lower() != "feed":
+        return url
+    if rest.lower().startswith(("http://", "https://")):
+        return rest
+    return "http:" + rest if rest.startswith("//") else url
+
+
+def export_opml(title: str, sources: Sequence[SourceConfig]) -> bytes:
+    """The sources as OPML, each inside the folders its tags name (in order, one inside the
+    next): what ``import_opml`` makes tags of, so an import → export round trip keeps a
+    reader's folder structure."""
+    body = ElementTree.Element("body")
+    folders: dict[tuple[str, ...], ElementTree.Element] = {(): body}
+    for source in sources:
+        path: tuple[str, ...] = ()
+        for tag in source.tags:
+            parent, path = folders[path], (*path, tag)
+            if path not in folders:
+                folders[path] = ElementTree.SubElement(parent, "outline", text=tag, title=tag)
+        name = source.title or source.name
+        ElementTree.SubElement(folders[path], "outline", type="rss", text=name, title=name, xmlUrl=source.url)
+    root = ElementTree.Element("opml", version="2.0")
+    ElementTree.SubElement(ElementTree.SubElement(root, "head"), "title").text = title
+    root.append(body)
+    ElementTree.indent(root)
+    data: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def _slug(text: str) -> str:

@@ -160,6 +160,9 @@ class FeedConfig(_Strict):
     max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
     dedupe: bool = True  # false: every source's copy of a story is an item of its own
+    # "story": an item's id is its story's, the same in every feed; "per-feed": the id differs
+    # from feed to feed, for readers that key items by id across subscriptions (newsboat).
+    ids: Literal["story", "per-feed"] = "story"
     archive: bool = False  # RFC 5005 monthly archive pages <name>/archive/YYYY-MM.atom (see archive.py)
     timezone: str = "UTC"  # the days NAME.html groups its items by (an IANA name)
     html: Literal["excerpt", "full"] = "excerpt"  # NAME.html shows a plain-text excerpt, or the sanitized content

@@ -147,6 +147,7 @@ def normalize_entry(
         image=image,
         comments=xml_safe(_web_url(absolute(entry.comments, base))),
         content_hash=_content_hash(title, canonical_url, text, enclosures, image),
+        podcast=entry.podcast,
     )
 
 

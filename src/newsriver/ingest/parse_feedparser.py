@@ -21,6 +21,7 @@ import feedparser.sanitizer
 
 from newsriver.errors import ParseError
 from newsriver.ingest.parse_common import FeedHead
+from newsriver.ingest.podcast import podcast_of
 from newsriver.models import Entry, EntryDate, EntryEnclosure, EntryLink, EntryPerson, EntryText
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def entry_of(entry: dict[str, Any]) -> Entry:
         image=_image(get("image")),
         comments=_str(get("comments")),
         language=_str(get("language")),
+        podcast=podcast_of(get),
     )
 
 

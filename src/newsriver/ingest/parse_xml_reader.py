@@ -80,7 +80,6 @@ _IGNORED = frozenset(
         "media_rating",
         "media_restriction",
         "media_license",
-        "itunes_explicit",
         "itunes_block",
         "width",
         "height",
@@ -255,6 +254,12 @@ class Reader(People):
         elif attrs.get("url"):
             context["image"] = {"href": attrs["url"]}
 
+    def _itunes_explicit(self, el: etree._Element, name: str, attrs: Attrs, depth: int, context: Context) -> None:
+        # feedparser's _end_itunes_explicit: "yes" is True, "clean" False, anything else None;
+        # the text as written (" yes " is None: feedparser does not strip it).
+        value = only_text(el)
+        context["itunes_explicit"] = (None, False, True)[(value == "yes" and 2) or value == "clean" or 0]
+
     def _ignored(self, el: etree._Element, name: str, attrs: Attrs, depth: int, context: Context) -> None:
         no_children(el)
 
@@ -313,5 +318,6 @@ Reader.handlers = {
     "media_content": Reader._media_content,
     "media_thumbnail": Reader._media_thumbnail,
     **dict.fromkeys(("itunes_image", "itunes_link"), Reader._itunes_image),
+    "itunes_explicit": Reader._itunes_explicit,
     **dict.fromkeys(_IGNORED, Reader._ignored),
 }

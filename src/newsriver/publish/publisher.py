@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -78,6 +79,11 @@ def _renderers() -> dict[str, Renderer]:
     return RENDERERS
 
 
+def per_feed_id(story_id: str, feed: str) -> str:
+    """A story's item id in one feed (``ids: per-feed``): stable, and different in each feed."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:uuid:{story_id}#{feed}"))
+
+
 def _prefixed(articles: list[Article], sources: dict[str, SourceInfo]) -> list[Article]:
     return [replace(a, title=f"{sources[a.source].title}: {a.title}") for a in articles]
 
@@ -88,6 +94,9 @@ def _articles(
     """The article each item of ``stories`` shows in ``feed``'s files, and each item's other copies."""
     articles = [story.item for story in stories]
     copies = {story.item.id: story.copies for story in stories if story.copies}
+    if feed.ids == "per-feed":
+        articles = [replace(a, id=per_feed_id(a.id, feed.name)) for a in articles]
+        copies = {per_feed_id(key, feed.name): value for key, value in copies.items()}
     if feed.title_prefix == "source":
         articles = _prefixed(articles, sources)
     return articles, copies
@@ -151,7 +160,7 @@ def publish_feeds(
         names = config.feed_sources(feed)
         stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
         articles, copies = _articles(feed, stories, sources)
-        info = feed_info(config, feed)
+        info = replace(feed_info(config, feed), first_published=first_published(store, feed.name, now))
         archived: list[_Archived] = []
         archive_url = ""
         if feed.archive:
@@ -184,6 +193,19 @@ def publish_feeds(
     if stamp is not None:
         store.meta.set(STAMP_KEY, json.dumps({"stamp": stamp, "files": sorted(files)}))
     return changed
+
+
+def first_published(store: Store, feed: str, now: datetime) -> datetime:
+    """When ``feed`` was first published (``now``, the first time): the date an empty feed or
+    archive page shows. Stable from one publish to the next, so its bytes are too."""
+    key = f"first_published:{feed}"
+    if len(key) > 64:  # the meta table's key column; feed names have no length limit
+        key = "first_published:" + hashlib.sha256(feed.encode()).hexdigest()[:40]
+    kept = store.meta.get(key)
+    if kept is not None:
+        return datetime.fromisoformat(kept)
+    store.meta.set(key, now.isoformat())
+    return now
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 
 from newsriver.models import Article
 from newsriver.stories.match import Copy
+from newsriver.urls import as_uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,6 +48,7 @@ class FeedInfo:
     stem: str = ""  # the file's path under base_url without extension, when not the name (archive pages)
     links: tuple[tuple[str, str], ...] = ()  # more Atom feed links (rel, href): RFC 5005 navigation
     archive: bool = False  # an RFC 5005 archive page, marked <fh:archive/>
+    first_published: datetime = EPOCH  # when the feed was first published: the date it shows while empty
 
     def url(self, fmt: str) -> str:
         return f"{self.base_url}{self.stem or self.name}.{fmt}"
@@ -70,15 +73,37 @@ class Item:
 
 def items(articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem) -> list[Item]:
     """The feed's items, in the order of ``articles``."""
-    return [
-        Item(
-            article=_credited(article, copies.get(article.id, ()), sources),
-            source=sources[article.source],
-            source_updated=source_updated(articles, article.source),
-            copies=tuple((c, sources[c.source]) for c in copies.get(article.id, ())),
+    result = []
+    for article in articles:
+        others = [replace(c, url=as_uri(c.url)) for c in _other_outlets(article, copies.get(article.id, ()), sources)]
+        result.append(
+            Item(
+                article=_credited(_with_uris(article), others, sources),
+                source=sources[article.source],
+                source_updated=source_updated(articles, article.source),
+                copies=tuple((c, sources[c.source]) for c in others),
+            )
         )
-        for article in articles
-    ]
+    return result
+
+
+def _other_outlets(article: Article, copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> list[Copy]:
+    """The copies another outlet published: not those of a second source polling the same
+    feed (one moved onto another's URL), or another feed of the same outlet, so an outlet is
+    never "also reported by" itself."""
+    own = sources[article.source]
+    return [c for c in copies if sources[c.source].title != own.title and sources[c.source].url != own.url]
+
+
+def _with_uris(article: Article) -> Article:
+    """The article's links as URIs: a source may give IRIs, which validators reject in a feed."""
+    return replace(
+        article,
+        url=as_uri(article.url),
+        comments=as_uri(article.comments),
+        image=as_uri(article.image),
+        enclosures=tuple(replace(e, url=as_uri(e.url)) for e in article.enclosures),
+    )
 
 
 def with_stylesheet(xml: bytes, info: FeedInfo) -> bytes:
@@ -99,9 +124,10 @@ def item_id(article: Article) -> str:
     return f"urn:uuid:{article.id}"
 
 
-def feed_updated(articles: Sequence[Article]) -> datetime:
-    """A feed's own date: its newest item's, so unchanged content renders the same bytes."""
-    return max((a.updated for a in articles), default=EPOCH)
+def feed_updated(articles: Sequence[Article], empty: datetime = EPOCH) -> datetime:
+    """A feed's own date: its newest item's, so unchanged content renders the same bytes;
+    ``empty`` (the feed's first publication) when it has none."""
+    return max((a.updated for a in articles), default=empty)
 
 
 def source_updated(articles: Sequence[Article], source: str) -> datetime:

@@ -79,7 +79,7 @@ def generator(
     fg.link(href=info.link, rel="alternate", type="text/html")
     fg.link(href=info.url("atom"), rel="self", type="application/atom+xml")
     fg.generator("newsriver", __version__, "https://github.com/newsriver/newsriver")
-    fg.updated(feed_updated(articles))  # also RSS lastBuildDate: never "now"
+    fg.updated(feed_updated(articles, info.first_published))  # also RSS lastBuildDate: never "now"
     for item in items(articles, sources, copies):
         _add_entry(fg, item)
     return fg

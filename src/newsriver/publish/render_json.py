@@ -60,6 +60,8 @@ def _item(item: Item) -> dict[str, Any]:
         fields["language"] = a.language
     if a.enclosures:
         fields["attachments"] = [_attachment(e) for e in a.enclosures]
+        if a.podcast and a.podcast.duration:  # the episode's audio: its first enclosure, as in RSS
+            fields["attachments"][0]["duration_in_seconds"] = a.podcast.duration
     if a.comments:
         fields["external_url"] = a.comments
     return fields | _credits(item)

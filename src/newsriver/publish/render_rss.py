@@ -12,6 +12,7 @@ from newsriver.models import Article
 from newsriver.publish.render_common import (
     ATOM_NS,
     DC_NS,
+    ITUNES_NS,
     MEDIA_NS,
     NO_COPIES,
     CopiesByItem,
@@ -35,10 +36,18 @@ def rss_generator(
     info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem
 ) -> FeedGenerator:
     """The shared generator with the RSS fixes, its links still those it set for Atom."""
-    return generator(info, articles, sources, copies, _RssChannel, _RssItem)
+    fg = generator(info, articles, sources, copies, _RssChannel, _RssItem)
+    fg.newsriver.podcast = any(a.podcast for a in articles)
+    return fg
 
 
 class _RssChannel(FeedFixes):
+    podcast = False  # an item has itunes:* metadata: the namespace is declared
+
+    def extend_ns(self) -> dict[str, str]:
+        # itunes only where used, so other feeds' bytes (and ETags) stay as they were.
+        return super().extend_ns() | ({"itunes": ITUNES_NS} if self.podcast else {})
+
     def extend_rss(self, rss: Any) -> Any:
         channel = rss.find("channel")
         # feedgen writes whichever link() came last; the channel link is the web page.
@@ -52,7 +61,26 @@ class _RssItem(ItemFixes):
     def extend_rss(self, element: Any) -> Any:
         sub(element, "source", self.item.source.title, url=self.item.source.url)
         _credits(element, self.item.article)
+        _podcast(element, self.item.article)
         return element
+
+
+def _podcast(element: Any, article: Article) -> None:
+    """The episode's itunes:* metadata, as Apple's podcast RSS spells it, for podcast apps."""
+    podcast = article.podcast
+    if podcast is None:
+        return
+    if podcast.duration:
+        sub(element, f"{{{ITUNES_NS}}}duration", str(podcast.duration))
+    if article.image:
+        sub(element, f"{{{ITUNES_NS}}}image", href=article.image)
+    if podcast.explicit is not None:
+        sub(element, f"{{{ITUNES_NS}}}explicit", "true" if podcast.explicit else "false")
+    for tag, number in (("season", podcast.season), ("episode", podcast.episode)):
+        if number:
+            sub(element, f"{{{ITUNES_NS}}}{tag}", str(number))
+    if podcast.episode_type:
+        sub(element, f"{{{ITUNES_NS}}}episodeType", podcast.episode_type)
 
 
 def _credits(element: Any, article: Article) -> None:

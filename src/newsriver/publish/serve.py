@@ -7,6 +7,7 @@ poll of an unchanged feed costs a 304 and no body.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import resource
@@ -55,6 +56,13 @@ class ServedFile:
     modified: datetime
 
 
+def version_of(data: bytes) -> str:
+    """The ETag of a file's bytes, from the bytes alone: the publisher's server and every web
+    node (``serve --from-database``) send the same one, so a reader behind a load balancer
+    gets 304s whichever answers."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def file_name(url_path: str) -> str | None:
     """The relative file name a URL path asks for; None for anything that could leave the folder."""
     # WSGI servers already percent-decode PATH_INFO once; decode again so %252e%252e
@@ -89,6 +97,7 @@ class FeedServer:
         self.metrics = metrics
         self._lock = threading.Lock()
         self._compressed: dict[str, tuple[str, bytes]] = {}
+        self._versions: dict[str, tuple[tuple[int, int], str]] = {}  # by name: (mtime, size), version
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -129,9 +138,14 @@ class FeedServer:
             data = Path(candidate).read_bytes()
         except OSError:
             return None
-        # write_atomic replaces a file only when its bytes change, so mtime and size
-        # identify a version as well as a content hash would, without hashing.
-        version = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        # write_atomic replaces a file only when its bytes change, so a file's bytes are
+        # hashed once per mtime and size, not on every request.
+        stamp = (info.st_mtime_ns, info.st_size)
+        with self._lock:
+            known = self._versions.get(name)
+        version = known[1] if known is not None and known[0] == stamp else version_of(data)
+        with self._lock:
+            self._versions[name] = (stamp, version)
         return ServedFile(data, version, datetime.fromtimestamp(int(info.st_mtime), UTC))
 
     def _send(

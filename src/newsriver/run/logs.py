@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from newsriver import redact
 
@@ -44,3 +46,19 @@ def setup(level: str, fmt: str) -> None:
     root.setLevel(getattr(logging, level.upper()))
     # APScheduler logs every job run at INFO: noise in a service that ticks every few seconds.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+@contextmanager
+def writing_to(stream: TextIO) -> Iterator[None]:
+    """Our log lines go to ``stream`` for a while: a progress display's, which prints them
+    above its bar instead of gluing them onto it."""
+    handlers = [
+        h for h in logging.getLogger().handlers if h.get_name() == "newsriver" and isinstance(h, logging.StreamHandler)
+    ]
+    streams = [h.setStream(stream) for h in handlers]
+    try:
+        yield
+    finally:
+        for handler, previous in zip(handlers, streams, strict=True):
+            if previous is not None:  # None: it was writing to ``stream`` already
+                handler.setStream(previous)

@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from newsriver.run.outcome import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+@dataclass(frozen=True, slots=True)
+class SourceFigures:
+    """One source's state, as an alert reads it."""
+
+    name: str
+    last_success: datetime | None
+    errors: int  # failures in a row
+    entries: int  # stored now
+
+
+class _PerSource(Collector):
+    """Per-source series, read from the database at each scrape: with many workers, each
+    serves every source's state, not only what its own fetches saw."""
+
+    def __init__(self, figures: Callable[[], Sequence[SourceFigures]]) -> None:
+        self._figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        success = GaugeMetricFamily(
+            "newsriver_source_last_success_timestamp_seconds",
+            "Unix time of the source's last successful fetch (absent before the first)",
+            labels=["source"],
+        )
+        errors = GaugeMetricFamily(
+            "newsriver_source_consecutive_errors", "The source's failed fetches in a row", labels=["source"]
+        )
+        entries = GaugeMetricFamily("newsriver_source_entries", "Entries stored for the source", labels=["source"])
+        for source in self._figures():
+            if source.last_success is not None:
+                success.add_metric([source.name], source.last_success.timestamp())
+            errors.add_metric([source.name], source.errors)
+            entries.add_metric([source.name], source.entries)
+        yield from (success, errors, entries)
+
+
 class Metrics:
     """One registry per service, so tests and embedded uses do not share global state."""
 
-    def __init__(self) -> None:
+    def __init__(self, sources: Callable[[], Sequence[SourceFigures]] | None = None) -> None:
         self.registry = CollectorRegistry()
+        if sources is not None:
+            self.registry.register(_PerSource(sources))
         self.fetches = Counter("newsriver_fetches", "Source fetches by result", ["result"], registry=self.registry)
         self.fetch_duration = Histogram(
             "newsriver_fetch_duration_seconds",

@@ -3,6 +3,7 @@ it settles (``settle``: the source's next poll and columns), and the ``Outcome``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,13 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     note: str = ""  # why it was skipped, or what changed: a move, a discovered feed
+    errors: int = 0  # the source's failures in a row, this one included
+
+    @property
+    def level(self) -> int:
+        """WARNING for the first failure after a success (the source changed state), INFO for
+        the retries after it and for everything else: an operator is told once, not hourly."""
+        return logging.WARNING if self.result == "error" and self.errors <= 1 else logging.INFO
 
     def fields(self) -> dict[str, object]:
         """The outcome as structured log fields (one event per fetch)."""
@@ -39,6 +47,7 @@ class Outcome:
             "updated": self.updated,
             "error": self.error,
             "note": self.note,
+            "errors": self.errors,
         }
 
     def line(self) -> str:
@@ -103,7 +112,7 @@ def settle(fetched: Fetched) -> Settled:
             error += ": the feed was removed for good; it is no longer polled"
         elif decision.host_wait_until is not None:
             error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
-        outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds)
+        outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds, errors=decision.errors)
         values = {
             "status": decision.state,
             "last_error": error,

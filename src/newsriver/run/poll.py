@@ -37,7 +37,7 @@ from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
-from newsriver.urls import origin_of
+from newsriver.urls import canonical, origin_of
 
 if TYPE_CHECKING:
     from newsriver.ingest.discover import FeedLink
@@ -106,7 +106,25 @@ def poll_sources(
         writer = _Writer(config, store, claim, clock, rng)
         full_text = _full_text(stack, config, store, claim, limits, network)
         _Loop(claim.slots, fetches, digesting, writer, report, turns, stopping, full_text).run()
+    if any(o.note.startswith("moved permanently") for o in report.outcomes):
+        for line in shared_feeds(config, store):
+            log.warning("%s", line)
     return report.outcomes
+
+
+def shared_feeds(config: Config, store: Store) -> list[str]:
+    """A line for each source that polls the same feed as another (after a move or a
+    discovery, or as configured): its entries are stored twice."""
+    rows = store.sources.rows()
+    by_feed: dict[str, list[str]] = {}
+    for cfg in config.sources:
+        row = rows.get(cfg.name)
+        by_feed.setdefault(canonical(row.feed_url if row else cfg.url), []).append(cfg.name)
+    return [
+        redact.text(f"{' and '.join(names)} poll the same feed {url}: remove all but one from the config")
+        for url, names in by_feed.items()
+        if len(names) > 1
+    ]
 
 
 # --- claim -------------------------------------------------------------------------------
@@ -299,7 +317,8 @@ def _digested(
 # --- store -------------------------------------------------------------------------------
 
 
-def _policy(config: Config, cfg: SourceConfig) -> Policy:
+def policy_for(config: Config, cfg: SourceConfig) -> Policy:
+    """How often ``cfg`` is polled under ``config`` (its interval, adaptive or not, the bounds)."""
     settings = config.settings
     return Policy(
         interval=config.interval(cfg),
@@ -341,7 +360,7 @@ class _Writer:
             cfg.name,
             self._claim.rows[cfg.name].errors,
             got,
-            _policy(self._config, cfg),
+            policy_for(self._config, cfg),
             self._clock(),
             self._rng.random(),
             seconds,
@@ -401,7 +420,7 @@ class _Report:
         self.outcomes: list[Outcome] = []
 
     def __call__(self, outcome: Outcome) -> None:
-        log.info(outcome.line(), extra=outcome.fields())
+        log.log(outcome.level, outcome.line(), extra=outcome.fields())
         if self._on_outcome:
             self._on_outcome(outcome)
         self.outcomes.append(outcome)

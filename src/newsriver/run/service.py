@@ -24,10 +24,11 @@ from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
 from newsriver.run.health import FAILURES, Health, reason
-from newsriver.run.metrics import CONTENT_TYPE, Metrics
+from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import Clock, poll_sources, utcnow
 from newsriver.run.prune import apply_retention
+from newsriver.run.replan import changed_schedules, replan
 from newsriver.store import full_text
 from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
@@ -55,7 +56,7 @@ class Service:
         self.store = store
         self.clock = clock
         self.on_outcome = on_outcome
-        self.metrics = Metrics()
+        self.metrics = Metrics(self._source_figures)
         self.role = role
         self.coordinator = Coordinator(store, role)
         self._version = ""
@@ -69,6 +70,14 @@ class Service:
 
     def health(self) -> dict[str, Any]:
         return self.checks.report(self.config, self.clock(), self.last_publish)
+
+    def _source_figures(self) -> list[SourceFigures]:
+        rows, counts = self.store.sources.rows(), self.store.sources.entry_counts()
+        return [
+            SourceFigures(s.name, rows[s.name].last_success, rows[s.name].errors, counts.get(s.name, 0))
+            for s in self.config.sources
+            if s.name in rows
+        ]
 
     # --- work --------------------------------------------------------------------------
 
@@ -194,11 +203,14 @@ class Service:
             self._config_stamp = (0, 0)  # the store refused it (a full disk): reload again next tick
             raise
         old_sources = {s.name for s in self.config.sources}
+        rescheduled = changed_schedules(self.config, new)
         self.config = new.model_copy(
             update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
         )
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
+        for name, when in sorted(replan(self.config, self.store, rescheduled, self.clock()).items()):
+            log.info("%s: its schedule changed; next poll %s", name, when.isoformat(timespec="seconds"))
         log.info(
             "config reloaded: %d sources, added %s, removed %s", len(new.sources), added or "none", removed or "none"
         )

@@ -9,7 +9,6 @@ per-host limits true across workers too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from newsriver.publish.serve import ServedFile
+from newsriver.publish.serve import ServedFile, version_of
 from newsriver.store.schema import chunks, leases_table, meta_table, rendered_table, sources_table, workers_table
 from newsriver.urls import origin_of
 
@@ -223,7 +222,7 @@ class Coordinator:
                 conn.execute(delete(r).where(r.c.name.in_(chunk)))
             for name in names:
                 body = (folder / name).read_bytes()
-                etag = hashlib.sha256(body).hexdigest()[:32]
+                etag = version_of(body)  # the same ETag as the publisher's own server sends
                 conn.execute(delete(r).where(r.c.name == name))
                 conn.execute(insert(r).values(name=name, body=body, etag=etag, updated=now))
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 
-from newsriver.models import Article, Author, Enclosure
+from newsriver.models import Article, Author, Enclosure, Podcast
 from newsriver.store.near_index import _fingerprints, _fold_near_duplicates, _index
 from newsriver.store.schema import chunks, entries_table, sources_table, tombstones_table
 from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identifies_article
@@ -164,6 +164,8 @@ def to_row(article: Article) -> dict[str, Any]:
     row["authors"] = [{name: getattr(a, name) for name in Author.__slots__} for a in article.authors]
     row["enclosures"] = [{name: getattr(x, name) for name in Enclosure.__slots__} for x in article.enclosures]
     row["categories"] = list(article.categories)
+    podcast = article.podcast
+    row["podcast"] = {name: getattr(podcast, name) for name in Podcast.__slots__} if podcast else None
     row["url_hash"] = url_hash(article.canonical_url)
     return row
 
@@ -174,6 +176,8 @@ def to_article(row: Any) -> Article:
     values["authors"] = tuple(Author(**a) for a in _json(row["authors"]))
     values["enclosures"] = tuple(Enclosure(**x) for x in _json(row["enclosures"]))
     values["categories"] = tuple(_json(row["categories"]))
+    podcast = _json(row["podcast"])
+    values["podcast"] = Podcast(**podcast) if podcast else None
     return Article(**values)
 
 

@@ -38,8 +38,8 @@ from sqlalchemy.engine import Dialect
 
 from newsriver.errors import StoreError
 
-# 1: the first release. 2: entries.cluster renamed story (and its index).
-SCHEMA_VERSION = 2
+# 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -118,6 +118,7 @@ entries_table = Table(
     Column("comments", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("similarity", Float),  # how strongly it matched its story's shown copy
+    Column("podcast", JSON),  # an episode's itunes:* metadata (models.Podcast); NULL for none
     UniqueConstraint("source", "entry_key", name="uq_entries_source_key"),
     # A source's newest entries without sorting them all: its rhythm, and a small feed's
     # stories (the story too, so that reading them touches the index alone).
@@ -212,6 +213,8 @@ def migrate(conn: Connection, url: str) -> None:
         )
     if version is not None and int(version) < 2:
         _story_column(conn)
+    if version is not None and int(version) < 3:
+        conn.execute(text("ALTER TABLE entries ADD COLUMN podcast JSON"))  # NULL in every row: no podcast
     metadata.create_all(conn)
     for index in entries_table.indexes:  # create_all adds none to a table that exists
         index.create(conn, checkfirst=True)
