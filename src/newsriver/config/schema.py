@@ -207,6 +207,9 @@ class Settings(_Strict):
     connect_timeout: Duration = timedelta(seconds=10)
     timeout: Duration = timedelta(seconds=30)  # longest silence while reading a response
     deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
+    # CPU time a document's parse may take (a feed of 5,000 entries takes about 1.5 s);
+    # past it the parse is stopped and its source is in error until the document changes.
+    parse_timeout: Duration = timedelta(seconds=10)
     dedupe: DedupeSettings = DedupeSettings()
     retention: Retention = Retention()
     # Many workers on one database (PostgreSQL): how long a claimed source stays a worker's
@@ -215,7 +218,15 @@ class Settings(_Strict):
     tick: Duration = timedelta(seconds=5)
 
     @field_validator(
-        "connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval", "lease", "tick"
+        "connect_timeout",
+        "timeout",
+        "deadline",
+        "parse_timeout",
+        "min_interval",
+        "max_interval",
+        "default_interval",
+        "lease",
+        "tick",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

@@ -57,7 +57,7 @@ class Retrieved:
     status: str  # "ok" | "not modified" | "error"
     response: Response  # what the schedule needs to know
     articles: Sequence[Article] = ()
-    values: dict[str, Any] = field(default_factory=dict)  # source columns to store
+    values: dict[str, Any] = field(default_factory=dict)  # source columns to store (an error's: few)
     prints: Sequence[Fingerprint] = ()  # the articles' fingerprints, when near-duplicates are looked for
     error: str = ""
     note: str = ""
@@ -104,7 +104,7 @@ def settle(fetched: Fetched) -> Settled:
         elif decision.host_wait_until is not None:
             error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
         outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds)
-        values = {
+        values = got.values | {
             "status": decision.state,
             "last_error": error,
             "errors": decision.errors,
