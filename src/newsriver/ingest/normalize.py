@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -80,9 +80,13 @@ def newsriver_id(source: str, entry_key: str) -> str:
 
 def normalize_feed(parsed: ParsedFeed, source: str, source_url: str, now: datetime) -> list[Article]:
     """Every entry of a feed that can be normalized; the others are logged and skipped."""
+    return list(articles_of(parsed, source, source_url, now))
+
+
+def articles_of(parsed: ParsedFeed, source: str, source_url: str, now: datetime) -> Iterator[Article]:
+    """``normalize_feed`` one article at a time, for a caller that hands them on in batches."""
     site_hosts = frozenset(h for h in (host_of(parsed.meta.link), host_of(source_url)) if h)
     keys_seen: set[str] = set()
-    articles = []
     for position, entry in enumerate(parsed.entries):
         try:
             article = normalize_entry(entry, source, parsed, site_hosts, now)
@@ -96,8 +100,7 @@ def normalize_feed(parsed: ParsedFeed, source: str, source_url: str, now: dateti
                 key = f"{article.entry_key}#{position}"
             article = _rekey(article, source, key)
         keys_seen.add(article.entry_key)
-        articles.append(article)
-    return articles
+        yield article
 
 
 def _rekey(article: Article, source: str, key: str) -> Article:

@@ -13,25 +13,34 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ParseError
-from newsriver.run.outcome import Retrieved
+from newsriver.models import FeedMeta
+from newsriver.run.outcome import Articles, Retrieved
 
-if TYPE_CHECKING:
-    from newsriver.ingest.digest import Digest
 
-Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], "Digest"]
+@dataclass(frozen=True, slots=True)
+class Digested:
+    """A document digested: what it says of itself, and its articles as the store takes them."""
+
+    meta: FeedMeta
+    articles: Articles
+
+
+Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], Digested]
 # Documents a pass holds between their fetch and their store: parsed ones wait for the store,
 # which is slower than parsing on two cores; without a bound each fetch thread held one, with
 # its articles and fingerprints (about a megabyte for a feed of 50 entries).
@@ -49,13 +58,22 @@ class ParseTimeout(ParseError):
     until the document changes (see ``poll._digested``)."""
 
 
-def _digest_function() -> Digester:
-    """The one seam to the parsing stack (feedparser, nh3, lxml) and numpy, under the
-    near-duplicate fingerprints: imported when a body first needs parsing. A pass of 304s
-    never does, and start-up is much of its time."""
-    from newsriver.ingest.digest import digest
+def _digest_in_worker(
+    body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
+) -> Digested:
+    """A worker's digest of one document, its articles pickled a chunk at a time as they are
+    normalized, so that the worker never holds them all unpickled."""
+    # The parsing stack (feedparser, nh3, lxml) and numpy, under the near-duplicate
+    # fingerprints: imported by the workers only (their forkserver preloads it).
+    from newsriver.ingest.digest import digest_in_chunks
 
-    return digest
+    meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near)
+    pickled = []
+    published: dict[str, datetime] = {}
+    for chunk in chunks:
+        pickled.append(pickle.dumps((chunk.articles, chunk.prints), protocol=pickle.HIGHEST_PROTOCOL))
+        published.update((a.entry_key, a.published) for a in chunk.articles)
+    return Digested(meta, Articles(tuple(pickled), published))
 
 
 class Digesting:
@@ -75,7 +93,7 @@ class Digesting:
 
     def __call__(
         self, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
-    ) -> Digest:
+    ) -> Digested:
         self._in_hand.acquire()
         try:
             return self._digest((body, url, content_type, cfg, now, near))
@@ -88,7 +106,7 @@ class Digesting:
         if got.status == "ok":
             self._in_hand.release()
 
-    def _digest(self, job: tuple[Any, ...]) -> Digest:
+    def _digest(self, job: tuple[Any, ...]) -> Digested:
         worker = self._workers.take()
         try:
             worker.send(job)
@@ -100,7 +118,7 @@ class Digesting:
             self._workers.give_back(worker)
         if isinstance(answer, BaseException):
             raise answer
-        return cast("Digest", answer)  # what ``_serve`` sends: a Digest or an exception
+        return cast(Digested, answer)  # what ``_serve`` sends: Digested or an exception
 
     def _answer(self, worker: _Worker) -> object:
         """The worker's answer; ParseTimeout past the deadline, or if the worker died."""
@@ -212,7 +230,6 @@ def _serve(pipe: Connection, cpu_seconds: int) -> None:
     used so far; past it the kernel ends the process (SIGXCPU), even inside C code."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU dumps core by default
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    digest = _digest_function()
     while True:
         try:
             job = pipe.recv()
@@ -223,7 +240,7 @@ def _serve(pipe: Connection, cpu_seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
         answer: object
         try:
-            answer = digest(*job)
+            answer = _digest_in_worker(*job)
         except ParseError as exc:
             answer = exc
         except Exception as exc:  # a source must never take the worker down

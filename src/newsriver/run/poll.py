@@ -274,7 +274,7 @@ def _digested(
         "feed_interval": int(asked.total_seconds()),
     }
     response = Response("ok", result.status, result.headers, asked)
-    return Retrieved("ok", response, digested.articles, values, note=note, prints=digested.prints)
+    return Retrieved("ok", response, digested.articles, values, note=note)
 
 
 def _unparsable(body_hash: str) -> str:
@@ -339,8 +339,11 @@ class _Writer:
         outcome = settled.outcome
         if got.articles:
             near = self._config.settings.dedupe.near
-            counts = self._store.entries.save(cfg.name, got.articles, settled.values, near=near, prints=got.prints)
-            outcome = replace(outcome, new=counts.new, updated=counts.updated)
+            # A chunk at a time, in the transaction the loop holds open: one document's are
+            # all stored or none.
+            for articles, prints in got.articles:
+                counts = self._store.entries.save(cfg.name, articles, settled.values, near=near, prints=prints)
+                outcome = replace(outcome, new=outcome.new + counts.new, updated=outcome.updated + counts.updated)
         else:
             if not self._rows:
                 self._held_since = time.monotonic()
