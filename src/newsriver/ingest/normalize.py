@@ -83,11 +83,14 @@ def normalize_feed(parsed: ParsedFeed, source: str, source_url: str, now: dateti
     return list(articles_of(parsed, source, source_url, now))
 
 
-def articles_of(parsed: ParsedFeed, source: str, source_url: str, now: datetime) -> Iterator[Article]:
-    """``normalize_feed`` one article at a time, for a caller that hands them on in batches."""
+def articles_of(
+    parsed: ParsedFeed, source: str, source_url: str, now: datetime, entries: Iterable[Entry] | None = None
+) -> Iterator[Article]:
+    """``normalize_feed`` one article at a time, for a caller that hands them on in batches;
+    ``entries`` (default ``parsed.entries``) lets it drop each entry once it is normalized."""
     site_hosts = frozenset(h for h in (host_of(parsed.meta.link), host_of(source_url)) if h)
     keys_seen: set[str] = set()
-    for position, entry in enumerate(parsed.entries):
+    for position, entry in enumerate(parsed.entries if entries is None else entries):
         try:
             article = normalize_entry(entry, source, parsed, site_hosts, now)
         except Exception:  # one bad entry must not cost the rest of its feed

@@ -24,7 +24,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
-from typing import Any, cast
+from typing import Any
 
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ParseError
@@ -51,6 +51,10 @@ DOCUMENTS_IN_HAND = 6
 WALL_PER_CPU_SECOND = 10
 # How often a fetch thread waiting for its digest looks whether the pass is stopping.
 STOP_CHECK_SECONDS = 0.2
+# A worker's messages for one document: its chunks of articles as it makes them, then the
+# answer (the document's meta and the articles' publication times, or an exception).
+CHUNK = b"c"
+ANSWER = b"a"
 
 
 class ParseTimeout(ParseError):
@@ -59,21 +63,20 @@ class ParseTimeout(ParseError):
 
 
 def _digest_in_worker(
-    body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
-) -> Digested:
-    """A worker's digest of one document, its articles pickled a chunk at a time as they are
-    normalized, so that the worker never holds them all unpickled."""
+    pipe: Connection, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
+) -> tuple[FeedMeta, dict[str, datetime]]:
+    """A worker's digest of one document: its articles are sent a chunk at a time as they
+    are normalized, so that the worker never holds them all."""
     # The parsing stack (feedparser, nh3, lxml) and numpy, under the near-duplicate
     # fingerprints: imported by the workers only (their forkserver preloads it).
     from newsriver.ingest.digest import digest_in_chunks
 
     meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near)
-    pickled = []
     published: dict[str, datetime] = {}
     for chunk in chunks:
-        pickled.append(pickle.dumps((chunk.articles, chunk.prints), protocol=pickle.HIGHEST_PROTOCOL))
+        pipe.send_bytes(CHUNK + pickle.dumps((chunk.articles, chunk.prints), protocol=pickle.HIGHEST_PROTOCOL))
         published.update((a.entry_key, a.published) for a in chunk.articles)
-    return Digested(meta, Articles(tuple(pickled), published))
+    return meta, published
 
 
 class Digesting:
@@ -110,29 +113,37 @@ class Digesting:
         worker = self._workers.take()
         try:
             worker.send(job)
-            answer = self._answer(worker)
+            return self._answer(worker)
         except BaseException:
             worker.kill()
             raise
         finally:
             self._workers.give_back(worker)
-        if isinstance(answer, BaseException):
-            raise answer
-        return cast(Digested, answer)  # what ``_serve`` sends: Digested or an exception
 
-    def _answer(self, worker: _Worker) -> object:
-        """The worker's answer; ParseTimeout past the deadline, or if the worker died."""
+    def _answer(self, worker: _Worker) -> Digested:
+        """The worker's chunks and answer; ParseTimeout past the deadline, or if the worker died."""
+        chunks: list[bytes] = []
         waited = 0.0
-        while not worker.ready(STOP_CHECK_SECONDS):
-            waited += STOP_CHECK_SECONDS
-            if self._stopping.is_set():
-                raise ParseError("stopped before its document was parsed; it is parsed again next pass")
-            if waited > WALL_PER_CPU_SECOND * max(self._seconds, 1):
-                raise ParseTimeout(f"parse took longer than {self._seconds:g} s")
-        try:
-            return worker.receive()
-        except (EOFError, OSError):
-            pass
+        while True:
+            if not worker.ready(STOP_CHECK_SECONDS):
+                waited += STOP_CHECK_SECONDS
+                if self._stopping.is_set():
+                    raise ParseError("stopped before its document was parsed; it is parsed again next pass")
+                if waited > WALL_PER_CPU_SECOND * max(self._seconds, 1):
+                    raise ParseTimeout(f"parse took longer than {self._seconds:g} s")
+                continue
+            try:
+                message = worker.receive()
+            except (EOFError, OSError):
+                break
+            if message.startswith(CHUNK):
+                chunks.append(message)  # kept as received: Articles reads past the mark
+                continue
+            answer = pickle.loads(memoryview(message)[len(ANSWER) :])
+            if isinstance(answer, BaseException):
+                raise answer
+            meta, published = answer
+            return Digested(meta, Articles(tuple(chunks), published, skip=len(CHUNK)))
         worker.kill()
         if worker.exitcode == -signal.SIGXCPU:
             raise ParseTimeout(f"parse took longer than {self._seconds:g} s")
@@ -156,8 +167,8 @@ class _Worker:
         """The worker answered or ended within ``seconds``."""
         return bool(wait([self._pipe, self._process.sentinel], seconds))
 
-    def receive(self) -> object:
-        return self._pipe.recv()
+    def receive(self) -> bytes:
+        return self._pipe.recv_bytes()
 
     @property
     def exitcode(self) -> int | None:
@@ -240,10 +251,10 @@ def _serve(pipe: Connection, cpu_seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
         answer: object
         try:
-            answer = _digest_in_worker(*job)
+            answer = _digest_in_worker(pipe, *job)
         except ParseError as exc:
             answer = exc
         except Exception as exc:  # a source must never take the worker down
             answer = RuntimeError(f"{type(exc).__name__}: {exc}")
         resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
-        pipe.send(answer)
+        pipe.send_bytes(ANSWER + pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))

@@ -57,15 +57,16 @@ class Articles:
     holds them compact, as a worker process sent them, until the store stage reads one chunk
     at a time (unpickled, the articles of a feed of 100,000 entries took 400 MB)."""
 
-    chunks: tuple[bytes, ...] = ()  # each a pickled (articles, fingerprints)
+    chunks: tuple[bytes, ...] = ()  # each a pickled (articles, fingerprints) after ``skip`` bytes
     published: Mapping[str, datetime] = field(default_factory=dict)  # by entry key: the source's rhythm
+    skip: int = 0  # the chunks are kept as the worker sent them, with a mark before the pickle
 
     def __bool__(self) -> bool:
         return bool(self.chunks)
 
     def __iter__(self) -> Iterator[tuple[Sequence[Article], Sequence[Fingerprint]]]:
         for chunk in self.chunks:
-            articles, prints = pickle.loads(chunk)
+            articles, prints = pickle.loads(memoryview(chunk)[self.skip :])
             yield articles, prints
 
 
