@@ -113,15 +113,19 @@ class Digesting:
         worker = self._workers.take()
         try:
             worker.send(job)
-            return self._answer(worker)
+            answer = self._answer(worker)
         except BaseException:
             worker.kill()
             raise
         finally:
             self._workers.give_back(worker)
+        if isinstance(answer, BaseException):  # the document's own error: the worker goes on
+            raise answer
+        return answer
 
-    def _answer(self, worker: _Worker) -> Digested:
-        """The worker's chunks and answer; ParseTimeout past the deadline, or if the worker died."""
+    def _answer(self, worker: _Worker) -> Digested | BaseException:
+        """The worker's chunks and answer (its digest or the document's error); ParseTimeout
+        past the deadline, or if the worker died."""
         chunks: list[bytes] = []
         waited = 0.0
         while True:
@@ -141,7 +145,7 @@ class Digesting:
                 continue
             answer = pickle.loads(memoryview(message)[len(ANSWER) :])
             if isinstance(answer, BaseException):
-                raise answer
+                return answer
             meta, published = answer
             return Digested(meta, Articles(tuple(chunks), published, skip=len(CHUNK)))
         worker.kill()
