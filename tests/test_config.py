@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -151,3 +153,43 @@ def test_the_readme_configuration_reference_is_a_valid_config() -> None:
     block = readme.split("## Configuration reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     loaded = config.load_text(block, "README.md")
     assert loaded.sources[0].keep is not None and loaded.feeds[0].archive
+
+
+def test_durations_too_long_for_a_date_are_line_errors_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = GOOD.replace("default_interval: 45m", "timeout: .inf\n  deadline: .nan").replace(
+        "interval: 1h30m", "interval: 99999999999w"
+    )
+    assert problems(text) == [
+        "cfg.yaml:3: settings.timeout: inf is longer than 36,500 days",
+        "cfg.yaml:4: settings.deadline: nan is not a duration like 90s, 15m, 2h or 7d",
+        "cfg.yaml:11: sources[1].interval: '99999999999w' is longer than 36,500 days",
+    ]
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    assert main(["--config", str(path), "check"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_alias_bomb_is_refused_quickly_with_its_line() -> None:
+    # Nine lines whose aliases of aliases expand to 9**9 (387 million) values.
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for name, alias in zip("bcdefghi", "abcdefgh", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{alias}"] * 9) + "]")
+    started = time.monotonic()
+    found = problems("\n".join(lines) + "\nsources: []\n")
+    assert time.monotonic() - started < 5
+    assert len(found) == 1
+    assert re.fullmatch(
+        r"cfg\.yaml:[3-9]: yaml: aliases expand to more than 100,000 nodes; write the values out", found[0]
+    )
+
+
+def test_aliases_of_shared_defaults_still_load() -> None:
+    # The first source's fields are every other source's defaults: 4,000 merged keys.
+    first = "  - &first {name: s0, url: 'https://s0.example/', tags: [a, b, c], interval: 1h}\n"
+    rest = "".join(f"  - {{<<: *first, name: s{i}, url: 'https://s{i}.example/'}}\n" for i in range(1, 2000))
+    loaded = config.load_text(f"sources:\n{first}{rest}")
+    assert len(loaded.sources) == 2000
+    assert loaded.sources[-1].tags == ["a", "b", "c"]

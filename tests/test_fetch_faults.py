@@ -22,9 +22,9 @@ import yaml
 
 from newsriver.cli import main
 from newsriver.config.schema import Config
-from newsriver.ingest import digest as digest_module
 from newsriver.ingest.fetch import FetchLimits
 from newsriver.ingest.network import IPAddress, Network, is_public, resolve
+from newsriver.run import digesting
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import poll_sources
 from newsriver.store.sources import SourceRow
@@ -124,13 +124,13 @@ def test_an_unchanged_body_is_not_parsed_again(
     faults: FaultServer, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
-    real_parse = digest_module.parse
+    real_digest = digesting.Digesting.__call__
 
-    def counting_parse(body: bytes, url: str, content_type: str = "") -> Any:
-        parsed.append(url)
-        return real_parse(body, url, content_type)
+    def counting_digest(self: digesting.Digesting, body: bytes, url: str, *rest: Any) -> Any:
+        parsed.append(url)  # documents go to a worker process to be parsed from here
+        return real_digest(self, body, url, *rest)
 
-    monkeypatch.setattr(digest_module, "parse", counting_parse)
+    monkeypatch.setattr(digesting.Digesting, "__call__", counting_digest)
     poll_one(faults, store, "/no-conditional.rss")
     outcome, row = poll_one(faults, store, "/no-conditional.rss", at=NOW + timedelta(hours=1))
     assert faults.hits("/no-conditional.rss") == 2  # the server ignores conditional GET

@@ -273,3 +273,40 @@ def test_values_outputs_would_reject_are_dropped_or_mended() -> None:
     assert a.language == "en-GB"
     (b,) = rss("<item><guid>1</guid><title>t</title></item>", channel="<language>English (UK)</language>")
     assert b.language == ""
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Sat, 01 Jan 0000 10:00:00 GMT", NOW),  # parsers read the year 0 as 2000
+        ("0000-06-01T10:00:00Z", NOW),
+        ("Sun, 01 Mar 2026 10:00:00 +9999", NOW),  # parsers apply it as 99 h 99 min
+        ("Sun, 01 Mar 2026 10:00:00 -9999", NOW),
+        ("2026-02-28T10:00:00+15:00", NOW),  # outside UTC−12 … UTC+14
+        ("2026-02-28T10:00:00+05:75", NOW),
+        ("Sun, 01 Mar 2026 10:00:00 +1400", datetime(2026, 2, 28, 20, 0, tzinfo=UTC)),  # Kiribati
+        ("2026-02-28T10:00:00-12:00", datetime(2026, 2, 28, 22, 0, tzinfo=UTC)),
+        ("Mon, 01 Mar 99 10:00:00 -0500", datetime(1999, 3, 1, 15, 0, tzinfo=UTC)),  # RFC 822's two digits
+    ],
+)
+def test_dates_no_one_can_mean_are_dropped_not_invented(written: str, expected: datetime) -> None:
+    (a,) = rss(f"<item><guid>1</guid><title>t</title><pubDate>{written}</pubDate></item>")
+    assert a.published == expected
+
+
+def test_an_impossible_date_leaves_the_entrys_other_date() -> None:
+    (a,) = rss(
+        "<item><guid>1</guid><title>t</title><pubDate>Sat, 01 Jan 0000 10:00:00 GMT</pubDate>"
+        "<dc:date>2026-02-28T10:00:00Z</dc:date></item>"
+    )
+    assert a.published == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+
+
+def test_an_author_whose_name_is_only_markup_is_no_author() -> None:
+    document = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>f</id>
+<entry><title>a</title><id>1</id><author><name>&lt;b&gt;&lt;/b&gt;</name></author></entry>
+<entry><title>b</title><id>2</id><author><name>&lt;img src=x&gt;Ann</name></author></entry></feed>"""
+    url = "https://cdn.example/feed.xml"
+    a, b = normalize_feed(parse(document, url), "src", url, NOW)
+    assert a.authors == ()
+    assert [x.name for x in b.authors] == ["Ann"]

@@ -1,4 +1,4 @@
-"""A large poll parses in worker processes: what it stores must be what parsing in the
+"""A poll parses in worker processes: what it stores must be what parsing in the
 polling process gives, field for field."""
 
 from __future__ import annotations
@@ -7,11 +7,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from newsriver.config import load as config_module
 from newsriver.ingest.digest import digest
-from newsriver.run import digesting
 from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
@@ -44,9 +41,8 @@ def _children() -> set[str]:
 
 @needs_corpus
 def test_a_poll_parsed_in_worker_processes_stores_what_parsing_here_gives(
-    feed_server: FixtureServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+    feed_server: FixtureServer, write_config: ConfigWriter
 ) -> None:
-    monkeypatch.setattr(digesting, "PROCESS_POOL_AFTER_DOCUMENTS", 0)  # every document to the workers
     urls = {f"s{i:02d}": feed_server.add(f"/{i}/{path.name}", path) for i, path in enumerate(DOCUMENTS)}
     config = config_module.load(write_config([{"name": name, "url": url} for name, url in urls.items()]))
     store = Store(config.settings.database)

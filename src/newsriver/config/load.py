@@ -24,20 +24,46 @@ except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
+# Nodes that aliases may add to a config beyond those written: a few per merged default
+# (``<<: *defaults``) of thousands of sources. Each alias is one reference to its anchor's
+# node, so nine lines of aliases of aliases expand to a billion: walked, they took 27 s and
+# 1.15 GB before this bound.
+ALIAS_BUDGET = 100_000
+
+
 class _Loader(_SafeLoader):
-    """SafeLoader whose nodes give the line of every key and list item (see ``_lines``)."""
+    """SafeLoader whose nodes give the line of every key and list item (see ``_Lines``)."""
 
 
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            _lines(value, child, out)
-            out[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _lines(item, (*path, index), out)
+class _AliasBomb(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _Lines:
+    """The line of every key and list item, by path; raises ``_AliasBomb`` (with the line
+    where the walk was) once aliases have expanded past ``ALIAS_BUDGET`` nodes."""
+
+    def __init__(self) -> None:
+        self.out: dict[tuple[Any, ...], int] = {}
+        self._seen: set[int] = set()
+        self._repeats = 0
+
+    def walk(self, node: yaml.Node, path: tuple[Any, ...], line: int) -> None:
+        if id(node) in self._seen:  # reached again through an alias
+            self._repeats += 1
+            if self._repeats > ALIAS_BUDGET:
+                raise _AliasBomb(line)
+        self._seen.add(id(node))
+        self.out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                self.walk(value, child, key.start_mark.line + 1)
+                self.out[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, (*path, index), item.start_mark.line + 1 if id(item) not in self._seen else line)
 
 
 def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]]) -> Any:
@@ -114,9 +140,14 @@ def load_text(text: str, filename: str = "<config>") -> Config:
         raise ConfigError([f"{filename}:{line}: yaml: {problem}"]) from exc
     finally:
         loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
+    walk = _Lines()
     if node is not None:
-        _lines(node, (), lines)
+        try:
+            walk.walk(node, (), 1)
+        except _AliasBomb as bomb:
+            message = f"aliases expand to more than {ALIAS_BUDGET:,} nodes; write the values out"
+            raise ConfigError([f"{filename}:{bomb.line}: yaml: {message}"]) from None
+    lines = walk.out
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: (top level): expected a mapping of settings, sources, feeds"])
     missing: list[tuple[Any, ...]] = []

@@ -32,6 +32,9 @@ CACHE_MAX_SECONDS = 3600
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration a setting takes: a poll time or cut-off this far from now is still a
+# date (timedelta and datetime overflow a few thousand years out, with a traceback).
+LONGEST = timedelta(days=36_500)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -41,12 +44,19 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 90s, 15m, 2h or 7d")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    text = str(value).strip().lower()
-    parts = _DURATION_PART.findall(text)
-    if not parts or _DURATION_PART.sub("", text).strip():
-        raise ValueError(f"{value!r} is not a duration like 90s, 15m, 2h or 7d")
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+        seconds = value
+    else:
+        text = str(value).strip().lower()
+        parts = _DURATION_PART.findall(text)
+        if not parts or _DURATION_PART.sub("", text).strip():
+            raise ValueError(f"{value!r} is not a duration like 90s, 15m, 2h or 7d")
+        seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
+    if seconds != seconds:  # NaN (.nan in YAML)
+        raise ValueError("nan is not a duration like 90s, 15m, 2h or 7d")
+    # Compared before timedelta() sees it: .inf and 99999999999w overflow it.
+    if abs(seconds) > LONGEST.total_seconds():
+        raise ValueError(f"{value!r} is longer than {LONGEST.days:,} days")
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -233,6 +243,9 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     connect_timeout: Duration = timedelta(seconds=10)
     timeout: Duration = timedelta(seconds=30)  # longest silence while reading a response
     deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
+    # CPU time a document's parse may take (a feed of 5,000 entries takes about 1.5 s);
+    # past it the parse is stopped and its source is in error until the document changes.
+    parse_timeout: Duration = timedelta(seconds=10)
     dedupe: DedupeSettings = DedupeSettings()
     retention: Retention = Retention()
     full_text: FullTextSettings = FullTextSettings()
@@ -244,7 +257,15 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     min_free_space: ByteSize = ByteSize(100 * 1024 * 1024)
 
     @field_validator(
-        "connect_timeout", "timeout", "deadline", "min_interval", "max_interval", "default_interval", "lease", "tick"
+        "connect_timeout",
+        "timeout",
+        "deadline",
+        "parse_timeout",
+        "min_interval",
+        "max_interval",
+        "default_interval",
+        "lease",
+        "tick",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -40,6 +40,13 @@ _CLOCK_NOISE = re.compile(
     re.IGNORECASE,
 )
 _TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([ap])\.?m\b\.?", re.IGNORECASE)
+# The year as written: the first number of three or four digits that is no part of a time,
+# a fraction or a zone offset ("+0500", " -0500", "10:00:00-0500").
+_WRITTEN_YEAR = re.compile(r"(?<![\d:.+])(?<![\d\s]-)(\d{3,4})(?!\d)")
+# A numeric zone offset after a time: "10:00:00 +0200", "10:00+02:00".
+_WRITTEN_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*([+-])(\d\d):?(\d\d)(?!\d)")
+# Zone offsets in use span UTC−12:00 to UTC+14:00, in minutes.
+_OFFSETS = {"+": 14 * 60, "-": 12 * 60}
 _UNIX_TIME = re.compile(r"^\s*(\d{9,10}|\d{12,13})\s*$")  # seconds or milliseconds since 1970
 # Month names and abbreviations in the languages feeds most often localize dates into
 # (German, French, Italian, Spanish, Portuguese, Dutch), by their first four or three letters.
@@ -73,10 +80,17 @@ def newsriver_id(source: str, entry_key: str) -> str:
 
 def normalize_feed(parsed: ParsedFeed, source: str, source_url: str, now: datetime) -> list[Article]:
     """Every entry of a feed that can be normalized; the others are logged and skipped."""
+    return list(articles_of(parsed, source, source_url, now))
+
+
+def articles_of(
+    parsed: ParsedFeed, source: str, source_url: str, now: datetime, entries: Iterable[Entry] | None = None
+) -> Iterator[Article]:
+    """``normalize_feed`` one article at a time, for a caller that hands them on in batches;
+    ``entries`` (default ``parsed.entries``) lets it drop each entry once it is normalized."""
     site_hosts = frozenset(h for h in (host_of(parsed.meta.link), host_of(source_url)) if h)
     keys_seen: set[str] = set()
-    articles = []
-    for position, entry in enumerate(parsed.entries):
+    for position, entry in enumerate(parsed.entries if entries is None else entries):
         try:
             article = normalize_entry(entry, source, parsed, site_hosts, now)
         except Exception:  # one bad entry must not cost the rest of its feed
@@ -89,8 +103,7 @@ def normalize_feed(parsed: ParsedFeed, source: str, source_url: str, now: dateti
                 key = f"{article.entry_key}#{position}"
             article = _rekey(article, source, key)
         keys_seen.add(article.entry_key)
-        articles.append(article)
-    return articles
+        yield article
 
 
 def _rekey(article: Article, source: str, key: str) -> Article:
@@ -215,7 +228,7 @@ def _date(dates: tuple[EntryDate | None, ...], now: datetime, default: datetime)
     every feed it is republished in.
     """
     for date in dates:
-        if date is None:
+        if date is None or _impossible(date.text):
             continue
         # feedparser ignores AM/PM, reading "02:02 PM" as 02:02: such dates are read here.
         when = None if _TWELVE_HOUR.search(date.text) else _from_struct(date.parsed)
@@ -223,6 +236,19 @@ def _date(dates: tuple[EntryDate | None, ...], now: datetime, default: datetime)
         if when is not None:
             return when if when <= now + FUTURE_TOLERANCE else now
     return default
+
+
+def _impossible(text: str) -> bool:
+    """A date no one can have meant, which parsers read as another one: the year 0 (read as
+    2000, as a two-digit year would be) or an offset of 99 h 99 min (applied as such). Such a
+    date is dropped, as unreadable dates are: the entry keeps its other date or the time it
+    was first seen, never a date made up from the text."""
+    if (year := _WRITTEN_YEAR.search(text)) and int(year.group(1)) < OLDEST_DATE.year:
+        return True
+    if offset := _WRITTEN_OFFSET.search(text):
+        sign, hours, minutes = offset.groups()
+        return int(minutes) >= 60 or int(hours) * 60 + int(minutes) > _OFFSETS[sign]
+    return False
 
 
 def _from_struct(parsed: time.struct_time | None) -> datetime | None:
@@ -290,8 +316,10 @@ def _authors(entry: Entry, base: str) -> tuple[Author, ...]:
         )
         if author.name or author.email or author.url:
             found.append(author)
-    if not found and entry.author:
-        found.append(Author(name=to_text(entry.author)))
+    # An author whose name is only markup has no name: none rather than an empty one (JSON
+    # Feed requires a name, url or avatar).
+    if not found and (name := to_text(entry.author)):
+        found.append(Author(name=name))
     return tuple(dict.fromkeys(found))
 
 

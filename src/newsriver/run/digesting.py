@@ -1,67 +1,105 @@
 """The digest stage of a pass: where documents are parsed (parse → normalize → fingerprint),
-and how many a pass holds between their fetch and their store."""
+under what deadline, and how many a pass holds between their fetch and their store.
+
+Every document is digested in a worker process, under a CPU deadline
+(``settings.parse_timeout``): a document that takes longer to parse (150,000 nested
+elements kept a pass busy for ten minutes) costs only its own source, which records the
+error, while the other sources are digested by the other workers and stored meanwhile.
+Code running in this process could not be stopped: a worker past its deadline is killed.
+"""
 
 from __future__ import annotations
 
-import itertools
+import math
 import multiprocessing
 import os
+import pickle
+import resource
+import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 from newsriver.config.schema import SourceConfig
-from newsriver.run.outcome import Retrieved
+from newsriver.errors import ParseError
+from newsriver.models import FeedMeta
+from newsriver.run.outcome import Articles, Retrieved
 
-if TYPE_CHECKING:
-    from newsriver.ingest.digest import Digest
 
-Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], "Digest"]
-# A pass parses its first documents in this process and the rest, if there are more, in
-# worker processes, one per core: starting them costs a few hundred milliseconds, about what
-# parsing this many documents of 50 entries does, so a pass where a few sources changed
-# never starts them.
-PROCESS_POOL_AFTER_DOCUMENTS = 16
+@dataclass(frozen=True, slots=True)
+class Digested:
+    """A document digested: what it says of itself, and its articles as the store takes them."""
+
+    meta: FeedMeta
+    articles: Articles
+
+
+Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], Digested]
 # Documents a pass holds between their fetch and their store: parsed ones wait for the store,
 # which is slower than parsing on two cores; without a bound each fetch thread held one, with
 # its articles and fingerprints (about a megabyte for a feed of 50 entries).
 DOCUMENTS_IN_HAND = 6
+# Wall time a worker may take per second of its CPU deadline before it is killed anyway: the
+# deadline is CPU time (a busy machine does not fail documents), this only catches a worker
+# that stopped without using any.
+WALL_PER_CPU_SECOND = 10
+# How often a fetch thread waiting for its digest looks whether the pass is stopping.
+STOP_CHECK_SECONDS = 0.2
+# A worker's messages for one document: its chunks of articles as it makes them, then the
+# answer (the document's meta and the articles' publication times, or an exception).
+CHUNK = b"c"
+ANSWER = b"a"
 
 
-def _digest_function() -> Digester:
-    """The one seam to the parsing stack (feedparser, nh3, lxml) and numpy, under the
-    near-duplicate fingerprints: imported when a body first needs parsing. A pass of 304s
-    never does, and start-up is much of its time."""
-    from newsriver.ingest.digest import digest
+class ParseTimeout(ParseError):
+    """A document's digest ran past its deadline, or killed its worker: its source's error
+    until the document changes (see ``poll._digested``)."""
 
-    return digest
+
+def _digest_in_worker(
+    pipe: Connection, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
+) -> tuple[FeedMeta, dict[str, datetime]]:
+    """A worker's digest of one document: its articles are sent a chunk at a time as they
+    are normalized, so that the worker never holds them all."""
+    # The parsing stack (feedparser, nh3, lxml) and numpy, under the near-duplicate
+    # fingerprints: imported by the workers only (their forkserver preloads it).
+    from newsriver.ingest.digest import digest_in_chunks
+
+    meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near)
+    published: dict[str, datetime] = {}
+    for chunk in chunks:
+        pipe.send_bytes(CHUNK + pickle.dumps((chunk.articles, chunk.prints), protocol=pickle.HIGHEST_PROTOCOL))
+        published.update((a.entry_key, a.published) for a in chunk.articles)
+    return meta, published
 
 
 class Digesting:
-    """Digests documents for the fetch threads, a ``Digester``.
+    """Digests documents for the fetch threads, a ``Digester``: each in a worker process,
+    which is killed past ``seconds`` of CPU time (``ParseTimeout``) or when ``stopping``.
 
-    A document is parsed in this process, taking ``turns`` with storing, or once a pass has
-    more than a few on a multi-core machine, in worker processes (the fetch thread waits for
-    its digest). Each digested document holds one of ``DOCUMENTS_IN_HAND`` places until the
-    store stage says it is ``stored``.
+    Each digested document holds one of ``DOCUMENTS_IN_HAND`` places until the store stage
+    says it is ``stored``.
     """
 
-    def __init__(self, stack: ExitStack, turns: threading.Lock) -> None:
-        self._turns = turns
+    def __init__(self, stack: ExitStack, seconds: float, stopping: threading.Event | None = None) -> None:
+        self._seconds = seconds
+        self._stopping = stopping or threading.Event()
         self._in_hand = threading.Semaphore(DOCUMENTS_IN_HAND)
-        self._workers = _worker_processes(stack)
-        self._documents = itertools.count()  # none of the workers starts before the first submit
+        self._workers = _Workers(min(max(os.cpu_count() or 1, 2), 4), math.ceil(seconds))
+        stack.callback(self._workers.close)
 
     def __call__(
         self, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
-    ) -> Digest:
+    ) -> Digested:
         self._in_hand.acquire()
         try:
-            return self._digest(body, url, content_type, cfg, now, near)
+            return self._digest((body, url, content_type, cfg, now, near))
         except BaseException:
             self._in_hand.release()
             raise
@@ -71,28 +109,156 @@ class Digesting:
         if got.status == "ok":
             self._in_hand.release()
 
-    def _digest(self, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
-        if self._workers is None or next(self._documents) < PROCESS_POOL_AFTER_DOCUMENTS:
-            return self._here(body, url, content_type, cfg, now, near)
+    def _digest(self, job: tuple[Any, ...]) -> Digested:
+        worker = self._workers.take()
         try:
-            job = self._workers.submit(_digest_function(), body, url, content_type, cfg, now, near)
-        except BrokenProcessPool:  # a worker died (its document's source is in error): parse here
-            return self._here(body, url, content_type, cfg, now, near)
-        return job.result()
+            worker.send(job)
+            answer = self._answer(worker)
+        except BaseException:
+            worker.kill()
+            raise
+        finally:
+            self._workers.give_back(worker)
+        if isinstance(answer, BaseException):  # the document's own error: the worker goes on
+            raise answer
+        return answer
 
-    def _here(self, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool) -> Digest:
-        digest = _digest_function()
-        with self._turns:
-            return digest(body, url, content_type, cfg, now, near)
+    def _answer(self, worker: _Worker) -> Digested | BaseException:
+        """The worker's chunks and answer (its digest or the document's error); ParseTimeout
+        past the deadline, or if the worker died."""
+        chunks: list[bytes] = []
+        waited = 0.0
+        while True:
+            if not worker.ready(STOP_CHECK_SECONDS):
+                waited += STOP_CHECK_SECONDS
+                if self._stopping.is_set():
+                    raise ParseError("stopped before its document was parsed; it is parsed again next pass")
+                if waited > WALL_PER_CPU_SECOND * max(self._seconds, 1):
+                    raise ParseTimeout(f"parse took longer than {self._seconds:g} s")
+                continue
+            try:
+                message = worker.receive()
+            except (EOFError, OSError):
+                break
+            if message.startswith(CHUNK):
+                chunks.append(message)  # kept as received: Articles reads past the mark
+                continue
+            answer = pickle.loads(memoryview(message)[len(ANSWER) :])
+            if isinstance(answer, BaseException):
+                return answer
+            meta, published = answer
+            return Digested(meta, Articles(tuple(chunks), published, skip=len(CHUNK)))
+        worker.kill()
+        if worker.exitcode == -signal.SIGXCPU:
+            raise ParseTimeout(f"parse took longer than {self._seconds:g} s")
+        raise ParseTimeout(f"the parser died (exit code {worker.exitcode})")
 
 
-def _worker_processes(stack: ExitStack) -> ProcessPoolExecutor | None:
-    """One worker process per core, up to four; none on a single core."""
-    processes = min(os.cpu_count() or 1, 4)
-    if processes < 2:
-        return None
+class _Worker:
+    """One worker process and the pipe to it."""
+
+    def __init__(self, context: ForkServerContext, cpu_seconds: int) -> None:
+        self._pipe, theirs = context.Pipe()
+        self._process: BaseProcess = context.Process(target=_serve, args=(theirs, cpu_seconds), daemon=True)
+        self._process.start()
+        theirs.close()
+        self.alive = True
+
+    def send(self, job: tuple[Any, ...]) -> None:
+        self._pipe.send(job)
+
+    def ready(self, seconds: float) -> bool:
+        """The worker answered or ended within ``seconds``."""
+        return bool(wait([self._pipe, self._process.sentinel], seconds))
+
+    def receive(self) -> bytes:
+        return self._pipe.recv_bytes()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        self.alive = False
+        self._process.kill()
+        self._process.join()
+        self._pipe.close()
+
+    def stop(self) -> None:
+        """Ends an idle worker: it exits when its pipe closes."""
+        self._pipe.close()
+        self._process.join(1)
+        if self._process.exitcode is None:
+            self.kill()
+
+
+class _Workers:
+    """At most ``count`` worker processes, started as documents need them (a pass of 304s
+    starts none); a killed one is replaced by the next document that needs one."""
+
+    def __init__(self, count: int, cpu_seconds: int) -> None:
+        self._cpu_seconds = cpu_seconds
+        self._free = threading.Semaphore(count)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+
+    def take(self) -> _Worker:
+        self._free.acquire()
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            worker = _Worker(_context(), self._cpu_seconds)
+        except BaseException:
+            self._free.release()
+            raise
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.alive:
+                self._idle.append(worker)
+            else:
+                self._all.remove(worker)
+        self._free.release()
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.stop()
+
+
+def _context() -> ForkServerContext:
     # forkserver: workers start from a small single-threaded process that imported only the
     # parsing stage, never by forking this one with its threads, connections and database.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["newsriver.ingest.digest"])
-    return stack.enter_context(ProcessPoolExecutor(max_workers=processes, mp_context=context))
+    return context
+
+
+def _serve(pipe: Connection, cpu_seconds: int) -> None:
+    """A worker's loop: digest each job under a CPU limit of ``cpu_seconds`` more than it has
+    used so far; past it the kernel ends the process (SIGXCPU), even inside C code."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU dumps core by default
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    while True:
+        try:
+            job = pipe.recv()
+        except EOFError:  # the pass is over
+            return
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        limit = math.ceil(usage.ru_utime + usage.ru_stime) + cpu_seconds
+        resource.setrlimit(resource.RLIMIT_CPU, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+        answer: object
+        try:
+            answer = _digest_in_worker(pipe, *job)
+        except ParseError as exc:
+            answer = exc
+        except Exception as exc:  # a source must never take the worker down
+            answer = RuntimeError(f"{type(exc).__name__}: {exc}")
+        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+        pipe.send_bytes(ANSWER + pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))

@@ -33,7 +33,7 @@ from newsriver.ingest.network import Network
 from newsriver.ingest.normalize import content_hash
 from newsriver.ingest.pages import PageResult, Pages
 from newsriver.models import Article
-from newsriver.run.outcome import Retrieved
+from newsriver.run.outcome import Articles, Retrieved
 from newsriver.store import full_text as stored_pages
 from newsriver.store.full_text import KnownPage, PageRecord
 from newsriver.store.sources import SourceRow
@@ -83,7 +83,7 @@ class FullText:
             return None
         row = self._rows[cfg.name]
         job = _Job(cfg, self._settings, row.via_public or public_only(cfg), origin_of(row.feed_url), for_source(cfg))
-        known = stored_pages.known(self._store, [a.id for a in got.articles])
+        known = stored_pages.known(self._store, [a.id for chunk, _ in got.articles for a in chunk])
         return self._pool.submit(self._fetch, job, got, known, self._pages)
 
     def stored(self, source: str, now: datetime) -> None:
@@ -91,13 +91,14 @@ class FullText:
         stored_pages.record(self._store, source, self._records.pop(source, []), now)
 
     def _fetch(self, job: _Job, got: Retrieved, known: dict[str, KnownPage], pages: Pages) -> Retrieved:
+        before, prints = got.articles.flat()
         try:
-            articles, records = _with_pages(job, got.articles, known, pages)
+            after, records = _with_pages(job, before, known, pages)
         except Exception:  # a page must never cost its source the feed: store the teasers
             log.exception("%s: full text failed", job.source.name)
             return got
         self._records[job.source.name] = records
-        return replace(got, articles=articles, prints=_prints(got, articles))
+        return replace(got, articles=Articles.of(after, _prints(before, prints, after), got.articles.published))
 
 
 def _with_pages(
@@ -146,13 +147,12 @@ def _restored(article: Article, page: KnownPage) -> Article:
     )
 
 
-def _prints(got: Retrieved, articles: tuple[Article, ...]) -> Sequence[Fingerprint]:
+def _prints(before: Sequence[Article], prints: Sequence[Fingerprint], after: Sequence[Article]) -> list[Fingerprint]:
     """The articles' fingerprints, made again for those whose text changed."""
-    if not got.prints:
-        return ()
+    if not prints:
+        return []
     from newsriver.stories.fingerprint import of_entry  # numpy: the digest stage imported it already
 
-    return tuple(
-        p if a is b else of_entry(b.title, b.summary, b.content)
-        for a, b, p in zip(got.articles, articles, got.prints, strict=True)
-    )
+    return [
+        p if a is b else of_entry(b.title, b.summary, b.content) for a, b, p in zip(before, after, prints, strict=True)
+    ]

@@ -4,7 +4,8 @@ it settles (``settle``: the source's next poll and columns), and the ``Outcome``
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import pickle
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -60,14 +61,48 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Articles:
+    """A document's articles and their fingerprints, as pickled chunks of a thousand: a pass
+    holds them compact, as a worker process sent them, until the store stage reads one chunk
+    at a time (unpickled, the articles of a feed of 100,000 entries took 400 MB)."""
+
+    chunks: tuple[bytes, ...] = ()  # each a pickled (articles, fingerprints) after ``skip`` bytes
+    published: Mapping[str, datetime] = field(default_factory=dict)  # by entry key: the source's rhythm
+    skip: int = 0  # the chunks are kept as the worker sent them, with a mark before the pickle
+
+    def __bool__(self) -> bool:
+        return bool(self.chunks)
+
+    def __iter__(self) -> Iterator[tuple[Sequence[Article], Sequence[Fingerprint]]]:
+        for chunk in self.chunks:
+            articles, prints = pickle.loads(memoryview(chunk)[self.skip :])
+            yield articles, prints
+
+    @classmethod
+    def of(
+        cls, articles: Sequence[Article], prints: Sequence[Fingerprint], published: Mapping[str, datetime]
+    ) -> Articles:
+        """Articles made in this process (a teaser feed's, with its pages' full texts): one chunk."""
+        return cls((pickle.dumps((articles, prints)),), published) if articles else cls((), published)
+
+    def flat(self) -> tuple[list[Article], list[Fingerprint]]:
+        """Every article and fingerprint at once: for the few of a source that needs them so."""
+        articles: list[Article] = []
+        prints: list[Fingerprint] = []
+        for chunk_articles, chunk_prints in self:
+            articles += chunk_articles
+            prints += chunk_prints
+        return articles, prints
+
+
+@dataclass(frozen=True, slots=True)
 class Retrieved:
     """A fetch's result after digesting, before storing (made in a fetch thread)."""
 
     status: str  # "ok" | "not modified" | "error"
     response: Response  # what the schedule needs to know
-    articles: Sequence[Article] = ()
-    values: dict[str, Any] = field(default_factory=dict)  # source columns to store
-    prints: Sequence[Fingerprint] = ()  # the articles' fingerprints, when near-duplicates are looked for
+    articles: Articles = Articles()  # with their fingerprints, when near-duplicates are looked for
+    values: dict[str, Any] = field(default_factory=dict)  # source columns to store (an error's: few)
     error: str = ""
     note: str = ""
 
@@ -99,7 +134,7 @@ class Settled:
 def settle(fetched: Fetched) -> Settled:
     """The source's next poll and columns after this fetch (pure: the caller writes them)."""
     got = fetched.got
-    history = fetched.rhythm | {a.entry_key: a.published for a in got.articles} if got.articles else fetched.rhythm
+    history = fetched.rhythm | dict(got.articles.published) if got.articles else fetched.rhythm
     decision = plan_next_poll(
         fetched.now, fetched.policy, fetched.errors, list(history.values()), got.response, fetched.spread
     )
@@ -113,7 +148,7 @@ def settle(fetched: Fetched) -> Settled:
         elif decision.host_wait_until is not None:
             error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
         outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds, errors=decision.errors)
-        values = {
+        values = got.values | {
             "status": decision.state,
             "last_error": error,
             "errors": decision.errors,

@@ -2,7 +2,7 @@
 
 - claim: the sources to poll; those left alone are skipped, the rest queued by host (``HostSlots``);
 - retrieve: fetch threads fetch each source's document (``_retrieve``) and
-- digest it: parse → normalize → fingerprint (``Digesting``, here or in worker processes);
+- digest it: parse → normalize → fingerprint (``Digesting``, in worker processes, under a deadline);
 - store: the loop stores finished fetches, several in one transaction (``_Writer``), near-duplicates
   folded inside the store;
 - report: each outcome is logged and handed on once what it stored is committed (``_Report``).
@@ -32,7 +32,7 @@ from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone
 from newsriver.models import FetchResult, FetchState
-from newsriver.run.digesting import Digester, Digesting
+from newsriver.run.digesting import Digester, Digesting, ParseTimeout
 from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
 from newsriver.store.sources import SourceRow
@@ -50,6 +50,7 @@ HELD_ROWS = 500
 HELD_SECONDS = 1.0
 # Fetches stored in one transaction at most: their outcomes wait for its commit.
 BATCH_FETCHES = 32
+UNCHANGED_UNPARSABLE = "the document is unchanged since its parse failed; it is parsed again once it changes"
 
 
 def utcnow() -> datetime:
@@ -94,18 +95,14 @@ def poll_sources(
     rng = rng or random.Random()
     report = _Report(on_outcome)
     claim = _claim(config, store, names, clock, report)
-    # Parsing here and storing take turns. Under the GIL they never ran at once anyway, but
-    # each database call (dozens a source) gives the GIL up and could wait up to a switch
-    # interval (5 ms) to get it back from a parsing thread.
-    turns = threading.Lock()
     with ExitStack() as stack:
-        digesting = Digesting(stack, turns)
+        digesting = Digesting(stack, settings.parse_timeout.total_seconds(), stopping)
         how = _Retrieval(limits, network, digesting, settings.dedupe.near is not None)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
         full_text = _full_text(stack, config, store, claim, limits, network)
-        _Loop(claim.slots, fetches, digesting, writer, report, turns, stopping, full_text).run()
+        _Loop(claim.slots, fetches, digesting, writer, report, stopping, full_text).run()
     if any(o.note.startswith("moved permanently") for o in report.outcomes):
         for line in shared_feeds(config, store):
             log.warning("%s", line)
@@ -301,7 +298,14 @@ def _digested(
     if result.body is None or body_hash == row.body_hash:
         response = Response("not_modified", result.status, result.headers, asked)
         return Retrieved("not modified", response, values=values, note=note)
-    digested = how.digest(result.body, result.url, result.content_type, cfg, now, how.near)
+    if _unparsable(body_hash) == row.body_hash:
+        return Retrieved("error", Response("error", result.status, result.headers), error=UNCHANGED_UNPARSABLE)
+    try:
+        digested = how.digest(result.body, result.url, result.content_type, cfg, now, how.near)
+    except ParseTimeout as exc:
+        # Kept without the validators: a 304 would read as a healthy source.
+        unparsable = {"body_hash": _unparsable(body_hash)}
+        return Retrieved("error", Response("error", result.status, result.headers), values=unparsable, error=str(exc))
     meta = digested.meta
     asked = feed_interval(meta.ttl_minutes, meta.update_period, meta.update_frequency)
     values |= {
@@ -311,7 +315,13 @@ def _digested(
         "feed_interval": int(asked.total_seconds()),
     }
     response = Response("ok", result.status, result.headers, asked)
-    return Retrieved("ok", response, digested.articles, values, note=note, prints=digested.prints)
+    return Retrieved("ok", response, digested.articles, values, note=note)
+
+
+def _unparsable(body_hash: str) -> str:
+    """What the ``body_hash`` column holds for a body whose digest ran past its deadline or
+    killed its worker: it is not parsed again until it changes (the column is 64 long)."""
+    return "!" + body_hash[:63]
 
 
 # --- store -------------------------------------------------------------------------------
@@ -371,8 +381,11 @@ class _Writer:
         outcome = settled.outcome
         if got.articles:
             near = self._config.settings.dedupe.near
-            counts = self._store.entries.save(cfg.name, got.articles, settled.values, near=near, prints=got.prints)
-            outcome = replace(outcome, new=counts.new, updated=counts.updated)
+            # A chunk at a time, in the transaction the loop holds open: one document's are
+            # all stored or none.
+            for articles, prints in got.articles:
+                counts = self._store.entries.save(cfg.name, articles, settled.values, near=near, prints=prints)
+                outcome = replace(outcome, new=outcome.new + counts.new, updated=outcome.updated + counts.updated)
         else:
             if not self._rows:
                 self._held_since = time.monotonic()
@@ -436,7 +449,6 @@ class _Loop:
     digesting: Digesting
     writer: _Writer
     report: _Report
-    turns: threading.Lock
     stopping: threading.Event | None
     full_text: FullText | None = None
 
@@ -451,7 +463,7 @@ class _Loop:
     def _store(self, results: list[tuple[_InFlight, Retrieved]]) -> None:
         """Store fetches that finished together, in one transaction if any brought articles."""
         saving = any(got.articles for _, got in results)
-        with self.turns, self.writer.transaction(saving):
+        with self.writer.transaction(saving):
             stored = 0
             while results:
                 for flight, got in results:
