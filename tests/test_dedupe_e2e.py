@@ -128,7 +128,12 @@ def test_copies_from_several_sources_are_one_item_crediting_the_others(config: P
     [story] = cartel_items(parsed)
     assert story.source.title == "Wire Service"  # the earliest published copy is shown
     related = sorted(link.href for link in story.links if link.rel == "related")
-    assert related == ["https://daily.example/world/29-cartel", "https://metro.example/s/cartel"]
+    # The copies, and Metro's own article on the event (related coverage, listed, not folded).
+    assert related == [
+        "https://daily.example/world/29-cartel",
+        "https://metro.example/own",
+        "https://metro.example/s/cartel",
+    ]
     content = text_of(story)
     assert "Also reported by:" in content
     assert '<a href="https://daily.example/world/29-cartel">Daily Example</a>' in content
@@ -163,6 +168,7 @@ def test_the_copies_are_one_item_whatever_order_they_arrive_in(
     assert story.source.title == "Wire Service"
     assert sorted(link.href for link in story.links if link.rel == "related") == [
         "https://daily.example/world/29-cartel",
+        "https://metro.example/own",  # related coverage, whatever the order too
         "https://metro.example/s/cartel",
     ]
 
@@ -228,7 +234,7 @@ def test_dupes_lists_groups_with_the_similarity_that_joined_them(
     capsys.readouterr()
     assert main(["--config", str(config), "dupes", "--since", "1h"]) == 0
     printed = capsys.readouterr().out
-    lines = printed.splitlines()
+    lines = printed.partition("\nRelated coverage")[0].splitlines()  # related groups follow the copies
     assert len([line for line in lines if not line.startswith(" ")]) == 1  # one story with copies
     copies = [line for line in lines if line.startswith("  ")]
     assert len(copies) == 3

@@ -342,7 +342,6 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
     groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
-        return 0
     ids = [article.id for members in groups for article, _ in members]
     paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
     for members in groups:
@@ -355,6 +354,9 @@ def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
                 how += " (its page's full text)"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
+    from newsriver.store.related import listing  # related groups follow the copies
+
+    print("\n".join(listing(store.engine, utcnow() - args.since, args.limit)))
     return 0
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 from newsriver import redact
 from newsriver.config.private import SettingsAccess, SourceAccess
 from newsriver.stories.match import NearPolicy
+from newsriver.stories.related import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD, RelatedPolicy
 from newsriver.stories.retention import RetentionLimits
 
 # Cache-Control: max-age of served files, a fraction of the poll cadence (see Config.cache_max_age).
@@ -176,6 +177,8 @@ class FeedConfig(_Strict):
     archive: bool = False  # RFC 5005 monthly archive pages <name>/archive/YYYY-MM.atom (see archive.py)
     timezone: str = "UTC"  # the days NAME.html groups its items by (an IANA name)
     html: Literal["excerpt", "full"] = "excerpt"  # NAME.html shows a plain-text excerpt, or the sanitized content
+    # Other outlets' reports of an item's event: listed with it, or one item per event, or not shown.
+    related: Literal["list", "fold", "off"] = "list"
 
     @field_validator("timezone")
     @classmethod
@@ -195,10 +198,19 @@ class FeedConfig(_Strict):
         return self
 
 
+class RelatedSettings(_Strict):
+    """``settings.dedupe.related``: independent reports of one event, grouped (never merged)."""
+
+    enabled: bool = True
+    threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)  # TF-IDF cosine of headline + lead
+    headline_threshold: float = Field(default=DEFAULT_HEADLINE_THRESHOLD, gt=0, le=1)  # when one has no lead
+
+
 class DedupeSettings(_Strict):
     enabled: bool = True  # fold copies of one story from several sources into one item
     threshold: float = Field(default=0.6, gt=0, le=1)  # how alike two texts must be; higher merges less
-    window: Duration = timedelta(days=7)  # how far apart two copies' publication dates may be
+    window: Duration = timedelta(days=7)  # how far apart two copies' (and related reports') dates may be
+    related: RelatedSettings = RelatedSettings()
 
     @field_validator("window")
     @classmethod
@@ -211,6 +223,12 @@ class DedupeSettings(_Strict):
     def near(self) -> NearPolicy | None:
         """What the store needs to find near-duplicates; None when dedupe is off."""
         return NearPolicy(self.threshold, self.window) if self.enabled else None
+
+    @property
+    def related_policy(self) -> RelatedPolicy | None:
+        """What the store needs to group related coverage; None when that is off."""
+        r = self.related
+        return RelatedPolicy(r.threshold, r.headline_threshold, self.window) if r.enabled else None
 
 
 class FullTextSettings(_Strict):

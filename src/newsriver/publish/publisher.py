@@ -21,13 +21,15 @@ from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
 from newsriver.publish.files import write_atomic
 from newsriver.publish.pages import FeedSummary, SourceHealth, render_opml
-from newsriver.publish.public import clean_stories, hidden_source_url, listed, public_url
+from newsriver.publish.public import clean_link, clean_stories, hidden_source_url, listed, public_url
+from newsriver.publish.related import Related, related_for
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Story
 
 if TYPE_CHECKING:
+    from newsriver.publish.river import RelatedByItem
     from newsriver.publish.site import Site
 
 # Heavy dependencies are imported where they are used, each at one place below: rendering
@@ -102,6 +104,31 @@ def _articles(
     return articles, copies
 
 
+def _related(
+    config: Config, store: Store, feed: FeedConfig, stories: Sequence[Story], fold: bool = True
+) -> tuple[Sequence[Story], Related]:
+    """The stories ``feed`` shows (one per event with ``related: fold``, when ``fold``) and
+    each item's other reports of its event, keyed by its id in the feed's files."""
+    # A feed of every copy lists no related reports either.
+    mode = feed.related if feed.dedupe else "off"
+    if mode == "fold" and not fold:
+        mode = "list"
+    priorities = {s.name: s.priority for s in config.sources}
+    shown_stories, related = related_for(store, stories, config.feed_sources(feed), mode, priorities)
+    if config.settings.clean_links:
+        related = {k: tuple(replace(r, url=clean_link(r.url)) for r in v) for k, v in related.items()}
+    if feed.ids == "per-feed":
+        related = {per_feed_id(key, feed.name): value for key, value in related.items()}
+    return shown_stories, related
+
+
+def _page_links(related: Related, sources: dict[str, SourceInfo]) -> RelatedByItem:
+    """Related coverage as the HTML pages list it."""
+    from newsriver.publish.river import Link  # jinja2's side: imported when a publish renders
+
+    return {k: tuple(Link(r.title, r.url, sources[r.source].title) for r in v) for k, v in related.items()}
+
+
 # How far past max_items a feed with text rules looks for stories that pass them.
 LOOKBACK_FACTOR = 50
 
@@ -159,6 +186,7 @@ def publish_feeds(
     for feed in config.feeds:
         names = config.feed_sources(feed)
         stories = clean_stories(feed_stories(config, store, feed, names, now), config.settings.clean_links)
+        stories, related = _related(config, store, feed, stories)
         articles, copies = _articles(feed, stories, sources)
         info = replace(feed_info(config, feed), first_published=first_published(store, feed.name, now))
         archived: list[_Archived] = []
@@ -171,7 +199,7 @@ def publish_feeds(
             if archive_url:
                 info = replace(info, links=(("prev-archive", archive_url),))
         for fmt in feed.formats:
-            files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies)
+            files[f"{feed.name}.{fmt}"] = renderers[fmt](info, articles, sources, copies, related)
         files[f"{feed.name}.opml"] = render_opml(info.title, [sources[n] for n in listed(names, hidden)])
         health = tuple(SourceHealth(sources[n], rows[n].status if n in rows else "new") for n in names)
         summary = FeedSummary(
@@ -180,9 +208,9 @@ def publish_feeds(
         summaries.append(summary)
         for a in archived:
             files[a.page.path.removesuffix(".atom") + ".html"] = site.archive_page(
-                feed, summary, a.page, a.articles, a.copies
+                feed, summary, a.page, a.articles, a.copies, _page_links(a.related, sources)
             )
-        files[f"{feed.name}.html"] = site.feed_page(feed, summary, articles, copies)
+        files[f"{feed.name}.html"] = site.feed_page(feed, summary, articles, copies, _page_links(related, sources))
     files["sources.opml"] = render_opml("All sources", [sources[n] for n in listed(sources, hidden)])
     files.update(site.shared_files(summaries))
     if not config.settings.public_status:
@@ -216,6 +244,7 @@ class _Archived:
     atom: bytes
     articles: list[Article]
     copies: CopiesByItem
+    related: Related
 
 
 def _archive(
@@ -233,10 +262,13 @@ def _archive(
     pages, gone, newest_page = archive_pages(config, store, feed, names, {s.item.id for s in stories}, now)
     archived = []
     for page in pages:
-        articles, copies = _articles(feed, clean_stories(page.stories, config.settings.clean_links), sources)
-        archived.append(
-            _Archived(page, render_atom(_page_info(info, page), articles, sources, copies), articles, copies)
+        # A page lists related reports but never folds: which stories it holds is the archive's choice.
+        stories, related = _related(
+            config, store, feed, clean_stories(page.stories, config.settings.clean_links), False
         )
+        articles, copies = _articles(feed, stories, sources)
+        atom = render_atom(_page_info(info, page), articles, sources, copies, related)
+        archived.append(_Archived(page, atom, articles, copies, related))
     return archived, gone, info.base_url + newest_page if newest_page else ""
 
 

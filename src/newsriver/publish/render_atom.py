@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from newsriver.models import Article
+from newsriver.publish.related import NO_RELATED, Related, related_links
 from newsriver.publish.render_common import (
     FH_NS,
     MEDIA_NS,
@@ -29,9 +30,13 @@ from newsriver.stories.match import Copy
 
 
 def render_atom(
-    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem = NO_COPIES
+    info: FeedInfo,
+    articles: Sequence[Article],
+    sources: Mapping[str, SourceInfo],
+    copies: CopiesByItem = NO_COPIES,
+    related: Related = NO_RELATED,
 ) -> bytes:
-    xml = bytes(generator(info, articles, sources, copies, _AtomFeed, _AtomEntry).atom_str(pretty=True))
+    xml = bytes(generator(info, articles, sources, copies, _AtomFeed, _AtomEntry, related).atom_str(pretty=True))
     return with_stylesheet(xml, info)
 
 
@@ -54,6 +59,8 @@ class _AtomEntry(ItemFixes):
             entry.remove(element)
         _links(entry, self.item.article)
         _copy_links(entry, self.item.copies)
+        for url, title in related_links(self.item.related):
+            sub(entry, "link", rel="related", type="text/html", href=url, title=title)
         _source(entry, self.item)
         return entry
 

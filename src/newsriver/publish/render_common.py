@@ -1,5 +1,6 @@
 """What every renderer shares: how a feed and a source are described, and each item as
-the renderers see it (its article with "Also reported by", its source, its copies).
+the renderers see it (its article with "Also reported by", its source, its copies, the
+other reports of its event).
 
 Light on purpose (no feedgen, lxml or nh3): the publisher, the index page and OPML use
 these descriptions without rendering a feed.
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from newsriver.models import Article
+from newsriver.publish.related import NO_RELATED, Related, Reported, with_related
 from newsriver.stories.match import Copy
 from newsriver.urls import as_uri
 
@@ -57,31 +59,40 @@ class FeedInfo:
 CopiesByItem = Mapping[str, Sequence[Copy]]  # item id → the other outlets' copies of its story
 NO_COPIES: CopiesByItem = {}
 
-# Every format's renderer: (feed, its items' articles newest first, sources by name, copies) → bytes.
-Renderer = Callable[[FeedInfo, Sequence[Article], Mapping[str, SourceInfo], CopiesByItem], bytes]
+# Every format's renderer: (feed, its items' articles newest first, sources by name, copies,
+# related coverage) → bytes.
+Renderer = Callable[[FeedInfo, Sequence[Article], Mapping[str, SourceInfo], CopiesByItem, Related], bytes]
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
     """What a feed shows for one story, as every renderer needs it."""
 
-    article: Article  # the story's shown article, "Also reported by" added to its text
+    article: Article  # the story's shown article, "Also reported by" and "Related coverage" added to its text
     source: SourceInfo
     source_updated: datetime  # the newest date among the feed's items from that source
     copies: tuple[tuple[Copy, SourceInfo], ...]  # the story's other copies, each with its source
+    related: tuple[tuple[Reported, SourceInfo], ...] = ()  # other stories' reports of its event
 
 
-def items(articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem) -> list[Item]:
+def items(
+    articles: Sequence[Article],
+    sources: Mapping[str, SourceInfo],
+    copies: CopiesByItem,
+    related: Related = NO_RELATED,
+) -> list[Item]:
     """The feed's items, in the order of ``articles``."""
     result = []
     for article in articles:
         others = [replace(c, url=as_uri(c.url)) for c in _other_outlets(article, copies.get(article.id, ()), sources)]
+        reports = [replace(r, url=as_uri(r.url)) for r in related.get(article.id, ())]
         result.append(
             Item(
-                article=_credited(_with_uris(article), others, sources),
+                article=with_related(_credited(_with_uris(article), others, sources), reports, sources),
                 source=sources[article.source],
                 source_updated=source_updated(articles, article.source),
                 copies=tuple((c, sources[c.source]) for c in others),
+                related=tuple((r, sources[r.source]) for r in reports),
             )
         )
     return result

@@ -18,6 +18,7 @@ from lxml import etree
 from newsriver import __version__
 from newsriver.ingest.normalize import ID_NAMESPACE
 from newsriver.models import Article
+from newsriver.publish.related import NO_RELATED, Related
 from newsriver.publish.render_common import (
     DC_NS,
     FH_NS,
@@ -68,6 +69,7 @@ def generator(
     copies: CopiesByItem,
     feed_fixes: type[FeedFixes],
     item_fixes: type[ItemFixes],
+    related: Related = NO_RELATED,
 ) -> FeedGenerator:
     """A feedgen generator holding the feed and its items, with one format's fixes."""
     fg = FeedGenerator()
@@ -80,7 +82,7 @@ def generator(
     fg.link(href=info.url("atom"), rel="self", type="application/atom+xml")
     fg.generator("newsriver", __version__, "https://github.com/newsriver/newsriver")
     fg.updated(feed_updated(articles, info.first_published))  # also RSS lastBuildDate: never "now"
-    for item in items(articles, sources, copies):
+    for item in items(articles, sources, copies, related):
         _add_entry(fg, item)
     return fg
 

@@ -1,7 +1,8 @@
 """Render a feed as JSON Feed 1.1, written directly (no library).
 
 newsriver's own fields start with an underscore, as the spec asks of extensions:
-``_source`` credits an item's source, ``_also_reported_by`` lists its story's other copies.
+``_source`` credits an item's source, ``_also_reported_by`` lists its story's other copies,
+``_related`` the other stories' reports of its event (related coverage).
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from typing import Any
 
 from newsriver.ingest.sanitize import to_text
 from newsriver.models import Article, Author, Enclosure
+from newsriver.publish.related import NO_RELATED, Related, json_related
 from newsriver.publish.render_common import NO_COPIES, CopiesByItem, FeedInfo, Item, SourceInfo, item_id, items
 
 
 def render_json(
-    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem = NO_COPIES
+    info: FeedInfo,
+    articles: Sequence[Article],
+    sources: Mapping[str, SourceInfo],
+    copies: CopiesByItem = NO_COPIES,
+    related: Related = NO_RELATED,
 ) -> bytes:
     feed: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -28,7 +34,7 @@ def render_json(
     }
     if info.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in info.hubs]
-    feed["items"] = [_item(item) for item in items(articles, sources, copies)]
+    feed["items"] = [_item(item) for item in items(articles, sources, copies, related)]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -80,7 +86,7 @@ def _attachment(enclosure: Enclosure) -> dict[str, Any]:
 
 
 def _credits(item: Item) -> dict[str, Any]:
-    """newsriver's fields: the item's source and its story's other copies."""
+    """newsriver's fields: the item's source, its story's other copies, its event's other reports."""
     source = item.source
     fields: dict[str, Any] = {"_source": {"name": source.name, "title": source.title, "url": source.url}}
     if item.copies:
@@ -88,4 +94,6 @@ def _credits(item: Item) -> dict[str, Any]:
             {"name": copy.source, "title": outlet.title, "url": copy.url, "date_published": _rfc3339(copy.published)}
             for copy, outlet in item.copies
         ]
+    if item.related:
+        fields["_related"] = json_related(item.related)
     return fields

@@ -9,6 +9,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 
 from newsriver.models import Article
+from newsriver.publish.related import NO_RELATED, Related
 from newsriver.publish.render_common import (
     ATOM_NS,
     DC_NS,
@@ -24,19 +25,27 @@ from newsriver.publish.render_feedgen import FeedFixes, ItemFixes, generator, su
 
 
 def render_rss(
-    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem = NO_COPIES
+    info: FeedInfo,
+    articles: Sequence[Article],
+    sources: Mapping[str, SourceInfo],
+    copies: CopiesByItem = NO_COPIES,
+    related: Related = NO_RELATED,
 ) -> bytes:
-    fg = rss_generator(info, articles, sources, copies)
+    fg = rss_generator(info, articles, sources, copies, related)
     fg.link(href=info.url("rss"), rel="self", replace=True)
     fg.link(href=info.link, rel="alternate")
     return with_stylesheet(bytes(fg.rss_str(pretty=True)), info)
 
 
 def rss_generator(
-    info: FeedInfo, articles: Sequence[Article], sources: Mapping[str, SourceInfo], copies: CopiesByItem
+    info: FeedInfo,
+    articles: Sequence[Article],
+    sources: Mapping[str, SourceInfo],
+    copies: CopiesByItem,
+    related: Related = NO_RELATED,
 ) -> FeedGenerator:
     """The shared generator with the RSS fixes, its links still those it set for Atom."""
-    fg = generator(info, articles, sources, copies, _RssChannel, _RssItem)
+    fg = generator(info, articles, sources, copies, _RssChannel, _RssItem, related)
     fg.newsriver.podcast = any(a.podcast for a in articles)
     return fg
 

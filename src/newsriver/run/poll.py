@@ -380,11 +380,12 @@ class _Writer:
         settled = settle(fetched)
         outcome = settled.outcome
         if got.articles:
-            near = self._config.settings.dedupe.near
+            dedupe = self._config.settings.dedupe
+            near, related = dedupe.near, dedupe.related_policy
             # A chunk at a time, in the transaction the loop holds open: one document's are
             # all stored or none.
             for articles, prints in got.articles:
-                counts = self._store.entries.save(cfg.name, articles, settled.values, near=near, prints=prints)
+                counts = self._store.entries.save(cfg.name, articles, settled.values, near, prints, related)
                 outcome = replace(outcome, new=outcome.new + counts.new, updated=outcome.updated + counts.updated)
         else:
             if not self._rows:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 
 from newsriver.models import Article, Author, Enclosure, Podcast
 from newsriver.store.near_index import _fingerprints, _fold_near_duplicates, _index
+from newsriver.store.related import record
 from newsriver.store.schema import chunks, entries_table, sources_table, tombstones_table
 from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identifies_article
 from newsriver.stories.retention import Tombstone, sift
@@ -23,6 +24,7 @@ from newsriver.stories.retention import Tombstone, sift
 if TYPE_CHECKING:
     from newsriver.store.store import Store
     from newsriver.stories.fingerprint import Fingerprint
+    from newsriver.stories.related import RelatedPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +58,14 @@ class Entries:
         source_values: dict[str, Any],
         near: NearPolicy | None = None,
         prints: Sequence[Fingerprint] = (),
+        related: RelatedPolicy | None = None,
     ) -> SaveCounts:
         """Store one fetch's articles and its source state in one transaction.
 
         With ``near``, a new article that is another source's copy of a stored story under
         another URL joins that story, and every new or edited article is indexed.
         ``prints``, when given, are the articles' fingerprints (made where they were parsed).
+        With ``related``, each new entry is placed in an event group (``store.related``).
         """
         e = entries_table
         found = _Verdicts()
@@ -82,6 +86,8 @@ class Entries:
                     conn.execute(update(e).where(e.c.id == target).values(**row))
                 if near is not None:
                     _index(conn, source, inserts, updates, prints_by_id)
+                if related is not None:
+                    record(conn, inserts, related)
             conn.execute(update(sources_table).where(sources_table.c.name == source).values(**source_values))
         return SaveCounts(new=found.counts[Verdict.NEW], updated=found.counts[Verdict.EDITED])
 

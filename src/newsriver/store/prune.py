@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, delete, insert, or_, select
 
 from newsriver.store.entries import url_hash
+from newsriver.store.related import forget
 from newsriver.store.schema import chunks, dedupe_keys_table, entries_table, tombstones_table
 from newsriver.stories.match import identifies_article
 from newsriver.stories.retention import TOMBSTONE_GRACE, Held, Pruned, RetentionLimits, over_limits, removable
@@ -77,6 +78,7 @@ class Prune:
                 # dedupe_keys has no foreign key to cascade (one index only, see there).
                 k = dedupe_keys_table
                 conn.execute(delete(k).where(~select(e.c.id).where(e.c.id == k.c.entry_id).exists()))
+                forget(conn)  # related coverage's keys and group rows of the removed entries
         return Pruned(dict(removed), dict(Counter(h.source for h in over) - removed), expired)
 
 

@@ -152,6 +152,37 @@ tombstones_table = Table(
     Index("ix_tombstones_source_url", "source", "url_hash"),
 )
 
+# Related coverage (see ``store.related``): document frequencies, the key index, event groups.
+# New tables only, no new column: a database of schema 3 gains them on opening, without a version bump.
+related_terms_table = Table(
+    "related_terms",
+    metadata,
+    Column("term", BigInteger, primary_key=True, autoincrement=False),
+    Column("df", Integer, nullable=False),
+)
+related_keys_table = Table(
+    "related_keys",
+    metadata,
+    Column("key", BigInteger, nullable=False),
+    Column("published", BigInteger, nullable=False),  # Unix seconds, as dedupe_keys
+    Column("entry_id", String(36), nullable=False),
+    PrimaryKeyConstraint("key", "published", "entry_id"),
+    sqlite_with_rowid=False,
+)
+related_entries_table = Table(
+    "related_entries",
+    metadata,
+    Column("entry_id", String(36), primary_key=True),
+    Column("grp", String(36), nullable=False),  # the group's first report's entry id
+    Column("group_published", BigInteger, nullable=False),  # that report's publication, Unix seconds
+    Column("published", BigInteger, nullable=False),
+    Column("headline_only", Boolean, nullable=False),
+    Column("vector", Text, nullable=False),  # JSON: word → TF-IDF weight
+    # How strongly it matched the report it joined; NULL for a group's first, and a copy.
+    Column("score", Float),
+    Index("ix_related_entries_grp", "grp"),
+)
+
 # --- many workers on one database (see ``coordination``) ------------------------------
 
 # Full text (``full_text`` sources): the page of each teaser entry fetched once per link, and

@@ -1,0 +1,356 @@
+"""Related coverage in the database: document frequencies, the key index, event groups.
+
+``record`` runs inside ``store.entries``' save transaction, after the new entries are inserted and
+folded into stories; the decisions are ``stories.related``'s. Three tables:
+
+- ``related_terms``: how many stored entries hold each word (by ``term_key``), and under
+  ``DOCUMENTS`` how many entries were counted: the IDF of every comparison. Entries removed
+  by retention stay counted: frequencies only need to say which words are rare.
+- ``related_keys``: each entry under its ``KEYS`` weightiest words, by publication
+  time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
+  many entries share cannot make it slower as the store grows; words held by more than
+  ``MAX_DF_SHARE`` of the entries are never keys at all.
+- ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
+  was stored (comparing with it reads one short row, never its text).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    func,
+    select,
+)
+
+from newsriver.store.schema import (
+    chunks,
+    entries_table,
+    related_entries_table,
+    related_keys_table,
+)
+from newsriver.stories.related import (
+    Joined,
+    Lead,
+    RelatedPolicy,
+    Report,
+    adopted,
+    join,
+    keys,
+    lead_of,
+    matching,
+    term_key,
+    vector,
+)
+
+DOCUMENTS = -1  # the related_terms row counting entries (term keys are never negative)
+PER_KEY = 12  # rows of one key read per lookup on either side in time, the nearest
+MAX_CANDIDATES = 10  # stored reports compared with a new entry, those sharing most keys first
+MAX_DF_SHARE = 0.01  # a word more entries hold than this share is never a key
+MIN_MAX_DF = 50  # ... nor in a young store, one more than this many hold
+
+
+def record(conn: Connection, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) -> None:
+    """Count the new entries' words, and put each in an event group: a copy in its story's,
+    another the group of its best earlier match, or a group of its own. ``rows`` are the
+    entry rows just inserted (their ``story`` final)."""
+    if not rows:
+        return
+    db = _Driver(conn)
+    leads = {row["id"]: lead_of(row["title"], row["text"]) for row in rows}
+    df, documents = _frequencies(db, {w for lead in leads.values() for w in lead.terms})
+    batch: Counter[str] = Counter(w for lead in leads.values() for w in lead.terms)
+    for word, n in batch.items():
+        df[word] = df.get(word, 0) + n
+    documents += len(rows)
+    _count(db, batch, len(rows))
+    max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
+    window = int(policy.window.total_seconds())
+    for row in rows:
+        lead = leads[row["id"]]
+        mine = vector(lead, df, documents)
+        when, story = row["published"], row["story"]
+        entry = Report(row["id"], row["title"], row["id"], when, story, when, lead.headline_only, mine)
+        reports = _reports(db, _offered(db, keys(mine, df, max_df, held_by=1), _seconds(when), window))
+        # A copy is in its story's group: compared itself, it could find another group
+        # with its own lead, or the same one by another arrival order.
+        joined = _story_group(db, story) if story != row["id"] else None
+        found = matching(entry, reports, policy)
+        joined = joined or join(entry, [report for report, _ in found], policy)
+        placed = joined or Joined(entry.id, when, entry.id, None)
+        _store(db, entry, lead, placed)
+        _index(db, keys(mine, df, max_df), _seconds(when), row["id"])
+        for other in adopted(entry, placed, found, policy):
+            if _one_story(db, other.group):
+                _move(db, other, placed)
+
+
+# The statements of ``record`` go straight to the driver's cursor, in the transaction's
+# connection: built through SQLAlchemy's expression language, or even passed through its
+# result machinery, each cost more than its query.
+
+
+class _Driver:
+    """The driver's own connection under a transaction's."""
+
+    def __init__(self, conn: Connection) -> None:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None  # a Connection inside a transaction holds one
+        self.driver = driver
+        self.qmark = conn.dialect.paramstyle == "qmark"
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.driver.cursor()
+        cursor.execute(sql if self.qmark else sql.replace("?", "%s"), tuple(params))
+        rows = cursor.fetchall() if cursor.description else []
+        cursor.close()
+        return [tuple(row) for row in rows]
+
+    def run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cursor = self.driver.cursor()
+        cursor.executemany(sql if self.qmark else sql.replace("?", "%s"), rows)
+        cursor.close()
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _frequencies(db: _Driver, words: Collection[str]) -> tuple[dict[str, int], int]:
+    """The stored document frequency of each word, and the number of entries counted."""
+    by_key = {term_key(w): w for w in words}
+    df: dict[str, int] = {}
+    documents = 0
+    for chunk in chunks([*by_key, DOCUMENTS]):
+        for term, n in db.run(f"SELECT term, df FROM related_terms WHERE term IN ({_marks(chunk)})", chunk):
+            if term == DOCUMENTS:
+                documents = n
+            else:
+                df[by_key[term]] = n
+    return df, documents
+
+
+def _count(db: _Driver, batch: Mapping[str, int], documents: int) -> None:
+    # Sorted: two transactions upserting the same words lock them in one order.
+    rows = sorted([(term_key(w), n) for w, n in batch.items()] + [(DOCUMENTS, documents)])
+    db.run_many(
+        "INSERT INTO related_terms (term, df) VALUES (?, ?)"
+        " ON CONFLICT (term) DO UPDATE SET df = related_terms.df + excluded.df",
+        rows,
+    )
+
+
+# Of each key, the rows nearest in time before and after: both ranges read in index order.
+_NEAREST = (
+    "SELECT * FROM (SELECT entry_id, published FROM related_keys WHERE key = ? AND published BETWEEN ? AND ?"
+    " ORDER BY published DESC LIMIT ?) b{n} UNION ALL"
+    " SELECT * FROM (SELECT entry_id, published FROM related_keys WHERE key = ? AND published > ? AND published <= ?"
+    " ORDER BY published LIMIT ?) a{n}"
+)
+
+
+def _offered(db: _Driver, wanted: Sequence[int], published: int, window: int) -> list[str]:
+    """The stored reports within the window sharing most keys with an entry, at most
+    MAX_CANDIDATES; of each key at most PER_KEY rows before and after it, the nearest in
+    time. One statement for all keys."""
+    if not wanted:
+        return []
+    sql = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(len(wanted)))
+    params = [
+        value
+        for key in wanted
+        for value in (key, published - window, published, PER_KEY, key, published, published + window, PER_KEY)
+    ]
+    shared: Counter[str] = Counter()
+    nearest: dict[str, int] = {}
+    for entry_id, when in db.run(sql, params):
+        shared[entry_id] += 1
+        nearest[entry_id] = abs(when - published)
+    ranked = sorted(shared, key=lambda i: (-shared[i], nearest[i], i))
+    return ranked[:MAX_CANDIDATES]
+
+
+def _reports(db: _Driver, ids: Sequence[str]) -> list[Report]:
+    if not ids:
+        return []
+    rows = db.run(
+        "SELECT r.entry_id, e.title, r.grp, r.group_published, e.story, r.published, r.headline_only, r.vector"
+        f" FROM related_entries r JOIN entries e ON e.id = r.entry_id WHERE r.entry_id IN ({_marks(ids)})",
+        ids,
+    )
+    return [
+        Report(i, title, group, _datetime(began), story, _datetime(when), bool(alone), json.loads(weights))
+        for i, title, group, began, story, when, alone, weights in rows
+    ]
+
+
+def _story_group(db: _Driver, story: str) -> Joined | None:
+    """The group a story's entries are in (the smaller id if two stories were bridged)."""
+    found = db.run(
+        "SELECT r.grp, r.group_published, r.entry_id FROM related_entries r JOIN entries e ON e.id = r.entry_id"
+        " WHERE e.story = ? ORDER BY r.grp LIMIT 1",
+        (story,),
+    )
+    return Joined(found[0][0], _datetime(found[0][1]), found[0][2], None) if found else None
+
+
+def _store(db: _Driver, entry: Report, lead: Lead, placed: Joined) -> None:
+    weights = json.dumps({w: round(v, 4) for w, v in entry.vector.items()}, separators=(",", ":"))
+    db.run(
+        "INSERT INTO related_entries (entry_id, grp, group_published, published, headline_only, vector, score)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.id,
+            placed.group,
+            _seconds(placed.group_published),
+            _seconds(entry.published),
+            lead.headline_only,
+            weights,
+            placed.score,
+        ),
+    )
+
+
+def _one_story(db: _Driver, group: str) -> bool:
+    sql = "SELECT DISTINCT e.story FROM related_entries r JOIN entries e ON e.id = r.entry_id WHERE r.grp = ? LIMIT 2"
+    return len(db.run(sql, (group,))) == 1
+
+
+def _move(db: _Driver, other: Joined, placed: Joined) -> None:
+    """Move the group ``other`` (of one story) into ``placed``'s, scored by its match."""
+    began = _seconds(placed.group_published)
+    db.run(
+        "UPDATE related_entries SET grp = ?, group_published = ? WHERE grp = ?",
+        (placed.group, began, other.group),
+    )
+    db.run("UPDATE related_entries SET score = ? WHERE entry_id = ?", (other.score, other.report))
+
+
+def _index(db: _Driver, wanted: Sequence[int], published: int, entry_id: str) -> None:
+    if wanted:
+        rows = [(key, published, entry_id) for key in wanted]
+        db.run_many("INSERT INTO related_keys (key, published, entry_id) VALUES (?, ?, ?)", rows)
+
+
+def forget(conn: Connection) -> None:
+    """Drop the keys and group rows of entries no longer stored (after retention)."""
+    e = entries_table.c
+    for table, column in ((related_keys_table, related_keys_table.c.entry_id),
+                          (related_entries_table, related_entries_table.c.entry_id)):  # fmt: skip
+        conn.execute(delete(table).where(~select(e.id).where(e.id == column).exists()))
+
+
+# --- reading groups: the feeds and ``dupes`` ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One report of an event group, as feeds list it."""
+
+    entry_id: str
+    story: str  # the story it is in (its own id when it is the story's first entry)
+    source: str
+    url: str
+    title: str
+    published: datetime
+    score: float | None  # how strongly it matched when it joined; None for the group's first
+
+
+def groups_of(conn: Connection, entry_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The story of each of these entries, and that story's event group when it is in one:
+    entry id → (story, group)."""
+    r, e = related_entries_table.c, entries_table.c
+    stories: dict[str, str] = {}
+    for chunk in chunks(list(entry_ids)):
+        stories.update((i, story) for i, story in conn.execute(select(e.id, e.story).where(e.id.in_(chunk))))
+    groups: dict[str, str] = {}
+    query = select(e.story, r.grp).join_from(related_entries_table, entries_table, e.id == r.entry_id)
+    for chunk in chunks(sorted(set(stories.values()))):
+        # A story two stories bridged may have been in two groups: the smaller id, as anywhere.
+        for story, group in conn.execute(query.where(e.story.in_(chunk)).order_by(r.grp)):
+            groups.setdefault(story, group)
+    return {i: (story, groups[story]) for i, story in stories.items() if story in groups}
+
+
+def members(conn: Connection, groups: Collection[str]) -> dict[str, list[Member]]:
+    """Every stored report of these groups, earliest published first."""
+    r, e = related_entries_table.c, entries_table.c
+    query = select(r.grp, r.entry_id, e.story, e.source, e.url, e.title, e.published, r.score).join_from(
+        related_entries_table, entries_table, e.id == r.entry_id
+    )
+    found: dict[str, list[Member]] = {}
+    for chunk in chunks(sorted(groups)):
+        for row in conn.execute(query.where(r.grp.in_(chunk))):
+            found.setdefault(row.grp, []).append(
+                Member(row.entry_id, row.story, row.source, row.url, row.title, row.published, row.score)
+            )
+    for listed in found.values():
+        listed.sort(key=lambda m: (m.published, m.entry_id))
+    return found
+
+
+def story_entries(conn: Connection, groups: Collection[str]) -> dict[str, list[Member]]:
+    """Every stored entry of every story in these groups (copies too: a feed shows a story
+    by the copy of its choice), by group."""
+    r, e = related_entries_table.c, entries_table.c
+    story_groups: dict[str, str] = {}
+    query = select(r.grp, e.story).join_from(related_entries_table, entries_table, e.id == r.entry_id)
+    for chunk in chunks(sorted(groups)):
+        for group, story in conn.execute(query.where(r.grp.in_(chunk)).order_by(r.grp.desc())):
+            story_groups[story] = group  # a story in two groups (see groups_of): the smaller id
+    found: dict[str, list[Member]] = {}
+    columns = select(e.id, e.story, e.source, e.url, e.title, e.published)
+    for chunk in chunks(sorted(story_groups)):
+        for row in conn.execute(columns.where(e.story.in_(chunk))):
+            member = Member(row.id, row.story, row.source, row.url, row.title, row.published, None)
+            found.setdefault(story_groups[row.story], []).append(member)
+    return found
+
+
+def recent_groups(conn: Connection, since: datetime, limit: int) -> list[list[Member]]:
+    """Groups a report joined that was stored since ``since``, the most recently joined first."""
+    r, e = related_entries_table.c, entries_table.c
+    newest = (
+        select(r.grp)
+        .join_from(related_entries_table, entries_table, e.id == r.entry_id)
+        .where(r.score.is_not(None), e.first_seen >= since)
+        .group_by(r.grp)
+        .order_by(func.max(e.first_seen).desc(), r.grp)
+        .limit(limit)
+    )
+    groups = list(conn.execute(newest).scalars())
+    found = members(conn, groups)
+    return [found[g] for g in groups if len(found.get(g, ())) > 1]
+
+
+def listing(engine: Engine, since: datetime, limit: int) -> list[str]:
+    """What ``newsriver dupes`` prints of the event groups a report joined since ``since``."""
+    with engine.connect() as conn:
+        groups = recent_groups(conn, since, limit)
+    lines = ["", "Related coverage (independent reports of one event, grouped, never merged):"]
+    if not groups:
+        return [*lines, "no event has reports of more than one story among the entries stored in that time"]
+    for group in groups:
+        lines.append(f"event: {group[0].title}")
+        for m in group:
+            how = f"{m.score:.2f} TF-IDF cosine" if m.score is not None else "first report"
+            if m.score is None and m.story != m.entry_id:
+                how = "copy of a story"
+            lines.append(f"  {m.source:<20} {m.published:%Y-%m-%d %H:%M}  {how:<28} {m.title[:60]}")
+    return lines
+
+
+def _seconds(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def _datetime(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

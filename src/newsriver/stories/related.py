@@ -1,0 +1,256 @@
+"""Related coverage: are two independent stories reports of one event?
+
+Pure functions over strings and counts; ``store.related`` keeps the document frequencies,
+the key index and the groups, and applies the verdicts.
+
+Two stories report one event when their headline and lead (the first ``LEAD_WORDS`` words
+of the text) use the same rare words: TF-IDF cosine, with document frequencies learned
+from the store's own entries, so "extradition" or a place name weighs much and "says"
+little. A headline alone says less, and invites chance matches: a pair where either side
+has no lead needs ``headline_threshold``. This is deliberately a separate test from the
+copies' (``fingerprint``): a copy shares its text, a related report only its subject.
+
+An entry joins the group of its best earlier match within the window (a copy, its story's
+group), never two groups: groups of several stories do not merge, and a member is there
+because it matched a member directly, within a window of the group's first report, so a
+group cannot drift to another event. A group's id is its first report's, for good once it
+holds two stories (a lone report a later one matches joins that one's group: see
+``adopted``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+LEAD_WORDS = 60  # the lead: what an outlet says first about an event
+HEADLINE_ONLY_WORDS = 8  # a text with fewer words beyond its headline is a headline alone
+TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
+# The crudest stemmer, and on headlines the best of those tried: "Mexican" and "Mexico",
+# "prisoners" and "prison", "extradited" and "extradition" meet.
+STEM = 6
+PRIOR_DOCUMENTS = 1000
+KEYS = 8  # index keys per entry: its weightiest words (see keys)
+MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
+# Chosen on one half of each labelled set (benchmarks/related_quality.py): real articles
+# with a lead, and STS headline pairs for a headline alone.
+DEFAULT_THRESHOLD = 0.22
+DEFAULT_HEADLINE_THRESHOLD = 0.50
+
+_WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
+_STOPWORDS = frozenset(
+    """a an the and or but nor of in on at to for from by with as is are was were be been being it its this that
+    these those he she they we you i his her their our your him them us who whom which what when where why how
+    has have had do does did will would shall should can could may might must not no yes than then so too very
+    just also into onto over under about after before up down out off again more most some any all each other
+    such only own same s t says said say new after amid while per via vs""".split()
+)
+_MASK = (1 << 63) - 1
+_DIGIT = re.compile(r"\d")
+_DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july"
+    " august september october november december".split()
+)  # keys are signed 64-bit integers in the database
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """What related coverage reads of one entry: its headline's and lead's words, counted."""
+
+    terms: Mapping[str, int]  # word → weight (headline words count TITLE_WEIGHT)
+    headline_only: bool  # no lead worth the name: a stricter threshold applies
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedPolicy:
+    """``settings.dedupe.related``, with the window of ``settings.dedupe``."""
+
+    threshold: float
+    headline_threshold: float
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An entry as the decision needs it: a stored one the key index offered, or the new one."""
+
+    id: str
+    title: str
+    group: str  # the event group it belongs to (its own id when it founded one)
+    group_published: datetime  # when the group's first report was published
+    story: str  # the story it is a copy of: a story is never related coverage of itself
+    published: datetime
+    headline_only: bool
+    vector: Mapping[str, float]  # its TF-IDF weights, made when it was stored
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    group: str
+    group_published: datetime  # when the group's first report was published
+    report: str  # the stored report it matched best
+    score: float | None  # None for a copy, which joins its story's group unscored
+
+
+def words(text: str) -> list[str]:
+    """The words of a text as related coverage compares them: lowercased, stopwords out, a
+    plural's "s" and a possessive's "'s" off, "U.S." one word, cut to ``STEM`` letters."""
+    known = _STEMS
+    found = []
+    for raw in _WORD.findall(text.lower()):
+        word = known.get(raw)
+        if word is None:
+            word = _stem(raw)
+            if len(known) < _STEMS_KEPT:
+                known[raw] = word
+        if word:
+            found.append(word)
+    return found
+
+
+def _stem(raw: str) -> str:
+    """A word as ``words`` keeps it; "" for a stopword."""
+    word = raw.replace("’", "'").removesuffix("'s").replace(".", "").replace("'", "")
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:STEM] if word not in _STOPWORDS else ""
+
+
+_STEMS: dict[str, str] = {}  # remembered: most words of a new text were seen before
+_STEMS_KEPT = 1 << 18  # a bound on memory
+
+
+def lead_of(title: str, text: str) -> Lead:
+    """The headline and lead of an entry (``text``: its plain text, headline not included)."""
+    head = words(title)
+    lead = words(" ".join(text.split()[:LEAD_WORDS]))
+    # Feeds often open the text with the headline again: that is no lead.
+    if lead[: len(head)] == head:
+        lead = lead[len(head) :]
+    terms: Counter[str] = Counter(lead)
+    for word in head:
+        terms[word] += TITLE_WEIGHT
+    return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS)
+
+
+def idf(df: int, documents: int) -> float:
+    """How much a word says, from how many of ``documents`` stored entries hold it: one no
+    stored entry holds is as rare as one that one holds. ``PRIOR_DOCUMENTS`` more are
+    assumed, holding none of the words: in a young store, where every word is rare or
+    common by chance, all weigh about alike (plain word overlap); from a few thousand
+    entries on, the store's own frequencies decide."""
+    return math.log((documents + PRIOR_DOCUMENTS + 1) / max(df, 1))
+
+
+def vector(lead: Lead, df: Mapping[str, int], documents: int) -> dict[str, float]:
+    """The lead's TF-IDF weights, of unit length."""
+    weights = {w: (1.0 + math.log(n)) * idf(df.get(w, 0), documents) for w, n in lead.terms.items()}
+    norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+    return {w: v / norm for w, v in weights.items()}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(w, 0.0) for w, v in a.items())
+
+
+def threshold_for(a_headline_only: bool, b_headline_only: bool, policy: RelatedPolicy) -> float:
+    return policy.headline_threshold if a_headline_only or b_headline_only else policy.threshold
+
+
+def keys(weights: Mapping[str, float], df: Mapping[str, int], max_df: int, held_by: int = 0) -> list[int]:
+    """The index keys of a lead: its ``KEYS`` weightiest words (``vector``'s weights: rare
+    words of the headline first), leaving out words more than ``max_df`` entries hold, which
+    would offer thousands of candidates and find none. For a lookup, ``held_by=1``: only
+    words another entry holds besides this one, since a key nobody else has finds nothing.
+
+    Not simply its rarest words: the first report of an event holds its event's words
+    alone, as it holds its typos and its own asides, and only the weight tells them apart.
+    """
+    usable = [w for w in weights if len(w) >= MIN_KEY_LENGTH and held_by < df.get(w, 0) <= max_df]
+    usable.sort(key=lambda w: (-weights[w], w))  # ties to the word: every worker picks the same
+    return [term_key(w) for w in usable[:KEYS]]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def term_key(word: str) -> int:
+    """A stable 63-bit hash of a word: keys and frequencies outlive the process."""
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little") & _MASK
+
+
+def join(entry: Report, reports: Sequence[Report], policy: RelatedPolicy) -> Joined | None:
+    """The group a new entry joins, or None when it reports an event of its own.
+
+    ``entry`` is the new entry (its group its own), ``reports`` the stored entries offered.
+    The best match (see ``matching``) wins, ties to the earlier report, then the smaller
+    id, so every worker decides alike. The source does not matter: an outlet's own
+    follow-up on the event joins its group.
+    """
+    found = [
+        (report, score)
+        for report, score in matching(entry, reports, policy)
+        if _spans(entry, report, report.group_published, policy.window)
+    ]
+    if not found:
+        return None
+    best, score = min(found, key=lambda pair: (-pair[1], pair[0].published, pair[0].id))
+    return Joined(best.group, best.group_published, best.id, score)
+
+
+def matching(entry: Report, reports: Sequence[Report], policy: RelatedPolicy) -> list[tuple[Report, float]]:
+    """The reports that tell ``entry``'s event, with their scores: TF-IDF cosine at least
+    the threshold, within a window of the entry. Never a report of the entry's own story (a
+    copy), nor one whose headline is the entry's but for its figures: a templated series
+    ("Brent crude closes at $71.42"), one post a day, not one event."""
+    found = []
+    for report in reports:
+        if report.story == entry.story or abs(entry.published - report.published) > policy.window:
+            continue
+        score = cosine(entry.vector, report.vector)
+        enough = score >= threshold_for(entry.headline_only, report.headline_only, policy)
+        if enough and not templated(entry.title, report.title):  # the costlier test last
+            found.append((report, score))
+    return found
+
+
+def _spans(entry: Report, report: Report, began: datetime, window: timedelta) -> bool:
+    """Whether both are within a window of their group's beginning: a group spans one at most."""
+    return max(abs(entry.published - began), abs(report.published - began)) <= window
+
+
+def adopted(entry: Report, group: Joined, found: Sequence[tuple[Report, float]], policy: RelatedPolicy) -> list[Joined]:
+    """The other groups ``entry`` matches a report of (``found``, from ``matching``), now
+    that it is placed in ``group``: each as (its group, ``group``'s beginning, that report,
+    the score). Those that hold one story only join ``group`` (the caller knows which).
+
+    So a report alone with its event, stored before the copy or report that ties it to a
+    group, joins that group whatever the order they came in. A group of one story was
+    never shown (an item lists other stories), so its id may go; groups of several never
+    merge, so none drifts.
+    """
+    return [
+        Joined(report.group, group.group_published, report.id, score)
+        for report, score in found
+        if report.group != group.group and _spans(entry, report, group.group_published, policy.window)
+    ]
+
+
+def templated(a: str, b: str) -> bool:
+    """Whether two headlines are one template with other figures: the same words, and
+    figures (numbers, prices, dates, weekdays and months) that differ."""
+    words_a, figures_a = _pattern(a)
+    words_b, figures_b = _pattern(b)
+    return bool(figures_a or figures_b) and words_a == words_b and figures_a != figures_b
+
+
+def _pattern(title: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    tokens = [t.strip(".,:;!?'\"()[]") for t in title.lower().split()]
+    figures = tuple(t for t in tokens if _DIGIT.search(t) or t in _DATE_WORDS)
+    return tuple(t for t in tokens if t and t not in figures), figures

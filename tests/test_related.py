@@ -1,0 +1,218 @@
+"""Related coverage's pure decisions: leads and pairs in, verdicts out (no I/O)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from newsriver.stories.related import (
+    DEFAULT_HEADLINE_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    Joined,
+    Lead,
+    RelatedPolicy,
+    Report,
+    adopted,
+    cosine,
+    join,
+    keys,
+    lead_of,
+    matching,
+    templated,
+    term_key,
+    vector,
+    words,
+)
+
+POLICY = RelatedPolicy(DEFAULT_THRESHOLD, DEFAULT_HEADLINE_THRESHOLD, timedelta(days=7))
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+ASSANGE_A = (
+    "Sweden drops Julian Assange rape investigation",
+    "Prosecutors in Sweden have dropped an investigation into a rape allegation made against Wikileaks co-founder "
+    "Julian Assange in 2010. Assange, who denies the accusation, has avoided extradition to Sweden for seven years "
+    "after seeking refuge at the Ecuadorean embassy in London in 2012.",
+)
+ASSANGE_B = (
+    "Swedish prosecutors end Assange inquiry",
+    "Sweden has dropped its investigation into a 2010 rape allegation against WikiLeaks co-founder Julian Assange "
+    "after a review of the evidence. The deputy chief prosecutor said the evidence had weakened considerably.",
+)
+HOME_DEPOT = (
+    "Home Depot cuts its sales forecast",
+    "Shares of construction goods giant Home Depot are dropping in premarket trading after the company cut "
+    "full-year sales growth guidance. Its lowered forecast is not a problem for the overall market.",
+)
+BACKGROUND = [
+    ("Police investigate a break-in", "Officers were called to a house in the evening after neighbours heard glass."),
+    ("Markets open higher", "Shares rose in early trading as investors weighed the latest figures from the company."),
+    ("Court hears appeal", "Lawyers for the company told the court the investigation had been flawed from the start."),
+]
+
+
+def frequencies(*texts: tuple[str, str]) -> tuple[Counter[str], int]:
+    leads = [lead_of(t, x) for t, x in (*texts, *BACKGROUND)]
+    return Counter(w for lead in leads for w in lead.terms), len(leads)
+
+
+def report(entry_id: str, text: tuple[str, str], df: Counter[str], n: int, **changes: object) -> Report:
+    lead = lead_of(*text)
+    values: dict[str, object] = {
+        "id": entry_id,
+        "title": text[0],
+        "group": entry_id,
+        "group_published": T0,
+        "story": entry_id,
+        "published": T0,
+        "headline_only": lead.headline_only,
+        "vector": vector(lead, df, n),
+    }
+    values |= changes
+    return Report(**values)  # type: ignore[arg-type]
+
+
+def verdict(text: tuple[str, str], reports: list[Report], df: Counter[str], n: int, **kw: object) -> Joined | None:
+    published = kw.pop("published", T0 + timedelta(hours=2))
+    entry = report("new", text, df, n, published=published, group_published=published, **kw)
+    return join(entry, reports, POLICY)
+
+
+def test_words_are_lowercased_stemmed_and_stopwords_go() -> None:
+    # "U.S." is "us" (a stopword, as the pronoun): a word too common to say which event.
+    assert words("The U.S. extradites Mexico's prisoners") == ["extrad", "mexico", "prison"]
+    assert words("Prisoner extradited") == ["prison", "extrad"]
+
+
+def test_a_headline_alone_is_headline_only_and_a_repeated_headline_is_no_lead() -> None:
+    assert lead_of("Sweden drops Assange case", "").headline_only
+    assert lead_of("Sweden drops Assange case", "Sweden drops Assange case. Read more.").headline_only
+    assert not lead_of(*ASSANGE_A).headline_only
+
+
+def test_headline_words_weigh_more_than_the_leads() -> None:
+    lead = lead_of("Assange", "Sweden")
+    assert lead.terms["assang"] > lead.terms["sweden"]
+
+
+def test_two_reports_of_one_event_join_and_another_event_stays_apart() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B, HOME_DEPOT)
+    stored = [report("a", ASSANGE_A, df, n)]
+    joined = verdict(ASSANGE_B, stored, df, n)
+    assert joined is not None and joined.group == "a" and joined.report == "a"
+    assert verdict(HOME_DEPOT, stored, df, n) is None
+
+
+def test_the_best_match_wins_and_its_group_is_joined_not_merged() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B, HOME_DEPOT)
+    stored = [
+        report("h", HOME_DEPOT, df, n, group="g-home"),
+        report("a", ASSANGE_A, df, n, group="g-assange"),
+    ]
+    joined = verdict(ASSANGE_B, stored, df, n)
+    assert joined is not None and joined.group == "g-assange"
+
+
+def test_a_copy_of_the_same_story_is_not_related_coverage_of_itself() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B)
+    stored = [report("a", ASSANGE_A, df, n)]
+    assert verdict(ASSANGE_A, stored, df, n, story="a") is None
+    assert verdict(ASSANGE_A, stored, df, n, story="b") is not None
+
+
+def test_an_outlets_own_follow_up_joins_too() -> None:
+    # Sources do not enter the decision at all: only stories, texts and times do.
+    df, n = frequencies(ASSANGE_A, ASSANGE_B)
+    follow_up = (
+        "Assange: what Sweden's decision means",
+        "Sweden's decision to drop the rape investigation into Julian Assange leaves the Wikileaks co-founder "
+        "facing only the United States extradition request.",
+    )
+    assert verdict(follow_up, [report("a", ASSANGE_A, df, n)], df, n) is not None
+
+
+def test_nothing_joins_across_more_than_a_window() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B)
+    stored = [report("a", ASSANGE_A, df, n)]
+    assert verdict(ASSANGE_B, stored, df, n, published=T0 + timedelta(days=8)) is None
+    assert verdict(ASSANGE_B, stored, df, n, published=T0 - timedelta(days=8)) is None
+    # A member within the window of a group that began longer ago: the group does not drift on.
+    late = [report("b", ASSANGE_A, df, n, group="a", published=T0 + timedelta(days=6))]
+    assert verdict(ASSANGE_B, late, df, n, published=T0 + timedelta(days=8)) is None
+    assert verdict(ASSANGE_B, late, df, n, published=T0 + timedelta(days=6, hours=1)) is not None
+
+
+def test_headline_only_pairs_need_the_stricter_threshold() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B)
+    a = vector(lead_of("Sweden drops Assange rape case, prosecutors say", ""), df, n)
+    b = vector(lead_of("Assange: Sweden ends investigation", ""), df, n)
+    score = cosine(a, b)
+    assert DEFAULT_THRESHOLD <= score < DEFAULT_HEADLINE_THRESHOLD
+    stored = [report("a", ("Sweden drops Assange rape case, prosecutors say", ""), df, n)]
+    assert verdict(("Assange: Sweden ends investigation", ""), stored, df, n) is None
+
+
+def test_ties_go_to_the_earlier_report_then_the_smaller_id() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B)
+    later = report("a1", ASSANGE_A, df, n, group="g1", published=T0 + timedelta(hours=1))
+    earlier = report("a2", ASSANGE_A, df, n, group="g2")
+    same_time = report("a0", ASSANGE_A, df, n, group="g0")
+    joined = verdict(ASSANGE_B, [later, earlier], df, n)
+    assert joined is not None and joined.group == "g2"
+    joined = verdict(ASSANGE_B, [later, earlier, same_time], df, n)
+    assert joined is not None and joined.group == "g0"
+
+
+def test_keys_are_the_weightiest_words_and_skip_common_ones() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B, HOME_DEPOT)
+    weights = vector(lead_of(*ASSANGE_A), df, n)
+    chosen = keys(weights, df, max_df=50)
+    assert len(chosen) == 8 and term_key("assang") in chosen
+    assert term_key("assang") not in keys(weights, df | {"assang": 51}, max_df=50)
+    # A lookup uses only words another entry holds: "assang" is held by both Assange reports.
+    looked_up = keys(weights, df, max_df=50, held_by=1)
+    assert term_key("assang") in looked_up
+    assert all(df[w] > 1 for w in weights if term_key(w) in looked_up)
+
+
+def test_term_keys_are_stable_and_fit_a_signed_64_bit_column() -> None:
+    assert term_key("assang") == term_key("assang") != term_key("sweden")
+    assert 0 <= term_key("assang") < 2**63
+
+
+def test_a_lead_is_at_most_sixty_words() -> None:
+    text = " ".join(f"word{i}" for i in range(200))
+    assert sum(lead_of("", text).terms.values()) == 60
+    assert isinstance(lead_of("", text), Lead)
+
+
+def test_a_templated_series_is_not_one_event() -> None:
+    def brent(price: str, day: str) -> tuple[str, str]:
+        return (
+            f"Brent crude closes at ${price}",
+            f"Brent crude futures settled at ${price} a barrel on {day}, as traders weighed OPEC+ output plans "
+            "against signs of slowing demand in Asia.",
+        )
+
+    df, n = frequencies(brent("71.42", "Thursday"), brent("71.45", "Friday"))
+    stored = [report("a", brent("71.42", "Thursday"), df, n)]
+    assert verdict(brent("71.45", "Friday"), stored, df, n) is None
+    follow_up = ("Brent crude slides as OPEC+ weighs output", brent("71.42", "Thursday")[1])
+    assert verdict(follow_up, stored, df, n) is not None
+    assert templated("Daily briefing: Monday", "Daily briefing: Tuesday")
+    assert not templated("Quake kills 25", "Death toll rises to 40")
+    assert not templated("Brent crude closes at $71.42", "Brent crude closes at $71.42")
+
+
+def test_a_report_alone_in_its_group_is_adopted_by_a_later_match() -> None:
+    df, n = frequencies(ASSANGE_A, ASSANGE_B, HOME_DEPOT)
+    placed = Joined("g", T0, "x", None)
+    alone = report("a", ASSANGE_A, df, n, group="a")
+    elsewhere = report("h", HOME_DEPOT, df, n, group="h")
+    already = report("b", ASSANGE_A, df, n, group="g")
+    entry = report("new", ASSANGE_B, df, n, published=T0 + timedelta(hours=1), group="g")
+    [moved] = adopted(entry, placed, matching(entry, [alone, elsewhere, already], POLICY), POLICY)
+    assert (moved.group, moved.report, moved.group_published) == ("a", "a", T0)
+    assert moved.score is not None and moved.score >= DEFAULT_THRESHOLD
+    # Not across more than a window from the group's beginning.
+    late = report("a", ASSANGE_A, df, n, group="a", published=T0 + timedelta(days=8))
+    assert adopted(entry, placed, matching(entry, [late], POLICY), POLICY) == []
