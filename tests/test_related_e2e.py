@@ -177,6 +177,15 @@ def test_fold_shows_one_item_per_event_and_off_shows_none(config: Path) -> None:
     assert related_links(plain["https://bawaba.example/news/assange"]) == []
 
 
+def test_the_feed_page_lists_related_coverage_under_its_item(config: Path) -> None:
+    poll(config)
+    page = out(config, "all.html").decode()
+    listed = f'<li><a href="https://bbc.example/assange">{html.escape(ASSANGE_BBC["title"])}</a>'
+    assert listed + ' <span class="meta">(BBC News)</span></li>' in page
+    assert page.count('<div class="related">') == 2  # the two Assange reports, each listing the other
+    assert '<div class="related">' not in out(config, "plain.html").decode()
+
+
 def test_a_group_growing_changes_no_items_updated(feed_server: FixtureServer, write_config: ConfigWriter) -> None:
     config = write_config(sources(feed_server, names=("bbc",)))
     poll(config)
