@@ -104,6 +104,10 @@ def atom_entries(config: Path, feed: str = "all") -> dict[str, Any]:
     return {e.link: e for e in parsed.entries}
 
 
+# Related coverage is off until turned on (settings.dedupe.related.enabled).
+RELATED_ON = {"related": {"enabled": True}}
+
+
 def related_links(entry: Any) -> list[str]:
     return sorted(link.href for link in entry.links if link.rel == "related")
 
@@ -116,6 +120,7 @@ def text_of(entry: Any) -> str:
 def config(feed_server: FixtureServer, write_config: ConfigWriter) -> Path:
     return write_config(
         sources(feed_server),
+        dedupe=RELATED_ON,
         feeds=[
             {"name": "all", "title": "Everything"},
             {"name": "short", "title": "One item per event", "related": "fold"},
@@ -187,7 +192,7 @@ def test_the_feed_page_lists_related_coverage_under_its_item(config: Path) -> No
 
 
 def test_a_group_growing_changes_no_items_updated(feed_server: FixtureServer, write_config: ConfigWriter) -> None:
-    config = write_config(sources(feed_server, names=("bbc",)))
+    config = write_config(sources(feed_server, names=("bbc",)), dedupe=RELATED_ON)
     poll(config)
     before = atom_entries(config)["https://bbc.example/assange"]
     assert related_links(before) == []
@@ -232,7 +237,7 @@ def test_related_coverage_can_be_turned_off(feed_server: FixtureServer, write_co
 def test_the_group_is_the_same_whatever_order_the_reports_arrive_in(
     feed_server: FixtureServer, write_config: ConfigWriter, order: tuple[str, ...]
 ) -> None:
-    path = write_config(sources(feed_server), feeds=[{"name": "all", "title": "Everything"}])
+    path = write_config(sources(feed_server), dedupe=RELATED_ON, feeds=[{"name": "all", "title": "Everything"}])
     config = config_module.load(path)
     store = Store(config.settings.database)
     try:
@@ -252,7 +257,7 @@ def test_the_group_is_the_same_whatever_order_the_reports_arrive_in(
 
 
 def test_retention_drops_the_related_rows_of_what_it_removes(database_url: str) -> None:
-    policy = config_module.load_text("{}").settings.dedupe.related_policy
+    policy = config_module.load_text("settings: {dedupe: {related: {enabled: true}}}").settings.dedupe.related_policy
     assert policy is not None
     store = Store(database_url)
     try:
