@@ -4,35 +4,26 @@ check, poll, run, serve, prune, dupes, status, discover, sources."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
-from newsriver import __version__, redact
+from newsriver import __version__, reports
 from newsriver.config import load as config_module
 from newsriver.config.schema import Config, parse_duration
 from newsriver.errors import ConfigError, NewsriverError
 from newsriver.ingest.fetch import fetch
-from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.run import logs
 from newsriver.run.lock import WriterLock
 from newsriver.run.outcome import Outcome
-from newsriver.run.poll import policy_for, poll_sources, shared_feeds, utcnow
+from newsriver.run.poll import poll_sources, utcnow
 from newsriver.run.prune import apply_retention
-from newsriver.store import full_text
 from newsriver.store.store import Store, sqlite_file
-from newsriver.stories.match import explain
-
-if TYPE_CHECKING:
-    from newsriver.store.coordination import Coordinator, RenderedDocuments
 
 # A heavy dependency (rendering, parsing, OPML editing, the progress bar, the service, the
 # server, worker coordination) is imported in one place only, by the command that needs it:
@@ -40,7 +31,6 @@ if TYPE_CHECKING:
 # every feed answers 304 spends a good part of its time there (tests/test_startup.py).
 
 EXIT_INVALID = 2
-STALE = " (stale: not seen for over a minute)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,10 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
     )
-    dupes.set_defaults(handler=_dupes, read_only=True)
+    dupes.set_defaults(handler=reports.dupes, read_only=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status, read_only=True)
+    status.set_defaults(handler=reports.status, read_only=True)
     discover = commands.add_parser("discover", help="list the feeds a web page links to")
     discover.add_argument("url", help="a site's page, or a feed")
     discover.set_defaults(plain_handler=_discover)
@@ -157,20 +147,6 @@ def _poll_parser(poll: argparse.ArgumentParser) -> None:
         "--tag", action="append", default=[], metavar="TAG", help="poll only the sources with this tag (repeatable)"
     )
     poll.set_defaults(handler=_poll)
-
-
-class _Coordination(NamedTuple):
-    coordinator: type[Coordinator]
-    rendered_documents: type[RenderedDocuments]
-    heartbeat_stale: timedelta
-
-
-def _coordination() -> _Coordination:
-    """Worker coordination, for the commands that coordinate (run, serve, status): it brings
-    the HTTP server's files (waitress), which a poll never needs."""
-    from newsriver.store.coordination import HEARTBEAT_STALE, Coordinator, RenderedDocuments
-
-    return _Coordination(Coordinator, RenderedDocuments, HEARTBEAT_STALE)
 
 
 def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
@@ -301,9 +277,10 @@ def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
 def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.publish.access import AdminAccess
     from newsriver.publish.serve import FeedServer, close_server, make_server  # waitress
+    from newsriver.store.coordination import RenderedDocuments  # with the server's file type
 
     settings = config.settings
-    documents = _coordination().rendered_documents(store) if args.from_database else None
+    documents = RenderedDocuments(store) if args.from_database else None
     app = FeedServer(
         settings.output_dir, max_age=config.cache_max_age(), files=documents, admin=AdminAccess.of(settings)
     )
@@ -335,144 +312,6 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
-    if args.explain:
-        return _explain_pair(config, store, args.explain)
-
-    groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
-    if not groups:
-        print("no story has more than one copy among the entries stored in that time")
-    ids = [article.id for members in groups for article, _ in members]
-    paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
-    for members in groups:
-        print(members[0][0].title)
-        for position, (article, similarity) in enumerate(members):
-            earlier = [m for m, _ in members[:position]]
-            how = "first stored"
-            if earlier and similarity is not None:
-                how = f"{similarity:.2f} {explain(article, earlier)}"
-            if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
-                how += " (its page's full text)"
-            print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
-    from newsriver.store.related import listing  # related groups follow the copies
-
-    print("\n".join(listing(store.engine, utcnow() - args.since, args.limit)))
-    return 0
-
-
-def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
-    from newsriver.stories.explain import explain_pair
-    from newsriver.stories.match import NearPolicy
-
-    found = [store.selection.find_article(ref) for ref in refs]
-    for ref, hit in zip(refs, found, strict=True):
-        if hit is None:
-            print(f"no stored article or item {ref!r}", file=sys.stderr)
-            return 1
-    (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
-    dedupe = config.settings.dedupe
-    explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
-    paged = full_text.extracted(store, [a.id, b.id]) if any(cfg.full_text for cfg in config.sources) else set()
-    for label, article in (("A", a), ("B", b)):
-        compared = "  (compared: its page's full text)" if article.id in paged else ""
-        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}{compared}")
-    print("stored in one story" if a_story == b_story else "stored in two stories")
-    print("\n".join(explanation.lines()))
-    return 0
-
-
-def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
-    coordination = _coordination()
-    coordinator = coordination.coordinator(store, "status")
-    leases = coordinator.leases()
-    table, notes = _status_table(config, store, leases)
-    if args.json:
-        print(json.dumps(table, default=lambda v: v.isoformat(), indent=2))
-        return 0
-    now = utcnow()
-    headers = ["SOURCE", "STATE", "LAST SUCCESS", "ENTRIES", "NEXT POLL", "WHY", "ERRORS", "LAST ERROR"]
-    cells = [
-        [
-            r["source"],
-            r["status"],
-            _ago(r["last_success"], now),
-            str(r["entries"]),
-            "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
-            r["schedule"],
-            str(r["errors"]),
-            r["last_error"][:60],
-        ]
-        for r in table
-    ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    for line in [headers, *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    for note in notes:
-        print(note)
-    for source, (owner, until) in sorted(leases.items()):
-        print(f"{source}: being polled by {owner} (lease until {until:%H:%M:%S} UTC)")
-    workers = coordinator.workers()
-    if workers:
-        print("\nWORKER  ROLE  LAST HEARTBEAT")
-        for worker in workers:
-            stale = now - worker.heartbeat > coordination.heartbeat_stale
-            print(f"{worker.id}  {worker.role}  {_ago(worker.heartbeat, now)}" + (STALE if stale else ""))
-    return 0
-
-
-def _status_table(
-    config: Config, store: Store, leases: dict[str, tuple[str, datetime]]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per configured source, and notes on the sources polled at another URL."""
-    from newsriver.run.why import schedule_reason
-
-    rows = store.sources.rows()
-    counts = store.sources.entry_counts()
-    pages = full_text.counts(store) if any(cfg.full_text for cfg in config.sources) else {}
-    now = utcnow()
-    rhythms = store.sources.recent_publication_times([s.name for s in config.sources], now - RATE_WINDOW)
-    table: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for cfg in config.sources:
-        row = rows.get(cfg.name)
-        table.append(
-            {
-                "source": cfg.name,
-                # ok, not modified, moved, error, backoff, gone, or new (never polled)
-                "status": row.state if row else "new",
-                "last_fetch": row.last_fetch if row else None,
-                "last_success": row.last_success if row else None,
-                "entries": counts.get(cfg.name, 0),
-                "next_poll": row.next_poll if row else None,
-                # what set the next poll: the interval, the publishing rate, the feed's ttl, a backoff
-                "schedule": schedule_reason(
-                    policy_for(config, cfg),
-                    row.status if row else "new",
-                    row.errors if row else 0,
-                    row.retry_after if row else None,
-                    timedelta(seconds=row.feed_interval if row else 0),
-                    list(rhythms.get(cfg.name, {}).values()),
-                    now,
-                ),
-                "errors": row.errors if row else 0,
-                "last_error": redact.text(row.last_error) if row else "",
-                "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
-                "feed_url": redact.display_url(row.feed_url if row else cfg.url),  # differs after a move or discovery
-                "retry_after": row.retry_after if row else None,
-                # which worker is polling it right now, and until when its claim holds
-                "lease": {"worker": leases[cfg.name][0], "until": leases[cfg.name][1]} if cfg.name in leases else None,
-            }
-        )
-        if cfg.full_text:
-            table[-1]["full_text"] = pages.get(cfg.name, dict.fromkeys(full_text.COUNTED, 0))
-            notes.append(f"{cfg.name}: full text: " + ", ".join(f"{k} {v}" for k, v in table[-1]["full_text"].items()))
-        if row and row.feed_url_origin == "redirect":
-            notes.append(redact.text(f"{cfg.name}: moved permanently to {row.feed_url}; update the config"))
-        elif row and row.feed_url_origin == "discovery":
-            notes.append(redact.text(f"{cfg.name}: polling {row.feed_url}, the feed discovered on {cfg.url}"))
-    return table, notes + shared_feeds(config, store)
-
-
 def _discover(args: argparse.Namespace) -> int:
     # Parsing: feedparser, lxml, nh3.
     from newsriver.ingest.discover import feeds_in
@@ -493,15 +332,6 @@ def _discover(args: argparse.Namespace) -> int:
     for link in found:
         print(f"  {link.url}  {link.type}" + (f"  {link.title}" if link.title else ""))
     return 0
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    seconds = int((when - now).total_seconds())
-    span = abs(seconds)
-    text = f"{span}s" if span < 120 else f"{span // 60}m" if span < 7200 else f"{span // 3600}h"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 if __name__ == "__main__":
