@@ -145,6 +145,10 @@ def tree_cpu() -> float:
     return total
 
 
+# --related: the dedupe-on passes group related coverage too (settings.dedupe.related, off by default).
+RELATED = {"enabled": False}
+
+
 def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[str, Any]) -> Pass:
     """Polls every source (name → URL) into a fresh database."""
     config = Config.model_validate(
@@ -152,7 +156,7 @@ def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[s
             "settings": {
                 "database": f"sqlite:///{folder / 'ingest.db'}",
                 "output_dir": str(folder / "out"),
-                "dedupe": {"enabled": dedupe},
+                "dedupe": {"enabled": dedupe, "related": {"enabled": dedupe and RELATED["enabled"]}},
                 **settings,
             },
             "sources": [{"name": name, "url": url} for name, url in sources.items()],
@@ -385,7 +389,9 @@ def main() -> int:
     parser.add_argument(
         "--farm", type=int, default=0, help="measure on the ingest farm of this many feeds instead (needs nginx)"
     )
+    parser.add_argument("--related", action="store_true", help="dedupe on includes related coverage")
     args = parser.parse_args()
+    RELATED["enabled"] = args.related
     if args.farm:
         measure_farm(args.farm, args.rounds)
     else:
