@@ -44,14 +44,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-CORPUS = Path(os.environ.get("NEWSRIVER_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+from bench import CORPUS, Doc, Pair
+
 SEED = 15
 MIN_WORDS = 120  # an article long enough to be cut, reordered and still be a copy
 OUTLETS = ("Daily Example", "Metro Courier", "Wire Service", "Valley Times", "The Ledger")
@@ -63,20 +61,6 @@ _MONTHS_AND_DAYS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
     " september october november december".split()
 )
-
-
-@dataclass(frozen=True)
-class Doc:
-    title: str
-    body: str  # HTML
-
-
-@dataclass(frozen=True)
-class Pair:
-    kind: str
-    same: bool
-    a: Doc
-    b: Doc
 
 
 def originals() -> dict[str, tuple[str, list[str]]]:
