@@ -129,9 +129,20 @@ def headline_pairs(threshold: float) -> tuple[int, int, int, int]:
 def outlet_corpus(half: str, threshold: float, show: bool) -> None:
     """The tables of one half of story_corpus: recall per kind of copy, merges per look-alike."""
     pairs = story_corpus.build(half)
-    cache: dict[story_corpus.Doc, Fingerprint] = {}
+    totals = _tally(pairs, threshold, show, uncounted="teaser")
+    originals = len({p.a for p in pairs if p.kind == "retitled"})
+    print(f"outlet corpus, {half} half: {originals} real articles, {len(pairs)} pairs")
+    _tables(totals, teaser="teaser")
 
-    def fp_of(doc: story_corpus.Doc) -> Fingerprint:
+
+def _tally(
+    pairs: list[Pair], threshold: float, show: bool, uncounted: str = ""
+) -> dict[tuple[bool, str], Counter[str]]:
+    """Pairs, candidates and merges by (must merge, kind); with ``show``, each wrong verdict
+    printed (but for the ``uncounted`` kind, which may fold or not)."""
+    cache: dict[Doc, Fingerprint] = {}
+
+    def fp_of(doc: Doc) -> Fingerprint:
         if doc not in cache:
             cache[doc] = fingerprint(doc.title, doc.body)
         return cache[doc]
@@ -144,11 +155,9 @@ def outlet_corpus(half: str, threshold: float, show: bool) -> None:
         counts["candidates"] += len(a.keys & b.keys) >= MIN_SHARED_KEYS
         was_merged = merged(a, b, threshold)
         counts["merged"] += was_merged
-        if show and was_merged != pair.same and pair.kind != "teaser":
+        if show and was_merged != pair.same and pair.kind != uncounted:
             print(f"  {'MISSED' if pair.same else 'FALSE MERGE'} [{pair.kind}] {compare(a, b)}: {pair.a.title[:60]!r}")
-    originals = len({p.a for p in pairs if p.kind == "retitled"})
-    print(f"outlet corpus, {half} half: {originals} real articles, {len(pairs)} pairs")
-    _tables(totals, teaser="teaser")
+    return totals
 
 
 def _tables(totals: dict[tuple[bool, str], Counter[str]], teaser: str = "") -> None:
@@ -189,23 +198,7 @@ def main() -> int:
     pairs = build_corpus()
     docs = {id(p.a) for p in pairs}
     print(f"earlier syndication corpus (feed entries): {len(docs)} real articles, {len(pairs)} pairs")
-    cache: dict[Doc, Fingerprint] = {}
-
-    def fp_of(doc: Doc) -> Fingerprint:
-        if doc not in cache:
-            cache[doc] = fingerprint(doc.title, doc.body)
-        return cache[doc]
-
-    totals: dict[tuple[bool, str], Counter[str]] = defaultdict(Counter)
-    for pair in pairs:
-        a, b = fp_of(pair.a), fp_of(pair.b)
-        counts = totals[(pair.same, pair.kind)]
-        counts["pairs"] += 1
-        counts["candidates"] += len(a.keys & b.keys) >= MIN_SHARED_KEYS
-        was_merged = merged(a, b, threshold)
-        counts["merged"] += was_merged
-        if args.show and was_merged != pair.same:
-            print(f"  {'MISSED' if pair.same else 'FALSE MERGE'} [{pair.kind}] {compare(a, b)}: {pair.a.title[:60]!r}")
+    totals = _tally(pairs, threshold, args.show)
     _tables(totals)
     return 0
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import signal
 import subprocess
+import sys
 from typing import Any
 
 
@@ -25,3 +28,27 @@ def stop(*processes: subprocess.Popen[Any], timeout: float = 15) -> list[int]:
             process.kill()
             codes.append(process.wait())
     return codes
+
+
+def poll_on_a_terminal(config: str) -> bytes:
+    """What ``newsriver poll`` writes to a terminal (a pseudo-terminal 100 columns wide)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsriver.cli", "--config", config, "poll"],
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    return output

@@ -3,7 +3,6 @@ look-alikes, polled with the CLI into a real SQLite file, published and read bac
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
+from .factories import rss
 
 skip_module_without_corpus()
 
@@ -48,17 +48,6 @@ def brent(price: str, day: str) -> str:
 
 def roundup(paragraphs: list[str]) -> str:
     return "".join(f"<p>{p}</p>" for p in paragraphs)
-
-
-def rss(title: str, site: str, items: list[dict[str, str]]) -> str:
-    entries = "".join(
-        f"<item><title>{html.escape(i['title'])}</title><link>{site}{i['path']}</link>"
-        f"<guid isPermaLink='false'>{i['path']}</guid><pubDate>{i['date']}</pubDate>"
-        f"<description>{html.escape(i['body'])}</description></item>"
-        for i in items
-    )
-    channel = f"<title>{title}</title><link>{site}</link>{entries}"
-    return f"<?xml version='1.0'?><rss version='2.0'><channel>{channel}</channel></rss>"
 
 
 WIRE = [

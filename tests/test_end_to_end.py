@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
@@ -15,6 +11,7 @@ import pytest
 from newsriver.cli import main
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
+from .processes import poll_on_a_terminal
 
 CARTEL = "https://news.example.org/world/cartel-extradition?id=5"
 
@@ -142,25 +139,7 @@ def test_status_lists_every_source(three_sources: Path, capsys: pytest.CaptureFi
 
 
 def test_poll_on_a_terminal_shows_progress(three_sources: Path) -> None:
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsriver.cli", "--config", str(three_sources), "poll"],
-        stdout=follower,
-        stderr=follower,
-        env={**os.environ, "COLUMNS": "100"},
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(leader)
+    output = poll_on_a_terminal(str(three_sources))
     text = output.decode("utf-8", "replace")
     assert "\x1b[" in text  # drawn with terminal control sequences
     assert "polling" in text and "3/3" in text

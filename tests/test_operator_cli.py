@@ -15,6 +15,7 @@ from newsriver.run.outcome import Outcome
 from newsriver.store.store import Store
 
 from .conftest import FIXTURES, FixtureServer
+from .processes import poll_on_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,7 +150,6 @@ def test_poll_by_source_and_tag_polls_only_those(
 
 
 def test_a_log_line_is_not_glued_onto_the_progress_bar(feed_server: FixtureServer, tmp_path: Path) -> None:
-    import pty
     import re
 
     config = tmp_path / "newsriver.yaml"
@@ -159,25 +159,7 @@ def test_a_log_line_is_not_glued_onto_the_progress_bar(feed_server: FixtureServe
         f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n  output_dir: {tmp_path / 'out'}\nsources:\n"
         f"  - {{name: slow, url: '{slow}'}}\n  - {{name: broken, url: '{broken}'}}\n"
     )
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsriver.cli", "--config", str(config), "poll"],
-        stdout=follower,
-        stderr=follower,
-        env={**os.environ, "COLUMNS": "100"},
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(leader)
+    output = poll_on_a_terminal(str(config))
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
     assert "WARNING newsriver.run.poll: broken: error" in text
     for line in text.replace("\r\n", "\n").split("\n"):

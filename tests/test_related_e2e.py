@@ -23,7 +23,7 @@ from newsriver.store.store import Store
 from newsriver.stories.retention import RetentionLimits
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
-from .factories import WHEN, make_article
+from .factories import WHEN, make_article, rss
 from .feedcheck import format_problems
 
 skip_module_without_corpus()
@@ -64,17 +64,6 @@ HOME_DEPOT = {
 }
 PLAGUE = {"title": "Chinese hunter catches bubonic plague after eating wild rabbit", "path": "/plague",
           "date": "Mon, 18 Nov 2019 09:00:00 GMT", "body": body("432362af")}  # fmt: skip
-
-
-def rss(title: str, site: str, items: list[dict[str, str]]) -> str:
-    entries = "".join(
-        f"<item><title>{html.escape(i['title'])}</title><link>{site}{i['path']}</link>"
-        f"<guid isPermaLink='false'>{i['path']}</guid><pubDate>{i['date']}</pubDate>"
-        f"<description>{html.escape(i['body'])}</description></item>"
-        for i in items
-    )
-    channel = f"<title>{title}</title><link>{site}</link>{entries}"
-    return f"<?xml version='1.0'?><rss version='2.0'><channel>{channel}</channel></rss>"
 
 
 FEEDS = {
