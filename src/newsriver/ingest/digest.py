@@ -8,14 +8,14 @@ returns only picklable data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
 from newsriver.config.schema import SourceConfig
 from newsriver.ingest.normalize import articles_of
-from newsriver.ingest.parse import parse
-from newsriver.models import Article, Entry, FeedMeta
+from newsriver.ingest.parse import parse_lazily
+from newsriver.models import Article, FeedMeta
 from newsriver.stories.filters import stored
 from newsriver.stories.fingerprint import Fingerprint, of_entry
 
@@ -41,21 +41,11 @@ def digest(body: bytes, url: str, content_type: str, source: SourceConfig, now: 
 def digest_in_chunks(
     body: bytes, url: str, content_type: str, source: SourceConfig, now: datetime, near: bool, size: int = 1000
 ) -> tuple[FeedMeta, Iterator[Digest]]:
-    """``digest``, its articles ``size`` at a time as they are normalized and fingerprinted:
-    a document of 100,000 entries need not have every stage's copy of each at once (the
-    articles' fingerprints alone take 2.5 kB each)."""
-    parsed = parse(body, url, content_type)
-    # The entries as a stack, each dropped once normalized: they take 2 kB each, 14 times the
-    # document of 100,000 small entries, and would otherwise live until the last is stored.
-    entries = list(reversed(parsed.entries))
-    head = replace(parsed, entries=())
-    del parsed
-
-    def taken() -> Iterator[Entry]:
-        while entries:
-            yield entries.pop()
-
-    kept = (a for a in articles_of(head, source.name, url, now, taken()) if stored(source, a))
+    """``digest``, its articles ``size`` at a time as they are parsed, normalized and
+    fingerprinted: a document of 100,000 entries need not have every stage's copy of each at
+    once (the articles' fingerprints alone take 2.5 kB each, its entries 2 kB)."""
+    head, entries = parse_lazily(body, url, content_type, hold=size)
+    kept = (a for a in articles_of(head, source.name, url, now, entries) if stored(source, a))
 
     def chunks() -> Iterator[Digest]:
         while articles := tuple(islice(kept, size)):

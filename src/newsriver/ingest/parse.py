@@ -8,13 +8,15 @@ feedparser (``parse_feedparser``). All give ``Entry`` values, so ``normalize`` h
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 
-from newsriver.ingest.parse_common import feed_meta
+from newsriver.ingest.parse_common import FeedHead, feed_meta, handed_over
 from newsriver.ingest.parse_feedparser import read_with_feedparser
 from newsriver.ingest.parse_json import parse_json_feed
 from newsriver.ingest.parse_xml import read_feed
 from newsriver.ingest.sanitize import replace_bad_char_refs
-from newsriver.models import ParsedFeed
+from newsriver.models import Entry, ParsedFeed
 
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)")
@@ -22,12 +24,28 @@ _XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\
 
 def parse(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """Parse a feed document, or raise ParseError saying why it is not one."""
+    head, entries = parse_lazily(body, url, content_type)
+    return replace(head, entries=tuple(entries))
+
+
+def parse_lazily(
+    body: bytes, url: str, content_type: str = "", hold: int | None = None
+) -> tuple[ParsedFeed, Iterator[Entry]]:
+    """``parse``, its entries apart (the head's are none), each let go of as it is taken: a
+    document of more than ``hold`` entries on the fast path is read again as they are taken,
+    never held whole (see ``read_feed``)."""
     if _looks_like_json(body, content_type):
-        return parse_json_feed(body, url)
+        parsed = parse_json_feed(body, url)
+        return replace(parsed, entries=()), handed_over(list(parsed.entries))
     body = replace_bad_char_refs(body)
     header = _utf8_if_misdeclared(body, content_type) or "application/xml"
-    head, entries = read_feed(body, header) or read_with_feedparser(body, header)
-    return ParsedFeed(meta=feed_meta(head, url), entries=entries, base_url=url)
+    head, entries = read_feed(body, header, hold) or _feedparsers(body, header)
+    return ParsedFeed(meta=feed_meta(head, url), entries=(), base_url=url), entries
+
+
+def _feedparsers(body: bytes, header: str) -> tuple[FeedHead, Iterator[Entry]]:
+    head, entries = read_with_feedparser(body, header)
+    return head, handed_over(list(entries))
 
 
 def _utf8_if_misdeclared(body: bytes, content_type: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from newsriver.ingest.sanitize import to_text, xml_safe
-from newsriver.models import FeedMeta
+from newsriver.models import Entry, FeedMeta
 from newsriver.urls import absolute
 
 
@@ -39,3 +40,10 @@ def web_link(link: str, base: str) -> str:
     """The feed's web page, absolute; "" unless it is an http(s) URL a reader can open."""
     resolved = absolute(link, base)
     return xml_safe(resolved) if resolved.startswith(("http://", "https://")) else ""
+
+
+def handed_over(entries: list[Entry]) -> Iterator[Entry]:
+    """``entries`` in order, each let go of as it is taken: the list is emptied from its end."""
+    entries.reverse()
+    while entries:
+        yield entries.pop()

@@ -46,16 +46,18 @@ from __future__ import annotations
 
 import logging
 import re
-from threading import local
+from collections import deque
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import feedparser.encodings
 from feedparser.encodings import convert_to_utf8
 from lxml import etree
 
-from newsriver.ingest.parse_common import FeedHead
+from newsriver.ingest.parse_common import FeedHead, handed_over
 from newsriver.ingest.parse_xml_reader import Reader
-from newsriver.ingest.parse_xml_walk import Decline
+from newsriver.ingest.parse_xml_walk import ROOT_TAGS, Decline
 from newsriver.models import Entry
 
 log = logging.getLogger(__name__)
@@ -115,35 +117,42 @@ class PIEncoding:
 feedparser.encodings.RE_XML_PI_ENCODING = PIEncoding()
 
 
-_state = local()
+# Options of the parser: as strict as feedparser's expat, and never reaching out.
+_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "remove_comments": True,  # feedparser's SAX handler never sees comments or PIs
+    "remove_pis": True,
+    "strip_cdata": True,
+    "collect_ids": False,
+}
+# The document is given to the parser this much at a time: the elements of each piece are
+# walked before the next is read.
+_PIECE = 64 * 1024
 
 
-def _parser() -> etree.XMLParser:
-    # lxml parsers must not be shared between threads; one per thread is reused.
-    parser: etree.XMLParser | None = getattr(_state, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=False,
-            load_dtd=False,
-            dtd_validation=False,
-            remove_comments=True,  # feedparser's SAX handler never sees comments or PIs
-            remove_pis=True,
-            strip_cdata=True,
-            collect_ids=False,
-        )
-        _state.parser = parser
-    return parser
-
-
-def read_feed(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ...]] | None:
+def read_feed(body: bytes, content_type: str, hold: int | None = None) -> tuple[FeedHead, Iterator[Entry]] | None:
     """The document's head and entries as feedparser would read them; None if unsure.
 
-    ``content_type`` is the header feedparser would be given.
+    ``content_type`` is the header feedparser would be given. The document is read to its end
+    first: whether this path takes it, and its head, are known only then. Its entries are kept
+    meanwhile, unless there are more than ``hold``: those of such a document are read again,
+    one at a time as the caller takes them, so that it is never held whole (100,000 entries
+    took 2 kB each, and the tree of their elements more).
     """
     try:
-        return _read(body, content_type)
+        data = _utf8(body, content_type)
+        walker = Reader(data)
+        entries = walker.read(_growing(data))
+        kept = list(entries if hold is None else islice(entries, hold + 1))
+        if hold is not None and len(kept) > hold:
+            kept = []
+            deque(entries, maxlen=0)  # to the end: the head, and whether the path takes the document
+            return walker.head(), _read_again(data)
+        return walker.head(), handed_over(kept)
     except (Decline, etree.XMLSyntaxError):
         return None
     except Exception:  # a bug here must cost speed, not the feed: feedparser still reads it
@@ -151,17 +160,35 @@ def read_feed(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ..
         return None
 
 
-def _read(body: bytes, content_type: str) -> tuple[FeedHead, tuple[Entry, ...]]:
+def _utf8(body: bytes, content_type: str) -> bytes:
+    """The document as feedparser's strict parser would get it, if it would."""
     result: dict[str, Any] = {}
     # feedparser's own charset detection and conversion: its strict parser gets these bytes.
-    data = convert_to_utf8({"content-type": content_type}, body, result)
+    data: bytes = convert_to_utf8({"content-type": content_type}, body, result)
     if not result.get("encoding"):
         raise Decline("no encoding: feedparser's loose parser would run")
     start = _FIRST_ELEMENT.search(data)
     if start is None or _DECLARATION.search(data, 0, start.start()):
         raise Decline("DOCTYPE or declaration")
-    root = etree.fromstring(data, _parser())
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise Decline("DTD")
-    return Reader(data, root).read()
+    return data
+
+
+def _growing(data: bytes) -> Iterator[etree._Element | None]:
+    """The document's root (None until the parser reaches it) each time the parser has read
+    another piece of ``data``, and once more when it has read all of it."""
+    # Events for the elements that can be the root only: an event for every element cost
+    # about as much as building the tree.
+    parser = etree.XMLPullParser(events=("start",), tag=ROOT_TAGS, **_PARSER_OPTIONS)
+    root = None
+    for at in range(0, len(data), _PIECE):
+        parser.feed(data[at : at + _PIECE])
+        for _event, element in parser.read_events():
+            root = element if root is None else root
+        yield root
+    parser.close()  # raises if the document ended early
+    yield root
+
+
+def _read_again(data: bytes) -> Iterator[Entry]:
+    """The entries of a document read to its end once already: the same walk, which took it."""
+    yield from Reader(data).read(_growing(data))

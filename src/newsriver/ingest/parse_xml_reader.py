@@ -109,10 +109,6 @@ class Reader(People):
     def _other(self, el: etree._Element, name: str, attrs: Attrs, depth: int, context: Context) -> None:
         if name == self.item_tag and self.entry is None and depth == (2 if self.atom else 3):
             self._item(el, attrs, depth)
-        elif name == "channel" and depth == 2 and not self.atom:
-            if "lastmod" in attrs or "href" in attrs:
-                raise Decline("CDF channel")
-            self._children(el, depth, context)
         elif name == "source" and self.entry is not None:
             # RSS 2.0 <source url="…">title</source>: kept under "source", which nothing
             # reads, but it makes a later title of the item count again.

@@ -10,8 +10,9 @@ both paths. The element handlers are in ``parse_xml_people`` and ``parse_xml_rea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
+from itertools import product
 from typing import Any, ClassVar
 
 # feedparser's own helpers wherever the fast path must do to a value what feedparser does:
@@ -37,6 +38,8 @@ _ROOT_ATTRS = frozenset({"version", "lang", "base"})
 # Atom 1.0, Atom 0.3 and namespace-less <feed>: one code path in feedparser ("atom*" versions
 # differ only in xhtml content, which is declined).
 _ATOM_ROOTS = frozenset({f"{{{ATOM_NS}}}feed", "{http://purl.org/atom/ns#}feed", "feed"})
+# Every tag of a root the walk takes: an RSS root in any case (feedparser lower-cases names).
+ROOT_TAGS = frozenset({"".join(letters) for letters in product(*zip("rss", "RSS", strict=True))} | _ATOM_ROOTS)
 
 # feedparser's namespace table: lower-cased URI → the prefix its handlers are named with.
 _KNOWN_NS: dict[str, str] = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
@@ -144,8 +147,7 @@ class Walker:
     handlers: ClassVar[dict[str, Handler]]
     other: ClassVar[Handler]
 
-    def __init__(self, data: bytes, root: etree._Element) -> None:
-        self.root = root
+    def __init__(self, data: bytes) -> None:
         self.feed: Context = {}
         self.entries: list[Entry] = []
         self.entry: Context | None = None
@@ -165,8 +167,63 @@ class Walker:
 
     # ----- document level
 
-    def read(self) -> tuple[FeedHead, tuple[Entry, ...]]:
-        root = self.root
+    def read(self, growing: Iterable[etree._Element | None]) -> Iterator[Entry]:
+        """The document's entries, each once its element has ended; ``head()`` once all are read.
+
+        ``growing`` gives the document's root (None until the parser has reached it) each time
+        the parser has read more of the document, and ends once it has read all of it. Each
+        element under the feed (an RSS item or channel value, an Atom entry or feed value) is
+        walked whole once it is followed by the next, in document order as the walk of a whole
+        tree would, then cut from the tree: the tree never holds more than a piece's worth.
+        """
+        feed: etree._Element | None = None  # the RSS <channel> or the Atom <feed>
+        for root in growing:
+            if feed is None and root is not None:
+                feed = self._open(root)
+            if feed is not None:
+                yield from self._walk_ended(feed, last=False)
+        if feed is None:
+            raise Decline("not a feed")  # no root the walk takes, or an RSS root with no channel
+        yield from self._walk_ended(feed, last=True)
+        if not self.atom and len(feed.getparent()) != 1:
+            raise Decline("not one channel")  # beside it: outside feedparser's "in feed" state
+
+    def head(self) -> FeedHead:
+        return head_of(self.feed)
+
+    def _open(self, root: etree._Element) -> etree._Element | None:
+        """The start of the feed: the element whose children are walked whole, once the parser
+        has reached it (an RSS root's channel may come in a later piece)."""
+        if not self.item_tag:
+            self._open_root(root)
+        if self.atom:
+            return root
+        channel = next(iter(root), None)
+        if channel is not None:
+            self._open_channel(channel)
+        return channel
+
+    def _walk_ended(self, feed: etree._Element, last: bool) -> Iterator[Entry]:
+        """Walks the children of ``feed`` that have ended (all of them when ``last``), and cuts them off."""
+        depth = 2 if self.atom else 3
+        child = next(iter(feed), None)
+        while child is not None:
+            after = child.getnext()
+            if after is None and not last:
+                return  # perhaps not ended yet
+            self._element(child, depth, self.feed)
+            feed.remove(child)
+            if self.entries:
+                yield from self.entries
+                self.entries.clear()
+            child = after
+
+    def _open_root(self, root: etree._Element) -> None:
+        if root.getparent() is not None:
+            raise Decline("root")  # the first element of a name in ROOT_TAGS is not the root
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise Decline("DTD")
         name, attrs, lang = self._start(root, root=True)
         if "base" in attrs:
             self._enter_base(attrs, 1)
@@ -174,19 +231,24 @@ class Walker:
             self.feed["language"] = lang.replace("_", "-")
         self.lang = lang or None
         if name == "rss" and root.tag[0] != "{":
-            children = list(root)
-            # Anything beside the channel is outside feedparser's "in feed" state.
-            if len(children) != 1 or self._start(children[0])[0] != "channel":
-                raise Decline("not one channel")
             self.item_tag = "item"
-            self._element(children[0], 2, self.feed)
         elif name == "feed" and root.tag in _ATOM_ROOTS:
             self.atom = True
             self.item_tag = "entry"
-            self._children(root, 1, self.feed)
         else:
             raise Decline(f"root {root.tag}")
-        return head_of(self.feed), tuple(self.entries)
+
+    def _open_channel(self, el: etree._Element) -> None:
+        """The RSS channel's start. Its end needs nothing: nothing the walk reads follows it."""
+        name, attrs, lang = self._start(el)
+        if name != "channel":
+            raise Decline("not one channel")
+        if "lastmod" in attrs or "href" in attrs:
+            raise Decline("CDF channel")
+        if self.baseuri or "base" in attrs:
+            self._enter_base(attrs, 2)
+        if lang is not None:
+            self.lang = lang or None
 
     def _name(self, tag: Any) -> str:
         if not isinstance(tag, str):
