@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -17,6 +18,7 @@ from newsriver.ingest.schedule import (
     plan_next_poll,
     publishing_interval,
     retry_after,
+    rhythm_of,
 )
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -250,3 +252,35 @@ def test_is_due() -> None:
     assert is_due(None, NOW)
     assert is_due(NOW, NOW)
     assert not is_due(NOW + timedelta(seconds=1), NOW)
+
+
+def test_a_documents_rhythm_decides_as_all_its_publication_times_do() -> None:
+    """The worker hands on only ``rhythm_of`` a document's times: with the source's stored
+    rhythm beside it (which the document's times override, key by key), the next poll is the
+    same as with every time the document had, whenever the window holds up to the limit.
+    The one exception is left out here: a stored entry whose date the document moves to
+    before the window keeps its stored date for that one decision."""
+    adaptive = Policy(interval=timedelta(hours=1), min_interval=timedelta(minutes=1))
+    rng = random.Random(7)
+    later = NOW + timedelta(seconds=30)  # the store decides a little after the worker read the clock
+    since = NOW - timedelta(days=8)
+    for case in range(400):
+        spans = rng.choice([timedelta(days=3), timedelta(days=30), timedelta(days=400)])
+        published = {f"k{i}": NOW - spans * rng.random() + timedelta(hours=rng.randint(-2, 0)) for i in range(90)}
+        if case % 4 == 0:  # all older than the window: only their being there counts
+            published = {key: when - timedelta(days=30) for key, when in published.items()}
+        stored = {f"k{i}": NOW - timedelta(days=rng.random() * 9) for i in rng.sample(range(150), rng.randint(0, 20))}
+        stored = {k: t for k, t in stored.items() if k not in published or published[k] >= since or t < since}
+        kept = rhythm_of(published.items(), NOW)
+        assert len(kept) <= len(published)
+        whole = plan_next_poll(later, adaptive, 0, list((stored | published).values()), OK, MIDDLE)
+        assert plan_next_poll(later, adaptive, 0, list((stored | kept).values()), OK, MIDDLE) == whole, case
+
+
+def test_a_documents_rhythm_is_bounded() -> None:
+    times = ((f"k{i}", NOW - timedelta(minutes=i)) for i in range(100_000))
+    kept = rhythm_of(times, NOW, limit=200)
+    assert kept == {f"k{i}": NOW - timedelta(minutes=i) for i in range(200)}  # the newest
+    old = ((f"k{i}", NOW - timedelta(days=30 + i)) for i in range(100_000))
+    assert rhythm_of(old, NOW) == {"k0": NOW - timedelta(days=30)}  # the newest alone
+    assert rhythm_of([], NOW) == {}

@@ -7,8 +7,9 @@ every rule is tested with plain data.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,8 @@ SLOW_DOWN = (429, 503)
 GONE = 410
 # How far back publishing is observed; a week smooths out weekends.
 RATE_WINDOW = timedelta(days=7)
+# Publication times a source's rhythm keeps (its newest): as many as the store reads of it.
+RHYTHM_LIMIT = 200
 _SY_PERIODS = {
     "hourly": timedelta(hours=1),
     "daily": timedelta(days=1),
@@ -101,6 +104,34 @@ def base_interval(policy: Policy, published: Sequence[datetime], now: datetime) 
     if observed is None:
         return policy.interval
     return min(max(observed, policy.min_interval), policy.max_interval)
+
+
+def rhythm_of(
+    published: Iterable[tuple[str, datetime]], now: datetime, limit: int = RHYTHM_LIMIT
+) -> dict[str, datetime]:
+    """A document's publication times by entry key, as far as the schedule can tell from them
+    when deciding at or after ``now``, the way the store keeps a source's rhythm: the newest
+    ``limit`` from a day before the window on (the day for a decision a little later), or the
+    newest one alone when all are older (the schedule only asks whether there are any).
+
+    A document of 100,000 entries was otherwise held as 100,000 of them, in the worker and in
+    the store stage. The decisions are those of every time (``tests/test_schedule.py``) but
+    for a stored entry whose date the document moves to before the window: it keeps its
+    stored date for that one decision.
+    """
+    since = now - RATE_WINDOW - timedelta(days=1)
+    recent: list[tuple[datetime, str]] = []  # a heap: the oldest kept first
+    older: tuple[datetime, str] | None = None
+    for key, when in published:
+        if when >= since:
+            if len(recent) < limit:
+                heapq.heappush(recent, (when, key))
+            elif (when, key) > recent[0]:
+                heapq.heapreplace(recent, (when, key))
+        elif older is None or (when, key) > older:
+            older = (when, key)
+    kept = recent or ([older] if older else [])
+    return {key: when for when, key in kept}
 
 
 def publishing_interval(published: Sequence[datetime], now: datetime) -> timedelta | None:

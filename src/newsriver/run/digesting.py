@@ -17,7 +17,7 @@ import pickle
 import resource
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +28,7 @@ from typing import Any
 
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ParseError
+from newsriver.ingest.schedule import rhythm_of
 from newsriver.models import FeedMeta
 from newsriver.run.outcome import Articles, Chunks, Retrieved, encoded
 
@@ -57,7 +58,7 @@ LARGE_DOCUMENT = 2 * 1024 * 1024
 # How often a fetch thread waiting for its digest looks whether the pass is stopping.
 STOP_CHECK_SECONDS = 0.2
 # A worker's messages for one document: its chunks of articles as it makes them (``encoded``),
-# then the answer (the document's meta and the articles' publication times, or an exception:
+# then the answer (the document's meta and its rhythm (``rhythm_of``), or an exception:
 # pickled, once a document).
 CHUNK = b"c"
 ANSWER = b"a"
@@ -78,11 +79,13 @@ def _digest_in_worker(
     from newsriver.ingest.digest import digest_in_chunks
 
     meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near)
-    published: dict[str, datetime] = {}
-    for chunk in chunks:
-        pipe.send_bytes(encoded(chunk.articles, chunk.prints, mark=CHUNK))
-        published.update((a.entry_key, a.published) for a in chunk.articles)
-    return meta, published
+
+    def sent() -> Iterator[tuple[str, datetime]]:
+        for chunk in chunks:
+            pipe.send_bytes(encoded(chunk.articles, chunk.prints, mark=CHUNK))
+            yield from ((a.entry_key, a.published) for a in chunk.articles)
+
+    return meta, rhythm_of(sent(), now)
 
 
 class Digesting:

@@ -109,7 +109,7 @@ class Articles:
     at a time (decoded, the articles of a feed of 100,000 entries took 400 MB)."""
 
     chunks: Chunks = field(default_factory=Chunks)
-    published: Mapping[str, datetime] = field(default_factory=dict)  # by entry key: the source's rhythm
+    published: Mapping[str, datetime] = field(default_factory=dict)  # by entry key: the rhythm (rhythm_of)
 
     def __bool__(self) -> bool:
         return bool(self.chunks)
