@@ -4,6 +4,7 @@ it settles (``settle``: the source's next poll and columns), and the ``Outcome``
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,7 +72,7 @@ IN_MEMORY = 4 * 1024 * 1024
 class Chunks:
     """A document's chunks of articles, encoded (``encoded``), in the order added: kept as
     given up to ``IN_MEMORY`` bytes, the rest in an unnamed temporary file. Filled by one
-    thread, then read as often as needed, by one thread at a time."""
+    thread, then read as often as needed."""
 
     def __init__(self) -> None:
         self._held: list[bytes | bytearray | memoryview] = []
@@ -87,6 +88,7 @@ class Chunks:
         if self._file is None:
             self._file = TemporaryFile()  # noqa: SIM115
         self._file.write(chunk)
+        self._file.flush()  # read back by its descriptor
         self._ends.append(self._file.tell())
 
     def __len__(self) -> int:
@@ -97,8 +99,7 @@ class Chunks:
         start = 0
         for end in self._ends:
             assert self._file is not None  # there are ends once the file is made
-            self._file.seek(start)
-            yield self._file.read(end - start)
+            yield os.pread(self._file.fileno(), end - start, start)  # no shared position: readers may overlap
             start = end
 
 
