@@ -247,7 +247,8 @@ def _context() -> ForkServerContext:
     # forkserver: workers start from a small single-threaded process that imported only the
     # parsing stage, never by forking this one with its threads, connections and database.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsriver.run.digesting", "newsriver.ingest.digest", "msgspec"])
+    preload = ["newsriver.run.digesting", "newsriver.ingest.digest", "msgspec", "newsriver.run.frozen"]
+    context.set_forkserver_preload(preload)  # in this order: frozen last
     return context
 
 
