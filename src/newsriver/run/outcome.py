@@ -143,8 +143,8 @@ class Articles:
 def encoded(articles: Sequence[Article], prints: Sequence[Fingerprint], mark: bytes = b"") -> bytearray:
     """A chunk of articles and their fingerprints as ``Articles`` reads it, after ``mark``.
 
-    MessagePack by msgspec: encoding and decoding took 17 µs an article with its fingerprint
-    where pickle took 33 (``benchmarks/handoff_bench.py``)."""
+    MessagePack by msgspec: encoding and decoding took 19 µs an article with its fingerprint
+    where pickle took 32–34 (``benchmarks/handoff_bench.py``)."""
     buffer = bytearray(mark)
     _encoder().encode_into((articles, prints), buffer, len(mark))
     return buffer
