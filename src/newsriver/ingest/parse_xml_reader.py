@@ -135,7 +135,8 @@ class Reader(People):
         self.title_depth = -1
         for child in el:
             self._element(child, depth + 1, entry)
-        self.entries.append(entry_of(entry))
+        if self.making_entries:
+            self.entries.append(entry_of(entry))
         self.entry = None
         self.has_content = False
 

@@ -150,6 +150,7 @@ class Walker:
     def __init__(self, data: bytes) -> None:
         self.feed: Context = {}
         self.entries: list[Entry] = []
+        self.making_entries = True  # False: the walk only reads the head, and whether the path takes the document
         self.entry: Context | None = None
         self.depths: dict[str, int] = {}  # feedparser's property_depth_map for the entry
         self.atom = False
