@@ -49,10 +49,11 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsriver.config.schema import DedupeSettings
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.stories.related import (
@@ -124,7 +125,7 @@ READ_DATES = {
     "b6906ca0": "2019-11-18", "ba07d1e6": "2018-07-30", "bdb56ac8": "2019-11-15", "c00962aa": "2019-11-18",
     "c69e539d": "2018-08-23", "d90bda7e": "2019-11-20", "f6ac15a4": "2018-10-05",
 }  # fmt: skip
-WINDOW = timedelta(days=7)  # settings.dedupe.window's default
+WINDOW = DedupeSettings().window  # settings.dedupe.window's default
 
 # The German feeds: entries by the number in their URL.
 FEEDS = [
