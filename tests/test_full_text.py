@@ -84,6 +84,12 @@ def test_a_selector_picks_the_body_for_sites_the_extractor_gets_wrong() -> None:
     assert 'href="https://news.example/markets/rally"' in body
 
 
+def test_a_selected_body_keeps_its_characters_without_a_declared_charset() -> None:
+    # the page is read as trafilatura reads it (UTF-8 first), not as lxml would (Latin-1)
+    page = "<html><body><div class='story'><p>Café à Zürich — déjà vu</p></div></body></html>".encode()
+    assert to_text(extract(page, URL, selector="div.story")) == "Café à Zürich — déjà vu"
+
+
 def test_a_page_without_an_article_gives_nothing() -> None:
     assert extract(b"", URL) == ""
     navigation = extract(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", URL)
