@@ -42,9 +42,9 @@ def is_teaser(article: Article, teaser_chars: int, always: bool = False) -> bool
 
 
 # Elements trafilatura's own cleaning deletes with all they hold, deleted before it runs: its
-# passes over the raw page (XPath regular expressions that call into Python for every element)
-# and its readability fallback then walk a tree about a third smaller, which saves a quarter
-# of its CPU; on the corpus's 181 pages the text extracted is the same but for one page.
+# passes over the raw page (XPath regular expressions, Python's re called for every element)
+# and its readability fallback then walk about half the elements (47 % on the corpus's 181
+# pages), which saves a quarter of its CPU; the text extracted is the same but on one page.
 # trafilatura's list (MANUALLY_CLEANED) less what it looks into first: <form> (a page-wide
 # ASP.NET form is the article), <figure>, <picture> and <source> (the images kept), <math>
 # (formulas salvaged), <head> and <script> (JSON-LD tells it a forum thread; the other scripts
