@@ -60,6 +60,10 @@ def precision_recall(true: str, found: str) -> tuple[float, float]:
     return precision, recall
 
 
+def f1_of(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def plain(page: bytes, url: str) -> str:
     """The extraction as newsriver first called it: trafilatura.extract, then nh3."""
     body = trafilatura.extract(
@@ -155,7 +159,7 @@ def main() -> None:
         scores[name] = {pid: precision_recall(marked, to_text(bodies[name][pid])) for pid, _, _, marked in corpus}
         precision = statistics.fmean(p for p, _ in scores[name].values())
         recall = statistics.fmean(r for _, r in scores[name].values())
-        f1 = 2 * precision * recall / (precision + recall)
+        f1 = f1_of(precision, recall)
         below = sum(1 for p, r in scores[name].values() if f1_of(p, r) < 0.5)
         per_page = [statistics.median(times) for times in cpu_ms[name]]
         median, p95 = statistics.median(per_page), statistics.quantiles(per_page, n=20)[-1]
@@ -183,10 +187,6 @@ def main() -> None:
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     print(f"the polling modules import trafilatura: {polled.stdout.strip()}")
-
-
-def f1_of(precision: float, recall: float) -> float:
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 if __name__ == "__main__":
