@@ -13,6 +13,7 @@ import feedparser
 import nh3
 import pytest
 
+from newsriver.ingest import sanitize
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.ingest.sanitize import (
@@ -152,6 +153,64 @@ def test_text_has_no_markup_even_when_it_was_escaped_twice() -> None:
 def test_characters_illegal_in_xml_are_dropped() -> None:
     assert xml_safe("a\x00b\x0bc\x1fd\ufffee\ud800f\tg\nh") == "abcdef\tg\nh"
     assert clean_html("<p>a\x01b</p>") == "<p>ab</p>"
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("plain ASCII, \t tab and \r\n breaks\x7f", "plain ASCII, \t tab and \r\n breaks\x7f"),
+        ("".join(map(chr, range(32))), "\t\n\r"),
+        ("caf\xe9 \u201cq\u201d \U0001f600 \U0010fffd", "caf\xe9 \u201cq\u201d \U0001f600 \U0010fffd"),
+        ("caf\xe9\x00\x1f \ud83d\ude00 \ufffe\uffff\ufffd \U0001f600\n", "caf\xe9  \ufffd \U0001f600\n"),
+        ("\x85\xa0\u2028 \u200b\xad", "\x85\xa0\u2028 \u200b\xad"),  # unprintable, yet legal
+    ],
+)
+def test_xml_safe_drops_exactly_the_illegal_characters(text: str, safe: str) -> None:
+    assert xml_safe(text) == safe
+
+
+def test_xml_safe_agrees_with_the_pattern_on_every_character() -> None:
+    # Each character alone (ASCII and printable text take other paths than the pattern), and
+    # amid ASCII text, amid printable text and amid unprintable text.
+    for code in range(0x110000):
+        c = chr(code)
+        for text in (c, f"ab{c}c", f"\xe9{c}x", f"\n\xe9{c}"):
+            assert xml_safe(text) == sanitize._XML_ILLEGAL.sub("", text), hex(code)
+
+
+_BLANKS = [chr(code) for code in range(0x110000) if chr(code).isspace()]
+
+
+def test_every_kind_of_whitespace_folds_to_one_space() -> None:
+    assert len(_BLANKS) == 29  # str.isspace(): \t-\r, \x1c-\x1f, space, and 19 outside ASCII
+    for blank in _BLANKS:
+        assert to_text(f"{blank}a{blank}{blank} b{blank}") == "a b", hex(ord(blank))
+        assert to_text(f"\xe9{blank}\xe9 {blank}") == "\xe9 \xe9", hex(ord(blank))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "     ",
+        "one",
+        " lead and trail ",
+        "runs  of   three    and\n\n\t five     spaces",
+        "\x1c\x1d\x1e\x1f\x0b\x0c blanks that XML forbids",
+        "\x00 \x01  \x7f control characters that are no blanks",
+        "non-ASCII\xa0no-break\u3000ideographic\u2028line \U0001f600 \ud800 \x85next",
+        "mixed \xe9  \t\n runs\u2003\u2003 of\u200b zero-width (no blank)",
+    ],
+)
+def test_whitespace_folds_as_str_split_does(text: str) -> None:
+    assert sanitize._fold_spaces(text) == " ".join(text.split())
+
+
+def test_text_drops_illegal_characters_after_folding() -> None:
+    # \x1f is a blank to str.split() and illegal in XML: it parts words. \x00 is no blank:
+    # it goes after folding, and the spaces around it stay.
+    assert to_text("a\x1fb \x00 c\x0bd") == "a b  c d"
 
 
 # --- feedparser's 745 injection cases -------------------------------------------------------
