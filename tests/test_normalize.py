@@ -139,6 +139,28 @@ def test_clock_noise_is_what_the_pattern_finds(text: str, kept: str | None) -> N
     assert _without_clock_noise(text) == (text if kept is None else kept)
 
 
+def test_a_summary_that_is_the_content_again_is_none() -> None:
+    document = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+<link href="https://site.example/"/>
+<entry><id>1</id><title>a</title><content type="html">&lt;p&gt;Rates &lt;b&gt;up&lt;/b&gt;&lt;/p&gt;</content></entry>
+<entry><id>2</id><title>b</title><content type="text">x &lt;b&gt; y</content></entry>
+<entry><id>3</id><title>c</title>
+<content type="html" xml:base="https://other.example/">&lt;a href="p"&gt;l&lt;/a&gt;</content></entry>
+<entry><id>4</id><title>d</title><summary type="html">&lt;a href="p"&gt;l&lt;/a&gt;</summary>
+<content type="html" xml:base="https://other.example/">&lt;a href="p"&gt;l&lt;/a&gt;</content></entry></feed>"""
+    url = "https://cdn.example/feed.xml"
+    html, text, other_base, same_base = normalize_feed(parse(document, url), "src", url, NOW)
+    # The parsers keep a copy of the content as the summary, untyped (so read as HTML) and
+    # without the content's xml:base: where that makes other HTML, the summary stays.
+    assert (html.content, html.summary) == ("<p>Rates <b>up</b></p>", "")
+    assert (text.content, text.summary) == ("x &lt;b&gt; y", "x <b> y</b>")
+    assert (
+        other_base.content == same_base.content == '<a href="https://other.example/p" rel="noopener noreferrer">l</a>'
+    )
+    assert other_base.summary == '<a href="https://site.example/p" rel="noopener noreferrer">l</a>'
+    assert same_base.summary == ""
+
+
 def test_one_bad_entry_does_not_cost_the_rest() -> None:
     parsed = parse(
         b"<rss version='2.0'><channel><title>t</title><item><guid>1</guid><title>ok</title></item></channel></rss>",

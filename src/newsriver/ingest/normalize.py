@@ -151,7 +151,9 @@ def normalize_entry(entry: Entry, source: str, feed: _Feed, now: datetime) -> Ar
 
     content_base = url or feed.link or base
     content = _as_html(entry.content, content_base)
-    summary = _as_html(entry.summary, content_base)
+    # An Atom entry's content is its summary too (feedparser's doing, which the fast path
+    # mirrors): cleaned again it would give the content's HTML, which is no summary.
+    summary = "" if _same_markup(entry.summary, entry.content) else _as_html(entry.summary, content_base)
     if summary == content:
         summary = ""
     text = to_text(content or summary)
@@ -225,12 +227,24 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _as_html(detail: EntryText | None, base: str) -> str:
-    if detail is None or not detail.value.strip():
+    if detail is None or not detail.value or detail.value.isspace():  # not a stripped copy of it all
         return ""
     value = detail.value
     if detail.type.lower() == "text/plain":
         value = html.escape(value).replace("\n\n", "<br><br>")
     return clean_html(value, detail.base or base)
+
+
+def _same_markup(one: EntryText | None, other: EntryText | None) -> bool:
+    """Whether ``_as_html`` makes the same HTML of both: it reads the value, the base and
+    whether the type is plain text (the copy of a content kept as the summary has no type)."""
+    if one is None or other is None:
+        return False
+    return (
+        one.value == other.value
+        and one.base == other.base
+        and (one.type.lower() == "text/plain") == (other.type.lower() == "text/plain")
+    )
 
 
 def _web_url(url: str) -> str:
