@@ -309,3 +309,27 @@ def test_a_reference_to_no_character_costs_one_character_not_the_source(ref: str
 def test_valid_references_are_left_alone() -> None:
     document = b"&#x41; &#65; &#x1F600; &#0065; &amp;#xD800;"
     assert replace_bad_char_refs(document) == document
+
+
+@pytest.mark.parametrize(
+    ("ref", "bad"),
+    [
+        (b"&#xD7FF;", False),
+        (b"&#55295;", False),  # U+D7FF
+        (b"&#55296;", True),  # U+D800
+        (b"&#xDC00;", True),
+        (b"&#x0000D800;", True),
+        (b"&#X00000000000041;", False),  # leading zeros are no digits
+        (b"&#00000000000000065;", False),
+        (b"&#x10FFFF;", False),
+        (b"&#x110000;", True),
+        (b"&#1114111;", False),
+        (b"&#1114112;", True),
+        (b"&#x123456789;", True),
+        (b"&#x000;", False),  # not a character either, but feedparser takes it
+        (b"&#xD800", False),  # no reference without its ";"
+    ],
+)
+def test_references_at_the_edges_of_unicode(ref: bytes, bad: bool) -> None:
+    document = b"<t>a" + ref + b"b #</t>"
+    assert replace_bad_char_refs(document) == (b"<t>a&#xFFFD;b #</t>" if bad else document)

@@ -113,8 +113,10 @@ def _fold_spaces(text: str) -> str:
 
 # A numeric character reference to a surrogate, past U+10FFFF, or too long to be a number at
 # all: feedparser's loose parser raises on any of them (UnicodeEncodeError, ValueError,
-# OverflowError), failing the whole source for one bad character.
-_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9A-Fa-f]+)|0*([0-9]+));")
+# OverflowError), failing the whole source for one bad character. Only references of four
+# hex or five decimal digits or more (leading zeros aside) can be one: the common short ones
+# ("&#39;", "&#x2F;") are left to the pattern, which leaves them, not to _checked_ref.
+_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9A-Fa-f]{4,})|0*([0-9]{5,}));")
 _REPLACEMENT_REF = b"&#xFFFD;"
 
 
@@ -130,7 +132,10 @@ def _checked_ref(ref: re.Match[bytes]) -> bytes:
 
 def replace_bad_char_refs(document: bytes) -> bytes:
     """The document with references to no Unicode character replaced by U+FFFD's."""
-    if b"&#" not in document:
+    # "#" is looked for first: a byte is found by memchr, while a search for "&#" stops at
+    # every "&" of the escaped markup that fills feeds (a seventh of the cost of parsing a
+    # farm document's 50 entries, where none holds a "#").
+    if b"#" not in document or b"&#" not in document:
         return document
     return _CHAR_REF.sub(_checked_ref, document)
 
