@@ -75,6 +75,38 @@ def test_dates_missing_future_and_valid() -> None:
     assert valid.updated == valid.published
 
 
+@pytest.mark.parametrize(
+    ("dates", "published", "updated"),
+    [
+        ("<updated>2026-02-27T10:00:00Z</updated>", datetime(2026, 2, 27, 10, tzinfo=UTC), None),
+        ("<updated>2027-02-27T10:00:00Z</updated>", NOW, None),  # in the future
+        ("<updated>0000-02-27T10:00:00Z</updated>", NOW, None),  # impossible
+        ("<updated>someday</updated>", NOW, None),
+        (
+            "<published>2026-02-27T10:00:00Z</published><updated>2026-02-28T10:00:00Z</updated>",
+            datetime(2026, 2, 27, 10, tzinfo=UTC),
+            datetime(2026, 2, 28, 10, tzinfo=UTC),
+        ),
+        (
+            "<published>2026-02-27T10:00:00Z</published><updated>2026-02-26T10:00:00Z</updated>",
+            datetime(2026, 2, 27, 10, tzinfo=UTC),
+            None,  # updated before published: published
+        ),
+        (
+            "<published>someday</published><updated>2026-02-28T10:00:00Z</updated>",
+            *[datetime(2026, 2, 28, 10, tzinfo=UTC)] * 2,
+        ),
+    ],
+)
+def test_atom_dates(dates: str, published: datetime, updated: datetime | None) -> None:
+    document = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>'
+        f"<entry><id>1</id><title>a</title>{dates}</entry></feed>"
+    )
+    (a,) = normalize_feed(parse(document.encode(), "https://site.example/f"), "src", "https://site.example/f", NOW)
+    assert (a.published, a.updated) == (published, updated or published)
+
+
 def test_relative_links_resolve_against_the_feeds_site() -> None:
     (a,) = rss(
         '<item><guid>1</guid><link>/news/1</link><description>&lt;a href="more"&gt;m&lt;/a&gt;</description></item>'

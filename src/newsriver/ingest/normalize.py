@@ -160,9 +160,13 @@ def normalize_entry(entry: Entry, source: str, feed: _Feed, now: datetime) -> Ar
     title = to_text(entry.title) or _shorten(text, TITLE_FROM_TEXT) or url or "(untitled)"
 
     published = _date((entry.published, entry.created, entry.updated), now, now)
-    # Most entries have one date, which the parsers give as both (one object): read once, it
-    # makes updated what it made published, whether or not it was usable.
-    updated = published if entry.updated is entry.published else max(_date((entry.updated,), now, published), published)
+    if entry.updated is entry.published or (entry.published is None and entry.created is None):
+        # Most entries have one date: RSS's, which the parsers give as both (one object), or
+        # Atom's updated alone. Read once, it made published what it would make updated,
+        # whether or not it was usable.
+        updated = published
+    else:
+        updated = max(_date((entry.updated,), now, published), published)
     enclosures = _enclosures(entry, base)
     image = _image(entry, enclosures, base)
     content_language = entry.content.language if entry.content else ""
