@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -276,6 +277,35 @@ def test_markup_nested_beyond_the_limit_is_flattened_keeping_its_text(markup: st
     assert to_text(markup) == "deep text"
     escaped = html.escape(markup)
     assert to_text(escaped) == "deep text"
+
+
+def test_what_is_too_shallow_to_flatten_is_not_walked() -> None:
+    # flatten_deep skips the walk (_flattened) when too few tags could each open a level:
+    # never when one would have been dropped. Tags that do not nest, odd case, names that
+    # only begin like a tag that does not nest, Unicode letters that fold to ASCII ones.
+    rng = random.Random(19)
+    kinds = [
+        "<div>",
+        "</div>",
+        "<p>",
+        "<LI>",
+        "<br/>",
+        "<b >",
+        "</b>",
+        "<pre>",
+        "<p1>",
+        "<li-x>",
+        "<lin\u212a>",
+        "<ba\u017fe>",
+        "<a",
+        "x",
+    ]
+    for _ in range(400):
+        fragment = "".join(rng.choice(kinds) for _ in range(rng.randrange(100, 400)))
+        for limit in (4, 64, 128):
+            assert flatten_deep(fragment, limit) == sanitize._flattened(fragment, limit)
+    deep = "<div>" * 130 + "<br>" * 200 + "x"
+    assert flatten_deep(deep) == "<div>" * MAX_DEPTH + "<br>" * 200 + "x"
 
 
 def test_ordinary_nesting_is_untouched() -> None:
