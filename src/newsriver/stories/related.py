@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
 LEAD_WORDS = 60  # the lead: what an outlet says first about an event
 HEADLINE_ONLY_WORDS = 8  # a text with fewer words beyond its headline is a headline alone
@@ -129,7 +130,8 @@ _STEMS_KEPT = 1 << 18  # a bound on memory
 def lead_of(title: str, text: str) -> Lead:
     """The headline and lead of an entry (``text``: its plain text, headline not included)."""
     head = words(title)
-    lead = words(" ".join(text.split()[:LEAD_WORDS]))
+    # maxsplit: the words past the lead are never split apart (the rest is one piece, dropped).
+    lead = words(" ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS]))
     # Feeds often open the text with the headline again: that is no lead.
     if lead[: len(head)] == head:
         lead = lead[len(head) :]
@@ -150,15 +152,42 @@ def idf(df: int, documents: int) -> float:
 
 def vector(lead: Lead, df: Mapping[str, int], documents: int) -> dict[str, float]:
     """The lead's TF-IDF weights, of unit length."""
-    weights = {w: (1.0 + math.log(n)) * idf(df.get(w, 0), documents) for w, n in lead.terms.items()}
+    return weighted(lead, Idf(df, documents))
+
+
+class Idf(dict[str, float]):
+    """``idf`` of each word asked for, worked out once: the entries of one save share many
+    words, and each word's logarithm was most of making their vectors."""
+
+    def __init__(self, df: Mapping[str, int], documents: int) -> None:
+        super().__init__()
+        self.df = df
+        self.documents = documents
+
+    def __missing__(self, word: str) -> float:
+        value = self[word] = idf(self.df.get(word, 0), self.documents)
+        return value
+
+
+def weighted(lead: Lead, idfs: Idf) -> dict[str, float]:
+    """``vector``, with the words' IDF from ``idfs`` (shared by the entries of a save)."""
+    weights = {w: _tf(n) * idfs[w] for w, n in lead.terms.items()}
     norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
     return {w: v / norm for w, v in weights.items()}
+
+
+_TFS = [0.0, *(1.0 + math.log(n) for n in range(1, 64))]  # a word's weight by its count: most counts are small
+
+
+def _tf(n: int) -> float:
+    return _TFS[n] if n < len(_TFS) else 1.0 + math.log(n)
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(v * b.get(w, 0.0) for w, v in a.items())
+    # Only the shared words: the others would add 0.0, which changes no sum.
+    return sum(v * b[w] for w, v in a.items() if w in b)
 
 
 def threshold_for(a_headline_only: bool, b_headline_only: bool, policy: RelatedPolicy) -> float:
@@ -174,9 +203,22 @@ def keys(weights: Mapping[str, float], df: Mapping[str, int], max_df: int, held_
     Not simply its rarest words: the first report of an event holds its event's words
     alone, as it holds its typos and its own asides, and only the weight tells them apart.
     """
-    usable = [w for w in weights if len(w) >= MIN_KEY_LENGTH and held_by < df.get(w, 0) <= max_df]
-    usable.sort(key=lambda w: (-weights[w], w))  # ties to the word: every worker picks the same
-    return [term_key(w) for w in usable[:KEYS]]
+    return first_keys(key_words(weights, df, max_df), df, held_by)
+
+
+def key_words(weights: Mapping[str, float], df: Mapping[str, int], max_df: int) -> list[str]:
+    """The words of a lead that may be keys (see ``keys``), the weightiest first: ranked once
+    for both the lookup's keys and the index's."""
+    usable = [w for w in weights if len(w) >= MIN_KEY_LENGTH and 0 < df.get(w, 0) <= max_df]
+    # By word, then (a stable sort) by weight: ties go to the word, so every worker picks the same.
+    usable.sort()
+    usable.sort(key=weights.__getitem__, reverse=True)
+    return usable
+
+
+def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
+    """The keys of the first ``KEYS`` of ``ranked`` (``key_words``) more than ``held_by`` entries hold."""
+    return [term_key(w) for w in islice((w for w in ranked if df[w] > held_by), KEYS)]
 
 
 @functools.lru_cache(maxsize=1 << 16)
