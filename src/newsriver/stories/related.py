@@ -102,17 +102,15 @@ class Joined:
 def words(text: str) -> list[str]:
     """The words of a text as related coverage compares them: lowercased, stopwords out, a
     plural's "s" and a possessive's "'s" off, "U.S." one word, cut to ``STEM`` letters."""
-    known = _STEMS
-    found = []
-    for raw in _WORD.findall(text.lower()):
-        word = known.get(raw)
-        if word is None:
-            word = _stem(raw)
-            if len(known) < _STEMS_KEPT:
-                known[raw] = word
-        if word:
-            found.append(word)
-    return found
+    raws = _WORD.findall(text.lower())
+    found = list(map(_STEMS.get, raws))  # at C speed: most words of a new text were seen before
+    if None in found:
+        for i, raw in enumerate(raws):
+            if found[i] is None:
+                found[i] = word = _stem(raw)
+                if len(_STEMS) < _STEMS_KEPT:
+                    _STEMS[raw] = word
+    return [word for word in found if word]
 
 
 def _stem(raw: str) -> str:
@@ -171,16 +169,20 @@ class Idf(dict[str, float]):
 
 def weighted(lead: Lead, idfs: Idf) -> dict[str, float]:
     """``vector``, with the words' IDF from ``idfs`` (shared by the entries of a save)."""
-    weights = {w: _tf(n) * idfs[w] for w, n in lead.terms.items()}
+    weights = {w: _TFS[n] * idfs[w] for w, n in lead.terms.items()}
     norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
     return {w: v / norm for w, v in weights.items()}
 
 
-_TFS = [0.0, *(1.0 + math.log(n) for n in range(1, 64))]  # a word's weight by its count: most counts are small
+class _Tf(dict[int, float]):
+    """A word's weight by its count in a lead, worked out once per count."""
+
+    def __missing__(self, n: int) -> float:
+        value = self[n] = 1.0 + math.log(n)
+        return value
 
 
-def _tf(n: int) -> float:
-    return _TFS[n] if n < len(_TFS) else 1.0 + math.log(n)
+_TFS = _Tf()
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
