@@ -50,6 +50,7 @@ from newsriver.stories.related import (
     lead_of,
     matching,
     term_key,
+    usable_words,
     weighted,
 )
 
@@ -68,19 +69,21 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]], policy: RelatedP
         return
     db = _Driver(conn)
     leads = {row["id"]: lead_of(row["title"], row["text"]) for row in rows}
-    df, documents = _frequencies(db, {w for lead in leads.values() for w in lead.terms})
-    batch: Counter[str] = Counter(w for lead in leads.values() for w in lead.terms)
+    batch: Counter[str] = Counter()
+    for lead in leads.values():
+        batch.update(lead.terms.keys())  # the entries holding each word, counted in C
+    df, documents = _frequencies(db, batch)
     for word, n in batch.items():
         df[word] = df.get(word, 0) + n
     documents += len(rows)
     _count(db, batch, len(rows))
     max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
     window = int(policy.window.total_seconds())
-    idfs = Idf(df, documents)
+    idfs, usable = Idf(df, documents), usable_words(batch, df, max_df)
     for row in rows:
         lead = leads[row["id"]]
         mine = weighted(lead, idfs)
-        ranked = key_words(mine, df, max_df)
+        ranked = key_words(mine, usable)
         when, story = row["published"], row["story"]
         entry = Report(row["id"], row["title"], row["id"], when, story, when, lead.headline_only, mine)
         reports = _offered(db, first_keys(ranked, df, held_by=1), _seconds(when), window)

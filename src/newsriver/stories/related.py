@@ -25,7 +25,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -205,17 +205,23 @@ def keys(weights: Mapping[str, float], df: Mapping[str, int], max_df: int, held_
     Not simply its rarest words: the first report of an event holds its event's words
     alone, as it holds its typos and its own asides, and only the weight tells them apart.
     """
-    return first_keys(key_words(weights, df, max_df), df, held_by)
+    return first_keys(key_words(weights, usable_words(weights, df, max_df)), df, held_by)
 
 
-def key_words(weights: Mapping[str, float], df: Mapping[str, int], max_df: int) -> list[str]:
-    """The words of a lead that may be keys (see ``keys``), the weightiest first: ranked once
-    for both the lookup's keys and the index's."""
-    usable = [w for w in weights if len(w) >= MIN_KEY_LENGTH and 0 < df.get(w, 0) <= max_df]
+def usable_words(words: Iterable[str], df: Mapping[str, int], max_df: int) -> set[str]:
+    """Those of ``words`` that may be keys: long enough, held by an entry, and by at most
+    ``max_df``. Told once for all the words of a save."""
+    return {w for w in words if len(w) >= MIN_KEY_LENGTH and 0 < df.get(w, 0) <= max_df}
+
+
+def key_words(weights: Mapping[str, float], usable: Container[str]) -> list[str]:
+    """The words of a lead that may be keys (``usable_words``), the weightiest first: ranked
+    once for both the lookup's keys and the index's."""
+    ranked = [w for w in weights if w in usable]
     # By word, then (a stable sort) by weight: ties go to the word, so every worker picks the same.
-    usable.sort()
-    usable.sort(key=weights.__getitem__, reverse=True)
-    return usable
+    ranked.sort()
+    ranked.sort(key=weights.__getitem__, reverse=True)
+    return ranked
 
 
 def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
