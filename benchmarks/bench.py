@@ -12,7 +12,8 @@
   function (``median_seconds``, ``least_cpu``), a list of latencies in one line (``spread``),
   and a table (``print_table``).
 - The tools compared: the ``reader`` library's venv (``reader_python``), a newsriver config
-  for a list of feeds (``newsriver_config``).
+  for a list of feeds (``newsriver_config``), newsriver's bytecode written as an install
+  writes it (``compile_newsriver``).
 
 Benchmarks run as scripts (``python benchmarks/x.py``), so this folder is on ``sys.path``.
 """
@@ -459,6 +460,17 @@ def reader_python(venv: Path) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "reader", "sgmllib3k"], check=True)
     return python
+
+
+def compile_newsriver() -> None:
+    """Write newsriver's bytecode, as installing it from a wheel does. An editable install run
+    under PYTHONDONTWRITEBYTECODE compiles every module at every start (about 0.1 s of CPU),
+    which a tool installed from its wheel, as reader is here, never pays."""
+    import compileall
+
+    import newsriver
+
+    compileall.compile_dir(Path(newsriver.__file__).parent, quiet=1)
 
 
 def newsriver_config(work: Path, urls: list[str], settings: str) -> Path:

@@ -29,7 +29,17 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from bench import Run, build_farm, churn, measure_process, newsriver_config, nginx, print_table, reader_python
+from bench import (
+    Run,
+    build_farm,
+    churn,
+    compile_newsriver,
+    measure_process,
+    newsriver_config,
+    nginx,
+    print_table,
+    reader_python,
+)
 
 READER_SCRIPT = textwrap.dedent(
     """
@@ -71,6 +81,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    compile_newsriver()
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     root = work / "farm"
     root.mkdir()

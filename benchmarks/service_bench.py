@@ -47,6 +47,7 @@ from bench import (
     Farm,
     build_farm,
     churn,
+    compile_newsriver,
     free_port,
     load_average,
     newsriver_config,
@@ -254,6 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     interval = args.interval or max(30.0, args.feeds / 100)
 
+    compile_newsriver()
     work = Path(tempfile.mkdtemp(prefix="service-bench-"))
     root, pristine = work / "farm", work / "farm-start"
     pristine.mkdir()

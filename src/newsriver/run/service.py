@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from newsriver.errors import ConfigError
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.run.digesting import Digesting
 from newsriver.run.health import FAILURES, Health, reason
 from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
@@ -67,6 +69,9 @@ class Service:
         self._stopping = threading.Event()
         self._work = threading.Lock()  # one tick or reload at a time
         self._scheduler = BackgroundScheduler(timezone="UTC")
+        # The parse workers, kept from one batch to the next (see ``_digesting``).
+        self._parsing = ExitStack()
+        self._digesting: tuple[float, Digesting] | None = None
 
     def health(self) -> dict[str, Any]:
         return self.checks.report(self.config, self.clock(), self.last_publish)
@@ -131,11 +136,29 @@ class Service:
                     clock=self.clock,
                     on_outcome=self._outcome,
                     stopping=self._stopping,
+                    digesting=self._digester(),
                 )
+            except BaseException:
+                self._end_digesting()  # a pass cut short may not have given back its documents' places
+                raise
             finally:
                 self.coordinator.release(claimed)
             if any(o.new or o.updated for o in outcomes):
                 self.coordinator.bump()
+
+    def _digester(self) -> Digesting:
+        """The parse workers for a batch: the same from batch to batch while the parse
+        deadline stays. A worker process costs a start-up of its own (tens of milliseconds
+        of CPU and more) that the batches of a few dozen sources would each pay again."""
+        seconds = self.config.settings.parse_timeout.total_seconds()
+        if self._digesting is None or self._digesting[0] != seconds:
+            self._end_digesting()
+            self._digesting = (seconds, Digesting(self._parsing, seconds, self._stopping))
+        return self._digesting[1]
+
+    def _end_digesting(self) -> None:
+        self._digesting = None
+        self._parsing.close()
 
     def _publishes(self) -> bool:
         """The publisher publishes; a worker only when elected and no publisher is alive."""
@@ -241,6 +264,7 @@ class Service:
         # tick in progress to commit, then exit regardless.
         clean = self._work.acquire(timeout=STOP_GRACE_SECONDS)
         if clean:
+            self._end_digesting()
             self._work.release()
             try:
                 self.coordinator.leave()  # our leases go at once; a killed worker's at its successor's start
