@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import shutil
 import statistics
@@ -81,6 +82,7 @@ class Measured:
     polls: int
     changed: int  # polls that brought new entries
     cpu_seconds: float
+    others_cpu_seconds: float  # of which the processes the tool started (newsriver's parse workers)
     pss_mb: list[float]
     seconds: float
     load: str
@@ -165,17 +167,20 @@ def run_newsriver(work: Path, urls: list[str], farm: Farm, root: Path, rounds: i
         started = time.monotonic()
         churn(root, farm, seed=1000, tag="r0-")
         _sleep_until(started + interval, process)  # the warm-up round
-        cpu, (polls, changed), window = tree_cpu_seconds(process.pid), log.counts(), time.monotonic()
+        cpu, own, (polls, changed) = tree_cpu_seconds(process.pid), _own_cpu(process.pid), log.counts()
+        window = time.monotonic()
         sampler.on = True
         for n in range(1, rounds + 1):
             churn(root, farm, seed=1000 + n, tag=f"r{n}-")
             _sleep_until(started + (n + 1) * interval, process)
         sampler.on = False
         polls_now, changed_now = log.counts()
+        used = tree_cpu_seconds(process.pid) - cpu
         return Measured(
             polls_now - polls,
             changed_now - changed,
-            tree_cpu_seconds(process.pid) - cpu,
+            used,
+            used - (_own_cpu(process.pid) - own),
             sampler.samples,
             time.monotonic() - window,
             load_average(),
@@ -184,6 +189,12 @@ def run_newsriver(work: Path, urls: list[str], farm: Farm, root: Path, rounds: i
         sampler.stop()
         process.terminate()
         process.wait(timeout=60)
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds the process itself has used (not those it started)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _sleep_until(moment: float, process: subprocess.Popen[str]) -> None:
@@ -217,17 +228,19 @@ def run_reader(
         round_()  # cold
         churn(root, farm, seed=1000, tag="r0-")
         round_()  # warm-up, as newsriver's
-        cpu, window, changed = tree_cpu_seconds(process.pid), time.monotonic(), 0
+        cpu, own, window, changed = tree_cpu_seconds(process.pid), _own_cpu(process.pid), time.monotonic(), 0
         sampler.on = True
         for n in range(1, rounds + 1):
             changed += max(1, len(farm) // 10)  # what churn changes: each is updated this round
             churn(root, farm, seed=1000 + n, tag=f"r{n}-")
             round_()
         sampler.on = False
+        used = tree_cpu_seconds(process.pid) - cpu
         return Measured(
             len(urls) * rounds,
             changed,
-            tree_cpu_seconds(process.pid) - cpu,
+            used,
+            used - (_own_cpu(process.pid) - own),
             sampler.samples,
             time.monotonic() - window,
             load_average(),
@@ -281,13 +294,14 @@ def main() -> None:
 
     print()
     print_table(
-        ("tool", "polls", "changed", "CPU s", "CPU s / 1,000 polls", "PSS median", "PSS peak"),
+        ("tool", "polls", "changed", "CPU s", "of which workers", "CPU s / 1,000 polls", "PSS median", "PSS peak"),
         [
             (
                 name,
                 f"{m.polls:,}",
                 f"{m.changed / m.polls:.1%}",
                 f"{m.cpu_seconds:.1f}",
+                f"{m.others_cpu_seconds:.1f}",
                 f"{m.cpu_per_1000:.2f}",
                 f"{statistics.median(m.pss_mb):.0f} MB" if m.pss_mb else "-",
                 f"{max(m.pss_mb):.0f} MB" if m.pss_mb else "-",
