@@ -151,7 +151,7 @@ def run_newsriver(work: Path, urls: list[str], farm: Farm, root: Path, rounds: i
     folder = work / "newsriver"
     folder.mkdir()
     settings = (
-        f"  default_interval: {interval:g}s\n  adaptive: false\n  jitter: 0\n  tick: 1s\n"
+        f"  default_interval: {interval:g}s\n  adaptive: false\n  jitter: 0\n"
         f"  concurrency: 16\n  host_concurrency: 16\n  listen: 127.0.0.1:{free_port()}\n"
     )
     config = newsriver_config(folder, urls, settings)

@@ -116,16 +116,25 @@ class Service:
                 self.checks.publishing.ok()
 
     def _poll_due(self) -> None:
-        """Claim due sources in batches and poll them until none is left or we stop."""
+        """Claim due sources in batches and poll them until none is left, we stop, or it is
+        time to publish."""
         settings = self.config.settings
         names = {s.name for s in self.config.sources}
-        while not self._stopping.is_set():
+        batch = settings.concurrency * 4
+        # On PostgreSQL other workers' fetches count against a host's slots, so a claim takes no
+        # more than its free ones. On SQLite this is the only worker (WriterLock), and the pass
+        # keeps each host to its slots (HostSlots): a batch stopped at them polled a host that
+        # serves many sources a few at a time, each batch paying its claim, threads and commits.
+        per_host = settings.host_concurrency if self.coordinator.postgres else batch
+        # Polling gives way to publishing at least once per reader cache lifetime: with
+        # thousands of sources, one comes due every moment and the loop might never end, nor
+        # anything new be published; a reader would see it no sooner published more often.
+        until = time.monotonic() + self.config.cache_max_age()
+        while not self._stopping.is_set() and time.monotonic() < until:
             # A heartbeat per batch, not per tick: a long tick must not look like a dead worker
             # to one starting (Coordinator.take_over).
             self.coordinator.heartbeat(self.clock())
-            claimed = self.coordinator.claim(
-                names, self.clock(), settings.concurrency * 4, settings.host_concurrency, settings.lease
-            )
+            claimed = self.coordinator.claim(names, self.clock(), batch, per_host, settings.lease)
             if not claimed:
                 return
             try:
