@@ -7,9 +7,13 @@
   (``static_server``).
 - The syndication corpus: real article texts (``originals``) and the edits other outlets make
   to them (``copies``), for the near-duplicate benchmarks.
-- Measuring: a child process's wall time and peak memory (``measure_process``), timing a
+- Measuring: a child process's wall time and peak memory (``measure_process``), the CPU and
+  memory of a running process tree (``tree_cpu_seconds``, ``tree_pss_mb``), timing a
   function (``median_seconds``, ``least_cpu``), a list of latencies in one line (``spread``),
   and a table (``print_table``).
+- The tools compared: the ``reader`` library's venv (``reader_python``), a newsriver config
+  for a list of feeds (``newsriver_config``), newsriver's bytecode written as an install
+  writes it (``compile_newsriver``).
 
 Benchmarks run as scripts (``python benchmarks/x.py``), so this folder is on ``sys.path``.
 """
@@ -23,6 +27,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -122,8 +127,9 @@ def build_farm(root: Path, feeds: int, per_feed: int, seed: int = 5) -> Farm:
     return farm
 
 
-def churn(root: Path, farm: Farm, seed: int = 9) -> int:
-    """Add 5 entries to 10 % of the feeds; returns how many entries were added."""
+def churn(root: Path, farm: Farm, seed: int = 9, tag: str = "") -> int:
+    """Add 5 entries to 10 % of the feeds; returns how many entries were added. Their URLs
+    (and ids) differ from those of another churn only with another ``tag``."""
     rng = random.Random(seed)
     vocabulary = words()
     changed = rng.sample(sorted(farm), max(1, len(farm) // 10))
@@ -131,7 +137,7 @@ def churn(root: Path, farm: Farm, seed: int = 9) -> int:
         newest = max(e[3] for e in farm[f])
         for n in range(5):
             title, body = story(rng, vocabulary)
-            farm[f].append((title, f"https://f{f}.example/new/{n}", body, newest + timedelta(minutes=n + 1)))
+            farm[f].append((title, f"https://f{f}.example/new/{tag}{n}", body, newest + timedelta(minutes=n + 1)))
         write_feed(root / f"f{f}.xml", f, sorted(farm[f], key=lambda x: x[3], reverse=True))
     return 5 * len(changed)
 
@@ -417,6 +423,65 @@ def measure_process(command: Sequence[str], env: dict[str, str] | None = None, c
         assert process.stderr is not None
         raise SystemExit(f"{command[0]} failed:\n{process.stderr.read().decode()[-3000:]}")
     return Run(seconds, peak[0] / 1024, process.returncode, peak[1] / 1024)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds ``pid`` and every process under it have used so far: each one's user and
+    system time and that of its children it has reaped, so a process that ends between two
+    readings stays counted (in its parent's)."""
+    ticks = 0
+    for current in _tree(pid):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14–17 of proc(5), 12–15 after the name
+        ticks += sum(int(f) for f in stat.rpartition(")")[2].split()[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_pss_mb(pid: int) -> float:
+    """The summed proportional set size of ``pid`` and every process under it, in MB."""
+    return sum(_status_kb(current, "smaps_rollup", "Pss:") for current in _tree(pid)) / 1024
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- the tools compared ----------------------------------------------------------------------
+
+
+def reader_python(venv: Path) -> Path:
+    """The python of a venv holding the ``reader`` library (made on first use: reader's
+    dependencies must not mix with ours)."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "reader", "sgmllib3k"], check=True)
+    return python
+
+
+def compile_newsriver() -> None:
+    """Write newsriver's bytecode, as installing it from a wheel does. An editable install run
+    under PYTHONDONTWRITEBYTECODE compiles every module at every start (about 0.1 s of CPU),
+    which a tool installed from its wheel, as reader is here, never pays."""
+    import compileall
+
+    import newsriver
+
+    compileall.compile_dir(Path(newsriver.__file__).parent, quiet=1)
+
+
+def newsriver_config(work: Path, urls: list[str], settings: str) -> Path:
+    """A config polling ``urls`` (sources f0, f1, …) into ``work``, ``settings`` added under settings:."""
+    sources = "".join(f"  - {{name: f{n}, url: '{url}'}}\n" for n, url in enumerate(urls))
+    config = work / "newsriver.yaml"
+    config.write_text(
+        f"settings:\n  database: sqlite:///{work / 'newsriver.db'}\n  output_dir: {work / 'out'}\n"
+        f"{settings}sources:\n{sources}"
+    )
+    return config
 
 
 T = TypeVar("T")

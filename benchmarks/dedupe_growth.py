@@ -125,7 +125,7 @@ def grow(path: Path, prints: list[frozenset[int]], common: set[int], count: int,
 
 def _flush(db: sqlite3.Connection, entries: list[tuple[Any, ...]], keys: list[tuple[Any, ...]]) -> None:
     db.executemany(
-        "INSERT INTO entries (id, source, entry_key, cluster, url, canonical_url, url_hash, title, summary, content,"
+        "INSERT INTO entries (id, source, entry_key, story, url, canonical_url, url_hash, title, summary, content,"
         " text, authors, published, updated, first_seen, categories, enclosures, language, image, comments,"
         " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '[]', '', '', '', '')",
         entries,
@@ -152,7 +152,7 @@ def new_batches(
                 title, paragraphs = rng.choice(pool[STORED_FROM:])
                 content = body(rng.sample(paragraphs, min(len(paragraphs), 4)), source)
             row = {"id": uuid.uuid4().hex, "published": NOW, "title": title, "content": content}
-            row["cluster"] = row["id"]
+            row["story"] = row["id"]
             rows.append(row)
             prints[row["id"]] = of_entry(title, "", content)
         batches.append((f"s{source}", rows, prints))
@@ -169,7 +169,7 @@ def measure(store: Store, batches: list[Any]) -> tuple[float, int]:
             store_module._fold_near_duplicates(conn, source, fresh, NEAR, prints)
             per_entry.append((time.process_time() - started) / len(fresh))
             conn.rollback()
-        found += sum(row["cluster"] != row["id"] for row in fresh)
+        found += sum(row["story"] != row["id"] for row in fresh)
     return statistics.median(per_entry), found
 
 

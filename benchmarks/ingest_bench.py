@@ -29,7 +29,17 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from bench import Run, build_farm, churn, measure_process, nginx, print_table
+from bench import (
+    Run,
+    build_farm,
+    churn,
+    compile_newsriver,
+    measure_process,
+    newsriver_config,
+    nginx,
+    print_table,
+    reader_python,
+)
 
 READER_SCRIPT = textwrap.dedent(
     """
@@ -44,24 +54,6 @@ READER_SCRIPT = textwrap.dedent(
         reader.update_feeds(workers=workers, scheduled=False)
     """
 )
-
-
-def reader_python(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "reader", "sgmllib3k"], check=True)
-    return python
-
-
-def newsriver_config(work: Path, urls: list[str], settings: str) -> Path:
-    sources = "".join(f"  - {{name: f{n}, url: '{url}'}}\n" for n, url in enumerate(urls))
-    config = work / "newsriver.yaml"
-    config.write_text(
-        f"settings:\n  database: sqlite:///{work / 'newsriver.db'}\n  output_dir: {work / 'out'}\n"
-        f"{settings}sources:\n{sources}"
-    )
-    return config
 
 
 def main() -> None:
@@ -89,6 +81,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    compile_newsriver()
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     root = work / "farm"
     root.mkdir()

@@ -138,20 +138,22 @@ def test_a_restart_after_kill_9_resumes_within_a_tick(
     feed_server: FixtureServer, write_config: ConfigWriter, tmp_path: Path, database_url: str
 ) -> None:
     # Every source on one host, which takes two fetches at once, and answers slowly: when
-    # the service is killed its two leases fill the host's slots. Until they were released
-    # on start, they kept a restarted service from polling anything until the lease expired.
+    # the service is killed its leases (two on PostgreSQL, where a claim stops at the host's
+    # slots; its whole batch on SQLite, the only worker) hold sources. Until they were released
+    # on start, they kept a restarted service from polling them until the lease expired.
     sources = [{"name": f"s{n}", "url": feed_server.add(f"/s{n}.rss", make_feed(n), delay=1.5)} for n in range(SOURCES)]
     settings = {"tick": f"{RESTART_TICK}s", "lease": "10m", "host_concurrency": 2, "default_interval": "1h"}
     config = write_config(sources, listen=f"127.0.0.1:{free_port()}", adaptive=False, **settings)
     command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: first.poll() is not None or leases_held(database_url) == 2, 60, "two leases held")
+        wait_until(lambda: first.poll() is not None or leases_held(database_url) >= 2, 60, "two leases held")
         assert first.poll() is None, "the first service exited early"
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    assert leases_held(database_url) == 2  # the dead process's, until its lease ends in 10 minutes
+    held = leases_held(database_url)  # the dead process's, until its lease ends in 10 minutes
+    assert held == (2 if database_url.startswith("postgresql") else SOURCES)
     asked = len(feed_server.requests)
     log = tmp_path / "restarted.log"
     with log.open("wb") as err:
@@ -163,7 +165,7 @@ def test_a_restart_after_kill_9_resumes_within_a_tick(
         waited = progress - running
         print(f"restart: first poll {waited:.2f} s after the service ran (tick {RESTART_TICK} s, lease 600 s)")
         assert waited < RESTART_TICK
-        assert "released 2 leases of a stopped predecessor" in log.read_text()
+        assert f"released {held} leases of a stopped predecessor" in log.read_text()
         # And the pass goes on to store every source.
         wait_until(lambda: polled_sources(database_url) == SOURCES, 120, "every source stored")
     finally:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.normalize import ID_NAMESPACE, _without_clock_noise, newsriver_id, normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article, Entry
 from newsriver.store.entries import SaveCounts
@@ -54,6 +55,12 @@ def test_ids_are_stable_across_runs() -> None:
     first = rss("<item><guid>g1</guid><title>A</title></item>")[0]
     again = rss("<item><guid>g1</guid><title>A changed</title></item>")[0]
     assert first.id == again.id
+    assert first.id == "80f2be7a-5443-5296-96ec-6083ced4177a"  # and across versions: published ids never change
+
+
+@pytest.mark.parametrize("key", ["g1", "https://site.example/caf\xe9?q=\u201c\u201d", "\U0001f600 \U0010fffd", ""])
+def test_ids_are_uuid5_of_source_and_entry_key(key: str) -> None:
+    assert newsriver_id("src", key) == str(uuid.uuid5(ID_NAMESPACE, f"src\n{key}"))
 
 
 def test_dates_missing_future_and_valid() -> None:
@@ -66,6 +73,38 @@ def test_dates_missing_future_and_valid() -> None:
     assert future.published == NOW
     assert valid.published == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert valid.updated == valid.published
+
+
+@pytest.mark.parametrize(
+    ("dates", "published", "updated"),
+    [
+        ("<updated>2026-02-27T10:00:00Z</updated>", datetime(2026, 2, 27, 10, tzinfo=UTC), None),
+        ("<updated>2027-02-27T10:00:00Z</updated>", NOW, None),  # in the future
+        ("<updated>0000-02-27T10:00:00Z</updated>", NOW, None),  # impossible
+        ("<updated>someday</updated>", NOW, None),
+        (
+            "<published>2026-02-27T10:00:00Z</published><updated>2026-02-28T10:00:00Z</updated>",
+            datetime(2026, 2, 27, 10, tzinfo=UTC),
+            datetime(2026, 2, 28, 10, tzinfo=UTC),
+        ),
+        (
+            "<published>2026-02-27T10:00:00Z</published><updated>2026-02-26T10:00:00Z</updated>",
+            datetime(2026, 2, 27, 10, tzinfo=UTC),
+            None,  # updated before published: published
+        ),
+        (
+            "<published>someday</published><updated>2026-02-28T10:00:00Z</updated>",
+            *[datetime(2026, 2, 28, 10, tzinfo=UTC)] * 2,
+        ),
+    ],
+)
+def test_atom_dates(dates: str, published: datetime, updated: datetime | None) -> None:
+    document = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>'
+        f"<entry><id>1</id><title>a</title>{dates}</entry></feed>"
+    )
+    (a,) = normalize_feed(parse(document.encode(), "https://site.example/f"), "src", "https://site.example/f", NOW)
+    assert (a.published, a.updated) == (published, updated or published)
 
 
 def test_relative_links_resolve_against_the_feeds_site() -> None:
@@ -115,6 +154,43 @@ def test_content_hash_ignores_clock_noise_but_sees_edits() -> None:
     base = one("Brent closes at $71.42. Updated 12:04 GMT, 3 minutes ago.")
     assert one("Brent closes at $71.42. Updated 12:09 GMT, 8 minutes ago.").content_hash == base.content_hash
     assert one("Brent closes at $71.45. Updated 12:04 GMT, 3 minutes ago.").content_hash != base.content_hash
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Updated 12:04 GMT, 3 minutes ago.", "Updated , ."),
+        ("At 9:05 pm and 10:00:00+02:00; 2 HOURS AGO, 5 mins\u00a0ago", "At  and ; , "),
+        ("posted 5 mins\u00a0ago", "posted "),
+        ("Chicago, ago, 3 agonies, said: 12 people, 9:5, 1:2x, 12 hours\u00a0later", None),
+        ("The vote: 52:48, in the third\u2009hour ago", "The vote: , in the third\u2009hour ago"),
+        ("\u0663:\u0664\u0665 (Arabic-Indic digits are \\d too)", " (Arabic-Indic digits are \\d too)"),
+    ],
+)
+def test_clock_noise_is_what_the_pattern_finds(text: str, kept: str | None) -> None:
+    assert _without_clock_noise(text) == (text if kept is None else kept)
+
+
+def test_a_summary_that_is_the_content_again_is_none() -> None:
+    document = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+<link href="https://site.example/"/>
+<entry><id>1</id><title>a</title><content type="html">&lt;p&gt;Rates &lt;b&gt;up&lt;/b&gt;&lt;/p&gt;</content></entry>
+<entry><id>2</id><title>b</title><content type="text">x &lt;b&gt; y</content></entry>
+<entry><id>3</id><title>c</title>
+<content type="html" xml:base="https://other.example/">&lt;a href="p"&gt;l&lt;/a&gt;</content></entry>
+<entry><id>4</id><title>d</title><summary type="html">&lt;a href="p"&gt;l&lt;/a&gt;</summary>
+<content type="html" xml:base="https://other.example/">&lt;a href="p"&gt;l&lt;/a&gt;</content></entry></feed>"""
+    url = "https://cdn.example/feed.xml"
+    html, text, other_base, same_base = normalize_feed(parse(document, url), "src", url, NOW)
+    # The parsers keep a copy of the content as the summary, untyped (so read as HTML) and
+    # without the content's xml:base: where that makes other HTML, the summary stays.
+    assert (html.content, html.summary) == ("<p>Rates <b>up</b></p>", "")
+    assert (text.content, text.summary) == ("x &lt;b&gt; y", "x <b> y</b>")
+    assert (
+        other_base.content == same_base.content == '<a href="https://other.example/p" rel="noopener noreferrer">l</a>'
+    )
+    assert other_base.summary == '<a href="https://site.example/p" rel="noopener noreferrer">l</a>'
+    assert same_base.summary == ""
 
 
 def test_one_bad_entry_does_not_cost_the_rest() -> None:

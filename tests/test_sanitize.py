@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import feedparser
 import nh3
 import pytest
 
+from newsriver.ingest import sanitize
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.ingest.sanitize import (
@@ -154,6 +156,64 @@ def test_characters_illegal_in_xml_are_dropped() -> None:
     assert clean_html("<p>a\x01b</p>") == "<p>ab</p>"
 
 
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("plain ASCII, \t tab and \r\n breaks\x7f", "plain ASCII, \t tab and \r\n breaks\x7f"),
+        ("".join(map(chr, range(32))), "\t\n\r"),
+        ("caf\xe9 \u201cq\u201d \U0001f600 \U0010fffd", "caf\xe9 \u201cq\u201d \U0001f600 \U0010fffd"),
+        ("caf\xe9\x00\x1f \ud83d\ude00 \ufffe\uffff\ufffd \U0001f600\n", "caf\xe9  \ufffd \U0001f600\n"),
+        ("\x85\xa0\u2028 \u200b\xad", "\x85\xa0\u2028 \u200b\xad"),  # unprintable, yet legal
+    ],
+)
+def test_xml_safe_drops_exactly_the_illegal_characters(text: str, safe: str) -> None:
+    assert xml_safe(text) == safe
+
+
+def test_xml_safe_agrees_with_the_pattern_on_every_character() -> None:
+    # Each character alone (ASCII and printable text take other paths than the pattern), and
+    # amid ASCII text, amid printable text and amid unprintable text.
+    for code in range(0x110000):
+        c = chr(code)
+        for text in (c, f"ab{c}c", f"\xe9{c}x", f"\n\xe9{c}"):
+            assert xml_safe(text) == sanitize._XML_ILLEGAL.sub("", text), hex(code)
+
+
+_BLANKS = [chr(code) for code in range(0x110000) if chr(code).isspace()]
+
+
+def test_every_kind_of_whitespace_folds_to_one_space() -> None:
+    assert len(_BLANKS) == 29  # str.isspace(): \t-\r, \x1c-\x1f, space, and 19 outside ASCII
+    for blank in _BLANKS:
+        assert to_text(f"{blank}a{blank}{blank} b{blank}") == "a b", hex(ord(blank))
+        assert to_text(f"\xe9{blank}\xe9 {blank}") == "\xe9 \xe9", hex(ord(blank))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "     ",
+        "one",
+        " lead and trail ",
+        "runs  of   three    and\n\n\t five     spaces",
+        "\x1c\x1d\x1e\x1f\x0b\x0c blanks that XML forbids",
+        "\x00 \x01  \x7f control characters that are no blanks",
+        "non-ASCII\xa0no-break\u3000ideographic\u2028line \U0001f600 \ud800 \x85next",
+        "mixed \xe9  \t\n runs\u2003\u2003 of\u200b zero-width (no blank)",
+    ],
+)
+def test_whitespace_folds_as_str_split_does(text: str) -> None:
+    assert sanitize._fold_spaces(text) == " ".join(text.split())
+
+
+def test_text_drops_illegal_characters_after_folding() -> None:
+    # \x1f is a blank to str.split() and illegal in XML: it parts words. \x00 is no blank:
+    # it goes after folding, and the spaces around it stay.
+    assert to_text("a\x1fb \x00 c\x0bd") == "a b  c d"
+
+
 # --- feedparser's 745 injection cases -------------------------------------------------------
 
 
@@ -219,6 +279,35 @@ def test_markup_nested_beyond_the_limit_is_flattened_keeping_its_text(markup: st
     assert to_text(escaped) == "deep text"
 
 
+def test_what_is_too_shallow_to_flatten_is_not_walked() -> None:
+    # flatten_deep skips the walk (_flattened) when too few tags could each open a level:
+    # never when one would have been dropped. Tags that do not nest, odd case, names that
+    # only begin like a tag that does not nest, Unicode letters that fold to ASCII ones.
+    rng = random.Random(19)
+    kinds = [
+        "<div>",
+        "</div>",
+        "<p>",
+        "<LI>",
+        "<br/>",
+        "<b >",
+        "</b>",
+        "<pre>",
+        "<p1>",
+        "<li-x>",
+        "<lin\u212a>",
+        "<ba\u017fe>",
+        "<a",
+        "x",
+    ]
+    for _ in range(400):
+        fragment = "".join(rng.choice(kinds) for _ in range(rng.randrange(100, 400)))
+        for limit in (4, 64, 128):
+            assert flatten_deep(fragment, limit) == sanitize._flattened(fragment, limit)
+    deep = "<div>" * 130 + "<br>" * 200 + "x"
+    assert flatten_deep(deep) == "<div>" * MAX_DEPTH + "<br>" * 200 + "x"
+
+
 def test_ordinary_nesting_is_untouched() -> None:
     # Paragraphs and list items close themselves: many of them do not count as depth.
     markup = "<div><ul>" + "<li><p>item" * 400 + "</ul></div>" + "<div>" * 20 + "x" + "</div>" * 20
@@ -250,3 +339,27 @@ def test_a_reference_to_no_character_costs_one_character_not_the_source(ref: str
 def test_valid_references_are_left_alone() -> None:
     document = b"&#x41; &#65; &#x1F600; &#0065; &amp;#xD800;"
     assert replace_bad_char_refs(document) == document
+
+
+@pytest.mark.parametrize(
+    ("ref", "bad"),
+    [
+        (b"&#xD7FF;", False),
+        (b"&#55295;", False),  # U+D7FF
+        (b"&#55296;", True),  # U+D800
+        (b"&#xDC00;", True),
+        (b"&#x0000D800;", True),
+        (b"&#X00000000000041;", False),  # leading zeros are no digits
+        (b"&#00000000000000065;", False),
+        (b"&#x10FFFF;", False),
+        (b"&#x110000;", True),
+        (b"&#1114111;", False),
+        (b"&#1114112;", True),
+        (b"&#x123456789;", True),
+        (b"&#x000;", False),  # not a character either, but feedparser takes it
+        (b"&#xD800", False),  # no reference without its ";"
+    ],
+)
+def test_references_at_the_edges_of_unicode(ref: bytes, bad: bool) -> None:
+    document = b"<t>a" + ref + b"b #</t>"
+    assert replace_bad_char_refs(document) == (b"<t>a&#xFFFD;b #</t>" if bad else document)

@@ -11,24 +11,23 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from newsriver import __version__, reports
-from newsriver.config import load as config_module
-from newsriver.config.schema import Config, parse_duration
+from newsriver import __version__
 from newsriver.errors import ConfigError, NewsriverError
-from newsriver.ingest.fetch import fetch
-from newsriver.publish.publisher import announce, publish_feeds
-from newsriver.run import logs
-from newsriver.run.lock import WriterLock
-from newsriver.run.outcome import Outcome
-from newsriver.run.poll import poll_sources, utcnow
-from newsriver.run.prune import apply_retention
-from newsriver.store.store import Store, sqlite_file
 
-# A heavy dependency (rendering, parsing, OPML editing, the progress bar, the service, the
-# server, worker coordination) is imported in one place only, by the command that needs it:
-# a poll run from cron every few minutes pays the start-up of every import, and a pass where
-# every feed answers 304 spends a good part of its time there (tests/test_startup.py).
+if TYPE_CHECKING:
+    from newsriver.config.schema import Config
+    from newsriver.run.outcome import Outcome
+    from newsriver.store.store import Store
+
+# Every import beyond the standard library's is made where it is used, by the command that
+# needs it:
+# - a poll run from cron every few minutes pays the start-up of every import, and a pass
+#   where every feed answers 304 spends a good part of its time there (tests/test_startup.py);
+# - each parse worker runs this module again when it starts (multiprocessing prepares a
+#   worker by running its parent's main module): imported here, SQLAlchemy, pydantic and
+#   the rest would cost every worker about half a second of CPU and tens of MB.
 
 EXIT_INVALID = 2
 
@@ -44,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from newsriver.config import load as config_module
+    from newsriver.run import logs
+    from newsriver.store.store import Store
+
     args = _parser().parse_args(argv)
     # A service's log is its operator's window into it; one-shot commands print results instead.
     level = args.log_level or ("info" if args.command in ("run", "serve") else "warning")
@@ -72,6 +75,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from newsriver.config import load as config_module
+    from newsriver.config.schema import parse_duration
+
     parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
     parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
     parser.add_argument("--log-format", default="text", choices=["text", "json"], help="log line format")
@@ -103,10 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
     )
-    dupes.set_defaults(handler=reports.dupes, read_only=True)
+    dupes.set_defaults(handler=_dupes, read_only=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=reports.status, read_only=True)
+    status.set_defaults(handler=_status, read_only=True)
     discover = commands.add_parser("discover", help="list the feeds a web page links to")
     discover.add_argument("url", help="a site's page, or a feed")
     discover.set_defaults(plain_handler=_discover)
@@ -130,9 +136,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver import reports
+
+    return reports.dupes(config, store, args)
+
+
+def _status(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver import reports
+
+    return reports.status(config, store, args)
+
+
 def _require_database(url: str) -> None:
     """A command that only reads (status, dupes) never creates an empty database where the
     operator expected theirs: it would report every source as new."""
+    from newsriver.store.store import sqlite_file
+
     file = sqlite_file(url)
     if file is not None and not file.exists():
         raise NewsriverError(f"no database at {file}: run `newsriver poll` first")
@@ -195,6 +215,9 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver.publish.publisher import announce, publish_feeds
+    from newsriver.run.poll import poll_sources
+
     names = _chosen_sources(config, args.source, args.tag)
     store.sources.sync((s.name, s.url) for s in config.sources)
     if sys.stdout.isatty():
@@ -233,6 +256,9 @@ def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -
     # The progress bar (rich), a terminal's only.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from newsriver.run import logs
+    from newsriver.run.poll import poll_sources
+
     columns = (
         TextColumn("polling"),
         BarColumn(),
@@ -258,6 +284,8 @@ def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -
 
 
 def _run(config: Config, store: Store, args: argparse.Namespace) -> int:
+    from newsriver.config import load as config_module
+    from newsriver.run.lock import WriterLock
     from newsriver.run.service import Service  # the scheduler (apscheduler), metrics and the server
 
     lock = WriterLock(config.settings.database)
@@ -299,6 +327,9 @@ def _serve(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
+    from newsriver.run.poll import utcnow
+    from newsriver.run.prune import apply_retention
+
     pruned = apply_retention(config, store, utcnow())
     configured = [s.name for s in config.sources]
     for name in configured + sorted((pruned.removed.keys() | pruned.kept.keys()) - set(configured)):
@@ -315,6 +346,7 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     # Parsing: feedparser, lxml, nh3.
     from newsriver.ingest.discover import feeds_in
+    from newsriver.ingest.fetch import fetch
     from newsriver.ingest.parse import parse
     from newsriver.models import FetchState
 

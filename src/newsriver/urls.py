@@ -67,9 +67,15 @@ def canonical(url: str, site_hosts: frozenset[str] = frozenset()) -> str:
     host = (parts.hostname or "").rstrip(".")
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k, v, site_hosts)]
     path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~") or "/"
-    return urlunsplit((scheme, host, path, urlencode(query, quote_via=quote), ""))
+    return urlunsplit((scheme, host, path, _without_tracking(parts.query, site_hosts), ""))
+
+
+def _without_tracking(query: str, site_hosts: frozenset[str]) -> str:
+    if not query:  # most article URLs have none: no parsing and encoding of nothing
+        return ""
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not is_tracking(k, v, site_hosts)]
+    return urlencode(kept, quote_via=quote)
 
 
 def host_of(url: str) -> str:

@@ -28,7 +28,7 @@ from urllib3.util import make_headers, parse_url
 from newsriver import __version__
 from newsriver.errors import FetchError
 from newsriver.ingest.credentials import RequestSettings
-from newsriver.ingest.network import Network, Route
+from newsriver.ingest.network import IPAddress, Network, Route
 from newsriver.models import FetchResult, FetchState
 
 USER_AGENT = f"newsriver/{__version__} (+https://github.com/newsriver/newsriver)"
@@ -152,7 +152,8 @@ def _redirect_target(visited: list[str], location: str, limits: FetchLimits) -> 
 def _exchange(
     url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline
 ) -> Iterator[BaseHTTPResponse]:
-    """One request and its response's headers, on a connection of its own."""
+    """One request and its response's headers, on a kept connection to the origin (see
+    ``_Kept``) or a new one; the connection is kept again if the response was read to its end."""
     try:
         parts = parse_url(url)
     except LocationParseError as exc:
@@ -162,26 +163,69 @@ def _exchange(
         raise FetchError(f"unsupported URL: {url} (only http and https)")
     host = parts.host.strip("[]")
     port = parts.port or (443 if scheme == "https" else 80)
-    connection = (_VettedTLS if scheme == "https" else _Vetted)(host, port, timeout=limits.read_timeout)
-    connection.opener = lambda: deadline.watch(
-        _connect(route, host, port, min(limits.connect_timeout, deadline.remaining()))
-    )
+    origin = (scheme, host, port, route.network)
+    connection, response = _open(origin, parts.request_uri, headers, limits, route, deadline)
+    reusable = False
     try:
-        connection.request("GET", parts.request_uri, headers=headers, preload_content=False, decode_content=True)
-        response = connection.getresponse()
         try:
             yield response
+            # Read to its end (a 304 has no body) and not closing: the next request may use it.
+            reusable = connection.sock is not None and (response.closed or response.length_remaining == 0)
         finally:
             response.close()
     finally:
-        deadline.unwatch()
+        deadline.unwatch()  # after this a deadline passing no longer touches the connection
+        if reusable and not deadline.expired:
+            _KEPT.keep(origin, connection)
+        else:
+            connection.close()
+
+
+def _open(
+    origin: tuple[str, str, int, Network],
+    path: str,
+    headers: dict[str, str],
+    limits: FetchLimits,
+    route: Route,
+    deadline: _Deadline,
+) -> tuple[_Connection, BaseHTTPResponse]:
+    """The request sent and its response's headers read, on a kept connection or a new one."""
+    kept = _KEPT.take(origin, route)
+    if kept is not None:
+        deadline.watch(kept.sock)
+        try:
+            return kept, _request(kept, path, headers, limits)
+        except (RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the idle connection as we sent: once more on a new one.
+            deadline.unwatch()
+            kept.close()
+        except BaseException:
+            kept.close()
+            raise
+    scheme, host, port, _ = origin
+    connection = (_VettedTLS if scheme == "https" else _Vetted)(host, port, timeout=limits.read_timeout)
+    connection.opener = lambda: deadline.watch(
+        _connect(route, connection, host, port, min(limits.connect_timeout, deadline.remaining()))
+    )
+    try:
+        return connection, _request(connection, path, headers, limits)
+    except BaseException:
         connection.close()
+        raise
+
+
+def _request(connection: _Connection, path: str, headers: dict[str, str], limits: FetchLimits) -> BaseHTTPResponse:
+    connection.timeout = limits.read_timeout
+    connection.request("GET", path, headers=headers, preload_content=False, decode_content=True)
+    return connection.getresponse()
 
 
 class _VettedMixin:
-    """Connects through ``opener`` (to vetted addresses) instead of urllib3's own resolver."""
+    """Connects through ``opener`` (to vetted addresses) instead of urllib3's own resolver,
+    and remembers the address it reached."""
 
     opener: Callable[[], socket.socket]
+    ip: IPAddress
 
     def _new_conn(self) -> socket.socket:
         return self.opener()
@@ -195,7 +239,96 @@ class _VettedTLS(_VettedMixin, HTTPSConnection):
     pass
 
 
-def _connect(route: Route, host: str, port: int, timeout: float) -> socket.socket:
+_Connection = _Vetted | _VettedTLS
+
+
+@dataclass(frozen=True, slots=True)
+class _Idle:
+    connection: _Connection
+    since: float  # time.monotonic() when it was kept
+
+
+class _Kept:
+    """Connections left open after a whole exchange, by origin, for the next fetch from the
+    same host: a feed farm or a blog host serves many sources, and a new connection costs a
+    third of a 304 exchange. A kept connection is taken only by a route that may reach the
+    address it was vetted for when it was opened; one idle for ``IDLE_SECONDS``, or closed by
+    its server meanwhile, is closed instead."""
+
+    IDLE_SECONDS = 30.0
+    PER_ORIGIN = 64  # as many as fetches may run at once to one host (host_concurrency's bound)
+    TOTAL = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[object, ...], list[_Idle]] = {}
+        self._count = 0
+        self._swept = 0.0
+
+    def take(self, origin: tuple[object, ...], route: Route) -> _Connection | None:
+        now = time.monotonic()
+        stale = self._sweep(now)
+        found = None
+        with self._lock:
+            idle = self._idle.get(origin, [])
+            while idle and found is None:
+                kept = idle.pop()  # the most recent: the least likely to have been closed
+                self._count -= 1
+                if not kept.connection.is_connected:  # closed by its server, or sent something unasked
+                    stale.append(kept.connection)
+                elif route.allows(kept.connection.ip):
+                    found = kept.connection
+                else:  # vetted for a route that may reach what this one may not: left for another
+                    idle.insert(0, kept)
+                    self._count += 1
+                    break
+        for connection in stale:
+            connection.close()
+        if found is not None:
+            route.reached(found.ip)
+        return found
+
+    def keep(self, origin: tuple[object, ...], connection: _Connection) -> None:
+        now = time.monotonic()
+        surplus = self._sweep(now)
+        with self._lock:
+            idle = self._idle.setdefault(origin, [])
+            idle.append(_Idle(connection, now))
+            self._count += 1
+            if len(idle) > self.PER_ORIGIN or self._count > self.TOTAL:
+                surplus.append(idle.pop(0).connection)
+                self._count -= 1
+        for stale in surplus:
+            stale.close()
+
+    def _sweep(self, now: float) -> list[_Connection]:
+        """Takes out the connections idle too long (once a second at most): to be closed."""
+        stale: list[_Connection] = []
+        if now - self._swept < 1.0:
+            return stale
+        with self._lock:
+            self._swept = now
+            for origin, idle in list(self._idle.items()):
+                fresh = [kept for kept in idle if now - kept.since < self.IDLE_SECONDS]
+                stale += [kept.connection for kept in idle if now - kept.since >= self.IDLE_SECONDS]
+                if fresh:
+                    self._idle[origin] = fresh
+                else:
+                    del self._idle[origin]
+            self._count -= len(stale)
+        return stale
+
+    def _forget(self) -> None:
+        # A forked child must not share its parent's sockets: it opens its own.
+        self._lock = threading.Lock()
+        self._idle, self._count = {}, 0
+
+
+_KEPT = _Kept()
+os.register_at_fork(after_in_child=_KEPT._forget)
+
+
+def _connect(route: Route, connection: _VettedMixin, host: str, port: int, timeout: float) -> socket.socket:
     if timeout <= 0:
         raise FetchError(f"the deadline passed before connecting to {host}")
     failures = []
@@ -209,6 +342,7 @@ def _connect(route: Route, host: str, port: int, timeout: float) -> socket.socke
             failures.append(f"{ip}: {exc.strerror or exc}")
             continue
         route.reached(ip)
+        connection.ip = ip
         return sock
     raise FetchError(f"cannot connect to {host}:{port}: " + "; ".join(failures))
 
@@ -288,7 +422,8 @@ class _Deadline:
         """
         with self._lock:
             self._close_watched()
-            self._watched = sock.dup()
+            # Through the descriptor: a TLS socket (a kept connection's) has no dup().
+            self._watched = socket.socket(sock.family, sock.type, sock.proto, os.dup(sock.fileno()))
             if self.expired:
                 self._watched.shutdown(socket.SHUT_RDWR)
         return sock

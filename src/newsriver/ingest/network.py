@@ -71,5 +71,9 @@ class Route:
                     )
         return found
 
+    def allows(self, ip: IPAddress) -> bool:
+        """Whether this route may reach ``ip`` (a kept connection's address, vetted when it was opened)."""
+        return not self.public or self.network.is_public(ip)
+
     def reached(self, ip: IPAddress) -> None:
         self.public = self.public or self.network.is_public(ip)

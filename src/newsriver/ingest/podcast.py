@@ -14,18 +14,22 @@ from newsriver.models import Podcast
 _CLOCK = re.compile(r"^(?:(\d{1,3}):)?(?:(\d{1,4}):)?(\d{1,7})(?:\.\d+)?$")
 _EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
 _MAX_NUMBER = 1_000_000  # seasons and episodes: anything larger is not a count
+_KEYS = ("itunes_duration", "itunes_explicit", "itunes_season", "itunes_episode", "itunes_episodetype")
+_NONE = [None] * len(_KEYS)
 
 
 def podcast_of(get: Callable[[str], Any]) -> Podcast | None:
     """The entry's podcast metadata, or None when it has none."""
-    explicit = get("itunes_explicit")
+    duration, explicit, season, episode, episode_type = values = [get(key) for key in _KEYS]
+    if values == _NONE:  # most entries are no episodes: no Podcast built and compared
+        return None
     found = Podcast(
-        duration=duration_seconds(get("itunes_duration")),
+        duration=duration_seconds(duration),
         # feedparser reads "yes" as True and "clean" as False; anything else says nothing.
         explicit=explicit if isinstance(explicit, bool) else None,
-        season=_count(get("itunes_season")),
-        episode=_count(get("itunes_episode")),
-        episode_type=_episode_type(get("itunes_episodetype")),
+        season=_count(season),
+        episode=_count(episode),
+        episode_type=_episode_type(episode_type),
     )
     return None if found == Podcast() else found
 

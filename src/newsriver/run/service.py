@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from newsriver.errors import ConfigError
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.run.digesting import Digesting
 from newsriver.run.health import FAILURES, Health, reason
 from newsriver.run.metrics import CONTENT_TYPE, Metrics, SourceFigures
 from newsriver.run.outcome import Outcome
@@ -67,6 +69,9 @@ class Service:
         self._stopping = threading.Event()
         self._work = threading.Lock()  # one tick or reload at a time
         self._scheduler = BackgroundScheduler(timezone="UTC")
+        # The parse workers, kept from one batch to the next (see ``_digesting``).
+        self._parsing = ExitStack()
+        self._digesting: tuple[float, Digesting] | None = None
 
     def health(self) -> dict[str, Any]:
         return self.checks.report(self.config, self.clock(), self.last_publish)
@@ -111,16 +116,25 @@ class Service:
                 self.checks.publishing.ok()
 
     def _poll_due(self) -> None:
-        """Claim due sources in batches and poll them until none is left or we stop."""
+        """Claim due sources in batches and poll them until none is left, we stop, or it is
+        time to publish."""
         settings = self.config.settings
         names = {s.name for s in self.config.sources}
-        while not self._stopping.is_set():
+        batch = settings.concurrency * 4
+        # On PostgreSQL other workers' fetches count against a host's slots, so a claim takes no
+        # more than its free ones. On SQLite this is the only worker (WriterLock), and the pass
+        # keeps each host to its slots (HostSlots): a batch stopped at them polled a host that
+        # serves many sources a few at a time, each batch paying its claim, threads and commits.
+        per_host = settings.host_concurrency if self.coordinator.postgres else batch
+        # Polling gives way to publishing at least once per reader cache lifetime: with
+        # thousands of sources, one comes due every moment and the loop might never end, nor
+        # anything new be published; a reader would see it no sooner published more often.
+        until = time.monotonic() + self.config.cache_max_age()
+        while not self._stopping.is_set() and time.monotonic() < until:
             # A heartbeat per batch, not per tick: a long tick must not look like a dead worker
             # to one starting (Coordinator.take_over).
             self.coordinator.heartbeat(self.clock())
-            claimed = self.coordinator.claim(
-                names, self.clock(), settings.concurrency * 4, settings.host_concurrency, settings.lease
-            )
+            claimed = self.coordinator.claim(names, self.clock(), batch, per_host, settings.lease)
             if not claimed:
                 return
             try:
@@ -131,11 +145,29 @@ class Service:
                     clock=self.clock,
                     on_outcome=self._outcome,
                     stopping=self._stopping,
+                    digesting=self._digester(),
                 )
+            except BaseException:
+                self._end_digesting()  # a pass cut short may not have given back its documents' places
+                raise
             finally:
                 self.coordinator.release(claimed)
             if any(o.new or o.updated for o in outcomes):
                 self.coordinator.bump()
+
+    def _digester(self) -> Digesting:
+        """The parse workers for a batch: the same from batch to batch while the parse
+        deadline stays. A worker process costs a start-up of its own (tens of milliseconds
+        of CPU and more) that the batches of a few dozen sources would each pay again."""
+        seconds = self.config.settings.parse_timeout.total_seconds()
+        if self._digesting is None or self._digesting[0] != seconds:
+            self._end_digesting()
+            self._digesting = (seconds, Digesting(self._parsing, seconds, self._stopping))
+        return self._digesting[1]
+
+    def _end_digesting(self) -> None:
+        self._digesting = None
+        self._parsing.close()
 
     def _publishes(self) -> bool:
         """The publisher publishes; a worker only when elected and no publisher is alive."""
@@ -241,6 +273,7 @@ class Service:
         # tick in progress to commit, then exit regardless.
         clean = self._work.acquire(timeout=STOP_GRACE_SECONDS)
         if clean:
+            self._end_digesting()
             self._work.release()
             try:
                 self.coordinator.leave()  # our leases go at once; a killed worker's at its successor's start

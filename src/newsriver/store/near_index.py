@@ -126,12 +126,12 @@ def offered(
                 hits[key].append((entry_id, published))
     found = []
     for keys, published in wanted:
-        # An entry whose publication date an edit changed has a key twice: it counts once.
-        shared = Counter(
-            entry_id
-            for key in keys
-            for entry_id in {entry_id for entry_id, when in hits.get(key, ()) if abs(when - published) <= window}
-        )
+        shared: Counter[str] = Counter()
+        for key in keys:
+            # Most of an entry's keys no other entry has: those cost a lookup, nothing more.
+            if rows := hits.get(key):
+                # An entry whose publication date an edit changed has a key twice: it counts once.
+                shared.update({entry_id for entry_id, when in rows if abs(when - published) <= window})
         ranked = sorted(((-n, entry_id) for entry_id, n in shared.items() if n >= MIN_SHARED_KEYS))
         found.append([entry_id for _, entry_id in ranked[:MAX_CANDIDATES]])
     return found

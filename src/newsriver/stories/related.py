@@ -25,9 +25,10 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
 LEAD_WORDS = 60  # the lead: what an outlet says first about an event
 HEADLINE_ONLY_WORDS = 8  # a text with fewer words beyond its headline is a headline alone
@@ -101,17 +102,15 @@ class Joined:
 def words(text: str) -> list[str]:
     """The words of a text as related coverage compares them: lowercased, stopwords out, a
     plural's "s" and a possessive's "'s" off, "U.S." one word, cut to ``STEM`` letters."""
-    known = _STEMS
-    found = []
-    for raw in _WORD.findall(text.lower()):
-        word = known.get(raw)
-        if word is None:
-            word = _stem(raw)
-            if len(known) < _STEMS_KEPT:
-                known[raw] = word
-        if word:
-            found.append(word)
-    return found
+    raws = _WORD.findall(text.lower())
+    found = list(map(_STEMS.get, raws))  # at C speed: most words of a new text were seen before
+    if None in found:
+        for i, raw in enumerate(raws):
+            if found[i] is None:
+                found[i] = word = _stem(raw)
+                if len(_STEMS) < _STEMS_KEPT:
+                    _STEMS[raw] = word
+    return [word for word in found if word]
 
 
 def _stem(raw: str) -> str:
@@ -129,7 +128,8 @@ _STEMS_KEPT = 1 << 18  # a bound on memory
 def lead_of(title: str, text: str) -> Lead:
     """The headline and lead of an entry (``text``: its plain text, headline not included)."""
     head = words(title)
-    lead = words(" ".join(text.split()[:LEAD_WORDS]))
+    # maxsplit: the words past the lead are never split apart (the rest is one piece, dropped).
+    lead = words(" ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS]))
     # Feeds often open the text with the headline again: that is no lead.
     if lead[: len(head)] == head:
         lead = lead[len(head) :]
@@ -150,15 +150,46 @@ def idf(df: int, documents: int) -> float:
 
 def vector(lead: Lead, df: Mapping[str, int], documents: int) -> dict[str, float]:
     """The lead's TF-IDF weights, of unit length."""
-    weights = {w: (1.0 + math.log(n)) * idf(df.get(w, 0), documents) for w, n in lead.terms.items()}
+    return weighted(lead, Idf(df, documents))
+
+
+class Idf(dict[str, float]):
+    """``idf`` of each word asked for, worked out once: the entries of one save share many
+    words, and each word's logarithm was most of making their vectors."""
+
+    def __init__(self, df: Mapping[str, int], documents: int) -> None:
+        super().__init__()
+        self.df = df
+        self.documents = documents
+
+    def __missing__(self, word: str) -> float:
+        value = self[word] = idf(self.df.get(word, 0), self.documents)
+        return value
+
+
+def weighted(lead: Lead, idfs: Idf) -> dict[str, float]:
+    """``vector``, with the words' IDF from ``idfs`` (shared by the entries of a save)."""
+    weights = {w: _TFS[n] * idfs[w] for w, n in lead.terms.items()}
     norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
     return {w: v / norm for w, v in weights.items()}
+
+
+class _Tf(dict[int, float]):
+    """A word's weight by its count in a lead, worked out once per count."""
+
+    def __missing__(self, n: int) -> float:
+        value = self[n] = 1.0 + math.log(n)
+        return value
+
+
+_TFS = _Tf()
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(v * b.get(w, 0.0) for w, v in a.items())
+    # Only the shared words: the others would add 0.0, which changes no sum.
+    return sum(v * b[w] for w, v in a.items() if w in b)
 
 
 def threshold_for(a_headline_only: bool, b_headline_only: bool, policy: RelatedPolicy) -> float:
@@ -174,9 +205,28 @@ def keys(weights: Mapping[str, float], df: Mapping[str, int], max_df: int, held_
     Not simply its rarest words: the first report of an event holds its event's words
     alone, as it holds its typos and its own asides, and only the weight tells them apart.
     """
-    usable = [w for w in weights if len(w) >= MIN_KEY_LENGTH and held_by < df.get(w, 0) <= max_df]
-    usable.sort(key=lambda w: (-weights[w], w))  # ties to the word: every worker picks the same
-    return [term_key(w) for w in usable[:KEYS]]
+    return first_keys(key_words(weights, usable_words(weights, df, max_df)), df, held_by)
+
+
+def usable_words(words: Iterable[str], df: Mapping[str, int], max_df: int) -> set[str]:
+    """Those of ``words`` that may be keys: long enough, held by an entry, and by at most
+    ``max_df``. Told once for all the words of a save."""
+    return {w for w in words if len(w) >= MIN_KEY_LENGTH and 0 < df.get(w, 0) <= max_df}
+
+
+def key_words(weights: Mapping[str, float], usable: Container[str]) -> list[str]:
+    """The words of a lead that may be keys (``usable_words``), the weightiest first: ranked
+    once for both the lookup's keys and the index's."""
+    ranked = [w for w in weights if w in usable]
+    # By word, then (a stable sort) by weight: ties go to the word, so every worker picks the same.
+    ranked.sort()
+    ranked.sort(key=weights.__getitem__, reverse=True)
+    return ranked
+
+
+def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
+    """The keys of the first ``KEYS`` of ``ranked`` (``key_words``) more than ``held_by`` entries hold."""
+    return [term_key(w) for w in islice((w for w in ranked if df[w] > held_by), KEYS)]
 
 
 @functools.lru_cache(maxsize=1 << 16)
