@@ -234,7 +234,9 @@ def test_a_pass_without_full_text_sources_imports_no_extractor(feed_server: Fixt
         "print(json.dumps(sorted(m for m in sys.modules if 'trafilatura' in m or 'full_text' in m or 'fulltext' in m)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
-    assert json.loads(done.stdout.splitlines()[-1]) == ["newsriver.store.full_text"]
+    # The store's table of fetched pages may be loaded with the store; the extractor, its
+    # stage and trafilatura must not be.
+    assert set(json.loads(done.stdout.splitlines()[-1])) <= {"newsriver.store.full_text"}
 
 
 @needs_corpus
