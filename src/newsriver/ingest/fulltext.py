@@ -27,7 +27,6 @@ from newsriver.ingest.normalize import content_hash
 from newsriver.ingest.sanitize import clean_html, to_text
 from newsriver.models import Article
 
-log = logging.getLogger(__name__)
 # trafilatura logs every page it finds nothing in as an ERROR; for newsriver that is a teaser
 # kept, counted in full_text_pages, not an error of the service.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
