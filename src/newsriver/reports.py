@@ -40,6 +40,10 @@ def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
             how = "first stored"
             if earlier and similarity is not None:
                 how = f"{similarity:.2f} {explain(article, earlier)}"
+            elif earlier:
+                # Its own story was folded into this one when a later copy matched both (a
+                # bridge): it has no similarity of its own, so say what ties it to the others.
+                how = f"bridged: {explain(article, [m for m, _ in members if m.id != article.id])}"
             if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
                 how += " (its page's full text)"
             print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")

@@ -201,7 +201,7 @@ class FeedConfig(_Strict):
 class RelatedSettings(_Strict):
     """``settings.dedupe.related``: independent reports of one event, grouped (never merged).
 
-    Off until turned on: it costs about 0.8-1.3 ms of CPU a new entry (2-4 times what the rest of
+    Off until turned on: it costs about 0.5-1.0 ms of CPU a new entry (1-2 times what the rest of
     ingest costs), short of its target (benchmarks/related_cost.py); its precision on article
     pairs, 0.96-1.00 at recall 0.80-0.92 held out, reaches its (benchmarks/related_quality.py).
     """

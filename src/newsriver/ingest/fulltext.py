@@ -22,12 +22,12 @@ import lxml.html
 import trafilatura
 from trafilatura.htmlprocessing import build_html_output
 from trafilatura.settings import Document
+from trafilatura.utils import decode_file
 
 from newsriver.ingest.normalize import content_hash
 from newsriver.ingest.sanitize import clean_html, to_text
 from newsriver.models import Article
 
-log = logging.getLogger(__name__)
 # trafilatura logs every page it finds nothing in as an ERROR; for newsriver that is a teaser
 # kept, counted in full_text_pages, not an error of the service.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
@@ -60,12 +60,11 @@ _JSON_LD = "application/ld+json"
 def extract(page: bytes, url: str, selector: str = "") -> str:
     """The article body of ``page`` (HTML text fetched from ``url``) as sanitized HTML; "" when
     none is found. ``selector`` (CSS) picks the body for sites the extractor gets wrong."""
+    if selector:
+        return _selected(page, url, selector)
     tree = trafilatura.load_html(page)  # None for what is not HTML; never raises on bytes
     if tree is None:
         return ""
-    if selector:
-        found = tree.cssselect(selector)
-        return clean_html("".join(lxml.html.tostring(node, encoding="unicode") for node in found), url)
     _prune(tree, url)
     # bare_extraction and serializing its body is what extract(output_format="html") does, less
     # the simhash of the text it computes for metadata nobody reads: 2 ms a page, and a cache of
@@ -86,6 +85,24 @@ def extract(page: bytes, url: str, selector: str = "") -> str:
         return ""
     body = unicodedata.normalize("NFC", build_html_output(document))  # as trafilatura.extract's output
     return _unwrapped(clean_html(body, url))
+
+
+# Bytes parsed as UTF-8 whatever the page's <meta charset> says: they were decoded and
+# encoded again as UTF-8 first.
+_UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+
+
+def _selected(page: bytes, url: str, selector: str) -> str:
+    # Decoded as load_html decodes (UTF-8 first, then a guess; lxml alone reads a page that
+    # declares no charset as Latin-1), but not load_html itself: it rejects a page with no
+    # "html" in its first 50 characters and no <head> content, where a selector still finds
+    # the body the operator pointed at.
+    try:
+        tree = lxml.html.document_fromstring(decode_file(page).encode("utf-8"), parser=_UTF8_PARSER)
+    except lxml.etree.ParserError:  # nothing to parse: an empty or blank page
+        return ""
+    found = tree.cssselect(selector)
+    return clean_html("".join(lxml.html.tostring(node, encoding="unicode") for node in found), url)
 
 
 def _prune(tree: lxml.html.HtmlElement, url: str) -> None:
