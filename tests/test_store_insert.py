@@ -1,4 +1,4 @@
-"""On SQLite, store.entries.save hands new entries to the driver itself: what it stores must be
+"""store.entries.save hands new entries to the driver itself: what it stores must be
 exactly what SQLAlchemy's own insert stores, and read back as the articles saved."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from newsriver.models import Article, Author, Enclosure
-from newsriver.store.entries import to_row
+from newsriver.store.entries import ENTRY_COLUMNS, to_row
 from newsriver.store.schema import entries_table
 from newsriver.store.store import Store
 from tests.factories import make_article
@@ -73,3 +73,7 @@ def test_saved_rows_read_back_as_saved(tmp_path: Path) -> None:
     store.close()
     # Aware datetimes compare as instants: the Paris one comes back in UTC, equal.
     assert back == {a.id: a for a in articles()}
+
+
+def test_the_driver_level_insert_names_every_column_of_the_table() -> None:
+    assert tuple(c.name for c in entries_table.columns) == ENTRY_COLUMNS

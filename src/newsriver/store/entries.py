@@ -4,20 +4,16 @@ between an article and its row in ``entries``."""
 from __future__ import annotations
 
 import hashlib
-import json
-import weakref
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Connection, and_, insert, or_, select, update
-from sqlalchemy.engine import Dialect
 
 from newsriver.models import Article, Author, Enclosure, Podcast
 from newsriver.store.near_index import _fingerprints, _fold_near_duplicates, _index
 from newsriver.store.related import record
-from newsriver.store.schema import chunks, entries_table, sources_table, tombstones_table
+from newsriver.store.sources import update_source
+from newsriver.store.sql import Sql, chunks, insert_text, marks, read_json, read_optional_time, read_time, update_text
 from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identifies_article
 from newsriver.stories.retention import Tombstone, sift
 
@@ -25,6 +21,38 @@ if TYPE_CHECKING:
     from newsriver.store.store import Store
     from newsriver.stories.fingerprint import Fingerprint
     from newsriver.stories.related import RelatedPolicy
+
+# ``schema.entries_table``'s columns in its order (tests/test_store_insert.py holds them equal).
+ENTRY_COLUMNS = (
+    "id",
+    "source",
+    "entry_key",
+    "story",
+    "url",
+    "canonical_url",
+    "url_hash",
+    "title",
+    "summary",
+    "content",
+    "text",
+    "authors",
+    "published",
+    "updated",
+    "first_seen",
+    "categories",
+    "enclosures",
+    "language",
+    "image",
+    "comments",
+    "content_hash",
+    "similarity",
+    "podcast",
+)
+ENTRY_TIMES = frozenset({"published", "updated", "first_seen"})
+ENTRY_JSON = frozenset({"authors", "categories", "enclosures", "podcast"})
+_INSERT_ENTRY = insert_text("entries", ENTRY_COLUMNS)
+_STORED = "SELECT id, source, entry_key, canonical_url, content_hash, story, published FROM entries WHERE "
+_ANY_TOMBSTONE = "SELECT id FROM tombstones WHERE source = ? LIMIT 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,42 +95,45 @@ class Entries:
         ``prints``, when given, are the articles' fingerprints (made where they were parsed).
         With ``related``, each new entry is placed in an event group (``store.related``).
         """
-        e = entries_table
         found = _Verdicts()
         with self._store.transaction() as conn:
+            sql = Sql.of(conn)
             if articles:
                 # Workers storing copies of one story at the same instant must see each
                 # other's rows, or each would found its own story.
                 self._store.one_at_a_time(conn)
-                found = _verdicts(conn, source, articles)
+                found = _verdicts(sql, source, articles)
                 inserts, updates = found.inserts, found.updates
                 known = {a.id: p for a, p in zip(articles, prints, strict=True)} if prints else {}
                 prints_by_id = _fingerprints(inserts, updates, found.edited, known) if near is not None else {}
                 if near is not None:
                     _fold_near_duplicates(conn, source, inserts, near, prints_by_id)
-                if inserts:
-                    _insert_entries(conn, inserts)
+                sql.run_many(_INSERT_ENTRY, [sql.bind(row, ENTRY_COLUMNS, ENTRY_TIMES, ENTRY_JSON) for row in inserts])
                 for target, row in updates:
-                    conn.execute(update(e).where(e.c.id == target).values(**row))
+                    columns = tuple(row)
+                    statement = update_text("entries", columns, "id")
+                    sql.run(statement, (*sql.bind(row, columns, ENTRY_TIMES, ENTRY_JSON), target))
                 if near is not None:
                     _index(conn, source, inserts, updates, prints_by_id)
                 if related is not None:
                     record(conn, inserts, related)
-            conn.execute(update(sources_table).where(sources_table.c.name == source).values(**source_values))
+            update_source(sql, source, source_values)
         return SaveCounts(new=found.counts[Verdict.NEW], updated=found.counts[Verdict.EDITED])
 
 
-def _verdicts(conn: Connection, source: str, articles: Sequence[Article]) -> _Verdicts:
+def _verdicts(sql: Sql, source: str, articles: Sequence[Article]) -> _Verdicts:
     """Each article's verdict against the stored rows with its entry key or canonical URL
     (and against the articles before it in this fetch), as rows to insert or update."""
-    e = entries_table
-    buried = _buried(conn, source, articles)
-    keys = [a.entry_key for a in articles]
-    by_key = {s.entry_key: s for s in _stored(conn, and_(e.c.source == source, e.c.entry_key.in_(keys)))}
-    hashes = sorted({url_hash(a.canonical_url) for a in articles if a.canonical_url})
+    buried = _buried(sql, source, articles)
+    by_key: dict[str, Stored] = {}
+    for keys in chunks([a.entry_key for a in articles]):
+        by_key.update(
+            (s.entry_key, s) for s in _stored(sql, f"source = ? AND entry_key IN ({marks(len(keys))})", (source, *keys))
+        )
     by_url: dict[str, list[Stored]] = {}
-    for s in _stored(conn, e.c.url_hash.in_(hashes)) if hashes else []:
-        by_url.setdefault(s.canonical_url, []).append(s)
+    for hashes in chunks(sorted({url_hash(a.canonical_url) for a in articles if a.canonical_url})):
+        for s in _stored(sql, f"url_hash IN ({marks(len(hashes))})", hashes):
+            by_url.setdefault(s.canonical_url, []).append(s)
     in_batch = Counter(a.canonical_url for a in articles)
     found = _Verdicts()
     for article in articles:
@@ -133,33 +164,38 @@ def _verdicts(conn: Connection, source: str, articles: Sequence[Article]) -> _Ve
     return found
 
 
-def _stored(conn: Connection, where: Any) -> list[Stored]:
-    e = entries_table
-    query = select(e.c.id, e.c.source, e.c.entry_key, e.c.canonical_url, e.c.content_hash, e.c.story, e.c.published)
-    return [Stored(**r._asdict()) for r in conn.execute(query.where(where))]
+def _stored(sql: Sql, where: str, params: Sequence[Any]) -> list[Stored]:
+    return [
+        Stored(entry_id, source, key, canonical_url, content_hash, story, read_time(published))
+        for entry_id, source, key, canonical_url, content_hash, story, published in sql.rows(_STORED + where, params)
+    ]
 
 
-def _buried(conn: Connection, source: str, articles: Sequence[Article]) -> frozenset[str]:
+def _buried(sql: Sql, source: str, articles: Sequence[Article]) -> frozenset[str]:
     """The ids of the articles retention removed before, from one reading of the source's
     feed; records which tombstones' entries the feed still carries (see ``retention``)."""
-    t = tombstones_table.c
-    # Most sources have no tombstone: one indexed look settles it, where the query below
-    # (two lists of fifty values) costs milliseconds to build.
-    if conn.execute(select(t.id).where(t.source == source).limit(1)).first() is None:
+    # Most sources have no tombstone: one indexed look settles it.
+    if sql.first(_ANY_TOMBSTONE, (source,)) is None:
         return frozenset()
     found: dict[str, Tombstone] = {}
     for chunk in chunks(articles):
+        article_ids = [a.id for a in chunk]
         hashes = [url_hash(a.canonical_url) for a in chunk if identifies_article(a.canonical_url)]
-        matching = or_(t.missing_since.is_(None), t.id.in_([a.id for a in chunk]), t.url_hash.in_(hashes))
-        query = select(t.id, t.url_hash, t.missing_since).where(t.source == source, matching)
-        found.update((r.id, Tombstone(**r._asdict())) for r in conn.execute(query))
+        matching = ["missing_since IS NULL", f"id IN ({marks(len(article_ids))})"]
+        if hashes:
+            matching.append(f"url_hash IN ({marks(len(hashes))})")
+        query = f"SELECT id, url_hash, missing_since FROM tombstones WHERE source = ? AND ({' OR '.join(matching)})"
+        for entry_id, hashed, since in sql.rows(query, (source, *article_ids, *hashes)):
+            found[entry_id] = Tombstone(entry_id, hashed, read_optional_time(since))
     if not found:
         return frozenset()
     sifted = sift(articles, found.values(), url_hash)
     read = max(a.first_seen for a in articles)  # all of one reading were first seen when it was read
     for ids, since in ((sifted.back, None), (sifted.missing, read)):
         for chunk in chunks(ids):
-            conn.execute(update(tombstones_table).where(t.id.in_(chunk)).values(missing_since=since))
+            sql.run(
+                f"UPDATE tombstones SET missing_since = ? WHERE id IN ({marks(len(chunk))})", (sql.time(since), *chunk)
+            )
     return sifted.buried
 
 
@@ -179,40 +215,9 @@ def to_row(article: Article) -> dict[str, Any]:
 def to_article(row: Any) -> Article:
     """The article an ``entries`` row (a mapping) holds."""
     values = {k: row[k] for k in Article.__slots__}
-    values["authors"] = tuple(Author(**a) for a in _json(row["authors"]))
-    values["enclosures"] = tuple(Enclosure(**x) for x in _json(row["enclosures"]))
-    values["categories"] = tuple(_json(row["categories"]))
-    podcast = _json(row["podcast"])
+    values["authors"] = tuple(Author(**a) for a in read_json(row["authors"]))
+    values["enclosures"] = tuple(Enclosure(**x) for x in read_json(row["enclosures"]))
+    values["categories"] = tuple(read_json(row["categories"]))
+    podcast = read_json(row["podcast"])
     values["podcast"] = Podcast(**podcast) if podcast else None
     return Article(**values)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(entries_table), rows)
-        return
-    # Fifty rows a fetch: straight to the driver, through the columns' own bind processors
-    # (so dates and JSON are stored as SQLAlchemy stores them), without its per-row
-    # parameter machinery, which costs more than the insert itself.
-    sql, processors = _entry_insert(conn.dialect)
-    values = [tuple(row[name] if p is None else p(row[name]) for name, p in processors) for row in rows]
-    conn.exec_driver_sql(sql, values)
-
-
-_Processors = list[tuple[str, Callable[[Any], Any] | None]]
-_ENTRY_INSERTS: weakref.WeakKeyDictionary[Dialect, tuple[str, _Processors]] = weakref.WeakKeyDictionary()
-
-
-def _entry_insert(dialect: Dialect) -> tuple[str, _Processors]:
-    found = _ENTRY_INSERTS.get(dialect)
-    if found is None:
-        columns = list(entries_table.columns)
-        names = ", ".join(c.name for c in columns)
-        sql = f"INSERT INTO entries ({names}) VALUES ({', '.join('?' * len(columns))})"
-        processors: _Processors = [(c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in columns]
-        found = _ENTRY_INSERTS[dialect] = (sql, processors)
-    return found

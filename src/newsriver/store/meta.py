@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-
-from newsriver.store.schema import meta_table
+from newsriver.store.sql import Sql
 
 if TYPE_CHECKING:
     from newsriver.store.store import Store
@@ -18,12 +16,12 @@ class Meta:
         self._store = store
 
     def get(self, key: str) -> str | None:
-        with self._store.engine.connect() as conn:
-            value: str | None = conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
-            return value
+        with self._store.reading() as sql:
+            found = sql.first("SELECT value FROM newsriver_meta WHERE key = ?", (key,))
+        return str(found[0]) if found is not None else None
 
     def set(self, key: str, value: str) -> None:
-        m = meta_table
         with self._store.transaction() as conn:
-            if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
-                conn.execute(insert(m).values(key=key, value=value))
+            sql = Sql.of(conn)
+            if sql.run("UPDATE newsriver_meta SET value = ? WHERE key = ?", (value, key)) == 0:
+                sql.run("INSERT INTO newsriver_meta (key, value) VALUES (?, ?)", (key, value))

@@ -6,9 +6,7 @@ later release upgrades a database an earlier one made, in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -37,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 from newsriver.errors import StoreError
+from newsriver.store.sql import IN_CHUNK as IN_CHUNK  # where the statements' modules have them from
+from newsriver.store.sql import chunks as chunks
 
 # 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
 SCHEMA_VERSION = 3
@@ -267,12 +267,3 @@ def _story_column(conn: Connection) -> None:
         conn.execute(text("ALTER INDEX IF EXISTS ix_entries_cluster RENAME TO ix_entries_story"))
     else:
         conn.execute(text("DROP INDEX IF EXISTS ix_entries_cluster"))
-
-
-IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
-
-
-def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """``values`` in slices of at most IN_CHUNK, one IN (...) list each."""
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]

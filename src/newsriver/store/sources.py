@@ -8,12 +8,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-
-from newsriver.store.schema import chunks, entries_table, sources_table
+from newsriver.store.sql import Sql, chunks, insert_text, marks, read_optional_time, read_time, update_text
 
 if TYPE_CHECKING:
     from newsriver.store.store import Store
+
+SOURCE_TIMES = frozenset({"last_fetch", "last_success", "next_poll", "retry_after"})
+# A row's fetch state before its first fetch: what a new source starts with, and what a
+# changed URL resets (schema.sources_table's defaults).
+_FRESH = {
+    "feed_url_origin": "",
+    "via_public": False,
+    "etag": "",
+    "last_modified": "",
+    "body_hash": "",
+    "feed_interval": 0,
+    "status": "new",  # a gone source comes back when its URL is changed
+    "last_error": "",
+    "errors": 0,
+}
+_NEW = ("name", "url", "feed_url", "title", "link", *_FRESH)
+_CHANGED_URL = ("url", "feed_url", "next_poll", *_FRESH)
+_ROW = (
+    "name, url, feed_url, title, link, etag, last_modified, body_hash, status, last_error, errors,"
+    " last_fetch, last_success, next_poll, feed_url_origin, via_public, retry_after, feed_interval"
+)
+_SINCE = "SELECT source, entry_key, published FROM entries WHERE source IN ({}) AND published >= ?"
+_NEWEST = (
+    "SELECT e.source, e.entry_key, e.published FROM entries AS e JOIN"
+    " (SELECT source, max(published) AS published FROM entries WHERE source IN ({}) GROUP BY source) AS newest"
+    " ON e.source = newest.source AND e.published = newest.published"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +70,38 @@ class SourceRow:
         return self.status.replace("_", " ")
 
 
-_UPDATES: dict[tuple[str, ...], Any] = {}  # see Sources.update_many
+def update_source(sql: Sql, name: str, values: dict[str, Any]) -> None:
+    """Set ``values`` (column → value) in the source's row."""
+    if not values:
+        return
+    columns = tuple(values)
+    sql.run(update_text("sources", columns, "name"), (*sql.bind(values, columns, SOURCE_TIMES), name))
+
+
+def _source_row(row: tuple[Any, ...]) -> SourceRow:
+    """A ``SELECT {_ROW}`` row."""
+    name, url, feed_url, title, link, etag, last_modified, body_hash, status, last_error, errors, *rest = row
+    last_fetch, last_success, next_poll, origin, via_public, retry_after, interval = rest
+    return SourceRow(
+        name,
+        url,
+        feed_url,
+        title,
+        link,
+        etag,
+        last_modified,
+        body_hash,
+        status,
+        last_error,
+        errors,
+        read_optional_time(last_fetch),
+        read_optional_time(last_success),
+        read_optional_time(next_poll),
+        origin,
+        bool(via_public),  # SQLite keeps 0 or 1
+        read_optional_time(retry_after),
+        interval,
+    )
 
 
 class Sources:
@@ -56,72 +112,52 @@ class Sources:
         """Make a row for every configured (name, url); a changed URL resets fetch state."""
         with self._store.transaction() as conn:
             self._store.one_at_a_time(conn)  # several workers start with the same config
-            rows = {r.name: r for r in conn.execute(select(sources_table.c.name, sources_table.c.url))}
+            sql = Sql.of(conn)
+            rows = dict(sql.rows("SELECT name, url FROM sources"))
             for name, url in configured:
                 if name not in rows:
-                    conn.execute(insert(sources_table).values(name=name, url=url, feed_url=url))
-                elif rows[name].url != url:
-                    conn.execute(
-                        update(sources_table)
-                        .where(sources_table.c.name == name)
-                        .values(
-                            url=url,
-                            feed_url=url,
-                            feed_url_origin="",
-                            via_public=False,
-                            etag="",
-                            last_modified="",
-                            body_hash="",
-                            feed_interval=0,
-                            status="new",  # a gone source comes back when its URL is changed
-                            last_error="",
-                            errors=0,
-                            next_poll=None,
-                        )
-                    )
+                    values = {"name": name, "url": url, "feed_url": url, "title": "", "link": ""} | _FRESH
+                    sql.run(insert_text("sources", _NEW), sql.bind(values, _NEW))
+                elif rows[name] != url:
+                    update_source(sql, name, {"url": url, "feed_url": url, "next_poll": None} | _FRESH)
 
     def rows(self, names: Collection[str] | None = None) -> dict[str, SourceRow]:
         """The sources' rows by name: all, or those named."""
-        s = sources_table
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as sql:
             if names is None:
-                return {r.name: SourceRow(**r._asdict()) for r in conn.execute(select(s))}
+                return {r[0]: _source_row(r) for r in sql.rows(f"SELECT {_ROW} FROM sources")}
             return {
-                r.name: SourceRow(**r._asdict())
+                r[0]: _source_row(r)
                 for chunk in chunks(sorted(names))
-                for r in conn.execute(select(s).where(s.c.name.in_(chunk)))
+                for r in sql.rows(f"SELECT {_ROW} FROM sources WHERE name IN ({marks(len(chunk))})", chunk)
             }
 
     def update(self, name: str, **values: Any) -> None:
         with self._store.transaction() as conn:
-            conn.execute(update(sources_table).where(sources_table.c.name == name).values(**values))
+            update_source(Sql.of(conn), name, values)
 
     def update_many(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """``update`` for many sources: one statement per set of columns, executed for all
-        their rows at once (a poll's hundreds of 304s would each compile their own)."""
-        s = sources_table
+        their rows at once."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for name, values in changes:
-            groups[tuple(sorted(values))].append({"name_": name, **values})
+            groups[tuple(sorted(values))].append(values | {"name": name})
         with self._store.transaction() as conn:
+            sql = Sql.of(conn)
             for columns, rows in groups.items():
-                # One statement object per set of columns: it computes its cache key once.
-                statement = _UPDATES.get(columns)
-                if statement is None:
-                    values = {c: bindparam(c) for c in columns}
-                    statement = _UPDATES[columns] = update(s).where(s.c.name == bindparam("name_")).values(values)
-                conn.execute(statement, rows)
+                keyed = (*columns, "name")
+                sql.run_many(update_text("sources", columns, "name"), [sql.bind(r, keyed, SOURCE_TIMES) for r in rows])
 
     def defer(self, names: Iterable[str], until: datetime) -> None:
         """Leave these sources alone until ``until`` (their host sent Retry-After)."""
-        s = sources_table
         with self._store.transaction() as conn:
+            sql = Sql.of(conn)
+            when = sql.time(until)
             for name in names:
-                conn.execute(update(s).where(s.c.name == name).values(retry_after=until))
-                conn.execute(
-                    update(s)
-                    .where(s.c.name == name, or_(s.c.next_poll.is_(None), s.c.next_poll < until))
-                    .values(next_poll=until)
+                sql.run("UPDATE sources SET retry_after = ? WHERE name = ?", (when, name))
+                sql.run(
+                    "UPDATE sources SET next_poll = ? WHERE name = ? AND (next_poll IS NULL OR next_poll < ?)",
+                    (when, name, when),
                 )
 
     def recent_publication_times(
@@ -135,28 +171,17 @@ class Sources:
         older, its newest one alone (the schedule only asks whether there are any); for one
         without entries, none.
         """
-        e = entries_table
         found: dict[str, dict[str, datetime]] = {name: {} for name in sources}
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as sql:
+            since_value = sql.time(since)
             for chunk in chunks(list(sources)):
-                query = select(e.c.source, e.c.entry_key, e.c.published).where(
-                    e.c.source.in_(chunk), e.c.published >= since
-                )
-                for source, key, published in conn.execute(query):
-                    found[source][key] = published
+                query = _SINCE.format(marks(len(chunk)))
+                for source, key, published in sql.rows(query, (*chunk, since_value)):
+                    found[source][key] = read_time(published)
             older = [name for name, times in found.items() if not times]
             for chunk in chunks(older):
-                newest = (
-                    select(e.c.source, func.max(e.c.published).label("published"))
-                    .where(e.c.source.in_(chunk))
-                    .group_by(e.c.source)
-                    .subquery()
-                )
-                query = select(e.c.source, e.c.entry_key, e.c.published).join(
-                    newest, and_(e.c.source == newest.c.source, e.c.published == newest.c.published)
-                )
-                for source, key, published in conn.execute(query):
-                    found[source][key] = published
+                for source, key, published in sql.rows(_NEWEST.format(marks(len(chunk))), chunk):
+                    found[source][key] = read_time(published)
         for name, times in found.items():
             if len(times) > limit:
                 found[name] = dict(sorted(times.items(), key=lambda item: item[1], reverse=True)[:limit])
@@ -164,6 +189,5 @@ class Sources:
 
     def entry_counts(self) -> dict[str, int]:
         """How many entries each source has stored."""
-        with self._store.engine.connect() as conn:
-            rows = conn.execute(select(entries_table.c.source, func.count()).group_by(entries_table.c.source))
-            return {source: count for source, count in rows}
+        with self._store.reading() as sql:
+            return {source: count for source, count in sql.rows("SELECT source, count(*) FROM entries GROUP BY source")}

@@ -24,6 +24,7 @@ from newsriver.store.prune import Prune
 from newsriver.store.schema import migrate
 from newsriver.store.selection import Selection
 from newsriver.store.sources import Sources
+from newsriver.store.sql import Sql
 
 SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per connection (its default is 2 MB)
 WRITE_LOCK = 0x73617665  # PostgreSQL advisory lock serializing writes that workers would race on
@@ -69,6 +70,12 @@ class Store:
         """Serialize this transaction with others that call it (PostgreSQL; SQLite has one writer)."""
         if self.engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK)))
+
+    @contextmanager
+    def reading(self) -> Iterator[Sql]:
+        """A connection of its own to read from, at the driver (see ``sql``)."""
+        with self.engine.connect() as conn:
+            yield Sql.of(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
