@@ -76,4 +76,4 @@ def test_saved_rows_read_back_as_saved(tmp_path: Path) -> None:
 
 
 def test_the_driver_level_insert_names_every_column_of_the_table() -> None:
-    assert ENTRY_COLUMNS == tuple(c.name for c in entries_table.columns)
+    assert tuple(c.name for c in entries_table.columns) == ENTRY_COLUMNS
