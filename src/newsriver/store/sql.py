@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # has every table and column: opening it reads the version and nothing else (``store``).
 SCHEMA_VERSION = 4
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
-SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per connection (its default is 2 MB)
+SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per writing connection (its default is 2 MB)
 
 _POSTGRES_TEXT: dict[str, str] = {}  # a statement's text with psycopg's marks, by its ``?`` text
 
@@ -66,8 +66,9 @@ def target(url: str) -> Target:
     )
 
 
-def connect(to: Target) -> Any:
-    """A new driver connection, set up as every connection of the store is."""
+def connect(to: Target, writes: bool = True) -> Any:
+    """A new driver connection, set up as every connection of the store is; ``writes``: one
+    for transactions, else one that only reads."""
     try:
         if not to.sqlite:
             import psycopg  # only for PostgreSQL (an optional dependency)
@@ -79,6 +80,16 @@ def connect(to: Target) -> Any:
         driver = sqlite3.connect(to.file, check_same_thread=False)
         for pragma in _SQLITE_PRAGMAS:
             driver.execute(pragma)
+        if writes:
+            # Every new entry lands at random places in the near-duplicate index and in the
+            # entries' indexes (ids and keys are hashes). With SQLite's default 2 MB page
+            # cache, a store of tens of thousands of entries reads those pages back from the
+            # OS at each insert: a cold poll of 1,000 feeds spent a quarter of its storing CPU
+            # on it. Pages are taken only as the database grows into them. A connection that
+            # only reads keeps the default: its reads (a pass's sources and their rhythms, a
+            # feed's stories) meet each page about once, and a warm pass of 1,000 feeds kept
+            # 10 MB of pages it read once.
+            driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         return driver
     except _errors(to.sqlite) as exc:
         raise DatabaseError(exc) from exc
@@ -89,12 +100,6 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
-    # Every new entry lands at random places in the near-duplicate index and in the entries'
-    # indexes (ids and keys are hashes). With SQLite's default 2 MB page cache, a store of
-    # tens of thousands of entries reads those pages back from the OS at each insert: a
-    # cold poll of 1,000 feeds spent a quarter of its storing CPU on it. Pages are taken
-    # only as the database grows into them.
-    f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}",
 )
 
 

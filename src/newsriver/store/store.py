@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from newsriver.store.prune import Prune
 
 WRITE_LOCK = 0x73617665  # PostgreSQL advisory lock serializing writes that workers would race on
-IDLE_CONNECTIONS = 5  # kept open for the next transaction; more are closed when handed back
+IDLE_CONNECTIONS = 5  # of each kind (writing, reading) kept open for the next use; more are closed
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -67,7 +67,7 @@ class Store:
         self._target = target(url)
         if self._target.file is not None:
             self._target.file.parent.mkdir(parents=True, exist_ok=True)
-        self._idle: list[Any] = []  # driver connections not in use
+        self._idle: dict[bool, list[Any]] = {True: [], False: []}  # not in use: for writing, for reading
         self._lock = threading.Lock()
         self._batch = threading.local()  # the transaction ``batch`` holds open, per thread
         self._hooks: list[Callable[[], None]] = []
@@ -118,7 +118,8 @@ class Store:
         if self._engine is not None:
             self._engine.dispose()
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [driver for drivers in self._idle.values() for driver in drivers]
+            self._idle = {True: [], False: []}
         for driver in idle:
             self._close(driver)
 
@@ -130,11 +131,11 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Sql]:
         """A connection of its own to read from (never the one ``batch`` holds open)."""
-        driver = self._checkout()
+        driver = self._checkout(writes=False)
         try:
             yield Sql(driver, self._target.sqlite)
         finally:
-            self._checkin(driver)
+            self._checkin(driver, writes=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -165,7 +166,7 @@ class Store:
 
     @contextmanager
     def _begin(self) -> Iterator[Transaction]:
-        driver = self._checkout()
+        driver = self._checkout(writes=True)
         tx = Transaction(self, Sql(driver, self._target.sqlite))
         try:
             try:
@@ -177,28 +178,30 @@ class Store:
         finally:
             if tx._sa is not None:
                 tx._sa.close()  # hands the bridge back; the transaction was ended above
-            self._checkin(driver)
+            self._checkin(driver, writes=True)
 
     def _before(self) -> None:
         for hook in self._hooks:
             hook()
 
-    def _checkout(self) -> Any:
+    def _checkout(self, writes: bool) -> Any:
         self._before()
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return connect(self._target)
+            idle = self._idle[writes]
+            if idle:
+                return idle.pop()
+        return connect(self._target, writes)
 
-    def _checkin(self, driver: Any) -> None:
+    def _checkin(self, driver: Any, writes: bool) -> None:
         try:
             Sql(driver, self._target.sqlite).end(commit=False)  # a read leaves PostgreSQL in a transaction
         except DatabaseError:
             self._close(driver)  # broken: the next checkout connects again
             return
         with self._lock:
-            if len(self._idle) < IDLE_CONNECTIONS:
-                self._idle.append(driver)
+            idle = self._idle[writes]
+            if len(idle) < IDLE_CONNECTIONS:
+                idle.append(driver)
                 return
         self._close(driver)
 
