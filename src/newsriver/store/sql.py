@@ -1,11 +1,12 @@
-"""The statements the store runs for every entry and every source, straight to the driver.
+"""The store at the driver: its connections (sqlite3, or psycopg for PostgreSQL), and the
+statements it runs for every entry and every source.
 
 SQLAlchemy's expression language and result machinery cost more than these queries do
 (about 30 % of ``store.entries.save`` went to them), so they are written as SQL text once,
 with ``?`` marks, and built once per dialect: sqlite3 takes them as they are, psycopg with
-``%s``. Values cross as SQLAlchemy's column types (``schema``) store them, so a row written
-here reads the same through SQLAlchemy, and the other way round: a date is naive UTC (on
-SQLite, text in SQLAlchemy's format), JSON is text.
+``%s`` (``Sql``). Values cross as SQLAlchemy's column types (``schema``) store them, so a
+row written here reads the same through SQLAlchemy, and the other way round: a date is
+naive UTC (on SQLite, text in SQLAlchemy's format), JSON is text.
 """
 
 from __future__ import annotations
@@ -17,12 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from newsriver.errors import StoreError
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 # 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
 # 4: the related-coverage and full-text tables (new tables only). A database at this version
@@ -144,13 +142,6 @@ class Sql:
         self.driver = driver
         self.sqlite = sqlite
         self._error = _errors(sqlite)
-
-    @classmethod
-    def of(cls, conn: Connection) -> Sql:
-        """The driver connection under a SQLAlchemy connection, in its transaction."""
-        driver = conn.connection.dbapi_connection
-        assert driver is not None  # a Connection inside a transaction holds one
-        return cls(driver, conn.dialect.name == "sqlite")
 
     def text(self, statement: str) -> str:
         """The statement as this driver takes it."""
