@@ -39,6 +39,17 @@ class DatabaseError(StoreError):
         super().__init__(str(orig))
         self.orig = orig
 
+    @property
+    def conflict(self) -> bool:
+        """Whether a key was taken: another transaction wrote the row first."""
+        if isinstance(self.orig, sqlite3.IntegrityError):
+            return True
+        if type(self.orig).__module__.startswith("psycopg"):
+            import psycopg
+
+            return isinstance(self.orig, psycopg.IntegrityError)
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class Target:

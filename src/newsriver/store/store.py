@@ -110,6 +110,10 @@ class Store:
             event.listen(self._engine, "begin", lambda _conn: self._before())
         return self._engine
 
+    def dedicated(self) -> Sql:
+        """A connection of the caller's own, for as long as it keeps it (a session's lock)."""
+        return Sql(connect(self._target), self._target.sqlite)
+
     def before_transaction(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` before every transaction and every read; what it raises refuses them."""
         self._hooks.append(hook)
@@ -144,7 +148,7 @@ class Store:
         if batched is not None:
             yield batched
             return
-        with self._begin() as tx:
+        with self.begin() as tx:
             yield tx
 
     @contextmanager
@@ -157,7 +161,7 @@ class Store:
         if getattr(self._batch, "tx", None) is not None:
             yield  # already inside one
             return
-        with self._begin() as tx:
+        with self.begin() as tx:
             self._batch.tx = tx
             try:
                 yield
@@ -165,7 +169,8 @@ class Store:
                 self._batch.tx = None
 
     @contextmanager
-    def _begin(self) -> Iterator[Transaction]:
+    def begin(self) -> Iterator[Transaction]:
+        """A transaction of its own, even on a thread inside ``batch``."""
         driver = self._checkout(writes=True)
         tx = Transaction(self, Sql(driver, self._target.sqlite))
         try:
