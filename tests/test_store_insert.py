@@ -7,7 +7,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, select
 
 from newsriver.models import Article, Author, Enclosure
 from newsriver.store.entries import ENTRY_COLUMNS, to_row
@@ -89,3 +90,19 @@ def test_a_new_source_row_holds_the_schemas_defaults(database_url: str) -> None:
     defaults = {c.name: c.default.arg for c in sources_table.columns if c.default is not None}
     assert defaults == {name: getattr(row, name) for name in defaults}
     assert (row.url, row.feed_url, row.last_fetch, row.next_poll) == (("https://example.org/feed",) * 2 + (None, None))
+
+
+def test_postgres_connections_prepare_no_statement(database_url: str) -> None:
+    """A statement run many times on a store connection, at the driver or through SQLAlchemy,
+    is never prepared on the server: a prepared statement's generic plan, made while a table
+    was nearly empty, scanned all of dedupe_keys for every key looked up."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's prepared statements")
+    store = Store(database_url)
+    with store.transaction() as tx:
+        for _ in range(10):
+            tx.sql.rows("SELECT count(*) FROM sources WHERE name = ?", ("src",))
+            tx.sa.execute(select(sources_table.c.name).where(sources_table.c.name == "src")).all()
+        prepared = tx.sql.rows("SELECT statement FROM pg_prepared_statements")
+    store.close()
+    assert prepared == []
