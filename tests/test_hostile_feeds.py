@@ -18,7 +18,8 @@ import yaml
 from newsriver.config import load as config_module
 from newsriver.run.outcome import Outcome
 from newsriver.run.poll import UNCHANGED_UNPARSABLE, poll_sources
-from newsriver.store.store import SQLITE_CACHE_KIB, Store
+from newsriver.store.sql import SQLITE_CACHE_KIB
+from newsriver.store.store import Store
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 from .test_service import free_port, wait_for

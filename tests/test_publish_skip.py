@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,26 +11,35 @@ import yaml
 from sqlalchemy import Engine, event
 
 from newsriver.cli import main
+from newsriver.store.entries import ENTRY_ROW
+from newsriver.store.sql import Sql
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 
 
 @pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """The SQL every engine runs while the test does (the CLI makes its own engine)."""
+def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The SQL the store reads with while the test runs (the CLI opens its own store): at the
+    driver (``store.sql``) and through any SQLAlchemy engine."""
     seen: list[str] = []
+    rows = Sql.rows
+
+    def read(self: Sql, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        seen.append(statement)
+        return rows(self, statement, params)
 
     def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         seen.append(statement)
 
+    monkeypatch.setattr(Sql, "rows", read)
     event.listen(Engine, "before_cursor_execute", record)
     yield seen
     event.remove(Engine, "before_cursor_execute", record)
 
 
 def rendered(statements: list[str]) -> bool:
-    """Whether stories were read for rendering: only rendering reads the entries' content."""
-    return any("entries.content" in s for s in statements)
+    """Whether stories were read for rendering: only rendering reads whole entries."""
+    return any(s.startswith(f"SELECT {ENTRY_ROW} FROM entries") for s in statements)
 
 
 @pytest.fixture

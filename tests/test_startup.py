@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+from tests.conftest import ConfigWriter, FixtureServer
+from tests.factories import rss
+
 # Rendering (and the pages' Jinja2), parsing, OPML editing, WebSub, the progress bar, the service and the server,
 # and numpy under near-duplicate fingerprints: each is imported by the command or the step
 # that uses it.
@@ -42,3 +45,29 @@ def test_the_main_module_alone_imports_no_heavy_dependency() -> None:
     code = "import json, sys; import newsriver.cli; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout))
     assert loaded.isdisjoint(NOT_IN_THE_MAIN_MODULE), sorted(loaded & set(NOT_IN_THE_MAIN_MODULE))
+
+
+def test_a_pass_where_every_feed_answers_304_never_imports_sqlalchemy(
+    feed_server: FixtureServer, write_config: ConfigWriter
+) -> None:
+    """SQLAlchemy (the schema, its migrations) is a quarter of such a pass's CPU: the store
+    reads and writes source rows at the driver (store/sql.py), on both backends."""
+    for n in range(3):
+        item = {"title": f"Story {n}", "path": f"/{n}", "date": "Mon, 02 Mar 2026 10:00:00 GMT", "body": "<p>Text</p>"}
+        feed_server.add(f"/f{n}.xml", rss(f"Feed {n}", feed_server.base, [item]))
+    config = write_config([{"name": f"f{n}", "url": feed_server.url(f"/f{n}.xml")} for n in range(3)])
+    code = (
+        "import json, sys; from newsriver.cli import main; main(['--config', sys.argv[1], 'poll']);"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+
+    def poll() -> tuple[str, set[str]]:
+        done = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
+        *lines, modules = done.stdout.splitlines()
+        return "\n".join(lines), set(json.loads(modules))
+
+    first, _ = poll()  # creates the database and stores the stories
+    assert "3 new" in first
+    warm, loaded = poll()
+    assert warm.count("not modified") == 3, warm
+    assert "sqlalchemy" not in loaded

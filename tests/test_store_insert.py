@@ -1,5 +1,5 @@
-"""store.entries.save hands new entries to the driver itself: what it stores must be
-exactly what SQLAlchemy's own insert stores, and read back as the articles saved."""
+"""The store writes new entries and sources at the driver itself: what it stores must be
+exactly what SQLAlchemy's own insert stores, and read back as saved."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, select
 
 from newsriver.models import Article, Author, Enclosure
 from newsriver.store.entries import ENTRY_COLUMNS, to_row
-from newsriver.store.schema import entries_table
+from newsriver.store.schema import entries_table, sources_table
 from newsriver.store.store import Store
 from tests.factories import make_article
 
@@ -77,3 +78,31 @@ def test_saved_rows_read_back_as_saved(tmp_path: Path) -> None:
 
 def test_the_driver_level_insert_names_every_column_of_the_table() -> None:
     assert tuple(c.name for c in entries_table.columns) == ENTRY_COLUMNS
+
+
+def test_a_new_source_row_holds_the_schemas_defaults(database_url: str) -> None:
+    """sources.sync writes a new row at the driver: every column the schema gives a default
+    has it, as SQLAlchemy's insert would have written it."""
+    store = Store(database_url)
+    store.sources.sync([("src", "https://example.org/feed")])
+    row = store.sources.rows()["src"]
+    store.close()
+    defaults = {c.name: c.default.arg for c in sources_table.columns if c.default is not None}
+    assert defaults == {name: getattr(row, name) for name in defaults}
+    assert (row.url, row.feed_url, row.last_fetch, row.next_poll) == (("https://example.org/feed",) * 2 + (None, None))
+
+
+def test_postgres_connections_prepare_no_statement(database_url: str) -> None:
+    """A statement run many times on a store connection, at the driver or through SQLAlchemy,
+    is never prepared on the server: a prepared statement's generic plan, made while a table
+    was nearly empty, scanned all of dedupe_keys for every key looked up."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's prepared statements")
+    store = Store(database_url)
+    with store.transaction() as tx:
+        for _ in range(10):
+            tx.sql.rows("SELECT count(*) FROM sources WHERE name = ?", ("src",))
+            tx.sa.execute(select(sources_table.c.name).where(sources_table.c.name == "src")).all()
+        prepared = tx.sql.rows("SELECT statement FROM pg_prepared_statements")
+    store.close()
+    assert prepared == []

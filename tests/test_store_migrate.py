@@ -1,5 +1,6 @@
 """A database the first schema version made (entries.cluster) opens with today's code: the
-column is renamed story in place, with its index, and every row keeps its story."""
+column is renamed story in place, with its index, every row keeps its story, and the tables
+added since are made."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
         assert stories[1].item.title == "Title of a1"
         assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
-        assert store.meta.get("schema_version") == "3"
+        assert store.meta.get("schema_version") == "4"
+        assert inspect(store.engine).has_table("related_terms")  # version 4
 
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
         assert "story" in columns and "cluster" not in columns

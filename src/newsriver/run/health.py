@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsriver.config.schema import Config
@@ -77,7 +76,7 @@ class DatabaseFile:
         if self.path is not None:
             info = self.path.stat()
             self._identity = (info.st_dev, info.st_ino)
-            event.listen(store.engine, "begin", self._before_transaction)
+            store.before_transaction(self._before_transaction)
 
     def check(self) -> str | None:
         """Why the file is no longer the one opened, or None."""
@@ -97,7 +96,7 @@ class DatabaseFile:
         log.error("%s", self.problem)
         return self.problem
 
-    def _before_transaction(self, _conn: Connection) -> None:
+    def _before_transaction(self) -> None:
         problem = self.check()
         if problem is not None:
             raise DatabaseFileChanged(problem)

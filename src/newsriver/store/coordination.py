@@ -20,11 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-
 from newsriver.publish.serve import ServedFile, version_of
-from newsriver.store.schema import chunks, leases_table, meta_table, rendered_table, sources_table, workers_table
+from newsriver.store.sql import DatabaseError, Sql, chunks, insert_text, marks, read_time
 from newsriver.urls import origin_of
 
 if TYPE_CHECKING:
@@ -36,6 +33,20 @@ PUBLISH_LOCK = 0x72697672  # "rivr"
 HEARTBEAT_STALE = timedelta(seconds=60)
 CLAIM_PAGES = 4  # see Coordinator.claim
 CONTENT_VERSION = "content_version"
+_WORKER = insert_text("workers", ("id", "role", "host", "pid", "started", "heartbeat"))
+_LEASE = insert_text("leases", ("source", "owner", "until"))
+_RENDERED = insert_text("rendered", ("name", "body", "etag", "updated"))
+# The due sources, oldest first, a page at a time; on PostgreSQL without the rows another
+# claim holds (see the module's doc).
+_DUE = (
+    "SELECT sources.name, sources.feed_url FROM sources LEFT OUTER JOIN leases ON leases.source = sources.name"
+    " WHERE (sources.next_poll IS NULL OR sources.next_poll <= ?) AND sources.status != 'gone'"
+    " AND (sources.retry_after IS NULL OR sources.retry_after <= ?) AND (leases.until IS NULL OR leases.until < ?)"
+    " ORDER BY sources.next_poll IS NOT NULL, sources.next_poll, sources.name LIMIT ? OFFSET ?"
+)
+_LEASED_URLS = (
+    "SELECT sources.feed_url FROM sources JOIN leases ON leases.source = sources.name WHERE leases.until >= ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +89,20 @@ class Coordinator:
         self.store = store
         self.role = role
         self.id = worker_id or new_worker_id(role)
-        self.postgres = store.engine.dialect.name == "postgresql"
-        self._election: Connection | None = None  # holds the publish lock while this worker publishes
+        self.postgres = store.postgres
+        self._election: Sql | None = None  # holds the publish lock while this worker publishes
 
     def heartbeat(self, now: datetime) -> None:
-        w = workers_table
-        with self.store.engine.begin() as conn:
-            done = conn.execute(update(w).where(w.c.id == self.id).values(heartbeat=now)).rowcount
-            if not done:
-                conn.execute(
-                    insert(w).values(
-                        id=self.id,
-                        role=self.role,
-                        host=socket.gethostname(),
-                        pid=os.getpid(),
-                        started=now,
-                        heartbeat=now,
-                    )
-                )
+        with self.store.begin() as tx:
+            sql = tx.sql
+            at = sql.time(now)
+            if not sql.run("UPDATE workers SET heartbeat = ? WHERE id = ?", (at, self.id)):
+                sql.run(_WORKER, (self.id, self.role, socket.gethostname(), os.getpid(), at, at))
 
     def leave(self) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(delete(leases_table).where(leases_table.c.owner == self.id))
-            conn.execute(delete(workers_table).where(workers_table.c.id == self.id))
+        with self.store.begin() as tx:
+            tx.sql.run("DELETE FROM leases WHERE owner = ?", (self.id,))
+            tx.sql.run("DELETE FROM workers WHERE id = ?", (self.id,))
 
     def take_over(self, now: datetime) -> int:
         """Release the leases of workers that are gone, so a restart resumes at once; how many.
@@ -113,20 +115,26 @@ class Coordinator:
         this machine under a process id no longer alive (or ours: then it was our
         predecessor, as in a restarted container where every service is pid 1).
         """
-        w, lt = workers_table, leases_table
-        with self.store.engine.begin() as conn:
-            others = conn.execute(select(w.c.id, w.c.host, w.c.pid, w.c.heartbeat).where(w.c.id != self.id)).all()
-            if self.store.engine.dialect.name == "sqlite":
-                gone = [r.id for r in others]
-                released = conn.execute(delete(lt).where(lt.c.owner != self.id)).rowcount
+        with self.store.begin() as tx:
+            sql = tx.sql
+            others = sql.rows("SELECT id, host, pid, heartbeat FROM workers WHERE id != ?", (self.id,))
+            if not self.postgres:
+                gone = [worker for worker, *_ in others]
+                released = sql.run("DELETE FROM leases WHERE owner != ?", (self.id,))
             else:
                 here = socket.gethostname()
                 stale = now - HEARTBEAT_STALE
-                gone = [r.id for r in others if r.heartbeat < stale or (r.host == here and not _alive(r.pid))]
-                released = sum(conn.execute(delete(lt).where(lt.c.owner.in_(ids))).rowcount for ids in chunks(gone))
+                gone = [
+                    worker
+                    for worker, host, pid, heartbeat in others
+                    if read_time(heartbeat) < stale or (host == here and not _alive(pid))
+                ]
+                released = sum(
+                    sql.run(f"DELETE FROM leases WHERE owner IN ({marks(len(ids))})", ids) for ids in chunks(gone)
+                )
             for ids in chunks(gone):
-                conn.execute(delete(w).where(w.c.id.in_(ids)))
-        return int(released)
+                sql.run(f"DELETE FROM workers WHERE id IN ({marks(len(ids))})", ids)
+        return released
 
     def claim(self, names: Collection[str], now: datetime, limit: int, per_host: int, lease: timedelta) -> list[str]:
         """Lease up to ``limit`` due sources among ``names`` to this worker; their names.
@@ -136,58 +144,47 @@ class Coordinator:
         polling its batch. Fewer than ``limit`` are claimed when the first pages are
         mostly on hosts at their limit; the next claim, after those are polled, moves on.
         """
-        s, lt = sources_table, leases_table
         page = max(limit * 4, 64)
-        with self.store.engine.begin() as conn:
+        due_sql = _DUE + (" FOR UPDATE OF sources SKIP LOCKED" if self.postgres else "")
+        with self.store.begin() as tx:
+            sql = tx.sql
+            at = sql.time(now)
             if self.postgres:
-                conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            active = Counter(
-                origin_of(r.feed_url)
-                for r in conn.execute(select(s.c.feed_url).join(lt, lt.c.source == s.c.name).where(lt.c.until >= now))
-            )
-            query = (
-                select(s.c.name, s.c.feed_url)
-                .outerjoin(lt, lt.c.source == s.c.name)
-                .where(
-                    or_(s.c.next_poll.is_(None), s.c.next_poll <= now),
-                    s.c.status != "gone",
-                    or_(s.c.retry_after.is_(None), s.c.retry_after <= now),
-                    or_(lt.c.until.is_(None), lt.c.until < now),
-                )
-                .order_by(s.c.next_poll.is_not(None), s.c.next_poll, s.c.name)
-                .limit(page)
-            )
-            if self.postgres:
-                query = query.with_for_update(of=s, skip_locked=True)
+                sql.rows("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
+            active = Counter(origin_of(feed_url) for (feed_url,) in sql.rows(_LEASED_URLS, (at,)))
             due: list[Due] = []
             for number in range(CLAIM_PAGES):
-                rows = conn.execute(query.offset(number * page)).all()
-                due += [Due(r.name, r.feed_url) for r in rows if r.name in names]
+                rows = sql.rows(due_sql, (at, at, at, page, number * page))
+                due += [Due(name, feed_url) for name, feed_url in rows if name in names]
                 chosen = choose(due, active, limit, per_host)
                 if len(chosen) >= limit or len(rows) < page:
                     break
             if chosen:
-                conn.execute(delete(lt).where(lt.c.source.in_(chosen)))
-                conn.execute(insert(lt), [{"source": n, "owner": self.id, "until": now + lease} for n in chosen])
+                sql.run(f"DELETE FROM leases WHERE source IN ({marks(len(chosen))})", chosen)
+                until = sql.time(now + lease)
+                sql.run_many(_LEASE, [(name, self.id, until) for name in chosen])
         return chosen
 
     def leases(self) -> dict[str, tuple[str, datetime]]:
         """Who holds each leased source, and until when."""
-        lt = leases_table
-        with self.store.engine.connect() as conn:
-            return {r.source: (r.owner, r.until) for r in conn.execute(select(lt))}
+        with self.store.reading() as sql:
+            rows = sql.rows("SELECT source, owner, until FROM leases")
+        return {source: (owner, read_time(until)) for source, owner, until in rows}
 
     def workers(self) -> list[WorkerRow]:
-        w = workers_table
-        with self.store.engine.connect() as conn:
-            return [WorkerRow(**r._asdict()) for r in conn.execute(select(w).order_by(w.c.started, w.c.id))]
+        with self.store.reading() as sql:
+            rows = sql.rows("SELECT id, role, host, pid, started, heartbeat FROM workers ORDER BY started, id")
+        return [
+            WorkerRow(worker, role, host, pid, read_time(started), read_time(heartbeat))
+            for worker, role, host, pid, started, heartbeat in rows
+        ]
 
     def release(self, names: Collection[str]) -> None:
         if not names:
             return
-        lt = leases_table
-        with self.store.engine.begin() as conn:
-            conn.execute(delete(lt).where(lt.c.owner == self.id, lt.c.source.in_(list(names))))
+        with self.store.begin() as tx:
+            for chunk in chunks(list(names)):
+                tx.sql.run(f"DELETE FROM leases WHERE owner = ? AND source IN ({marks(len(chunk))})", (self.id, *chunk))
 
     # --- publishing ---------------------------------------------------------------------
 
@@ -197,42 +194,41 @@ class Coordinator:
         A fresh random token rather than a counter: any change is a new version, and two
         workers bumping at once need no read-modify-write.
         """
-        m = meta_table
         token = uuid.uuid4().hex
         try:
-            with self.store.engine.begin() as conn:
-                if not conn.execute(update(m).where(m.c.key == CONTENT_VERSION).values(value=token)).rowcount:
-                    conn.execute(insert(m).values(key=CONTENT_VERSION, value=token))
-        except IntegrityError:
-            pass  # another worker created the row at the same moment: the version changed all the same
+            with self.store.begin() as tx:
+                if not tx.sql.run("UPDATE newsriver_meta SET value = ? WHERE key = ?", (token, CONTENT_VERSION)):
+                    tx.sql.run("INSERT INTO newsriver_meta (key, value) VALUES (?, ?)", (CONTENT_VERSION, token))
+        except DatabaseError as exc:
+            if not exc.conflict:
+                raise
+            # another worker created the row at the same moment: the version changed all the same
 
     def version(self) -> str:
-        with self.store.engine.connect() as conn:
-            found = conn.execute(select(meta_table.c.value).where(meta_table.c.key == CONTENT_VERSION)).scalar()
-        return str(found or "0")
+        with self.store.reading() as sql:
+            found = sql.first("SELECT value FROM newsriver_meta WHERE key = ?", (CONTENT_VERSION,))
+        return str(found[0]) if found is not None else "0"
 
     def keep_rendered(self, folder: Path, names: Sequence[str], now: datetime) -> None:
         """Copy rendered files into the database for stateless web nodes (``serve --from-database``),
         and drop the copies of files no longer in ``folder`` (archive pages a month stopped
         needing), so web nodes answer 404 for them as the publisher's own server does."""
-        r = rendered_table
-        with self.store.engine.begin() as conn:
-            gone = [n for n in conn.execute(select(r.c.name)).scalars() if not (folder / n).exists()]
+        with self.store.begin() as tx:
+            sql = tx.sql
+            gone = [name for (name,) in sql.rows("SELECT name FROM rendered") if not (folder / name).exists()]
             for chunk in chunks(gone):
-                conn.execute(delete(r).where(r.c.name.in_(chunk)))
+                sql.run(f"DELETE FROM rendered WHERE name IN ({marks(len(chunk))})", chunk)
+            at = sql.time(now)
             for name in names:
                 body = (folder / name).read_bytes()
                 etag = version_of(body)  # the same ETag as the publisher's own server sends
-                conn.execute(delete(r).where(r.c.name == name))
-                conn.execute(insert(r).values(name=name, body=body, etag=etag, updated=now))
+                sql.run("DELETE FROM rendered WHERE name = ?", (name,))
+                sql.run(_RENDERED, (name, body, etag, at))
 
     def live_publisher(self, now: datetime) -> bool:
-        w = workers_table
-        with self.store.engine.connect() as conn:
-            found = conn.execute(
-                select(w.c.id).where(w.c.role == "publisher", w.c.heartbeat >= now - HEARTBEAT_STALE).limit(1)
-            ).first()
-        return found is not None
+        query = "SELECT id FROM workers WHERE role = 'publisher' AND heartbeat >= ? LIMIT 1"
+        with self.store.reading() as sql:
+            return sql.first(query, (sql.time(now - HEARTBEAT_STALE),)) is not None
 
     def try_publish_lock(self) -> bool:
         """Whether this worker is the one elected to publish (a session lock on a connection
@@ -240,8 +236,9 @@ class Coordinator:
         if not self.postgres:
             return True  # SQLite has one service per database (lock.WriterLock)
         if self._election is None:
-            self._election = self.store.engine.connect()
-        return bool(self._election.execute(select(func.pg_try_advisory_lock(PUBLISH_LOCK))).scalar())
+            self._election = self.store.dedicated()
+        found = self._election.first("SELECT pg_try_advisory_lock(?)", (PUBLISH_LOCK,))
+        return bool(found and found[0])
 
 
 def _alive(pid: int) -> bool:
@@ -270,18 +267,18 @@ class RenderedDocuments:
         self._cache: dict[str, ServedFile] = {}
 
     def __call__(self, name: str) -> ServedFile | None:
-        r = rendered_table
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(r.c.etag, r.c.updated).where(r.c.name == name)).first()
+        with self.store.reading() as sql:
+            row = sql.first("SELECT etag, updated FROM rendered WHERE name = ?", (name,))
             if row is None:
                 return None
+            etag, updated = row
             with self._lock:
                 cached = self._cache.get(name)
-            if cached is not None and cached.version == row.etag:
+            if cached is not None and cached.version == etag:
                 return cached
-            body = conn.execute(select(r.c.body).where(r.c.name == name)).scalar_one()
+            (body,) = sql.rows("SELECT body FROM rendered WHERE name = ?", (name,))[0]
         # HTTP dates have whole seconds; so must the comparison with If-Modified-Since.
-        doc = ServedFile(bytes(body), row.etag, row.updated.replace(microsecond=0))
+        doc = ServedFile(bytes(body), etag, read_time(updated).replace(microsecond=0))
         with self._lock:
             self._cache[name] = doc
         return doc

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from newsriver.models import Article, Author, Enclosure, Podcast
-from newsriver.store.near_index import _fingerprints, _fold_near_duplicates, _index
-from newsriver.store.related import record
 from newsriver.store.sources import update_source
 from newsriver.store.sql import Sql, chunks, insert_text, marks, read_json, read_optional_time, read_time, update_text
 from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identifies_article
@@ -50,6 +48,8 @@ ENTRY_COLUMNS = (
 )
 ENTRY_TIMES = frozenset({"published", "updated", "first_seen"})
 ENTRY_JSON = frozenset({"authors", "categories", "enclosures", "podcast"})
+ENTRY_ROW = ", ".join(ENTRY_COLUMNS)  # what to_article reads
+STORY, SIMILARITY = ENTRY_COLUMNS.index("story"), ENTRY_COLUMNS.index("similarity")
 _INSERT_ENTRY = insert_text("entries", ENTRY_COLUMNS)
 _STORED = "SELECT id, source, entry_key, canonical_url, content_hash, story, published FROM entries WHERE "
 _ANY_TOMBSTONE = "SELECT id FROM tombstones WHERE source = ? LIMIT 1"
@@ -96,27 +96,32 @@ class Entries:
         With ``related``, each new entry is placed in an event group (``store.related``).
         """
         found = _Verdicts()
-        with self._store.transaction() as conn:
-            sql = Sql.of(conn)
+        with self._store.transaction() as tx:
+            sql = tx.sql
             if articles:
                 # Workers storing copies of one story at the same instant must see each
                 # other's rows, or each would found its own story.
-                self._store.one_at_a_time(conn)
+                self._store.one_at_a_time(tx)
                 found = _verdicts(sql, source, articles)
                 inserts, updates = found.inserts, found.updates
-                known = {a.id: p for a, p in zip(articles, prints, strict=True)} if prints else {}
-                prints_by_id = _fingerprints(inserts, updates, found.edited, known) if near is not None else {}
                 if near is not None:
-                    _fold_near_duplicates(conn, source, inserts, near, prints_by_id)
+                    # Built with SQLAlchemy, and numpy under the fingerprints: for a pass that stores.
+                    from newsriver.store.near_index import _fingerprints, _fold_near_duplicates, _index
+
+                    known = {a.id: p for a, p in zip(articles, prints, strict=True)} if prints else {}
+                    prints_by_id = _fingerprints(inserts, updates, found.edited, known)
+                    _fold_near_duplicates(tx.sa, source, inserts, near, prints_by_id)
                 sql.run_many(_INSERT_ENTRY, [sql.bind(row, ENTRY_COLUMNS, ENTRY_TIMES, ENTRY_JSON) for row in inserts])
                 for target, row in updates:
                     columns = tuple(row)
                     statement = update_text("entries", columns, "id")
                     sql.run(statement, (*sql.bind(row, columns, ENTRY_TIMES, ENTRY_JSON), target))
                 if near is not None:
-                    _index(conn, source, inserts, updates, prints_by_id)
+                    _index(tx.sa, source, inserts, updates, prints_by_id)
                 if related is not None:
-                    record(conn, inserts, related)
+                    from newsriver.store.related import record
+
+                    record(tx.sa, inserts, related)
             update_source(sql, source, source_values)
         return SaveCounts(new=found.counts[Verdict.NEW], updated=found.counts[Verdict.EDITED])
 
@@ -212,12 +217,15 @@ def to_row(article: Article) -> dict[str, Any]:
     return row
 
 
-def to_article(row: Any) -> Article:
-    """The article an ``entries`` row (a mapping) holds."""
-    values = {k: row[k] for k in Article.__slots__}
-    values["authors"] = tuple(Author(**a) for a in read_json(row["authors"]))
-    values["enclosures"] = tuple(Enclosure(**x) for x in read_json(row["enclosures"]))
-    values["categories"] = tuple(read_json(row["categories"]))
-    podcast = read_json(row["podcast"])
-    values["podcast"] = Podcast(**podcast) if podcast else None
-    return Article(**values)
+def to_article(row: Sequence[Any]) -> Article:
+    """The article an ``entries`` row holds (its ENTRY_COLUMNS, in their order)."""
+    values = dict(zip(ENTRY_COLUMNS, row, strict=True))
+    article = {k: values[k] for k in Article.__slots__}
+    for name in ENTRY_TIMES:
+        article[name] = read_time(values[name])
+    article["authors"] = tuple(Author(**a) for a in read_json(values["authors"]))
+    article["enclosures"] = tuple(Enclosure(**x) for x in read_json(values["enclosures"]))
+    article["categories"] = tuple(read_json(values["categories"]))
+    podcast = read_json(values["podcast"])
+    article["podcast"] = Podcast(**podcast) if podcast else None
+    return Article(**article)

@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select
-
-from newsriver.store.schema import chunks, entries_table, pages_table
+from newsriver.store.sql import chunks, insert_text, marks
 
 if TYPE_CHECKING:
     from newsriver.store.store import Store
 
 
 COUNTED = ("fetched", "extracted", "refused", "failed")
+_RECORD = insert_text("full_text_pages", ("entry_id", "source", "url", "result", "at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,38 +40,38 @@ class PageRecord:
 
 def known(store: Store, ids: Sequence[str]) -> dict[str, KnownPage]:
     """The stored entries among ``ids`` (article ids), with their pages' results."""
-    e, p = entries_table.c, pages_table.c
     found: dict[str, KnownPage] = {}
-    query = select(e.id, e.url, e.content, e.summary, e.text, p.url.label("page_url"), p.result).outerjoin(
-        pages_table, p.entry_id == e.id
-    )
-    with store.transaction() as conn:
+    with store.transaction() as tx:
         for chunk in chunks(ids):
-            for row in conn.execute(query.where(e.id.in_(chunk))):
-                found[row.id] = KnownPage(
-                    row.url, row.page_url or "", row.result or "", row.content, row.summary, row.text
-                )
+            query = (
+                "SELECT e.id, e.url, e.content, e.summary, e.text, p.url, p.result FROM entries AS e"
+                f" LEFT OUTER JOIN full_text_pages AS p ON p.entry_id = e.id WHERE e.id IN ({marks(len(chunk))})"
+            )
+            for entry_id, url, content, summary, text, page_url, result in tx.sql.rows(query, chunk):
+                found[entry_id] = KnownPage(url, page_url or "", result or "", content, summary, text)
     return found
 
 
 def record(store: Store, source: str, records: Iterable[PageRecord], now: datetime) -> None:
     """What came of each page fetched for ``source``'s entries (the last fetch of an entry wins)."""
-    rows = [{"entry_id": r.entry_id, "source": source, "url": r.url, "result": r.result, "at": now} for r in records]
-    if not rows:
+    kept = list(records)
+    if not kept:
         return
-    with store.transaction() as conn:
-        for chunk in chunks([row["entry_id"] for row in rows]):
-            conn.execute(delete(pages_table).where(pages_table.c.entry_id.in_(chunk)))
-        conn.execute(insert(pages_table), rows)
+    with store.transaction() as tx:
+        sql = tx.sql
+        for chunk in chunks([r.entry_id for r in kept]):
+            sql.run(f"DELETE FROM full_text_pages WHERE entry_id IN ({marks(len(chunk))})", chunk)
+        at = sql.time(now)
+        sql.run_many(_RECORD, [(r.entry_id, source, r.url, r.result, at) for r in kept])
 
 
 def counts(store: Store) -> dict[str, dict[str, int]]:
     """By source, its entries' pages: ``fetched``, ``extracted`` (their article replaced the
     teaser), ``refused`` (by robots.txt), ``failed`` (an error, not HTML, too large)."""
-    p = pages_table.c
     by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED, 0))
-    with store.transaction() as conn:
-        for source, result, n in conn.execute(select(p.source, p.result, func.count()).group_by(p.source, p.result)):
+    query = "SELECT source, result, count(*) FROM full_text_pages GROUP BY source, result"
+    with store.transaction() as tx:
+        for source, result, n in tx.sql.rows(query):
             tally = by_source[source]
             if result in ("extracted", "kept_teaser"):
                 tally["fetched"] += n
@@ -83,10 +82,11 @@ def counts(store: Store) -> dict[str, dict[str, int]]:
 
 def extracted(store: Store, ids: Sequence[str]) -> set[str]:
     """Those of ``ids`` (article ids) whose content is the article extracted from their page."""
-    p = pages_table.c
     found: set[str] = set()
-    with store.transaction() as conn:
+    with store.transaction() as tx:
         for chunk in chunks(ids):
-            query = select(p.entry_id).where(p.entry_id.in_(chunk), p.result == "extracted")
-            found.update(conn.execute(query).scalars())
+            query = (
+                f"SELECT entry_id FROM full_text_pages WHERE entry_id IN ({marks(len(chunk))}) AND result = 'extracted'"
+            )
+            found.update(entry_id for (entry_id,) in tx.sql.rows(query, chunk))
     return found

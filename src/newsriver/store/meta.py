@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from newsriver.store.sql import Sql
-
 if TYPE_CHECKING:
     from newsriver.store.store import Store
 
@@ -21,7 +19,7 @@ class Meta:
         return str(found[0]) if found is not None else None
 
     def set(self, key: str, value: str) -> None:
-        with self._store.transaction() as conn:
-            sql = Sql.of(conn)
+        with self._store.transaction() as tx:
+            sql = tx.sql
             if sql.run("UPDATE newsriver_meta SET value = ? WHERE key = ?", (value, key)) == 0:
                 sql.run("INSERT INTO newsriver_meta (key, value) VALUES (?, ?)", (key, value))

@@ -39,8 +39,9 @@ class Prune:
         feeds show, ``configured`` the names of the sources in the config.
         """
         e, t = entries_table, tombstones_table
-        with self._store.transaction() as conn:
-            self._store.one_at_a_time(conn)  # no save interleaves
+        with self._store.transaction() as tx:
+            self._store.one_at_a_time(tx)  # no save interleaves
+            conn = tx.sa
             # A write first: on SQLite it takes the write lock, so no save interleaves either.
             # A source no longer configured is read no more, so its entries' absence is never seen.
             expired = conn.execute(

@@ -36,10 +36,8 @@ from sqlalchemy.engine import Dialect
 
 from newsriver.errors import StoreError
 from newsriver.store.sql import IN_CHUNK as IN_CHUNK  # where the statements' modules have them from
+from newsriver.store.sql import SCHEMA_VERSION
 from newsriver.store.sql import chunks as chunks
-
-# 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
-SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -153,7 +151,7 @@ tombstones_table = Table(
 )
 
 # Related coverage (see ``store.related``): document frequencies, the key index, event groups.
-# New tables only, no new column: a database of schema 3 gains them on opening, without a version bump.
+# New tables only, no new column: a database of schema 3 gains them in the upgrade to 4.
 related_terms_table = Table(
     "related_terms",
     metadata,

@@ -110,9 +110,9 @@ class Sources:
 
     def sync(self, configured: Iterable[tuple[str, str]]) -> None:
         """Make a row for every configured (name, url); a changed URL resets fetch state."""
-        with self._store.transaction() as conn:
-            self._store.one_at_a_time(conn)  # several workers start with the same config
-            sql = Sql.of(conn)
+        with self._store.transaction() as tx:
+            self._store.one_at_a_time(tx)  # several workers start with the same config
+            sql = tx.sql
             rows = dict(sql.rows("SELECT name, url FROM sources"))
             for name, url in configured:
                 if name not in rows:
@@ -133,8 +133,8 @@ class Sources:
             }
 
     def update(self, name: str, **values: Any) -> None:
-        with self._store.transaction() as conn:
-            update_source(Sql.of(conn), name, values)
+        with self._store.transaction() as tx:
+            update_source(tx.sql, name, values)
 
     def update_many(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """``update`` for many sources: one statement per set of columns, executed for all
@@ -142,16 +142,16 @@ class Sources:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for name, values in changes:
             groups[tuple(sorted(values))].append(values | {"name": name})
-        with self._store.transaction() as conn:
-            sql = Sql.of(conn)
+        with self._store.transaction() as tx:
+            sql = tx.sql
             for columns, rows in groups.items():
                 keyed = (*columns, "name")
                 sql.run_many(update_text("sources", columns, "name"), [sql.bind(r, keyed, SOURCE_TIMES) for r in rows])
 
     def defer(self, names: Iterable[str], until: datetime) -> None:
         """Leave these sources alone until ``until`` (their host sent Retry-After)."""
-        with self._store.transaction() as conn:
-            sql = Sql.of(conn)
+        with self._store.transaction() as tx:
+            sql = tx.sql
             when = sql.time(until)
             for name in names:
                 sql.run("UPDATE sources SET retry_after = ? WHERE name = ?", (when, name))

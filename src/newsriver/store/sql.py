@@ -1,27 +1,130 @@
-"""The statements the store runs for every entry and every source, straight to the driver.
+"""The store at the driver: its connections (sqlite3, or psycopg for PostgreSQL), and the
+statements it runs for every entry and every source.
 
 SQLAlchemy's expression language and result machinery cost more than these queries do
 (about 30 % of ``store.entries.save`` went to them), so they are written as SQL text once,
 with ``?`` marks, and built once per dialect: sqlite3 takes them as they are, psycopg with
-``%s``. Values cross as SQLAlchemy's column types (``schema``) store them, so a row written
-here reads the same through SQLAlchemy, and the other way round: a date is naive UTC (on
-SQLite, text in SQLAlchemy's format), JSON is text.
+``%s`` (``Sql``). Values cross as SQLAlchemy's column types (``schema``) store them, so a
+row written here reads the same through SQLAlchemy, and the other way round: a date is
+naive UTC (on SQLite, text in SQLAlchemy's format), JSON is text.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
+from newsriver.errors import StoreError
 
+# 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
+# 4: the related-coverage and full-text tables (new tables only). A database at this version
+# has every table and column: opening it reads the version and nothing else (``store``).
+SCHEMA_VERSION = 4
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
+SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per writing connection (its default is 2 MB)
 
 _POSTGRES_TEXT: dict[str, str] = {}  # a statement's text with psycopg's marks, by its ``?`` text
+
+
+class DatabaseError(StoreError):
+    """The database refused a statement or a commit; ``orig`` is the driver's error."""
+
+    def __init__(self, orig: Exception) -> None:
+        super().__init__(str(orig))
+        self.orig = orig
+
+    @property
+    def conflict(self) -> bool:
+        """Whether a key was taken: another transaction wrote the row first."""
+        if isinstance(self.orig, sqlite3.IntegrityError):
+            return True
+        if type(self.orig).__module__.startswith("psycopg"):
+            import psycopg
+
+            return isinstance(self.orig, psycopg.IntegrityError)
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a database URL leads: SQLite's file, or PostgreSQL through psycopg."""
+
+    sqlite: bool
+    file: Path | None  # SQLite's
+    conninfo: str  # psycopg's
+    sqlalchemy_url: str  # the same database for SQLAlchemy (migrations, the parts built with it)
+
+
+def target(url: str) -> Target:
+    """The database ``url`` names: ``sqlite:///FILE`` or ``postgresql+psycopg://…``."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("sqlite", "sqlite+pysqlite"):
+        path = rest.removeprefix("/").partition("?")[0]
+        file = Path(path) if path not in ("", ":memory:") else None
+        return Target(True, file, "", url)
+    if sep and scheme in ("postgresql", "postgresql+psycopg"):
+        return Target(False, None, f"postgresql://{rest}", f"postgresql+psycopg://{rest}")
+    raise StoreError(
+        f"invalid database URL {url!r}: newsriver stores in SQLite (sqlite:///FILE) or PostgreSQL (postgresql+psycopg://…)"
+    )
+
+
+def connect(to: Target, writes: bool = True) -> Any:
+    """A new driver connection, set up as every connection of the store is; ``writes``: one
+    for transactions, else one that only reads."""
+    try:
+        if not to.sqlite:
+            import psycopg  # only for PostgreSQL (an optional dependency)
+
+            # No server-side prepared statements (psycopg prepares a statement at its 5th
+            # run on a connection). PostgreSQL then plans it once for any parameters (a
+            # generic plan) and keeps that plan for the connection's life: the near-duplicate
+            # lookup's, made while dedupe_keys was nearly empty, took most of a 1,000-feed
+            # worker's time (127 s until every source was polled, 16.6 s without).
+            return psycopg.connect(to.conninfo, prepare_threshold=None)
+        if to.file is None:
+            raise StoreError("an in-memory SQLite database is not supported: each connection would see its own")
+        # The store hands a connection to one thread at a time, not always the one that made it.
+        driver = sqlite3.connect(to.file, check_same_thread=False)
+        for pragma in _SQLITE_PRAGMAS:
+            driver.execute(pragma)
+        if writes:
+            # Every new entry lands at random places in the near-duplicate index and in the
+            # entries' indexes (ids and keys are hashes). With SQLite's default 2 MB page
+            # cache, a store of tens of thousands of entries reads those pages back from the
+            # OS at each insert: a cold poll of 1,000 feeds spent a quarter of its storing CPU
+            # on it. Pages are taken only as the database grows into them. A connection that
+            # only reads keeps the default: its reads (a pass's sources and their rhythms, a
+            # feed's stories) meet each page about once, and a warm pass of 1,000 feeds kept
+            # 10 MB of pages it read once.
+            driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        return driver
+    except _errors(to.sqlite) as exc:
+        raise DatabaseError(exc) from exc
+
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+@cache
+def _errors(sqlite: bool) -> type[Exception]:
+    """The driver's base class of the errors a database reports."""
+    if sqlite:
+        return sqlite3.Error
+    import psycopg
+
+    return psycopg.Error
 
 
 def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -49,18 +152,12 @@ def update_text(table: str, columns: tuple[str, ...], key: str) -> str:
 class Sql:
     """A transaction's driver connection, running statements written with ``?`` marks."""
 
-    __slots__ = ("driver", "sqlite")
+    __slots__ = ("_error", "driver", "sqlite")
 
-    def __init__(self, driver: Any, dialect: str) -> None:
+    def __init__(self, driver: Any, sqlite: bool) -> None:
         self.driver = driver
-        self.sqlite = dialect == "sqlite"
-
-    @classmethod
-    def of(cls, conn: Connection) -> Sql:
-        """The driver connection under a SQLAlchemy connection, in its transaction."""
-        driver = conn.connection.dbapi_connection
-        assert driver is not None  # a Connection inside a transaction holds one
-        return cls(driver, conn.dialect.name)
+        self.sqlite = sqlite
+        self._error = _errors(sqlite)
 
     def text(self, statement: str) -> str:
         """The statement as this driver takes it."""
@@ -77,6 +174,8 @@ class Sql:
         try:
             cursor.execute(self.text(statement), params)
             return [tuple(row) for row in cursor.fetchall()]
+        except self._error as exc:
+            raise DatabaseError(exc) from exc
         finally:
             cursor.close()
 
@@ -90,6 +189,8 @@ class Sql:
         try:
             cursor.execute(self.text(statement), params)
             return int(cursor.rowcount)
+        except self._error as exc:
+            raise DatabaseError(exc) from exc
         finally:
             cursor.close()
 
@@ -99,8 +200,17 @@ class Sql:
         cursor = self.driver.cursor()
         try:
             cursor.executemany(self.text(statement), rows)
+        except self._error as exc:
+            raise DatabaseError(exc) from exc
         finally:
             cursor.close()
+
+    def end(self, commit: bool) -> None:
+        """Commit or roll back the driver's transaction."""
+        try:
+            self.driver.commit() if commit else self.driver.rollback()
+        except self._error as exc:
+            raise DatabaseError(exc) from exc
 
     def bind(
         self,
