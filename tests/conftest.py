@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -192,3 +192,19 @@ def write_config(tmp_path: Path, database_url: str) -> ConfigWriter:
         return path
 
     return write
+
+
+def poll_one_source_at_a_time(config_path: Path, order: Iterable[str]) -> None:
+    """Poll the config's sources one pass each, in ``order``: arrival-order tests."""
+    from newsriver.config import load as config_module
+    from newsriver.run.poll import poll_sources
+    from newsriver.store.store import Store
+
+    config = config_module.load(config_path)
+    store = Store(config.settings.database)
+    try:
+        store.sources.sync((s.name, s.url) for s in config.sources)
+        for name in order:
+            poll_sources(config, store, names=[name])
+    finally:
+        store.close()

@@ -12,11 +12,8 @@ import feedparser
 import pytest
 
 from newsriver.cli import main
-from newsriver.config import load as config_module
-from newsriver.run.poll import poll_sources
-from newsriver.store.store import Store
 
-from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
+from .conftest import CORPUS, ConfigWriter, FixtureServer, poll_one_source_at_a_time, skip_module_without_corpus
 from .factories import rss
 
 skip_module_without_corpus()
@@ -139,14 +136,7 @@ def test_the_copies_are_one_item_whatever_order_they_arrive_in(
     # The summary (metro) and the syndicated copy (daily) share too little to match each
     # other: stored before the full text, they are one story only once it bridges them.
     path = write_config(sources(feed_server), feeds=[{"name": "all", "title": "Everything"}])
-    config = config_module.load(path)
-    store = Store(config.settings.database)
-    try:
-        store.sources.sync((s.name, s.url) for s in config.sources)
-        for name in order:
-            poll_sources(config, store, names=[name])
-    finally:
-        store.close()
+    poll_one_source_at_a_time(path, order)
     assert poll(path) == 0
     [story] = cartel_items(atom(path))
     assert story.source.title == "Wire Service"

@@ -14,11 +14,10 @@ import pytest
 
 from newsriver.cli import main
 from newsriver.config import load as config_module
-from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 from newsriver.stories.match import NearPolicy
 
-from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
+from .conftest import CORPUS, ConfigWriter, FixtureServer, poll_one_source_at_a_time, skip_module_without_corpus
 from .factories import make_article
 
 skip_module_without_corpus()
@@ -104,12 +103,9 @@ def test_polled_one_source_at_a_time_the_copies_are_one_item(
 ) -> None:
     # Each outlet first, each last, and each between every two (all 120 orders: below, by Store.save).
     path = write_config(serve(feed_server), feeds=[{"name": "all", "title": "Everything"}])
-    config = config_module.load(path)
-    store = Store(config.settings.database)
+    poll_one_source_at_a_time(path, order)
+    store = Store(config_module.load(path).settings.database)
     try:
-        store.sources.sync((s.name, s.url) for s in config.sources)
-        for name in order:
-            poll_sources(config, store, names=[name])
         stories = store.selection.stories(NAMES, None)
     finally:
         store.close()

@@ -17,12 +17,11 @@ from sqlalchemy import func, select
 
 from newsriver.cli import main
 from newsriver.config import load as config_module
-from newsriver.run.poll import poll_sources
 from newsriver.store.related import recent_groups, related_entries_table, related_keys_table
 from newsriver.store.store import Store
 from newsriver.stories.retention import RetentionLimits
 
-from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
+from .conftest import CORPUS, ConfigWriter, FixtureServer, poll_one_source_at_a_time, skip_module_without_corpus
 from .factories import WHEN, make_article, rss
 from .feedcheck import format_problems
 
@@ -227,14 +226,7 @@ def test_the_group_is_the_same_whatever_order_the_reports_arrive_in(
     feed_server: FixtureServer, write_config: ConfigWriter, order: tuple[str, ...]
 ) -> None:
     path = write_config(sources(feed_server), dedupe=RELATED_ON, feeds=[{"name": "all", "title": "Everything"}])
-    config = config_module.load(path)
-    store = Store(config.settings.database)
-    try:
-        store.sources.sync((s.name, s.url) for s in config.sources)
-        for name in order:
-            poll_sources(config, store, names=[name])
-    finally:
-        store.close()
+    poll_one_source_at_a_time(path, order)
     poll(path)
     entries = atom_entries(path)
     assert len(entries) == 4
