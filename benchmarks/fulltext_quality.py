@@ -38,7 +38,7 @@ from pathlib import Path
 import trafilatura
 from bench import corpus_path, print_table
 
-from newsriver.ingest.fulltext import extract
+from newsriver.ingest.fulltext import EXTRACTION, extract
 from newsriver.ingest.sanitize import clean_html, to_text
 
 SHINGLE = 4
@@ -66,17 +66,7 @@ def f1_of(precision: float, recall: float) -> float:
 
 def plain(page: bytes, url: str) -> str:
     """The extraction as newsriver first called it: trafilatura.extract, then nh3."""
-    body = trafilatura.extract(
-        page,
-        url=url,
-        output_format="html",
-        favor_precision=True,
-        include_comments=False,
-        include_tables=True,
-        include_links=True,
-        include_images=True,
-        with_metadata=False,
-    )
+    body = trafilatura.extract(page, url=url, **EXTRACTION)
     return clean_html(body, url).strip() if body else ""
 
 

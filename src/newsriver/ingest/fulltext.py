@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from dataclasses import replace
+from typing import Any
 
 import lxml.etree
 import lxml.html
@@ -57,6 +58,19 @@ _NEVER_EXTRACTED = (
 _JSON_LD = "application/ld+json"
 
 
+# What trafilatura is asked for: HTML, precision over recall (a page's boxes and teasers of
+# other articles are worse than a sentence missed), no comments; tables, links and images kept.
+EXTRACTION: dict[str, Any] = {
+    "output_format": "html",
+    "favor_precision": True,
+    "include_comments": False,
+    "include_tables": True,
+    "include_links": True,
+    "include_images": True,
+    "with_metadata": False,
+}
+
+
 def extract(page: bytes, url: str, selector: str = "") -> str:
     """The article body of ``page`` (HTML text fetched from ``url``) as sanitized HTML; "" when
     none is found. ``selector`` (CSS) picks the body for sites the extractor gets wrong."""
@@ -71,16 +85,7 @@ def extract(page: bytes, url: str, selector: str = "") -> str:
     # 16,384 token vectors (12 MB) kept for the life of the process.
     # No url: trafilatura would resolve links against the site's root ("a.html" on /news/b.html
     # to /a.html, "#notes" to /#notes); nh3 below resolves them against the page, as a browser.
-    document = trafilatura.bare_extraction(
-        tree,
-        output_format="html",
-        favor_precision=True,
-        include_comments=False,
-        include_tables=True,
-        include_links=True,
-        include_images=True,
-        with_metadata=False,
-    )
+    document = trafilatura.bare_extraction(tree, **EXTRACTION)
     if not isinstance(document, Document):  # None: no article found (a dict only when asked for)
         return ""
     body = unicodedata.normalize("NFC", build_html_output(document))  # as trafilatura.extract's output
