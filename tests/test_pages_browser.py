@@ -34,20 +34,9 @@ from newsriver.store.store import Store
 
 from .conftest import ConfigWriter, FixtureServer
 from .river_site import DAYS, NEWEST_TITLES, PLANTED_TITLE, SCRIPT_TITLE, archive_page, publish_site
-from .test_readers import need
+from .test_readers import CHROMIUM_FLAGS, need
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 SHOTS = {"desktop": (1280, 1400), "phone": (390, 1600)}
 
 # The browser tests need one database only: what they check is the pages, not the store.

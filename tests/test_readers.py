@@ -21,6 +21,19 @@ from newsriver.publish.serve import FeedServer, close_server, make_server
 
 from .conftest import FIXTURES, ConfigWriter, FixtureServer
 
+# Headless, and nothing that would reach beyond 127.0.0.1 (updates, sync, QUIC probes).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
 
 def need(binary: str) -> str:
     """The binary's path; CI installs it, so there its absence is a failure, not a skip."""
@@ -102,14 +115,7 @@ def test_index_page_in_chromium_links_to_feeds_that_answer(served: tuple[str, Pa
     result = subprocess.run(
         [
             chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
             base,
