@@ -175,20 +175,19 @@ def run_newsriver(work: Path, urls: list[str], farm: Farm, root: Path, rounds: i
             _sleep_until(started + (n + 1) * interval, process)
         sampler.on = False
         polls_now, changed_now = log.counts()
-        used = tree_cpu_seconds(process.pid) - cpu
-        return Measured(
-            polls_now - polls,
-            changed_now - changed,
-            used,
-            used - (_own_cpu(process.pid) - own),
-            sampler.samples,
-            time.monotonic() - window,
-            load_average(),
-        )
+        return _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
     finally:
         sampler.stop()
         process.terminate()
         process.wait(timeout=60)
+
+
+def _measured(pid: int, cpu: float, own: float, window: float, polls: int, changed: int, sampler: _Sampler) -> Measured:
+    """The rounds measured since ``cpu`` (the tree's CPU), ``own`` (the process's) and ``window``."""
+    used = tree_cpu_seconds(pid) - cpu
+    return Measured(
+        polls, changed, used, used - (_own_cpu(pid) - own), sampler.samples, time.monotonic() - window, load_average()
+    )
 
 
 def _own_cpu(pid: int) -> float:
@@ -235,16 +234,7 @@ def run_reader(
             churn(root, farm, seed=1000 + n, tag=f"r{n}-")
             round_()
         sampler.on = False
-        used = tree_cpu_seconds(process.pid) - cpu
-        return Measured(
-            len(urls) * rounds,
-            changed,
-            used,
-            used - (_own_cpu(process.pid) - own),
-            sampler.samples,
-            time.monotonic() - window,
-            load_average(),
-        )
+        return _measured(process.pid, cpu, own, window, len(urls) * rounds, changed, sampler)
     finally:
         sampler.stop()
         stdin.close()
