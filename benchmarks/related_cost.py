@@ -156,10 +156,10 @@ def measure(
             when = START + timedelta(seconds=rng.randrange(DAYS * 86400))
             entry_id = f"{prefix}{i}"
             rows.append({"id": entry_id, "title": title, "text": lead, "published": when, "story": entry_id})
-        with store.engine.begin() as conn:
+        with store.transaction() as tx:
             for row in rows:  # the entries' own rows, as the save inserts them first; not part of the cost
                 stamp = row["published"].replace(tzinfo=None).isoformat(sep=" ")
-                conn.exec_driver_sql(
+                tx.sql.run(
                     "INSERT INTO entries (id, source, entry_key, story, url, canonical_url, url_hash, title,"
                     " summary, content, text, authors, published, updated, first_seen, categories, enclosures,"
                     " language, image, comments, content_hash) VALUES (?, 'new', ?, ?, '', '', '', ?, '', '', ?,"
@@ -167,7 +167,7 @@ def measure(
                     (row["id"], row["id"], row["id"], row["title"], row["text"], stamp, stamp, stamp),
                 )
             started = time.process_time()
-            record(conn, rows, POLICY)
+            record(tx.sql, rows, POLICY)
             times.append((time.process_time() - started) * 1e6 / batch)
     return times
 

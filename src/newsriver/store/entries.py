@@ -121,7 +121,7 @@ class Entries:
                 if related is not None:
                     from newsriver.store.related import record
 
-                    record(tx.sa, inserts, related)
+                    record(sql, inserts, related)
             update_source(sql, source, source_values)
         return SaveCounts(new=found.counts[Verdict.NEW], updated=found.counts[Verdict.EDITED])
 

@@ -37,6 +37,7 @@ from newsriver.store.schema import (
     related_entries_table,
     related_keys_table,
 )
+from newsriver.store.sql import Sql, marks
 from newsriver.stories.related import (
     Idf,
     Joined,
@@ -61,13 +62,12 @@ MAX_DF_SHARE = 0.01  # a word more entries hold than this share is never a key
 MIN_MAX_DF = 50  # ... nor in a young store, one more than this many hold
 
 
-def record(conn: Connection, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) -> None:
+def record(db: Sql, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) -> None:
     """Count the new entries' words, and put each in an event group: a copy in its story's,
     another the group of its best earlier match, or a group of its own. ``rows`` are the
     entry rows just inserted (their ``story`` final)."""
     if not rows:
         return
-    db = _Driver(conn)
     leads = {row["id"]: lead_of(row["title"], row["text"]) for row in rows}
     batch: Counter[str] = Counter()
     for lead in leads.values():
@@ -105,39 +105,13 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]], policy: RelatedP
 # result machinery, each cost more than its query.
 
 
-class _Driver:
-    """The driver's own connection under a transaction's."""
-
-    def __init__(self, conn: Connection) -> None:
-        driver = conn.connection.dbapi_connection
-        assert driver is not None  # a Connection inside a transaction holds one
-        self.driver = driver
-        self.qmark = conn.dialect.paramstyle == "qmark"
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.driver.cursor()
-        cursor.execute(sql if self.qmark else sql.replace("?", "%s"), tuple(params))
-        rows = cursor.fetchall() if cursor.description else []
-        cursor.close()
-        return [tuple(row) for row in rows]
-
-    def run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        cursor = self.driver.cursor()
-        cursor.executemany(sql if self.qmark else sql.replace("?", "%s"), rows)
-        cursor.close()
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
-
-
-def _frequencies(db: _Driver, words: Collection[str]) -> tuple[dict[str, int], int]:
+def _frequencies(db: Sql, words: Collection[str]) -> tuple[dict[str, int], int]:
     """The stored document frequency of each word, and the number of entries counted."""
     by_key = {term_key(w): w for w in words}
     df: dict[str, int] = {}
     documents = 0
     for chunk in chunks([*by_key, DOCUMENTS]):
-        for term, n in db.run(f"SELECT term, df FROM related_terms WHERE term IN ({_marks(chunk)})", chunk):
+        for term, n in db.rows(f"SELECT term, df FROM related_terms WHERE term IN ({marks(len(chunk))})", chunk):
             if term == DOCUMENTS:
                 documents = n
             else:
@@ -145,7 +119,7 @@ def _frequencies(db: _Driver, words: Collection[str]) -> tuple[dict[str, int], i
     return df, documents
 
 
-def _count(db: _Driver, batch: Mapping[str, int], documents: int) -> None:
+def _count(db: Sql, batch: Mapping[str, int], documents: int) -> None:
     # Sorted: two transactions upserting the same words lock them in one order.
     rows = sorted([(term_key(w), n) for w, n in batch.items()] + [(DOCUMENTS, documents)])
     db.run_many(
@@ -176,29 +150,29 @@ _REPORTS = (
 )
 
 
-def _offered(db: _Driver, wanted: Sequence[int], published: int, window: int) -> list[Report]:
+def _offered(db: Sql, wanted: Sequence[int], published: int, window: int) -> list[Report]:
     """The stored reports within the window sharing most keys with an entry, at most
     MAX_CANDIDATES, ties to the nearest in time; of each key at most PER_KEY rows before
     and after it, the nearest in time."""
     if not wanted:
         return []
     hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(len(wanted)))
-    sql = _REPORTS.format(hits=hits, collate="" if db.qmark else ' COLLATE "C"')
+    sql = _REPORTS.format(hits=hits, collate="" if db.sqlite else ' COLLATE "C"')
     params = [
         value
         for key in wanted
         for value in (key, published - window, published, PER_KEY, key, published, published + window, PER_KEY)
     ]
-    rows = db.run(sql, [*params, published, MAX_CANDIDATES])
+    rows = db.rows(sql, [*params, published, MAX_CANDIDATES])
     return [
         Report(i, title, group, _datetime(began), story, _datetime(when), bool(alone), json.loads(weights))
         for i, title, group, began, story, when, alone, weights in rows
     ]
 
 
-def _story_group(db: _Driver, story: str) -> Joined | None:
+def _story_group(db: Sql, story: str) -> Joined | None:
     """The group a story's entries are in (the smaller id if two stories were bridged)."""
-    found = db.run(
+    found = db.rows(
         "SELECT r.grp, r.group_published, r.entry_id FROM related_entries r JOIN entries e ON e.id = r.entry_id"
         " WHERE e.story = ? ORDER BY r.grp LIMIT 1",
         (story,),
@@ -206,7 +180,7 @@ def _story_group(db: _Driver, story: str) -> Joined | None:
     return Joined(found[0][0], _datetime(found[0][1]), found[0][2], None) if found else None
 
 
-def _store(db: _Driver, entry: Report, lead: Lead, placed: Joined) -> None:
+def _store(db: Sql, entry: Report, lead: Lead, placed: Joined) -> None:
     # JSON written directly, each weight to 4 decimals (the value json.dumps of round(v, 4)
     # wrote, in a third of the time): a word holds letters and digits only, nothing to escape.
     weights = "{" + ",".join([f'"{w}":{v:.4f}' for w, v in entry.vector.items()]) + "}"
@@ -225,12 +199,12 @@ def _store(db: _Driver, entry: Report, lead: Lead, placed: Joined) -> None:
     )
 
 
-def _one_story(db: _Driver, group: str) -> bool:
+def _one_story(db: Sql, group: str) -> bool:
     sql = "SELECT DISTINCT e.story FROM related_entries r JOIN entries e ON e.id = r.entry_id WHERE r.grp = ? LIMIT 2"
-    return len(db.run(sql, (group,))) == 1
+    return len(db.rows(sql, (group,))) == 1
 
 
-def _move(db: _Driver, other: Joined, placed: Joined) -> None:
+def _move(db: Sql, other: Joined, placed: Joined) -> None:
     """Move the group ``other`` (of one story) into ``placed``'s, scored by its match."""
     began = _seconds(placed.group_published)
     db.run(
@@ -240,7 +214,7 @@ def _move(db: _Driver, other: Joined, placed: Joined) -> None:
     db.run("UPDATE related_entries SET score = ? WHERE entry_id = ?", (other.score, other.report))
 
 
-def _index(db: _Driver, wanted: Sequence[int], published: int, entry_id: str) -> None:
+def _index(db: Sql, wanted: Sequence[int], published: int, entry_id: str) -> None:
     if wanted:
         rows = [(key, published, entry_id) for key in wanted]
         db.run_many("INSERT INTO related_keys (key, published, entry_id) VALUES (?, ?, ?)", rows)
