@@ -158,8 +158,9 @@ class Fingerprint:
     keys: frozenset[int]  # candidate index keys: sampled shingles, lead shingles, the whole headline
 
     def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[Any, ...]]:
-        # Fingerprints travel from the parse workers to the store by pickle, where each
-        # array cost as much as the rest of the fingerprint: the arrays go as one buffer.
+        # The hand-off from the parse workers is msgspec (run/outcome.py); pickle is what
+        # handoff_bench.py compares it with, at its best: the arrays go as one buffer (each
+        # array pickled alone cost as much as the rest of the fingerprint).
         arrays = self.shingles.tobytes() + self.opening.tobytes()
         fields = (self.title_words, self.words, self.figures, self.lead_words, self.title_figures)
         return _unpickled, (arrays, self.shingles.size, *fields, self.length, self.keys)
