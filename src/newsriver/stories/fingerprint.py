@@ -62,10 +62,18 @@ _BOILERPLATE = re.compile(
     r".*$",
     re.M,
 )
-_TRAILER = re.compile(
-    r"(?:\bcopyright[ \t]*(?:©[ \t]*)?\d{4}\b|\bread more\b|\bcontinue reading\b|\bread the full (?:story|article)\b"
-    r"|\bthe post\b.{0,300}?\bappeared first on\b).*$",
-    re.M,
+# A trailer runs from where one of these starts to the end of its line; the earliest in a line
+# cuts it. One pattern each, starting with its literal (searched fast; the word boundary
+# before it is a lookbehind after it), rather than an alternation tried at every character.
+_TRAILERS = tuple(
+    re.compile(literal + rf"(?<!\w{literal})" + rest + r".*$", re.M)
+    for literal, rest in (
+        ("copyright", r"[ \t]*(?:©[ \t]*)?\d{4}\b"),
+        ("read more", r"\b"),
+        ("continue reading", r"\b"),
+        ("read the full", r" (?:story|article)\b"),
+        ("the post", r"\b.{0,300}?\bappeared first on\b"),
+    )
 )
 _TRAILER_HINTS = ("copyright", "read more", "read the full", "continue reading", "appeared first on")
 # Words; and figures whole, as a reader tells them apart: 71.42, 2.3.1, 2025-02-27, 12:04, r730.
@@ -103,7 +111,7 @@ _UTF8_INITIALS = re.compile(
     rb"\.(?:(?<= [a-z]\.)(?=[a-z](?:\.[a-z]){0,2} )|(?<= [a-z]\.[a-z]\.)(?=[a-z](?:\.[a-z])? )"
     rb"|(?<= [a-z]\.[a-z]\.[a-z]\.)(?=[a-z] ))"
 )
-_ASCII_DIGIT = re.compile(rb"[0-9]")
+_ZEROED = bytes.maketrans(b"123456789", b"000000000")
 # Dates are figures too; "may", "sun", "sat", "mar" are words far more often than dates.
 _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august"
@@ -256,19 +264,26 @@ def body_text(body: str) -> str:
         text = _DATELINE.sub("\n", text)
     text = _BOILERPLATE.sub("\n", _normal(text))[1:]
     if any(hint in text for hint in _TRAILER_HINTS):
-        text = "\n".join(_without_trailer(line) for line in text.split("\n"))
+        text = _without_trailers(text)
     return text
 
 
-def _without_trailer(line: str) -> str:
-    # The pattern, tried at every character, is slow: it is tried only on a line with a
-    # hint, from the first (where a trailer starts, but for "the post" before "appeared
-    # first on"). A trailer runs to the end of its line.
-    hints = [found for hint in _TRAILER_HINTS if (found := line.find(hint)) >= 0]
-    if not hints:
-        return line
-    trailer = _TRAILER.search(line, 0 if "appeared first on" in line else min(hints))
-    return line[: trailer.start()] if trailer else line
+def _without_trailers(text: str) -> str:
+    """Each line cut where its first trailer starts."""
+    cuts: dict[int, int] = {}  # by the end of the line, where its trailer starts
+    for trailer in _TRAILERS:
+        for found in trailer.finditer(text):
+            end = found.end()
+            cuts[end] = min(cuts.get(end, end), found.start())
+    if not cuts:
+        return text
+    pieces = []
+    kept = 0
+    for end in sorted(cuts):
+        pieces.append(text[kept : cuts[end]])
+        kept = end
+    pieces.append(text[kept:])
+    return "".join(pieces)
 
 
 # --- comparison ----------------------------------------------------------------------
@@ -466,16 +481,28 @@ def _body_tokens(text: str) -> tuple[list[bytes], Counter[str]]:
         spaced = _UTF8_INITIALS.sub(b"", b" " + spaced + b" ")
     tokens = spaced.split()
     # Figures are few: looked for by a digit, each token holding one from the first it holds.
-    digit = _ASCII_DIGIT if digits is _ASCII_DIGITS else re.compile(b"|".join(map(re.escape, digits)))
+    # ASCII digits (nearly always the only ones) are all made "0" in a copy, where a find
+    # looks for one byte, many times faster than a pattern's search for any of ten.
     figure_ends: dict[int, int] = {}  # by where each token holding a digit starts
-    found = digit.search(spaced)
-    while found:
-        at = found.start()
-        end = spaced.find(b" ", at)
-        if end < 0:
-            end = len(spaced)
-        figure_ends[spaced.rfind(b" ", 0, at) + 1] = end
-        found = digit.search(spaced, end)
+    if digits is _ASCII_DIGITS:
+        zeroed = spaced.translate(_ZEROED)
+        at = zeroed.find(b"0")
+        while at >= 0:
+            end = spaced.find(b" ", at)
+            if end < 0:
+                end = len(spaced)
+            figure_ends[spaced.rfind(b" ", 0, at) + 1] = end
+            at = zeroed.find(b"0", end)
+    else:
+        digit = re.compile(b"|".join(map(re.escape, digits)))
+        found = digit.search(spaced)
+        while found:
+            at = found.start()
+            end = spaced.find(b" ", at)
+            if end < 0:
+                end = len(spaced)
+            figure_ends[spaced.rfind(b" ", 0, at) + 1] = end
+            found = digit.search(spaced, end)
     figures = Counter(_decoded(spaced[start:end]) for start, end in figure_ends.items())
     for word in _UTF8_DATE_WORDS.intersection(tokens):
         figures[word.decode()] = tokens.count(word)
