@@ -147,6 +147,12 @@ _WORD_HASHES = _WordHashes()
 _POSITION_WEIGHTS = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64
 )
+# Constants as 0-d arrays: an operation with a numpy scalar costs more than with an array.
+_WEIGHTS = [np.array(weight) for weight in _POSITION_WEIGHTS]
+_33 = np.array(33, dtype=np.uint64)
+_FMIX = np.array(0xFF51AFD7ED558CCD, dtype=np.uint64)
+_ONE = np.array(1, dtype=np.uint64)
+_PRIME_ARRAY = np.array(_PRIME, dtype=np.uint64)
 _EMPTY: Hashes = np.empty(0, dtype=np.uint64)
 _SAMPLED = np.uint64(((1 << 64) - 1) // SAMPLE)
 
@@ -226,10 +232,11 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     # a bottom-k MinHash sketch): a text and any copy of part of it share about as many
     # keys as that part holds sampled shingles, wherever the part was cut from.
     sampled = min(max(int(np.searchsorted(features, _SAMPLED)), SKETCH), MAX_KEYS)
-    keys = {*_salted_all(features[:sampled], 0), *_salted_all(shingles[:LEAD_KEYS], 1)}
+    keys = _keys(features[:sampled], shingles[:LEAD_KEYS])
     if len(title_words) >= MIN_TITLE_WORDS:
-        headline = _WORD_HASHES[_encoded(" ".join(sorted(title_words)))]
-        keys.add(_salted(int.from_bytes(headline, "little"), 2))
+        # Hashed alone, not remembered: a headline seldom comes again, a word often.
+        headline = hashlib.blake2b(_encoded(" ".join(sorted(title_words))), digest_size=8).digest()
+        keys.append(_salted(int.from_bytes(headline, "little"), 2))
     return Fingerprint(
         title_words=title_words,
         words=words,
@@ -537,26 +544,39 @@ def _shingles(hashes: Hashes) -> Hashes:
     count = hashes.size - SHINGLE + 1
     if count <= 0:
         return _EMPTY
-    mixed: Hashes = hashes[:count] * _POSITION_WEIGHTS[0]
+    # Each step written into arrays made once, and with constants that are arrays: a
+    # step's cost is numpy's for a call more than for the few hundred values.
+    mixed: Hashes = np.multiply(hashes[:count], _WEIGHTS[0])
+    step: Hashes = np.empty_like(mixed)
     for offset in range(1, SHINGLE):
-        mixed ^= hashes[offset : offset + count] * _POSITION_WEIGHTS[offset]
+        np.multiply(hashes[offset : offset + count], _WEIGHTS[offset], out=step)
+        np.bitwise_xor(mixed, step, out=mixed)
     # Spread every input bit over the whole value (the MurmurHash3 finalizer), so the
     # smallest hashes are a fair sample of the shingles.
-    mixed ^= mixed >> np.uint64(33)
-    mixed *= np.uint64(0xFF51AFD7ED558CCD)
-    mixed ^= mixed >> np.uint64(33)
+    np.bitwise_xor(mixed, np.right_shift(mixed, _33, out=step), out=mixed)
+    np.multiply(mixed, _FMIX, out=mixed)
+    np.bitwise_xor(mixed, np.right_shift(mixed, _33, out=step), out=mixed)
     return mixed
 
 
 def _distinct(hashes: Hashes) -> Hashes:
     ordered = np.sort(hashes)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+    if ordered.size < 2:
+        return ordered
+    first = np.empty(ordered.size, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    distinct: Hashes = ordered[first]
+    return distinct
 
 
-def _salted_all(values: Hashes, salt: int) -> list[int]:
-    """_salted of each value, at once."""
-    mixed: Hashes = (values ^ np.uint64(salt)) * np.uint64(_PRIME)  # wraps around, as & _MASK does
-    salted: list[int] = mixed.view(np.int64).tolist()
+def _keys(sample: Hashes, lead: Hashes) -> list[int]:
+    """_salted of each of the sample (salt 0) and of the lead (salt 1), at once."""
+    values: Hashes = np.empty(sample.size + lead.size, dtype=np.uint64)
+    values[: sample.size] = sample  # x ^ 0 is x
+    np.bitwise_xor(lead, _ONE, out=values[sample.size :])
+    np.multiply(values, _PRIME_ARRAY, out=values)  # wraps around, as & _MASK does
+    salted: list[int] = values.view(np.int64).tolist()
     return salted
 
 
