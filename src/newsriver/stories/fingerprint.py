@@ -66,16 +66,15 @@ _BOILERPLATE = re.compile(
 # cuts it. One pattern each, starting with its literal (searched fast; the word boundary
 # before it is a lookbehind after it), rather than an alternation tried at every character.
 _TRAILERS = tuple(
-    re.compile(literal + rf"(?<!\w{literal})" + rest + r".*$", re.M)
-    for literal, rest in (
-        ("copyright", r"[ \t]*(?:©[ \t]*)?\d{4}\b"),
-        ("read more", r"\b"),
-        ("continue reading", r"\b"),
-        ("read the full", r" (?:story|article)\b"),
-        ("the post", r"\b.{0,300}?\bappeared first on\b"),
+    (hint, literal, re.compile(literal + rf"(?<!\w{literal})" + rest + r".*$", re.M))
+    for hint, literal, rest in (
+        ("copyright", "copyright", r"[ \t]*(?:©[ \t]*)?\d{4}\b"),
+        ("read more", "read more", r"\b"),
+        ("continue reading", "continue reading", r"\b"),
+        ("read the full", "read the full", r" (?:story|article)\b"),
+        ("appeared first on", "the post", r"\b.{0,300}?\bappeared first on\b"),
     )
 )
-_TRAILER_HINTS = ("copyright", "read more", "read the full", "continue reading", "appeared first on")
 # Words; and figures whole, as a reader tells them apart: 71.42, 2.3.1, 2025-02-27, 12:04, r730.
 # A word is \w without "_", which _tokens turns into a space first: \w is much faster than [^\W_].
 _TOKEN = re.compile(r"\w+(?:[.,:/-]\w+)*")
@@ -270,16 +269,17 @@ def body_text(body: str) -> str:
     if "-" in text:
         text = _DATELINE.sub("\n", text)
     text = _BOILERPLATE.sub("\n", _normal(text))[1:]
-    if any(hint in text for hint in _TRAILER_HINTS):
-        text = _without_trailers(text)
-    return text
+    return _without_trailers(text)
 
 
 def _without_trailers(text: str) -> str:
-    """Each line cut where its first trailer starts."""
+    """Each line cut where its first trailer starts. A trailer is looked for only in a text
+    that has its hint, from where its literal first occurs: most texts have none."""
     cuts: dict[int, int] = {}  # by the end of the line, where its trailer starts
-    for trailer in _TRAILERS:
-        for found in trailer.finditer(text):
+    for hint, literal, trailer in _TRAILERS:
+        if hint not in text:
+            continue
+        for found in trailer.finditer(text, text.find(literal)):
             end = found.end()
             cuts[end] = min(cuts.get(end, end), found.start())
     if not cuts:
