@@ -1,0 +1,187 @@
+"""Two versions of the fingerprint module side by side, in one process: whether they make the
+same fingerprints, and what each costs an entry.
+
+    .venv/bin/python benchmarks/fingerprint_ab.py --baseline /work/main/src/newsriver/stories/fingerprint.py
+
+``--baseline`` is another checkout's ``stories/fingerprint.py`` (main's, say); the other is
+this checkout's. Both are loaded as separate modules. The texts:
+
+- the ingest farm's (``bench.build_farm``, ``--feeds`` × 50 entries, parsed and normalized as
+  a pass does: what ``cost_floor.py`` times);
+- the outlet corpus's (``story_corpus.build``, both halves) and the earlier syndication
+  corpus's (``dedupe_quality.build_corpus``): real article texts as outlets edit them;
+- every entry of the corpus feeds, the STS headlines, the full-text pages, and each of those
+  again with trailers, figures, initials, dashes and markup spliced in at random places.
+
+1. Identity: every field of every text's fingerprint from both (arrays by their bytes), and
+   the digest of all of this checkout's, so that two runs can be compared too.
+2. Cost: ``of_entry`` over the farm's texts and the outlet corpus's, the two modules
+   alternating round by round (process time, the best of ``--rounds`` each), with the load.
+
+The word-hash caches are warm after the first round, as in a pass of any length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import importlib.util
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import dedupe_quality
+import story_corpus
+from bench import build_farm, corpus_path
+
+from newsriver.config.schema import SourceConfig
+from newsriver.ingest.normalize import normalize_feed
+from newsriver.ingest.parse import parse
+from newsriver.stories import fingerprint as this
+from newsriver.stories.filters import stored
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+Text = tuple[str, str, str]  # title, summary, content: what of_entry takes
+# Spliced into texts for the identity check: what the text cleanup and the tokenizer treat specially.
+SPLICES = (
+    "Copyright 2024", "copyright ©2023 x", "Read more", "read more…", "Continue reading", "Read the full story",
+    "The post X appeared first on Y.", "U.S.", "e.u.", "1,000", "$71.42", "2.3.1", "12:04", "r730", "a_b", "—",
+    "“q”", "\xa0", "…", "٣٤", "x-y", "a/b", "(AP) - ", "\nWASHINGTON - ", "<p>", "</p>", "<br>", "&amp;", "Monday",
+    "march", "Related: ", "\nBy Jane Doe\n", "© ", "readmore", "xcopyright 2020", "the posts appeared first on",
+)  # fmt: skip
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("baseline_fingerprint", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def farm_texts(feeds: int) -> list[Text]:
+    found: list[Text] = []
+    with tempfile.TemporaryDirectory() as folder:
+        build_farm(Path(folder), feeds, 50)
+        for path in sorted(Path(folder).iterdir()):
+            url = f"http://127.0.0.1/{path.name}"
+            source = SourceConfig(name=path.stem, url=url)
+            for article in normalize_feed(parse(path.read_bytes(), url), path.stem, url, NOW):
+                if stored(source, article):
+                    found.append((article.title, article.summary, article.content))
+    return found
+
+
+def outlet_texts() -> list[Text]:
+    pairs = [*story_corpus.build("tuning"), *story_corpus.build("held-out"), *dedupe_quality.build_corpus()]
+    docs = {(doc.title, doc.body) for pair in pairs for doc in (pair.a, pair.b)}
+    return [(title, "", body) for title, body in sorted(docs)]
+
+
+def corpus_texts() -> list[Text]:
+    found: list[Text] = []
+    for path in sorted(corpus_path("feeds").rglob("*")):
+        url = f"http://127.0.0.1/{path.name}"
+        try:
+            articles = normalize_feed(parse(path.read_bytes(), url), "s", url, NOW) if path.is_file() else []
+        except Exception:  # the corpus holds deliberately broken feeds
+            continue
+        found.extend((a.title, a.summary, a.content) for a in articles)
+    with corpus_path("dedupe/sts-headlines-train.tsv").open(encoding="utf-8", newline="") as handle:
+        for row in list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]:
+            found.extend([(row[5], "", ""), (row[6], "", "")])
+    for path in sorted(corpus_path("fulltext/html").rglob("*")):
+        if path.is_file():
+            found.append((path.stem, "", path.read_text(encoding="utf-8", errors="replace")))
+    return found
+
+
+def spliced(texts: Sequence[Text], count: int, rng: random.Random) -> list[Text]:
+    found: list[Text] = []
+    for _ in range(count):
+        title, summary, content = rng.choice(texts)
+        body = content or summary
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(body) + 1)
+            splice = rng.choice(["", " ", "\n"]) + rng.choice(SPLICES) + rng.choice(["", " ", "\n"])
+            body = body[:at] + splice + body[at:]
+        found.append((f"{title} {rng.choice(SPLICES)}", "", body))
+    return found
+
+
+def digest(fingerprint: object) -> bytes:
+    """Every field, arrays by their bytes, sets and mappings in order."""
+    fields = (
+        sorted(fingerprint.title_words),  # type: ignore[attr-defined]
+        sorted(fingerprint.words),  # type: ignore[attr-defined]
+        sorted(fingerprint.figures.items()),  # type: ignore[attr-defined]
+        fingerprint.lead_words,  # type: ignore[attr-defined]
+        fingerprint.title_figures,  # type: ignore[attr-defined]
+        fingerprint.length,  # type: ignore[attr-defined]
+        sorted(fingerprint.keys),  # type: ignore[attr-defined]
+    )
+    made = hashlib.sha256(repr(fields).encode())
+    made.update(fingerprint.shingles.tobytes())  # type: ignore[attr-defined]
+    made.update(fingerprint.opening.tobytes())  # type: ignore[attr-defined]
+    return made.digest()
+
+
+def cost(modules: dict[str, ModuleType], texts: Sequence[Text], rounds: int) -> dict[str, float]:
+    """Process seconds per text of each module's of_entry, best of ``rounds``, alternating."""
+    best = dict.fromkeys(modules, float("inf"))
+    for n in range(rounds):
+        order = list(modules.items())
+        for name, module in order if n % 2 == 0 else reversed(order):
+            of_entry = module.of_entry
+            started = time.process_time()
+            for text in texts:
+                of_entry(*text)
+            best[name] = min(best[name], time.process_time() - started)
+    return {name: seconds / len(texts) for name, seconds in best.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, required=True, help="another checkout's stories/fingerprint.py")
+    parser.add_argument("--feeds", type=int, default=100, help="farm feeds of 50 entries")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--spliced", type=int, default=3000, help="texts with special material spliced in")
+    args = parser.parse_args()
+    modules = {"baseline": load(args.baseline), "this": this}
+    farm, outlet = farm_texts(args.feeds), outlet_texts()
+    everything = [*farm, *outlet, *corpus_texts()]
+    everything += spliced(everything, args.spliced, random.Random(1))
+    differ = 0
+    total = hashlib.sha256()
+    for text in everything:
+        mine = digest(this.of_entry(*text))
+        total.update(mine)
+        if digest(modules["baseline"].of_entry(*text)) != mine:
+            differ += 1
+            if differ <= 3:
+                print(f"  differs: {text[0][:60]!r}")
+    summary = f"{len(everything):,} texts, {differ} fingerprints differ"
+    print(f"identity: {summary}; digest of this checkout's {total.hexdigest()[:16]}")
+    load_before = os.getloadavg()[0]
+    for label, texts in (("farm", farm), ("outlet corpus", outlet)):
+        per_text = cost(modules, texts, args.rounds)
+        base, mine = per_text["baseline"], per_text["this"]
+        print(
+            f"{label:14s} {len(texts):5d} texts: baseline {base * 1e6:6.1f} µs, this checkout {mine * 1e6:6.1f} µs"
+            f" ({mine / base - 1:+.0%})"
+        )
+    print(f"load average {load_before:.1f} before timing, {os.getloadavg()[0]:.1f} after")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
