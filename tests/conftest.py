@@ -130,6 +130,15 @@ class FixtureServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's validated-config cache (config/load.py) in a folder of its own, not the
+    user's ~/.cache; the commands a test runs in subprocesses inherit it."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FixtureServer]:
     server = FixtureServer()

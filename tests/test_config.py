@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,3 +198,78 @@ def test_aliases_of_shared_defaults_still_load() -> None:
     loaded = config.load_text(f"sources:\n{first}{rest}")
     assert len(loaded.sources) == 2000
     assert loaded.sources[-1].tags == ["a", "b", "c"]
+
+
+# --- the validated-config cache (config/load.py's _Cache) ---------------------------------------
+
+PRIVATE = GOOD.replace(
+    "    interval: 1h30m\n", "    interval: 1h30m\n    auth: {basic: {username: reader, password: hunter2-secret}}\n"
+)
+
+
+def _load_in_a_new_process(path: Path, then: str = "") -> list[str]:
+    """Loads ``path`` in a fresh interpreter (as each cron run of ``poll`` does); prints whether
+    pydantic built the models' validators (it does when it validates) and ``then``'s lines."""
+    code = (
+        "import sys; from pathlib import Path; from newsriver.config import load, schema; "
+        "c = load.load(Path(sys.argv[1])); print(schema.Config.__pydantic_complete__); " + then
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_a_config_validated_once_is_read_back_without_validating(tmp_path: Path, own_cache_folder: Path) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(PRIVATE)
+    assert _load_in_a_new_process(path) == ["True"]  # validated, and cached
+    (cached,) = (own_cache_folder / "newsriver").iterdir()
+    assert cached.stat().st_mode & 0o777 == 0o600  # it holds what the config holds: the password
+    # Read back: equal to the validated config, and pydantic never built a validator.
+    check = "print(c == load.load_text(Path(sys.argv[1]).read_text()).model_copy(update={'settings': c.settings}))"
+    assert _load_in_a_new_process(path, check) == ["False", "True"]
+    # What validating does beyond checking is done on a hit too: the source's secrets masked.
+    masked = "from newsriver import redact; print(redact.text('failed: hunter2-secret'))"
+    assert _load_in_a_new_process(path, masked) == ["False", "failed: ***"]
+
+
+def test_an_edited_config_is_validated_again(tmp_path: Path, own_cache_folder: Path) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(GOOD)
+    assert _load_in_a_new_process(path) == ["True"]
+    path.write_text(GOOD.replace("interval: 1h30m", "interval: 2h"))
+    assert _load_in_a_new_process(path, "print(c.sources[1].interval)") == ["True", "2:00:00"]
+    path.write_text(GOOD.replace("name: two", "name: Two Words"))  # an invalid edit is still refused
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "sources[1].name: String should match pattern" in caught.value.problems[0]
+    assert len(list((own_cache_folder / "newsriver").iterdir())) == 1  # one file per config, replaced
+
+
+def test_a_config_naming_environment_variables_is_never_cached(
+    tmp_path: Path, own_cache_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its values may be secrets kept out of files on purpose; and they change without the file."""
+    monkeypatch.setenv("FEED_TOKEN", "s3cret-token-value")
+    path = tmp_path / "newsriver.yaml"
+    path.write_text("sources:\n  - {name: a, url: 'https://example.com/rss', auth: {bearer: '${FEED_TOKEN}'}}\n")
+    assert _load_in_a_new_process(path) == ["True"]
+    assert _load_in_a_new_process(path) == ["True"]
+    assert not (own_cache_folder / "newsriver").exists()
+
+
+def test_a_cache_file_naming_anything_but_the_config_types_is_refused(tmp_path: Path, own_cache_folder: Path) -> None:
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(GOOD)
+    fresh = config.load(path)
+    (cached,) = (own_cache_folder / "newsriver").iterdir()
+    key = cached.read_bytes()[:32]  # the key is a sha256 digest, followed by the pickle
+    ran = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (os.system, (f"touch {ran}",))
+
+    cached.write_bytes(key + pickle.dumps(Planted()))
+    assert config.load(path) == fresh  # validated instead
+    assert not ran.exists()
+    assert cached.read_bytes()[:32] == key and b"system" not in cached.read_bytes()  # and written again

@@ -3,14 +3,21 @@ error named by its file, line and field."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import pickle
 import re
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import VERSION as PYDANTIC_VERSION
+from pydantic import BaseModel, ValidationError
 
+from newsriver import __version__, redact
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
 
@@ -106,12 +113,119 @@ def resolve_path(explicit: str | None) -> Path:
 
 
 def load(path: Path) -> Config:
-    """Read, expand and validate a config file, or raise ConfigError with every problem."""
+    """Read, expand and validate a config file, or raise ConfigError with every problem.
+
+    A config validated before, with the same bytes, is read from the cache (see ``_Cache``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return anchored(load_text(text, str(path)), path.absolute().parent)
+    cache = _Cache.of(path, text)
+    config = cache.read() if cache is not None else None
+    if config is None:
+        config = load_text(text, str(path))
+        if cache is not None:
+            cache.write(config)
+    return anchored(config, path.absolute().parent)
+
+
+# The modules whose code decides what a config validates to: their bytes are part of the
+# cache's key, so an edited validator or default (a checkout, an editable install) is never
+# answered from a cache written before it.
+_SCHEMA_MODULES = ("newsriver.config.schema", "newsriver.config.private", "newsriver.stories.related", __name__)
+
+
+class _Cache:
+    """The validated config of one config file, kept between runs of newsriver.
+
+    Validating is about a tenth of the CPU of a pass where every feed answers 304 (pydantic
+    builds a validator for every model, then checks every source), and its result depends only
+    on what the key holds: the config's text; the code of this version that validates it
+    (newsriver's version and the bytes of the schema modules; pydantic's and Python's
+    versions); nothing else, since a config naming an environment variable is never cached
+    (below). A hit is unpickled, never validated, and so never builds a validator (the models
+    are ``defer_build``). What validation does beyond checking, registering the sources'
+    secrets with ``redact``, is done again on a hit.
+
+    The file is in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), made
+    readable by its owner only, as the config that holds the same values should be. A config
+    with ``${VAR}`` is not cached: its values may be secrets given in the environment to keep
+    them out of files. Any failure to read or write the cache falls back to validating.
+    """
+
+    def __init__(self, file: Path, key: bytes) -> None:
+        self.file = file
+        self.key = key
+
+    @classmethod
+    def of(cls, path: Path, text: str) -> _Cache | None:
+        if "${" in text:
+            return None
+        try:
+            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsriver"
+        except (RuntimeError, KeyError):  # no home folder to be found
+            return None
+        digest = hashlib.sha256(f"{__version__}\n{PYDANTIC_VERSION}\n{sys.version}\n".encode())
+        for name in _SCHEMA_MODULES:
+            file = getattr(sys.modules[name], "__file__", None)
+            try:
+                digest.update(Path(file).read_bytes() if file else name.encode())
+            except OSError:
+                return None
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        where = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return cls(folder / f"config-{where}.pickle", digest.digest())
+
+    def read(self) -> Config | None:
+        try:
+            data = self.file.read_bytes()
+        except OSError:
+            return None
+        if data[: len(self.key)] != self.key:
+            return None
+        try:
+            config = _Unpickler(io.BytesIO(data[len(self.key) :])).load()
+        except Exception:  # a damaged or foreign file: validate instead
+            return None
+        if not isinstance(config, Config):
+            return None
+        for source in config.sources:
+            redact.register(source.secrets())
+        return config
+
+    def write(self, config: Config) -> None:
+        try:
+            self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(self.key + pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(temporary, self.file)
+        except OSError:
+            pass  # no cache: the next run validates again
+
+
+# What a cached config may be made of: the config's models and the types of their fields. A
+# file that names anything else is refused, not run (unpickling may call what it names).
+_CACHED_TYPES = {
+    ("datetime", "timedelta"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("ipaddress", "IPv4Network"),
+    ("ipaddress", "IPv6Network"),
+    ("pydantic.types", "ByteSize"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("newsriver.config.schema", "newsriver.config.private"):
+            found = getattr(sys.modules[module], name, None)
+            if isinstance(found, type) and issubclass(found, BaseModel):
+                return found
+        elif (module, name) in _CACHED_TYPES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a config")
 
 
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?![/:]|$)")

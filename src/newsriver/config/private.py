@@ -26,7 +26,7 @@ PLAIN_HEADERS = frozenset({"accept", "accept-language", "user-agent", "referer",
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see schema._Strict
 
 
 class BasicAuth(_Strict):

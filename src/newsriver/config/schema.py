@@ -65,7 +65,9 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 class _Strict(BaseModel):
     # Unknown keys are errors so a typo ("intervall") is caught instead of ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a config read from load's cache (unpickled, never validated) needs no
+    # validator, and building them is most of importing this module (see load.py).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _regex(pattern: str | None) -> str | None:
@@ -215,7 +217,7 @@ class DedupeSettings(_Strict):
     enabled: bool = True  # fold copies of one story from several sources into one item
     threshold: float = Field(default=0.6, gt=0, le=1)  # how alike two texts must be; higher merges less
     window: Duration = timedelta(days=7)  # how far apart two copies' (and related reports') dates may be
-    related: RelatedSettings = RelatedSettings()
+    related: RelatedSettings = Field(default_factory=lambda: RelatedSettings())
 
     @field_validator("window")
     @classmethod
@@ -269,9 +271,11 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
     # CPU time a document's parse may take (a feed of 5,000 entries takes about 1.5 s);
     # past it the parse is stopped and its source is in error until the document changes.
     parse_timeout: Duration = timedelta(seconds=10)
-    dedupe: DedupeSettings = DedupeSettings()
-    retention: Retention = Retention()
-    full_text: FullTextSettings = FullTextSettings()
+    # Factories, not instances: an instance made here would build every model's validator at
+    # import (defer_build), which a config read from load's cache never needs.
+    dedupe: DedupeSettings = Field(default_factory=lambda: DedupeSettings())
+    retention: Retention = Field(default_factory=lambda: Retention())
+    full_text: FullTextSettings = Field(default_factory=lambda: FullTextSettings())
     # Many workers on one database (PostgreSQL): how long a claimed source stays a worker's
     # before others may take it over, and how often the service looks for due work.
     lease: Duration = timedelta(minutes=2)
@@ -326,9 +330,9 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
 
 
 class Config(_Strict):
-    settings: Settings = Settings()
+    settings: Settings = Field(default_factory=lambda: Settings())
     sources: list[SourceConfig] = []  # may start empty and be filled by `sources import-opml`
-    feeds: list[FeedConfig] = [FeedConfig(name="all", title="All sources")]
+    feeds: list[FeedConfig] = Field(default_factory=lambda: [FeedConfig(name="all", title="All sources")])
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
