@@ -11,6 +11,7 @@ multicast and future-use blocks of the IPv4 address space, which are not unicast
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -105,6 +106,9 @@ def block_of(ip: IPAddress) -> Block | None:
     return max(found, key=lambda block: block.network.prefixlen, default=None)
 
 
+# Asked at every request (a kept connection's address against its route), and the table holds
+# about 60 blocks: about a tenth of the CPU of a 304 exchange, for the same few addresses.
+@functools.lru_cache(maxsize=4096)
 def is_global(ip: IPAddress) -> bool:
     """True when ``ip`` is globally reachable unicast, whatever the Python version."""
     block = block_of(ip)
