@@ -75,5 +75,7 @@ def test_a_pass_where_every_feed_answers_304_never_imports_sqlalchemy(
     assert warm.count("not modified") == 3, warm
     assert "sqlalchemy" not in loaded
     # The config validated by the first poll is read from load's cache: pydantic builds no
-    # validator or serializer (most of what importing the config models cost).
+    # validator or serializer (most of what importing the config models cost), and the YAML
+    # parser is not even imported.
     assert built == []
+    assert "yaml" not in loaded

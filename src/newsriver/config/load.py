@@ -4,6 +4,7 @@ error named by its file, line and field."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import pickle
@@ -13,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import VERSION as PYDANTIC_VERSION
 from pydantic import BaseModel, ValidationError
 
@@ -23,54 +23,6 @@ from newsriver.errors import ConfigError
 
 DEFAULT_PATH = "config/newsriver.yaml"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-try:  # libyaml's parser, in PyYAML's wheels: ten times faster than the pure-Python one on a
-    # config of 1,000 sources, and its nodes carry the same line marks.
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-
-# Nodes that aliases may add to a config beyond those written: a few per merged default
-# (``<<: *defaults``) of thousands of sources. Each alias is one reference to its anchor's
-# node, so nine lines of aliases of aliases expand to a billion: walked, they took 27 s and
-# 1.15 GB before this bound.
-ALIAS_BUDGET = 100_000
-
-
-class _Loader(_SafeLoader):
-    """SafeLoader whose nodes give the line of every key and list item (see ``_Lines``)."""
-
-
-class _AliasBomb(Exception):
-    def __init__(self, line: int) -> None:
-        self.line = line
-
-
-class _Lines:
-    """The line of every key and list item, by path; raises ``_AliasBomb`` (with the line
-    where the walk was) once aliases have expanded past ``ALIAS_BUDGET`` nodes."""
-
-    def __init__(self) -> None:
-        self.out: dict[tuple[Any, ...], int] = {}
-        self._seen: set[int] = set()
-        self._repeats = 0
-
-    def walk(self, node: yaml.Node, path: tuple[Any, ...], line: int) -> None:
-        if id(node) in self._seen:  # reached again through an alias
-            self._repeats += 1
-            if self._repeats > ALIAS_BUDGET:
-                raise _AliasBomb(line)
-        self._seen.add(id(node))
-        self.out[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, key.value)
-                self.walk(value, child, key.start_mark.line + 1)
-                self.out[child] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.walk(item, (*path, index), item.start_mark.line + 1 if id(item) not in self._seen else line)
 
 
 def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]]) -> Any:
@@ -129,10 +81,26 @@ def load(path: Path) -> Config:
     return anchored(config, path.absolute().parent)
 
 
-# The modules whose code decides what a config validates to: their bytes are part of the
-# cache's key, so an edited validator or default (a checkout, an editable install) is never
-# answered from a cache written before it.
-_SCHEMA_MODULES = ("newsriver.config.schema", "newsriver.config.private", "newsriver.stories.related", __name__)
+# The files whose code decides what a config validates to, newsriver's (relative to its
+# package) and PyYAML's: their bytes are part of the cache's key, so an edited validator,
+# default or parser (a checkout, an editable install, an upgrade) is never answered from a
+# cache written before it. Read, not imported: a hit needs no YAML parser.
+_SCHEMA_FILES = (
+    "config/schema.py",
+    "config/private.py",
+    "config/load.py",
+    "config/yaml_lines.py",
+    "stories/related.py",
+)
+
+
+def _code_files() -> list[Path]:
+    package = Path(__file__).resolve().parents[1]
+    found = [package / name for name in _SCHEMA_FILES]
+    spec = importlib.util.find_spec("yaml")
+    if spec is None or spec.origin is None:
+        raise OSError("PyYAML not found")
+    return [*found, Path(spec.origin)]
 
 
 class _Cache:
@@ -141,11 +109,11 @@ class _Cache:
     Validating is about a tenth of the CPU of a pass where every feed answers 304 (pydantic
     builds a validator for every model, then checks every source), and its result depends only
     on what the key holds: the config's text; the code of this version that validates it
-    (newsriver's version and the bytes of the schema modules; pydantic's and Python's
-    versions); nothing else, since a config naming an environment variable is never cached
-    (below). A hit is unpickled, never validated, and so never builds a validator (the models
-    are ``defer_build``). What validation does beyond checking, registering the sources'
-    secrets with ``redact``, is done again on a hit.
+    (newsriver's version and the bytes of the schema modules, PyYAML's code; pydantic's
+    and Python's versions); nothing else, since a config naming an environment variable is
+    never cached (below). A hit is unpickled, never parsed nor validated, and so builds no
+    validator (the models are ``defer_build``). What validation does beyond checking,
+    registering the sources' secrets with ``redact``, is done again on a hit.
 
     The file is in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), made
     readable by its owner only, as the config that holds the same values should be. A config
@@ -166,12 +134,11 @@ class _Cache:
         except (RuntimeError, KeyError):  # no home folder to be found
             return None
         digest = hashlib.sha256(f"{__version__}\n{PYDANTIC_VERSION}\n{sys.version}\n".encode())
-        for name in _SCHEMA_MODULES:
-            file = getattr(sys.modules[name], "__file__", None)
-            try:
-                digest.update(Path(file).read_bytes() if file else name.encode())
-            except OSError:
-                return None
+        try:
+            for file in _code_files():
+                digest.update(file.read_bytes())
+        except OSError:
+            return None
         digest.update(text.encode("utf-8", "surrogatepass"))
         where = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return cls(folder / f"config-{where}.pickle", digest.digest())
@@ -243,25 +210,10 @@ def anchored(config: Config, folder: Path) -> Config:
 
 
 def load_text(text: str, filename: str = "<config>") -> Config:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{filename}:{line}: yaml: {problem}"]) from exc
-    finally:
-        loader.dispose()
-    walk = _Lines()
-    if node is not None:
-        try:
-            walk.walk(node, (), 1)
-        except _AliasBomb as bomb:
-            message = f"aliases expand to more than {ALIAS_BUDGET:,} nodes; write the values out"
-            raise ConfigError([f"{filename}:{bomb.line}: yaml: {message}"]) from None
-    lines = walk.out
+    # Imported here: a config read from the cache (see ``load``) is never parsed.
+    from newsriver.config.yaml_lines import read
+
+    data, lines = read(text, filename)
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: (top level): expected a mapping of settings, sources, feeds"])
     missing: list[tuple[Any, ...]] = []
