@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from xml.sax.saxutils import quoteattr
 
 from newsriver.publish.render_common import FeedInfo, SourceInfo
 from newsriver.publish.river import PageItem
@@ -67,6 +66,10 @@ class FeedSummary:
 
 
 def render_opml(title: str, sources: Sequence[SourceInfo]) -> bytes:
+    # Imported here: xml.sax.saxutils brings urllib.request, which a poll that publishes
+    # nothing (tests/test_startup.py) would import for this alone.
+    from xml.sax.saxutils import quoteattr
+
     outlines = "\n".join(
         f'    <outline type="rss" text={quoteattr(s.title)} title={quoteattr(s.title)} xmlUrl={quoteattr(s.url)}'
         + (f" htmlUrl={quoteattr(s.link)}" if s.link else "")
