@@ -215,7 +215,9 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
-    from newsriver.publish.publisher import announce, publish_feeds
+    from datetime import UTC, datetime
+
+    from newsriver.publish.stamp import rendered_from, up_to_date
     from newsriver.run.poll import poll_sources
 
     names = _chosen_sources(config, args.source, args.tag)
@@ -224,9 +226,16 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         outcomes = _poll_with_progress(config, store, names)
     else:
         outcomes = poll_sources(config, store, names, on_outcome=lambda o: print(o.line(), flush=True))
-    # Run from cron every few minutes, most polls change nothing: then nothing is rendered.
-    changed = publish_feeds(config, store, only_if_changed=True)
-    announce(config, changed)
+    # Run from cron every few minutes, most polls change nothing: then nothing is rendered,
+    # and the renderers are not even imported.
+    now = datetime.now(UTC)
+    stamp = rendered_from(config, store, now)
+    changed: list[Path] = []
+    if stamp is None or not up_to_date(config, store, stamp):
+        from newsriver.publish.publisher import announce, publish_feeds
+
+        changed = publish_feeds(config, store, now, only_if_changed=True)
+        announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
     skipped = [o for o in outcomes if o.result == "skipped"]
     print(

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsriver import __version__
 from newsriver.config.schema import Config, FeedConfig
 from newsriver.models import Article
 from newsriver.publish import archive
@@ -24,6 +23,7 @@ from newsriver.publish.pages import FeedSummary, SourceHealth, render_opml
 from newsriver.publish.public import clean_link, clean_stories, hidden_source_url, listed, public_url
 from newsriver.publish.related import Related, related_for
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
+from newsriver.publish.stamp import STAMP_KEY, rendered_from, up_to_date
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Story
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 # Heavy dependencies are imported where they are used, each at one place below: rendering
 # (feedgen, lxml, nh3), the pages (jinja2), reading an archive page (lxml), WebSub (requests). A poll that
 # changed nothing skips the publish, and those imports cost more than the rest of it.
-
-STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish rendered from
 
 
 def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
@@ -166,15 +164,13 @@ def publish_feeds(
     """Render the output folder; returns the files whose bytes changed (only those are written).
 
     With ``only_if_changed``, nothing is rendered when nothing it is rendered from changed
-    since the last publish (see ``_stamp``) and every file it wrote is still there.
+    since the last publish (see ``stamp``) and every file it wrote is still there.
     """
     now = now or datetime.now(UTC)
     output = config.settings.output_dir
-    stamp = _stamp(config, store, now)
-    if only_if_changed and stamp is not None:
-        last = json.loads(store.meta.get(STAMP_KEY) or "{}")
-        if last.get("stamp") == stamp and all((output / name).exists() for name in last.get("files", ())):
-            return []
+    stamp = rendered_from(config, store, now)
+    if only_if_changed and stamp is not None and up_to_date(config, store, stamp):
+        return []
     renderers = _renderers()
     sources = source_infos(config, store)
     hidden = {s.name for s in config.sources if not s.public}
@@ -270,27 +266,6 @@ def _archive(
         atom = render_atom(_page_info(info, page), articles, sources, copies, related)
         archived.append(_Archived(page, atom, articles, copies, related))
     return archived, gone, info.base_url + newest_page if newest_page else ""
-
-
-def _stamp(config: Config, store: Store, now: datetime) -> str | None:
-    """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``store.selection.published_from``), the month (archive pages),
-    the theme's templates and this version's renderers. None when the output changes with the clock alone."""
-    if any(feed.max_age is not None for feed in config.feeds):
-        return None  # stories age out of the feed as time passes
-    digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
-    # Every field's value, as model_dump_json gives them, without building pydantic's serializer,
-    # which a config read from load's cache has not (config/load.py).
-    digest.update(repr(config).encode())
-    if config.settings.templates:  # a theme's edit shows at the next publish
-        for path in sorted(config.settings.templates.iterdir()):
-            if path.is_file():
-                digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for row in store.selection.published_from():
-        if len(row) == 6 and row[4] == "not_modified":
-            row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
-        digest.update(repr(row).encode())
-    return digest.hexdigest()
 
 
 def archive_pages(
