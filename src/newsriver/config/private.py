@@ -83,6 +83,8 @@ class SourceAccess(_Strict):
         if self.auth is not None:
             found += [self.auth.basic.password] if self.auth.basic else [self.auth.bearer or ""]
         found += [v for k, v in self.headers.items() if k.lower() not in PLAIN_HEADERS]
+        if "@" not in self.url and "?" not in self.url:
+            return found  # no userinfo, no query: nothing below to find (asked of every source at each start)
         try:
             parts = urlsplit(self.url)
             password = parts.password
