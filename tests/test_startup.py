@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ConfigWriter, FixtureServer
 from tests.factories import rss
@@ -83,3 +85,16 @@ def test_a_pass_where_every_feed_answers_304_never_imports_sqlalchemy(
     # parser is not even imported.
     assert built == []
     assert "yaml" not in packages
+
+
+def test_the_cyclic_collector_paused_for_start_up_is_on_again_however_the_command_ends(tmp_path: Path) -> None:
+    """cli pauses gc while the modules and the config load; main is also called in-process."""
+    from newsriver.cli import main
+
+    assert gc.isenabled()
+    assert main(["--config", str(tmp_path / "missing.yaml"), "check"]) == 2  # start-up failed
+    assert gc.isenabled()
+    config = tmp_path / "newsriver.yaml"
+    config.write_text("sources: []\n")
+    assert main(["--config", str(config), "check"]) == 0
+    assert gc.isenabled()
