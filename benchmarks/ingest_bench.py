@@ -15,7 +15,8 @@ own fresh database, scenario by scenario, the tools in turn:
 
 reader runs with each worker count in ``--reader-workers`` and its best is compared.
 Peak RSS is the tool process's own (VmHWM); "all processes" the peak summed PSS of it and
-every process it started (see bench.measure_process). Needs nginx, and reader in
+every process it started (see bench.measure_process); "CPU s" their user + system time (the
+warm scenario prints every pass's). Needs nginx, and reader in
 a separate venv (made on first use at ``--reader-venv``; reader's dependencies must not
 mix with ours).
 """
@@ -135,7 +136,14 @@ def main() -> None:
                     tries[name].append(measure_process(command, cwd=cwd))
             for name, measured in tries.items():
                 runs[name, scenario] = sorted(measured, key=lambda r: r.seconds)[len(measured) // 2]
-            print(f"  {scenario}: " + ", ".join(f"{name} {runs[name, scenario].seconds:.1f} s" for name in tools))
+            print(
+                f"  {scenario}: "
+                + ", ".join(
+                    f"{name} {runs[name, scenario].seconds:.1f} s"
+                    + (f" (CPU {', '.join(f'{r.cpu_seconds:.2f}' for r in tries[name])} s)" if repeats > 1 else "")
+                    for name in tools
+                )
+            )
         for name in tools:
             rows.append((name, "cold", runs[name, "cold"], total / runs[name, "cold"].seconds))
             rows.append((name, "warm (304)", runs[name, "warm (304)"], args.feeds / runs[name, "warm (304)"].seconds))
@@ -145,12 +153,13 @@ def main() -> None:
     # size of it and every process it started (newsriver's parse workers), sampled.
     print()
     print_table(
-        ("tool", "scenario", "seconds", "rate", "peak RSS", "all processes"),
+        ("tool", "scenario", "seconds", "CPU s", "rate", "peak RSS", "all processes"),
         [
             (
                 name,
                 scenario,
                 f"{run.seconds:.1f}",
+                f"{run.cpu_seconds:.2f}",
                 f"{rate:,.0f} {'feeds/s' if scenario.startswith('warm') else 'entries/s'}",
                 f"{run.peak_rss_mb:.0f} MB",
                 f"{run.peak_tree_mb:.0f} MB",
