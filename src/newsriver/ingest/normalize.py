@@ -6,10 +6,12 @@ Pure functions over data: the clock comes in as ``now``.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hashlib
 import html
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsriver.ingest.sanitize import clean_html, to_text, xml_safe
@@ -32,9 +35,10 @@ log = logging.getLogger(__name__)
 ID_NAMESPACE = uuid.UUID("6f0d2a1e-8c1b-5b8e-9a57-3e2f4d1c0b9a")
 _NAMESPACE_BYTES = ID_NAMESPACE.bytes
 FUTURE_TOLERANCE = timedelta(days=1)
-# Part of every entry's raw hash (``digested``): one more with any change to what this module
-# makes of an entry, so that an entry a source still carries is normalized again by the new
-# code rather than taken as known (a release changes the hashes too).
+# Part of every entry's raw hash (``digested``, ``_code_key``), with the release, nh3's version
+# and the source of the modules that make an article of an entry: one more with any other
+# change to what normalizing makes of an entry, so that an entry a source still carries is
+# normalized again by the new code rather than taken as known.
 NORMALIZE_VERSION = 1
 # Dates before this are CMS defaults (Unix time 0, MySQL's zero date), not publication dates;
 # they also keep every output date a four-digit year, as RFC 822 and RFC 3339 need.
@@ -174,10 +178,31 @@ def raw_hash(entry: Entry, keyed: bytes) -> str:
 def _raw_key(feed: _Feed, source: str, salt: str) -> bytes:
     """What every raw hash of one document of ``source`` covers besides its entry. Spelled
     out field by field: a frozenset's order changes from one process to the next."""
-    from newsriver import __version__
-
-    parts = (NORMALIZE_VERSION, __version__, source, salt, feed.link, feed.base, sorted(feed.site_hosts), feed.language)
+    parts = (_code_key(), source, salt, feed.link, feed.base, sorted(feed.site_hosts), feed.language)
     return repr(parts).encode("utf-8", "surrogatepass")
+
+
+@cache
+def _code_key() -> str:
+    """The code that makes an article of an entry: ``NORMALIZE_VERSION``, the release, nh3's
+    version and the source of this module and of those it has sanitized text and canonical
+    URLs from, so that a change to any of them (in development too, between releases) makes
+    every entry normalized again. Once a process (the parse workers' forkserver: once a pass)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from newsriver import __version__, urls
+    from newsriver.ingest import sanitize
+
+    try:
+        nh3_version = version("nh3")
+    except PackageNotFoundError:
+        nh3_version = ""
+    code = hashlib.sha256(f"{NORMALIZE_VERSION}\n{__version__}\n{nh3_version}".encode())
+    for module in (sys.modules[__name__], sanitize, urls):
+        # Run without its sources, the release and NORMALIZE_VERSION stand for them.
+        with contextlib.suppress(OSError):
+            code.update(Path(module.__file__ or "").read_bytes())
+    return code.hexdigest()
 
 
 @cache
