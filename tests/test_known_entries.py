@@ -333,3 +333,20 @@ def test_a_full_text_source_records_nothing_known(
     config = write_config([{"name": "news", "url": feed_server.url("/news.xml"), "full_text": True}])
     poll(config)
     assert column(database_url, "digests") is None
+
+
+def test_an_entry_known_under_a_new_guid_is_still_the_row_its_url_holds(
+    feed_server: FixtureServer, write_config: ConfigWriter, database_url: str
+) -> None:
+    feed_server.add("/news.xml", feed(*BASE))
+    config = write_config([{"name": "news", "url": feed_server.url("/news.xml")}])
+    poll(config)
+    # g1 comes back as h1 (same link, same text): the row keyed g1, found by its URL.
+    regenerated = item_xml("h1", "Story 1", "The text of story 1, told at length.")
+    feed_server.add("/news.xml", feed(BASE[0], regenerated, *BASE[2:]))
+    assert poll(config) == {"news": "news: new 0, updated 0"}
+    # Known now as h1, with no row of that key: judged against the row its URL holds.
+    feed_server.add("/news.xml", feed(item_xml("g9", "Story 9", "More."), BASE[0], regenerated, *BASE[2:]))
+    assert poll(config) == {"news": "news: new 1, updated 0"}
+    assert column(database_url, "digests") is not None  # nothing disagreed
+    assert sorted(rows(database_url)) == ["g0", "g1", "g2", "g3", "g4", "g9"]

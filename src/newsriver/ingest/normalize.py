@@ -141,10 +141,10 @@ def digested(
     normalized.
     """
     feed = _Feed.of(parsed, source_url)
-    keyed = _raw_key(feed, source, salt) if known is not None else b""
+    keyed = hashlib.sha256(_raw_key(feed, source, salt)) if known is not None else None
     keys_seen: set[str] = set()
     for position, entry in enumerate(parsed.entries if entries is None else entries):
-        raw = raw_hash(entry, keyed) if known is not None else ""
+        raw = raw_hash(entry, keyed) if keyed is not None else ""
         article: Article | Seen | None = None
         try:
             recorded = known.get(raw) if known else None
@@ -169,10 +169,14 @@ def _rekey(article: Article | Seen, source: str, key: str) -> Article | Seen:
     return replace(article, entry_key=key, id=newsriver_id(source, key))
 
 
-def raw_hash(entry: Entry, keyed: bytes) -> str:
-    """An entry as parsed, with what normalizing it reads besides (``keyed``: ``_raw_key``),
-    in 16 hex digits. MessagePack by msgspec: a few µs, where normalizing took ~150."""
-    return hashlib.blake2b(keyed + _entry_encoder().encode(entry), digest_size=8).hexdigest()
+def raw_hash(entry: Entry, keyed: hashlib._Hash) -> str:
+    """An entry as parsed, with what normalizing it reads besides (``keyed``: a SHA-256 fed
+    ``_raw_key``), in 16 hex digits. MessagePack by msgspec, then SHA-256, which the CPU
+    does in hardware here: 2.3 µs for an entry of 3.4 kB where BLAKE2b took 4.0 (and
+    normalizing, with its fingerprint, ~260)."""
+    hashed = keyed.copy()
+    hashed.update(_entry_encoder().encode(entry))
+    return hashed.hexdigest()[:16]
 
 
 def _raw_key(feed: _Feed, source: str, salt: str) -> bytes:

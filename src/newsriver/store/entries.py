@@ -156,8 +156,11 @@ def _verdicts(sql: Sql, source: str, articles: Sequence[Article], seen: Sequence
         by_key.update(
             (s.entry_key, s) for s in _stored(sql, f"source = ? AND entry_key IN ({marks(len(keys))})", (source, *keys))
         )
+    # A seen entry with its own row is judged against that row alone (as ``decide`` does):
+    # only the others' URLs are looked up, a few rows a poll instead of one for every entry.
+    urls = [a.canonical_url for a in articles] + [s.canonical_url for s in seen if s.entry_key not in by_key]
     by_url: dict[str, list[Stored]] = {}
-    for hashes in chunks(sorted({url_hash(a.canonical_url) for a in everything if a.canonical_url})):
+    for hashes in chunks(sorted({url_hash(url) for url in urls if url})):
         for s in _stored(sql, f"url_hash IN ({marks(len(hashes))})", hashes):
             by_url.setdefault(s.canonical_url, []).append(s)
     in_batch = Counter(a.canonical_url for a in everything)
