@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import newsriver.run.outcome as outcome
-from newsriver.models import Author, Enclosure, Podcast
+from newsriver.models import Author, Enclosure, Podcast, Seen
 from newsriver.run.outcome import Articles, Chunks, encoded
 from newsriver.stories.fingerprint import Fingerprint, of_entry
 
@@ -31,10 +31,12 @@ def test_a_chunk_decodes_to_the_articles_and_fingerprints_encoded() -> None:
     ]
     prints = [of_entry(a.title, a.summary, a.content) for a in articles]
     assert prints[0].shingles.size and prints[0].figures  # the arrays and the figures travel too
+    seen = [Seen("c", "s", "https://x.example/c", "https://x.example/c", WHEN, WHEN, "0123456789abcdef")]
     chunks = Chunks()
-    chunks.add(memoryview(encoded(articles, prints, mark=b"c"))[1:])
-    [(got_articles, got_prints)] = list(Articles(chunks))
+    chunks.add(memoryview(encoded(articles, prints, seen, mark=b"c"))[1:])
+    [(got_articles, got_prints, got_seen)] = list(Articles(chunks))
     assert list(got_articles) == articles
+    assert list(got_seen) == seen
     for got, made in zip(got_prints, prints, strict=True):
         for name in Fingerprint.__dataclass_fields__:
             mine, theirs = getattr(got, name), getattr(made, name)
@@ -58,7 +60,7 @@ def test_chunks_past_the_bound_wait_in_a_file_and_come_back_in_order(monkeypatch
     assert spilled is not None and 0 < spilled.tell() < sum(len(encoded(a, ())) for a in made)
     held = Articles(chunks)
     for _ in range(2):  # read as often as needed
-        assert [list(articles) for articles, _prints in held] == made
+        assert [list(articles) for articles, _prints, _seen in held] == made
     assert held.flat() == ([a for articles in made for a in articles], [])
 
 

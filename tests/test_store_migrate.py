@@ -80,7 +80,7 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
         assert stories[1].item.title == "Title of a1"
         assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
-        assert store.meta.get("schema_version") == "4"
+        assert store.meta.get("schema_version") == "5"
         assert inspect(store.engine).has_table("related_terms")  # version 4
 
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
@@ -112,3 +112,30 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [s.item.id for s in again.selection.stories(["a", "b", "c", "d"], 10)] == ["c1", "a1"]
     finally:
         again.close()
+
+
+def test_a_version_4_database_gains_the_sources_known_entries(database_url: str) -> None:
+    """Version 4 → 5: sources.digests, NULL (nothing known) in the rows there were."""
+    Store(database_url).close()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # what version 4 was: no digests column
+        conn.execute(text("ALTER TABLE sources DROP COLUMN digests"))
+        conn.execute(text("UPDATE newsriver_meta SET value = '4' WHERE key = 'schema_version'"))
+        conn.execute(
+            text(
+                "INSERT INTO sources (name, url, feed_url, feed_url_origin, via_public, title, link, etag,"
+                " last_modified, body_hash, status, last_error, errors, feed_interval)"
+                " VALUES ('a', 'https://a.example/feed', 'https://a.example/feed', '', false, '', '', '', '', 'h',"
+                " 'ok', '', 0, 0)"
+            )
+        )
+    engine.dispose()
+    store = Store(database_url)
+    try:
+        assert store.meta.get("schema_version") == "5"
+        assert store.sources.known_entries("a") is None
+        assert store.sources.rows()["a"].body_hash == "h"
+        store.sources.update("a", digests="0123456789abcdef0123456789abcdef")
+        assert store.sources.known_entries("a") == "0123456789abcdef0123456789abcdef"
+    finally:
+        store.close()

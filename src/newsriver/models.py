@@ -94,6 +94,23 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """An entry the source's last document carried as it is now: what the store needs to know
+    it is still there, without normalizing it again (``normalize.digested``).
+
+    Its identity and date as ``normalize_entry`` makes them; ``content_hash`` is the first
+    ``SEEN_HASH`` characters of its article's (the store holds the whole hash)."""
+
+    id: str
+    source: str
+    entry_key: str
+    canonical_url: str
+    published: datetime
+    first_seen: datetime
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedMeta:
     """What a source says about itself."""
 

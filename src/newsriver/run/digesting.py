@@ -39,9 +39,11 @@ class Digested:
 
     meta: FeedMeta
     articles: Articles
+    known: str | None = None  # the document's entries by raw hash, for the next one (``sources.digests``)
 
 
-Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool], Digested]
+# (body, url, content type, source, now, near, the source's known entries: ``sources.digests``)
+Digester = Callable[[bytes, str, str, SourceConfig, datetime, bool, str | None], Digested]
 # Documents a pass holds between their fetch and their store: parsed ones wait for the store,
 # which is slower than parsing on two cores; without a bound each fetch thread held one, with
 # its articles and fingerprints (about a megabyte for a feed of 50 entries).
@@ -58,8 +60,8 @@ LARGE_DOCUMENT = 2 * 1024 * 1024
 # How often a fetch thread waiting for its digest looks whether the pass is stopping.
 STOP_CHECK_SECONDS = 0.2
 # A worker's messages for one document: its chunks of articles as it makes them (``encoded``),
-# then the answer (the document's meta and its rhythm (``rhythm_of``), or an exception:
-# pickled, once a document).
+# then the answer (the document's meta, its rhythm (``rhythm_of``) and its known entries
+# (``Known.text``), or an exception: pickled, once a document).
 CHUNK = b"c"
 ANSWER = b"a"
 
@@ -70,22 +72,31 @@ class ParseTimeout(ParseError):
 
 
 def _digest_in_worker(
-    pipe: Connection, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
-) -> tuple[FeedMeta, dict[str, datetime]]:
+    pipe: Connection,
+    body: bytes,
+    url: str,
+    content_type: str,
+    cfg: SourceConfig,
+    now: datetime,
+    near: bool,
+    known: str | None,
+) -> tuple[FeedMeta, dict[str, datetime], str | None]:
     """A worker's digest of one document: its articles are sent a chunk at a time as they
     are normalized, so that the worker never holds them all."""
     # The parsing stack (feedparser, nh3, lxml) and numpy, under the near-duplicate
     # fingerprints: imported by the workers only (their forkserver preloads it).
-    from newsriver.ingest.digest import digest_in_chunks
+    from newsriver.ingest.digest import Known, digest_in_chunks
 
-    meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near)
+    entries = Known.read(known)
+    meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near, known=entries)
 
     def sent() -> Iterator[tuple[str, datetime]]:
         for chunk in chunks:
-            pipe.send_bytes(encoded(chunk.articles, chunk.prints, mark=CHUNK))
+            pipe.send_bytes(encoded(chunk.articles, chunk.prints, chunk.seen, mark=CHUNK))
             yield from ((a.entry_key, a.published) for a in chunk.articles)
+            yield from ((s.entry_key, s.published) for s in chunk.seen)
 
-    return meta, rhythm_of(sent(), now)
+    return meta, rhythm_of(sent(), now), entries.text
 
 
 class Digesting:
@@ -104,11 +115,18 @@ class Digesting:
         stack.callback(self._workers.close)
 
     def __call__(
-        self, body: bytes, url: str, content_type: str, cfg: SourceConfig, now: datetime, near: bool
+        self,
+        body: bytes,
+        url: str,
+        content_type: str,
+        cfg: SourceConfig,
+        now: datetime,
+        near: bool,
+        known: str | None = None,
     ) -> Digested:
         self._in_hand.acquire()
         try:
-            return self._digest((body, url, content_type, cfg, now, near), len(body) > LARGE_DOCUMENT)
+            return self._digest((body, url, content_type, cfg, now, near, known), len(body) > LARGE_DOCUMENT)
         except BaseException:
             self._in_hand.release()
             raise
@@ -157,8 +175,8 @@ class Digesting:
             answer = pickle.loads(memoryview(message)[len(ANSWER) :])
             if isinstance(answer, BaseException):
                 return answer
-            meta, published = answer
-            return Digested(meta, Articles(chunks, published))
+            meta, published, known = answer
+            return Digested(meta, Articles(chunks, published), known)
         worker.kill()
         if worker.exitcode == -signal.SIGXCPU:
             raise ParseTimeout(f"parse took longer than {self._seconds:g} s")

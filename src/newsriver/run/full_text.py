@@ -83,7 +83,7 @@ class FullText:
             return None
         row = self._rows[cfg.name]
         job = _Job(cfg, self._settings, row.via_public or public_only(cfg), origin_of(row.feed_url), for_source(cfg))
-        known = stored_pages.known(self._store, [a.id for chunk, _ in got.articles for a in chunk])
+        known = stored_pages.known(self._store, [a.id for chunk, _, _ in got.articles for a in chunk])
         return self._pool.submit(self._fetch, job, got, known, self._pages)
 
     def stored(self, source: str, now: datetime) -> None:

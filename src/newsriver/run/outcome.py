@@ -13,7 +13,7 @@ from tempfile import TemporaryFile
 from typing import IO, TYPE_CHECKING, Any
 
 from newsriver.ingest.schedule import Policy, Response, plan_next_poll
-from newsriver.models import Article
+from newsriver.models import Article, Seen
 
 if TYPE_CHECKING:
     # msgspec, and numpy under the near-duplicate index: imported once a document is digested.
@@ -105,9 +105,10 @@ class Chunks:
 
 @dataclass(frozen=True, slots=True)
 class Articles:
-    """A document's articles and their fingerprints, as encoded chunks of a thousand: a pass
-    holds them compact, as a worker process sent them, until the store stage reads one chunk
-    at a time (decoded, the articles of a feed of 100,000 entries took 400 MB)."""
+    """A document's articles and their fingerprints, and the entries it carries as the last
+    one did (``Seen``), as encoded chunks of a thousand: a pass holds them compact, as a
+    worker process sent them, until the store stage reads one chunk at a time (decoded, the
+    articles of a feed of 100,000 entries took 400 MB)."""
 
     chunks: Chunks = field(default_factory=Chunks)
     published: Mapping[str, datetime] = field(default_factory=dict)  # by entry key: the rhythm (rhythm_of)
@@ -115,7 +116,7 @@ class Articles:
     def __bool__(self) -> bool:
         return bool(self.chunks)
 
-    def __iter__(self) -> Iterator[tuple[Sequence[Article], Sequence[Fingerprint]]]:
+    def __iter__(self) -> Iterator[tuple[Sequence[Article], Sequence[Fingerprint], Sequence[Seen]]]:
         decoder = _decoder()
         for chunk in self.chunks:
             yield decoder.decode(chunk)
@@ -131,22 +132,26 @@ class Articles:
         return cls(chunks, published)
 
     def flat(self) -> tuple[list[Article], list[Fingerprint]]:
-        """Every article and fingerprint at once: for the few of a source that needs them so."""
+        """Every article and fingerprint at once: for the few of a source that needs them so
+        (one whose known entries are not looked for: it has no ``Seen``)."""
         articles: list[Article] = []
         prints: list[Fingerprint] = []
-        for chunk_articles, chunk_prints in self:
+        for chunk_articles, chunk_prints, _seen in self:
             articles += chunk_articles
             prints += chunk_prints
         return articles, prints
 
 
-def encoded(articles: Sequence[Article], prints: Sequence[Fingerprint], mark: bytes = b"") -> bytearray:
-    """A chunk of articles and their fingerprints as ``Articles`` reads it, after ``mark``.
+def encoded(
+    articles: Sequence[Article], prints: Sequence[Fingerprint], seen: Sequence[Seen] = (), mark: bytes = b""
+) -> bytearray:
+    """A chunk of articles, their fingerprints and the ``Seen`` entries as ``Articles`` reads
+    it, after ``mark``.
 
     MessagePack by msgspec: encoding and decoding took 19 µs an article with its fingerprint
     where pickle took 32–34 (``benchmarks/handoff_bench.py``)."""
     buffer = bytearray(mark)
-    _encoder().encode_into((articles, prints), buffer, len(mark))
+    _encoder().encode_into((articles, prints, seen), buffer, len(mark))
     return buffer
 
 
@@ -158,13 +163,13 @@ def _encoder() -> msgspec.msgpack.Encoder:
 
 
 @cache
-def _decoder() -> msgspec.msgpack.Decoder[tuple[list[Article], list[Fingerprint]]]:
+def _decoder() -> msgspec.msgpack.Decoder[tuple[list[Article], list[Fingerprint], list[Seen]]]:
     # Imported by the first document decoded: a pass of 304s needs neither msgspec nor numpy.
     import msgspec
 
     from newsriver.stories.fingerprint import Fingerprint
 
-    return msgspec.msgpack.Decoder(tuple[list[Article], list[Fingerprint]], dec_hook=_bytes_array)
+    return msgspec.msgpack.Decoder(tuple[list[Article], list[Fingerprint], list[Seen]], dec_hook=_bytes_array)
 
 
 def _array_bytes(value: Any) -> bytes:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsriver import redact
 from newsriver.config.schema import Config, Settings, SourceConfig
-from newsriver.errors import FetchError, ParseError
+from newsriver.errors import FetchError, ParseError, StoreError
 from newsriver.ingest.credentials import discovery_stays_public, for_source, public_only
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
@@ -37,6 +37,7 @@ from newsriver.models import FetchResult, FetchState
 from newsriver.run.digesting import Digester, Digesting, ParseTimeout
 from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
+from newsriver.store.entries import FORGET_KNOWN
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
 from newsriver.urls import canonical, origin_of
@@ -102,7 +103,7 @@ def poll_sources(
     claim = _claim(config, store, names, clock, report)
     with ExitStack() as stack:
         digesting = digesting or Digesting(stack, settings.parse_timeout.total_seconds(), stopping)
-        how = _Retrieval(limits, network, digesting, settings.dedupe.near is not None)
+        how = _Retrieval(limits, network, digesting, settings.dedupe.near is not None, store.sources.known_entries)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
@@ -177,6 +178,7 @@ class _Retrieval:
     network: Network
     digest: Digester
     near: bool  # near-duplicates are looked for: digesting fingerprints the articles
+    known: Callable[[str], str | None]  # a source's known entries (``sources.digests``), read for a changed document
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +323,9 @@ def _digested(
         return Retrieved("not modified", response, values=values, note=note)
     if _unparsable(body_hash) == row.body_hash:
         return Retrieved("error", Response("error", result.status, result.headers), error=UNCHANGED_UNPARSABLE)
+    known = _known_entries(cfg, how)
     try:
-        digested = how.digest(result.body, result.url, result.content_type, cfg, now, how.near)
+        digested = how.digest(result.body, result.url, result.content_type, cfg, now, how.near, known)
     except ParseTimeout as exc:
         # Kept without the validators: a 304 would read as a healthy source.
         unparsable = {"body_hash": _unparsable(body_hash)}
@@ -334,9 +337,23 @@ def _digested(
         "title": meta.title,
         "link": meta.link,
         "feed_interval": int(asked.total_seconds()),
+        "digests": digested.known if not cfg.full_text else None,
     }
     response = Response("ok", result.status, result.headers, asked)
     return Retrieved("ok", response, digested.articles, values, note=note)
+
+
+def _known_entries(cfg: SourceConfig, how: _Retrieval) -> str | None:
+    """The entries of the source's last stored document that need no normalizing again if
+    this one carries them as they were (``digest.Known``)."""
+    # A full-text source's stored articles hold their pages' texts, not what its entries
+    # normalize to: every entry is digested, and nothing is recorded as known.
+    if cfg.full_text:
+        return None
+    try:
+        return how.known(cfg.name)
+    except StoreError:  # costs only the skip: storing the document will say what is wrong
+        return None
 
 
 def _unparsable(body_hash: str) -> str:
@@ -405,9 +422,12 @@ class _Writer:
             near, related = dedupe.near, dedupe.related_policy
             # A chunk at a time, in the transaction the loop holds open: one document's are
             # all stored or none.
-            for articles, prints in got.articles:
-                counts = self._store.entries.save(cfg.name, articles, settled.values, near, prints, related)
+            values = settled.values
+            for articles, prints, seen in got.articles:
+                counts = self._store.entries.save(cfg.name, articles, values, near, prints, related, seen)
                 outcome = replace(outcome, new=outcome.new + counts.new, updated=outcome.updated + counts.updated)
+                if counts.stale:  # the chunks after it must not record its known entries again
+                    values = values | FORGET_KNOWN
         else:
             if not self._rows:
                 self._held_since = time.monotonic()

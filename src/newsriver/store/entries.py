@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from newsriver.models import Article, Author, Enclosure, Podcast
+from newsriver.models import Article, Author, Enclosure, Podcast, Seen
 from newsriver.store.sources import update_source
 from newsriver.store.sql import Sql, chunks, insert_text, marks, read_json, read_optional_time, read_time, update_text
 from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identifies_article
@@ -53,12 +53,20 @@ STORY, SIMILARITY = ENTRY_COLUMNS.index("story"), ENTRY_COLUMNS.index("similarit
 _INSERT_ENTRY = insert_text("entries", ENTRY_COLUMNS)
 _STORED = "SELECT id, source, entry_key, canonical_url, content_hash, story, published FROM entries WHERE "
 _ANY_TOMBSTONE = "SELECT id FROM tombstones WHERE source = ? LIMIT 1"
+# A source's columns after a document whose known entries (``Seen``) disagreed with the rows
+# held (``SaveCounts.stale``): nothing of it is taken as known, and its next poll fetches
+# and digests the whole document again, even an unchanged one.
+FORGET_KNOWN: dict[str, Any] = {"digests": None, "body_hash": "", "etag": "", "last_modified": ""}
 
 
 @dataclass(frozen=True, slots=True)
 class SaveCounts:
     new: int = 0
     updated: int = 0
+    # A ``Seen`` entry that would not be unchanged against the rows held: a row that changed
+    # or went since the last document, other than by its polls or by retention. It is
+    # stored by the next poll, which digests every entry (``FORGET_KNOWN``).
+    stale: bool = False
 
 
 def url_hash(canonical_url: str) -> str:
@@ -73,6 +81,7 @@ class _Verdicts:
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (stored row's id, values)
     edited: dict[str, str] = field(default_factory=dict)  # the stored row an edit updates → the article's id
     counts: Counter[Verdict] = field(default_factory=Counter)
+    stale: bool = False  # see SaveCounts
 
 
 class Entries:
@@ -87,6 +96,7 @@ class Entries:
         near: NearPolicy | None = None,
         prints: Sequence[Fingerprint] = (),
         related: RelatedPolicy | None = None,
+        seen: Sequence[Seen] = (),
     ) -> SaveCounts:
         """Store one fetch's articles and its source state in one transaction.
 
@@ -94,15 +104,19 @@ class Entries:
         another URL joins that story, and every new or edited article is indexed.
         ``prints``, when given, are the articles' fingerprints (made where they were parsed).
         With ``related``, each new entry is placed in an event group (``store.related``).
+        ``seen`` are the document's entries as its last one had them (not normalized again):
+        they count as in the document, and are stored as unchanged.
         """
         found = _Verdicts()
         with self._store.transaction() as tx:
             sql = tx.sql
-            if articles:
+            if articles or seen:
                 # Workers storing copies of one story at the same instant must see each
                 # other's rows, or each would found its own story.
                 self._store.one_at_a_time(tx)
-                found = _verdicts(sql, source, articles)
+                found = _verdicts(sql, source, articles, seen)
+                if found.stale:
+                    source_values = source_values | FORGET_KNOWN
                 inserts, updates = found.inserts, found.updates
                 if near is not None:
                     # Built with SQLAlchemy, and numpy under the fingerprints: for a pass that stores.
@@ -123,24 +137,43 @@ class Entries:
 
                     record(sql, inserts, related)
             update_source(sql, source, source_values)
-        return SaveCounts(new=found.counts[Verdict.NEW], updated=found.counts[Verdict.EDITED])
+        counts = found.counts
+        return SaveCounts(new=counts[Verdict.NEW], updated=counts[Verdict.EDITED], stale=found.stale)
 
 
-def _verdicts(sql: Sql, source: str, articles: Sequence[Article]) -> _Verdicts:
+def _verdicts(sql: Sql, source: str, articles: Sequence[Article], seen: Sequence[Seen] = ()) -> _Verdicts:
     """Each article's verdict against the stored rows with its entry key or canonical URL
-    (and against the articles before it in this fetch), as rows to insert or update."""
-    buried = _buried(sql, source, articles)
+    (and against the articles before it in this fetch), as rows to insert or update.
+
+    The ``seen`` entries are in the document as much as the articles (the rows looked up,
+    retention's tombstones, how often a URL occurs); each is judged first, and must come out
+    unchanged: it was stored from this very entry, so only a change to its row since can
+    make it otherwise (``stale``). Unchanged, it adds nothing a later article could meet."""
+    everything: Sequence[Article | Seen] = [*articles, *seen] if seen else articles
+    buried = _buried(sql, source, everything)
     by_key: dict[str, Stored] = {}
-    for keys in chunks([a.entry_key for a in articles]):
+    for keys in chunks([a.entry_key for a in everything]):
         by_key.update(
             (s.entry_key, s) for s in _stored(sql, f"source = ? AND entry_key IN ({marks(len(keys))})", (source, *keys))
         )
+    # A seen entry with its own row is judged against that row alone (as ``decide`` does):
+    # only the others' URLs are looked up, a few rows a poll instead of one for every entry.
+    urls = [a.canonical_url for a in articles] + [s.canonical_url for s in seen if s.entry_key not in by_key]
     by_url: dict[str, list[Stored]] = {}
-    for hashes in chunks(sorted({url_hash(a.canonical_url) for a in articles if a.canonical_url})):
+    for hashes in chunks(sorted({url_hash(url) for url in urls if url})):
         for s in _stored(sql, f"url_hash IN ({marks(len(hashes))})", hashes):
             by_url.setdefault(s.canonical_url, []).append(s)
-    in_batch = Counter(a.canonical_url for a in articles)
+    in_batch = Counter(a.canonical_url for a in everything)
     found = _Verdicts()
+    for entry in seen:
+        if entry.id in buried:
+            continue
+        same_key, same_url = by_key.get(entry.entry_key), by_url.get(entry.canonical_url, ())
+        decision = decide(_with_stored_hash(entry, same_key, same_url), same_key, same_url, in_batch)
+        if decision.verdict is Verdict.UNCHANGED:
+            found.counts[Verdict.UNCHANGED] += 1
+        else:  # not stored, nor counted: it has no article to store
+            found.stale = True
     for article in articles:
         if article.id in buried:  # removed by retention: never taken in again
             continue
@@ -169,6 +202,20 @@ def _verdicts(sql: Sql, source: str, articles: Sequence[Article]) -> _Verdicts:
     return found
 
 
+def _with_stored_hash(entry: Seen, same_key: Stored | None, same_url: Sequence[Stored]) -> Seen:
+    """``entry`` with the whole content hash of the row of its source it may be judged
+    against, when that hash begins as the entry's short one does (``digest.SEEN_HASH``)."""
+    for row in (same_key, *same_url):
+        if (
+            row is not None
+            and row.source == entry.source
+            and entry.content_hash
+            and row.content_hash.startswith(entry.content_hash)
+        ):
+            return replace(entry, content_hash=row.content_hash)
+    return entry
+
+
 def _stored(sql: Sql, where: str, params: Sequence[Any]) -> list[Stored]:
     return [
         Stored(entry_id, source, key, canonical_url, content_hash, story, read_time(published))
@@ -176,7 +223,7 @@ def _stored(sql: Sql, where: str, params: Sequence[Any]) -> list[Stored]:
     ]
 
 
-def _buried(sql: Sql, source: str, articles: Sequence[Article]) -> frozenset[str]:
+def _buried(sql: Sql, source: str, articles: Sequence[Article | Seen]) -> frozenset[str]:
     """The ids of the articles retention removed before, from one reading of the source's
     feed; records which tombstones' entries the feed still carries (see ``retention``)."""
     # Most sources have no tombstone: one indexed look settles it.

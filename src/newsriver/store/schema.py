@@ -88,6 +88,9 @@ sources_table = Table(
     Column("next_poll", UTCDateTime),
     Column("retry_after", UTCDateTime),  # the host asked to be left alone until then
     Column("feed_interval", Integer, nullable=False, default=0),  # seconds the feed asks between polls
+    # The last stored document's entries by raw hash (ingest/digest.py's Known): those the
+    # next document carries unchanged are not normalized again. NULL: none known.
+    Column("digests", Text),
 )
 
 entries_table = Table(
@@ -244,6 +247,8 @@ def migrate(conn: Connection, url: str) -> None:
         _story_column(conn)
     if version is not None and int(version) < 3:
         conn.execute(text("ALTER TABLE entries ADD COLUMN podcast JSON"))  # NULL in every row: no podcast
+    if version is not None and int(version) < 5:
+        conn.execute(text("ALTER TABLE sources ADD COLUMN digests TEXT"))  # NULL: every entry digested once more
     metadata.create_all(conn)
     for index in entries_table.indexes:  # create_all adds none to a table that exists
         index.create(conn, checkfirst=True)

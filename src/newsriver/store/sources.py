@@ -132,6 +132,14 @@ class Sources:
                 for r in sql.rows(f"SELECT {_ROW} FROM sources WHERE name IN ({marks(len(chunk))})", chunk)
             }
 
+    def known_entries(self, name: str) -> str | None:
+        """The entries of the source's last stored document by raw hash (``digest.Known``),
+        as its ``digests`` column holds them: read by a fetch thread for a changed document
+        only, where the sources' rows that every pass reads do not carry them."""
+        with self._store.reading() as sql:
+            found = sql.first("SELECT digests FROM sources WHERE name = ?", (name,))
+        return found[0] if found is not None else None
+
     def update(self, name: str, **values: Any) -> None:
         with self._store.transaction() as tx:
             update_source(tx.sql, name, values)

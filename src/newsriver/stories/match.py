@@ -13,7 +13,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from newsriver.models import Article
+from newsriver.models import Article, Seen
 
 if TYPE_CHECKING:
     # Fingerprints (and numpy under them) are imported where texts are compared: a pass
@@ -55,7 +55,7 @@ def identifies_article(canonical_url: str) -> bool:
 
 
 def decide(
-    article: Article,
+    article: Article | Seen,
     same_key: Stored | None,
     same_url: Sequence[Stored],
     url_count_in_batch: Mapping[str, int],
@@ -64,7 +64,8 @@ def decide(
 
     ``same_key`` is the stored row with the article's source and entry key; ``same_url``
     the stored rows of any source with its canonical URL; ``url_count_in_batch`` how
-    often each canonical URL occurs in the document the article came in.
+    often each canonical URL occurs in the document the article came in. A ``Seen`` entry
+    is judged as its article would be.
     """
     if same_key is not None:
         return _edit_or_same(article, same_key)
@@ -86,7 +87,7 @@ def decide(
     return Decision(Verdict.NEW, article.id, article.id)
 
 
-def _edit_or_same(article: Article, stored: Stored) -> Decision:
+def _edit_or_same(article: Article | Seen, stored: Stored) -> Decision:
     verdict = Verdict.UNCHANGED if stored.content_hash == article.content_hash else Verdict.EDITED
     return Decision(verdict, stored.id, stored.story)
 

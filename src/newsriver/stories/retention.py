@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from newsriver.models import Article
+from newsriver.models import Article, Seen
 from newsriver.stories.match import identifies_article
 
 TOMBSTONE_GRACE = timedelta(days=30)
@@ -100,7 +100,7 @@ class Sifted:
     missing: tuple[str, ...]  # tombstones whose entry the source's document no longer carries
 
 
-def sift(articles: Sequence[Article], tombstones: Iterable[Tombstone], url_hash: Callable[[str], str]) -> Sifted:
+def sift(articles: Sequence[Article | Seen], tombstones: Iterable[Tombstone], url_hash: Callable[[str], str]) -> Sifted:
     """Which articles of one document of a source were removed before, and which
     tombstones' entries the document still carries.
 
