@@ -37,7 +37,6 @@ import inspect
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -49,6 +48,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench import EventTexts
 
 from newsriver.store.related import DOCUMENTS, MAX_DF_SHARE, MIN_MAX_DF, record
 from newsriver.store.store import Store
@@ -65,39 +66,10 @@ from newsriver.stories.related import (
     weighted,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
-BOILERPLATE = [
-    "Read more at the Daily Example website and follow us for the latest news and analysis",
-    "Copyright 2026 Metro Courier all rights reserved this material may not be republished",
-    "Sign up for our newsletter to get the stories that matter delivered to your inbox every morning",
-]
 POLICY = RelatedPolicy(0.22, 0.50, timedelta(days=7))
 CHUNK = 20_000  # entries inserted at a time while filling
-
-
-class Texts:
-    def __init__(self, rng: random.Random) -> None:
-        pages = json.loads((CORPUS / "fulltext" / "ground-truth.json").read_text(encoding="utf-8"))
-        counts = Counter(w for page in pages.values() for w in re.findall(r"[A-Za-z]+", page["articleBody"]))
-        self.words = list(counts)
-        total, self.cum = 0, []
-        for n in counts.values():
-            total += n
-            self.cum.append(total)  # cumulative once: random.choices would add them up at every call
-        self.rng = rng
-
-    def event_words(self) -> list[str]:
-        return ["".join(self.rng.choices("bcdfghklmnprstvz", k=3)) + w for w in self.rng.sample(self.words, 4)]
-
-    def entry(self, event: list[str]) -> tuple[str, str]:
-        pick = self.rng.choices(self.words, cum_weights=self.cum, k=70)
-        title = " ".join(event[:2] + pick[:6])
-        lead = " ".join(event + pick[6:])
-        if self.rng.random() < 0.33:
-            lead = self.rng.choice(BOILERPLATE) + " " + lead
-        return title, lead
 
 
 def entry_id(rng: random.Random) -> str:
@@ -113,7 +85,7 @@ _ENTRY = (
 )
 
 
-def fill(path: Path, texts: Texts, stored: int, rng: random.Random) -> list[str]:
+def fill(path: Path, texts: EventTexts, stored: int, rng: random.Random) -> list[str]:
     """Fill the store at ``path`` with ``stored`` entries' rows; returns the events' words
     (each event's, space-separated)."""
     Store(f"sqlite:///{path}").close()  # the tables
@@ -200,7 +172,14 @@ def _flush(raw: Any, key_rows: list[Any], related_rows: list[Any]) -> None:
 
 
 def measure(
-    store: Store, texts: Texts, events: list[str], rng: random.Random, count: int, prefix: str, batch: int, memory: Any
+    store: Store,
+    texts: EventTexts,
+    events: list[str],
+    rng: random.Random,
+    count: int,
+    prefix: str,
+    batch: int,
+    memory: Any,
 ) -> list[float]:
     """CPU µs of ``record`` per new entry, for ``count`` new entries saved ``batch`` at a
     time (a fetch that brought that many new entries), each batch in its transaction."""
@@ -233,7 +212,7 @@ def measure(
 def measured(db: Path, events: list[str], seed: int, new: int, batches: list[int]) -> dict[int, list[float]]:
     """``measure`` on the store at ``db``: a warm-up, then ``new`` entries at each batch size."""
     rng = random.Random(seed)
-    texts = Texts(rng)
+    texts = EventTexts(rng)
     store = Store(f"sqlite:///{db}")
     memory = None
     if "memory" in inspect.signature(record).parameters:  # a checkout that keeps frequencies between saves
@@ -255,7 +234,7 @@ def built(stored: int, keep: Path | None, folder: Path) -> tuple[Path, list[str]
     home.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     rng = random.Random(stored)
-    events = fill(db, Texts(rng), stored, rng)
+    events = fill(db, EventTexts(rng), stored, rng)
     sidecar.write_text(json.dumps(events))
     return db, events, time.monotonic() - began
 

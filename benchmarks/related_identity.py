@@ -6,13 +6,13 @@ Run from the repository root:
 ``--url postgresql+psycopg://postgres@127.0.0.1:5432/`` for PostgreSQL: a database of its
 own is made for each run, and dropped).
 
-The workload: ``--entries`` entries (default 4,000) of ``related_cost.py``'s synthetic
-events over 30 days, with real words' frequencies, boilerplate leads, headline-only
-entries (no lead), and copies (an entry of a stored entry's story), saved 1 to 20 at a
-time in publication order with jitter (so some arrive late), each save in a transaction
-of its own; every 50th save is rolled back after ``record`` (a save that failed). Each
-checkout runs it in a process of its own, with that checkout first on ``PYTHONPATH``, and
-prints the hash of ``related_entries``, ``related_keys`` and ``related_terms`` (but for its
+The workload: ``--entries`` entries (default 4,000) of synthetic events (``bench.EventTexts``)
+over 30 days, with real words' frequencies, boilerplate leads, headline-only entries (no
+lead), and copies (an entry of a stored entry's story), saved 1 to 20 at a time in
+publication order with jitter (so some arrive late), each save in a transaction of its
+own; every 50th save is rolled back after ``record`` (a save that failed). Each checkout
+runs it in a process of its own, with that checkout first on ``PYTHONPATH``, and prints
+the hash of ``related_entries``, ``related_keys`` and ``related_terms`` (but for its
 ``MARK`` row, a token each save sets), each table's rows sorted, and how many groups hold
 more than one story.
 """
@@ -29,14 +29,18 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from related_cost import POLICY, START, Texts
+from bench import EventTexts
 
 from newsriver.store import related
 from newsriver.store.store import Store
+from newsriver.stories.related import RelatedPolicy
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+POLICY = RelatedPolicy(0.22, 0.50, timedelta(days=7))
 
 
 class Failed(Exception):
@@ -45,7 +49,7 @@ class Failed(Exception):
 
 def workload(store: Store, entries: int, seed: int) -> None:
     rng = random.Random(seed)
-    texts = Texts(rng)
+    texts = EventTexts(rng)
     memory = related.Frequencies() if "memory" in inspect.signature(related.record).parameters else None  # type: ignore[attr-defined,unused-ignore]
     extra = {"memory": memory} if memory is not None else {}
     planned: list[tuple[float, dict[str, Any]]] = []

@@ -1,10 +1,13 @@
 """A database the first schema version made (entries.cluster) opens with today's code: the
 column is renamed story in place, with its index, every row keeps its story, and the tables
-added since are made."""
+added since are made. A version-4 SQLite database's related-coverage tables are made again
+WITHOUT ROWID, every row kept."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 
@@ -80,7 +83,7 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
         assert stories[1].item.title == "Title of a1"
         assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
-        assert store.meta.get("schema_version") == "4"
+        assert store.meta.get("schema_version") == "5"
         assert inspect(store.engine).has_table("related_terms")  # version 4
 
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
@@ -112,3 +115,42 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [s.item.id for s in again.selection.stories(["a", "b", "c", "d"], 10)] == ["c1", "a1"]
     finally:
         again.close()
+
+
+# Schema 4's related-coverage tables on SQLite, as newsriver made them (rowid tables).
+VERSION_4_RELATED = [
+    "CREATE TABLE related_terms (term BIGINT NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (term))",
+    "CREATE TABLE related_entries (entry_id VARCHAR(36) NOT NULL, grp VARCHAR(36) NOT NULL,"
+    " group_published BIGINT NOT NULL, published BIGINT NOT NULL, headline_only BOOLEAN NOT NULL,"
+    " vector TEXT NOT NULL, score FLOAT, PRIMARY KEY (entry_id))",
+    "CREATE INDEX ix_related_entries_grp ON related_entries (grp)",
+]
+
+
+def test_a_version_4_sqlite_database_keeps_its_related_rows_in_tables_without_rowid(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newsriver.db'}"
+    Store(url).close()
+    raw = sqlite3.connect(tmp_path / "newsriver.db")
+    raw.execute("DROP TABLE related_terms")
+    raw.execute("DROP TABLE related_entries")
+    for statement in VERSION_4_RELATED:
+        raw.execute(statement)
+    terms = [(-1, 2), (7, 1), (9, 2)]
+    rows = [("a", "a", 10, 10, 0, '{"sweden":1.0000}', None), ("b", "a", 10, 20, 1, '{"sweden":1.0000}', 0.5)]
+    raw.executemany("INSERT INTO related_terms VALUES (?, ?)", terms)
+    raw.executemany("INSERT INTO related_entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    raw.execute("UPDATE newsriver_meta SET value = '4' WHERE key = 'schema_version'")
+    raw.commit()
+    raw.close()
+
+    store = Store(url)
+    try:
+        assert store.meta.get("schema_version") == "5"
+        with store.reading() as sql:
+            assert sql.rows("SELECT * FROM related_terms ORDER BY term") == terms
+            assert sql.rows("SELECT * FROM related_entries ORDER BY entry_id") == rows
+            made = dict(sql.rows("SELECT name, sql FROM sqlite_master WHERE tbl_name LIKE 'related_%'"))
+    finally:
+        store.close()
+    assert "WITHOUT ROWID" in made["related_terms"] and "WITHOUT ROWID" in made["related_entries"]
+    assert set(made) == {"related_terms", "related_entries", "related_keys", "ix_related_entries_grp"}

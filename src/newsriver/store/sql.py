@@ -23,9 +23,10 @@ from typing import Any
 from newsriver.errors import StoreError
 
 # 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
-# 4: the related-coverage and full-text tables (new tables only). A database at this version
+# 4: the related-coverage and full-text tables (new tables only). 5: on SQLite, related_terms
+# and related_entries WITHOUT ROWID (made again, rows copied). A database at this version
 # has every table and column: opening it reads the version and nothing else (``store``).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
 SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per writing connection (its default is 2 MB)
 
