@@ -19,6 +19,7 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -223,6 +224,13 @@ _REPORTS = (
 )
 
 
+@functools.cache
+def _reports_text(keys: int, sqlite: bool) -> str:
+    """``_REPORTS`` for this many keys: made once (building it cost a tenth of the lookup)."""
+    hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(keys))
+    return _REPORTS.format(hits=hits, collate="" if sqlite else ' COLLATE "C"')
+
+
 def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy: RelatedPolicy) -> list[Report]:
     """The stored reports within the window sharing most keys with an entry, at most
     MAX_CANDIDATES, ties to the nearest in time; of each key at most PER_KEY rows before
@@ -232,8 +240,7 @@ def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy:
     if not wanted:
         return []
     published = _seconds(entry.published)
-    hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(len(wanted)))
-    sql = _REPORTS.format(hits=hits, collate="" if db.sqlite else ' COLLATE "C"')
+    sql = _reports_text(len(wanted), db.sqlite)
     params = [
         value
         for key in wanted
