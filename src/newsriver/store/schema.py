@@ -152,9 +152,10 @@ tombstones_table = Table(
 
 # Related coverage (see ``store.related``): document frequencies, the key index, event groups.
 # New tables only, no new column: a database of schema 3 gains them in the upgrade to 4.
-# On SQLite both keyed tables are WITHOUT ROWID (schema 5): a row is found by its key in one
-# B-tree instead of the key's index and then the table, which halved what reading and
-# counting a save's words and reading its candidates' rows cost at 1,000,000 entries.
+# On SQLite related_terms is WITHOUT ROWID (schema 5): a word's row is found in one B-tree
+# instead of the key's index and then the table (a save reads and counts some 40). Not
+# related_entries: its rows (a vector, ~800 bytes) are too large for it to pay, measured at
+# 100,000 entries (SQLite says as much of rows over a twentieth of a page).
 related_terms_table = Table(
     "related_terms",
     metadata,
@@ -183,7 +184,6 @@ related_entries_table = Table(
     # How strongly it matched the report it joined; NULL for a group's first, and a copy.
     Column("score", Float),
     Index("ix_related_entries_grp", "grp"),
-    sqlite_with_rowid=False,
 )
 
 # --- many workers on one database (see ``coordination``) ------------------------------
@@ -261,10 +261,10 @@ def migrate(conn: Connection, url: str) -> None:
 
 
 def _without_rowid(conn: Connection) -> None:
-    """Version 4 → 5, SQLite: ``related_terms`` and ``related_entries`` made again WITHOUT
-    ROWID, their rows copied (a table cannot change that in place). A database of version 3
-    or older has neither: ``create_all`` makes them."""
-    for table in (related_terms_table, related_entries_table):
+    """Version 4 → 5, SQLite: ``related_terms`` made again WITHOUT ROWID, its rows copied
+    (a table cannot change that in place). A database of version 3 or older has none:
+    ``create_all`` makes it."""
+    for table in (related_terms_table,):
         if not inspect(conn).has_table(table.name):
             continue
         conn.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_4"))

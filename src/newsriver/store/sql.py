@@ -24,7 +24,7 @@ from newsriver.errors import StoreError
 
 # 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
 # 4: the related-coverage and full-text tables (new tables only). 5: on SQLite, related_terms
-# and related_entries WITHOUT ROWID (made again, rows copied). A database at this version
+# WITHOUT ROWID (made again, rows copied). A database at this version
 # has every table and column: opening it reads the version and nothing else (``store``).
 SCHEMA_VERSION = 5
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
