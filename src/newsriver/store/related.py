@@ -266,6 +266,7 @@ def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy:
     return [
         Report(i, entries[i][0], group, _datetime(began), entries[i][1], _datetime(when), headline_only, vector)
         for i, group, began, when, headline_only, vector in near
+        if i in entries  # as the join did: a report whose entry is gone (retention) is no candidate
     ]
 
 
