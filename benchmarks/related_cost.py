@@ -3,6 +3,8 @@
 writing its rows), with N entries stored.
 
 Run from the repository root: ``.venv/bin/python benchmarks/related_cost.py --stored 10000 100000 1000000``.
+``--farm 300`` instead measures ``record``'s CPU (its thread's) per entry in a cold poll of
+300 feeds of the ingest farm with related coverage on (``--against`` and ``--rounds`` too).
 ``--keep DIR`` keeps each built store in DIR and uses it again on the next run (building
 1,000,000 entries takes a few minutes); ``--against ../main/src`` measures another
 checkout's ``record`` too, on a copy of the same store, the two alternating (``--rounds``
@@ -248,6 +250,48 @@ def line(stored: int, label: str, batch: int, times: list[float]) -> str:
     )
 
 
+def farm_record(feeds: int) -> float:
+    """CPU µs per new entry of ``record`` (the storing thread's) in a cold poll of the
+    ingest farm (``bench.build_farm``, nginx, ``dedupe_cost.py --farm``'s settings) with
+    related coverage on."""
+    import threading
+
+    from bench import build_farm, nginx
+
+    from newsriver.config.schema import Config
+    from newsriver.run.poll import poll_sources
+    from newsriver.store import related
+
+    spent = [0.0, 0]
+    lock = threading.Lock()
+    recorded = related.record
+
+    def timed(db: Any, rows: Any, *args: Any, **kwargs: Any) -> None:
+        started = time.thread_time()
+        recorded(db, rows, *args, **kwargs)
+        with lock:
+            spent[0] += time.thread_time() - started
+            spent[1] += len(rows)
+
+    related.record = timed  # entries.save imports it at each call
+    with tempfile.TemporaryDirectory(prefix="related-farm-") as tmp:
+        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
+        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
+        root.mkdir()
+        work.mkdir()
+        build_farm(root, feeds, 50)
+        with nginx(root, work) as base:
+            settings = {"database": f"sqlite:///{tmp}/farm.db", "output_dir": f"{tmp}/out"}
+            settings |= {"concurrency": 16, "host_concurrency": 16, "dedupe": {"related": {"enabled": True}}}
+            sources = [{"name": f"f{f}", "url": f"{base}f{f}.xml"} for f in range(feeds)]
+            config = Config.model_validate({"settings": settings, "sources": sources})
+            store = Store(config.settings.database)
+            store.sources.sync((s.name, s.url) for s in config.sources)
+            poll_sources(config, store)
+            store.close()
+    return spent[0] * 1e6 / max(spent[1], 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stored", type=int, nargs="+", default=[10_000, 100_000])
@@ -256,8 +300,15 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the built stores here, and use those found here")
     parser.add_argument("--against", type=Path, help="another checkout's src folder, measured alternately")
     parser.add_argument("--rounds", type=int, default=1, help="with --against: measurements of each")
+    parser.add_argument("--farm", type=int, help="instead: record's CPU in a cold poll of this many farm feeds")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # measure the store there; print JSON
+    parser.add_argument("--farm-child", action="store_true", help=argparse.SUPPRESS)  # the farm here; print it
     args = parser.parse_args()
+    if args.farm_child:
+        print(json.dumps(farm_record(args.farm)))
+        return 0
+    if args.farm is not None:
+        return farm(args.farm, args.against, args.rounds)
     if args.child is not None:
         events = json.loads(args.child.with_suffix(".events.json").read_text())
         found = measured(args.child, events, int(args.child.stem.rsplit("-", 1)[-1]) + 1, args.new, args.batch)
@@ -293,6 +344,26 @@ def main() -> int:
             for batch in args.batch:
                 for label in trees:
                     print(line(stored, label, batch, results[label][batch]))
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+def farm(feeds: int, against: Path | None, rounds: int) -> int:
+    """``farm_record`` in a process of its own for this checkout (and ``against``), in turns."""
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    trees = {"this": Path(__file__).resolve().parents[1] / "src"}
+    if against is not None:
+        trees["against"] = against.resolve()
+    found: dict[str, list[float]] = {label: [] for label in trees}
+    for _ in range(rounds):
+        for label, src in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            command = [sys.executable, __file__, "--farm", str(feeds), "--farm-child"]
+            out = subprocess.run(command, env=env, check=True, capture_output=True)
+            found[label].append(json.loads(out.stdout.splitlines()[-1]))
+    for label, values in found.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{feeds} farm feeds x 50, cold, {label:<8} related coverage's record: {shown} µs CPU per new entry")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
