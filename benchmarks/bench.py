@@ -57,6 +57,48 @@ def corpus_path(relative: str) -> Path:
     return CORPUS / relative
 
 
+# --- related coverage's synthetic events (related_cost.py, related_identity.py) ---------------
+
+EVENT_BOILERPLATE = [
+    "Read more at the Daily Example website and follow us for the latest news and analysis",
+    "Copyright 2026 Metro Courier all rights reserved this material may not be republished",
+    "Sign up for our newsletter to get the stories that matter delivered to your inbox every morning",
+]
+
+
+class EventTexts:
+    """Headlines and 70-word leads of reports of synthetic events: the words of the corpus's
+    181 real article bodies drawn by their own frequencies (common words common), each
+    event's reports sharing a few made-up names, a third of them led by a boilerplate line
+    (``EVENT_BOILERPLATE``) that tens of thousands of entries share."""
+
+    def __init__(self, rng: random.Random) -> None:
+        import json
+
+        pages = json.loads(corpus_path("fulltext/ground-truth.json").read_text(encoding="utf-8"))
+        counts: dict[str, int] = {}
+        for page in pages.values():
+            for w in re.findall(r"[A-Za-z]+", page["articleBody"]):
+                counts[w] = counts.get(w, 0) + 1
+        self.words = list(counts)
+        total, self.cum = 0, []
+        for n in counts.values():
+            total += n
+            self.cum.append(total)  # cumulative once: random.choices would add them up at every call
+        self.rng = rng
+
+    def event_words(self) -> list[str]:
+        return ["".join(self.rng.choices("bcdfghklmnprstvz", k=3)) + w for w in self.rng.sample(self.words, 4)]
+
+    def entry(self, event: list[str]) -> tuple[str, str]:
+        pick = self.rng.choices(self.words, cum_weights=self.cum, k=70)
+        title = " ".join(event[:2] + pick[:6])
+        lead = " ".join(event + pick[6:])
+        if self.rng.random() < 0.33:
+            lead = self.rng.choice(EVENT_BOILERPLATE) + " " + lead
+        return title, lead
+
+
 # --- the feed farm ---------------------------------------------------------------------------
 
 FarmEntry = tuple[str, str, str, datetime]  # title, URL, HTML body, published

@@ -2,160 +2,199 @@
 ``store.related.record`` (featurizing, document frequencies, key lookup, comparison, and
 writing its rows), with N entries stored.
 
-Run from the repository root: ``.venv/bin/python benchmarks/related_cost.py --stored 10000 100000``
-(add 1000000 for the issue's size; building it takes minutes).
+Run from the repository root: ``.venv/bin/python benchmarks/related_cost.py --stored 10000 100000 1000000``.
+``--farm 300`` instead measures ``record``'s CPU (its thread's) per entry in a cold poll of
+300 feeds of the ingest farm with related coverage on (``--against`` and ``--rounds`` too).
+``--keep DIR`` keeps each built store in DIR and uses it again on the next run (building
+1,000,000 entries takes a few minutes); ``--against ../main/src`` measures another
+checkout's ``record`` too, on a copy of the same store, the two alternating (``--rounds``
+times each), each in a process of its own with that checkout first on ``PYTHONPATH``.
 
 The stored entries are made from the words of the corpus's 181 real article bodies
 (``fulltext/ground-truth.json``), drawn by their own frequencies (so common words are
 common), over 90 days; each belongs to an event of 1-6 reports sharing a few words of
 their own (names), and a third carry one of a few sources' boilerplate lines ("Read more
 at …", a copyright line) in their lead, shared by tens of thousands of entries: the keys
-that must not slow a lookup. The store is filled directly (the rows ``record`` would have
-written); then 300 new entries are recorded, one a save and ten a save (a fetch that
-brought that many), each save in its own transaction, half of them reports of stored
-events, and the CPU time of ``record`` is measured (per entry: a save's, divided).
+that must not slow a lookup.
+
+The store is filled directly with the rows ``record`` would have written, in bulk (one
+``executemany`` per table and 20,000 entries, without the WAL and fsyncs): ``entries``
+(random UUID-like ids as ``newsriver_id`` makes, the headline, the 70-word text as the
+entry's text, no content or summary, so its rows are shorter than a real store's);
+``related_terms``, every word's count over all the entries; ``related_keys``, each entry
+under its ``KEYS`` weightiest words; ``related_entries``, its vector (4 decimals, as
+``record`` writes it) and its group: an event's reports are in its earliest report's group
+when their cosine with it reaches the threshold (``record`` joins the best earlier match,
+which is in that group as well), else in one of their own. Two simplifications: every
+vector and key is made with the final frequencies (``record`` uses those of the moment),
+and no entry is a copy. Then 300 new entries are recorded, one a save and ten a save (a
+fetch that brought that many), each save in its own transaction, half of them reports of
+stored events, and the CPU time of ``record`` is measured (per entry: a save's, divided).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
-import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import EventTexts
+
 from newsriver.store.related import DOCUMENTS, MAX_DF_SHARE, MIN_MAX_DF, record
 from newsriver.store.store import Store
-from newsriver.stories.related import RelatedPolicy, keys, lead_of, term_key, vector
+from newsriver.stories.related import (
+    Idf,
+    Lead,
+    RelatedPolicy,
+    cosine,
+    first_keys,
+    key_words,
+    lead_of,
+    term_key,
+    usable_words,
+    weighted,
+)
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
-BOILERPLATE = [
-    "Read more at the Daily Example website and follow us for the latest news and analysis",
-    "Copyright 2026 Metro Courier all rights reserved this material may not be republished",
-    "Sign up for our newsletter to get the stories that matter delivered to your inbox every morning",
-]
 POLICY = RelatedPolicy(0.22, 0.50, timedelta(days=7))
+CHUNK = 20_000  # entries inserted at a time while filling
 
 
-class Texts:
-    def __init__(self, rng: random.Random) -> None:
-        pages = json.loads((CORPUS / "fulltext" / "ground-truth.json").read_text(encoding="utf-8"))
-        counts = Counter(w for page in pages.values() for w in re.findall(r"[A-Za-z]+", page["articleBody"]))
-        self.words = list(counts)
-        self.weights = list(counts.values())
-        self.rng = rng
-
-    def event_words(self) -> list[str]:
-        return ["".join(self.rng.choices("bcdfghklmnprstvz", k=3)) + w for w in self.rng.sample(self.words, 4)]
-
-    def entry(self, event: list[str]) -> tuple[str, str]:
-        pick = self.rng.choices(self.words, self.weights, k=70)
-        title = " ".join(event[:2] + pick[:6])
-        lead = " ".join(event + pick[6:])
-        if self.rng.random() < 0.33:
-            lead = self.rng.choice(BOILERPLATE) + " " + lead
-        return title, lead
+def entry_id(rng: random.Random) -> str:
+    hex_ = f"{rng.getrandbits(128):032x}"
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
 
-def fill(store: Store, texts: Texts, stored: int, rng: random.Random) -> list[list[str]]:
-    """Fill the store with ``stored`` entries' rows; returns the events' words."""
-    events: list[list[str]] = []
-    entries = []
-    while len(entries) < stored:
+_ENTRY = (
+    "INSERT INTO entries (id, source, entry_key, story, url, canonical_url, url_hash, title, summary, content, text,"
+    " authors, published, updated, first_seen, categories, enclosures, language, image, comments, content_hash,"
+    " similarity, podcast) VALUES (?, ?, ?, ?, ?, '', ?, ?, '', '', ?, '[]', ?, ?, ?, '[]', '[]', '', '', '', '',"
+    " NULL, NULL)"
+)
+
+
+def fill(path: Path, texts: EventTexts, stored: int, rng: random.Random) -> list[str]:
+    """Fill the store at ``path`` with ``stored`` entries' rows; returns the events' words
+    (each event's, space-separated)."""
+    Store(f"sqlite:///{path}").close()  # the tables
+    raw: Any = __import__("sqlite3").connect(path)
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1000000"):
+        raw.execute(f"PRAGMA {pragma}")
+    # First pass: the entries' rows, and each one's lead as (word, count) text, so that a
+    # million leads need not be held as dictionaries until the frequencies are known.
+    events: list[str] = []
+    kept: list[tuple[str, int, str, bool]] = []  # (id, published, lead's terms, headline only), by event
+    event_of: list[int] = []
+    df: Counter[str] = Counter()
+    rows: list[tuple[Any, ...]] = []
+    while len(kept) < stored:
         event = texts.event_words()
-        events.append(event)
         start = START + timedelta(seconds=rng.randrange(DAYS * 86400))
-        for _ in range(rng.randint(1, 6)):
+        for _ in range(min(rng.randint(1, 6), stored - len(kept))):
             when = start + timedelta(seconds=rng.randrange(86400))
-            entries.append((f"e{len(entries)}", *texts.entry(event), when))
-    entries = entries[:stored]
-    leads = [lead_of(title, lead) for _, title, lead, _ in entries]
-    df = Counter(w for lead in leads for w in lead.terms)
-    max_df = max(MIN_MAX_DF, int(stored * MAX_DF_SHARE))
-    raw = store.engine.raw_connection()
-    cursor = raw.cursor()
-    columns = [c.name for c in store_entries_columns()]
-    marks = ", ".join("?" * len(columns))
-    batch: list[tuple[Any, ...]] = []
-    key_rows: list[tuple[int, int, str]] = []
-    related_rows: list[tuple[Any, ...]] = []
-    for (entry_id, title, lead_text, when), lead in zip(entries, leads, strict=True):
-        weights = vector(lead, df, stored)
-        seconds = int(when.timestamp())
-        batch.append(tuple(_entry_value(c, entry_id, title, lead_text, when) for c in columns))
-        key_rows += [(k, seconds, entry_id) for k in keys(weights, df, max_df)]
-        compact = json.dumps({w: round(v, 4) for w, v in weights.items()}, separators=(",", ":"))
-        related_rows.append((entry_id, entry_id, seconds, seconds, lead.headline_only, compact, None))
-        if len(batch) >= 5000:
-            _flush(cursor, columns, marks, batch, key_rows, related_rows)
-    _flush(cursor, columns, marks, batch, key_rows, related_rows)
-    cursor.executemany(
+            title, text = texts.entry(event)
+            lead = lead_of(title, text)
+            df.update(lead.terms.keys())
+            i = entry_id(rng)
+            stamp = when.replace(tzinfo=None).isoformat(sep=" ")
+            source = f"s{rng.randrange(200)}"
+            rows.append((i, source, i, i, f"https://example.org/{i}", i[:16], title, text, stamp, stamp, stamp))
+            terms = " ".join(f"{w}:{n}" for w, n in lead.terms.items())
+            kept.append((i, int(when.timestamp()), terms, lead.headline_only))
+            event_of.append(len(events))
+            if len(rows) >= CHUNK:
+                raw.executemany(_ENTRY, rows)
+                rows.clear()
+        events.append(" ".join(event))
+    raw.executemany(_ENTRY, rows)
+    raw.executemany(
         "INSERT INTO related_terms (term, df) VALUES (?, ?)",
         [(term_key(w), n) for w, n in df.items()] + [(DOCUMENTS, stored)],
     )
+    # Second pass: vectors, keys and groups, with the frequencies of all the entries.
+    idfs = Idf(df, stored)
+    usable = usable_words(df, df, max(MIN_MAX_DF, int(stored * MAX_DF_SHARE)))
+    key_rows: list[tuple[int, int, str]] = []
+    related_rows: list[tuple[Any, ...]] = []
+    for members in _events(kept, event_of):
+        reports = []
+        for i, seconds, terms, alone in members:
+            counts = {w: int(n) for w, _, n in (t.rpartition(":") for t in terms.split(" ") if t)}
+            weights = weighted(Lead(counts, alone), idfs)
+            key_rows += [(k, seconds, i) for k in first_keys(key_words(weights, usable), df, 0)]
+            reports.append((seconds, i, weights, alone))
+        reports.sort()
+        first_seconds, first, first_weights, first_alone = reports[0]
+        for seconds, i, weights, alone in reports:
+            score = cosine(weights, first_weights) if i != first else 0.0
+            needed = POLICY.headline_threshold if alone or first_alone else POLICY.threshold
+            joined = i != first and score >= needed
+            group, began = (first, first_seconds) if joined else (i, seconds)
+            vector = "{" + ",".join([f'"{w}":{v:.4f}' for w, v in weights.items()]) + "}"
+            related_rows.append((i, group, began, seconds, alone, vector, score if joined else None))
+        if len(related_rows) >= CHUNK:
+            _flush(raw, key_rows, related_rows)
+    _flush(raw, key_rows, related_rows)
     raw.commit()
     raw.close()
     return events
 
 
-def store_entries_columns() -> list[Any]:
-    from newsriver.store.schema import entries_table
-
-    return list(entries_table.columns)
-
-
-def _entry_value(name: str, entry_id: str, title: str, text: str, when: datetime) -> Any:
-    values = {"id": entry_id, "source": f"s{hash(entry_id) % 200}", "entry_key": entry_id, "story": entry_id}
-    values |= {"url": f"https://example.org/{entry_id}", "canonical_url": "", "url_hash": entry_id[:16]}
-    values |= {"title": title, "text": text, "similarity": None}
-    if name in values:
-        return values[name]
-    if name in ("published", "updated", "first_seen"):
-        return when.replace(tzinfo=None).isoformat(sep=" ")
-    if name in ("authors", "categories", "enclosures"):
-        return "[]"
-    if name == "podcast":
-        return None
-    return ""
+def _events(kept: list[tuple[str, int, str, bool]], event_of: list[int]) -> Iterator[list[tuple[str, int, str, bool]]]:
+    start = 0
+    for end in range(1, len(kept) + 1):
+        if end == len(kept) or event_of[end] != event_of[start]:
+            yield kept[start:end]
+            start = end
 
 
-def _flush(cursor: Any, columns: list[str], marks: str, batch: list[Any], keys_: list[Any], related: list[Any]) -> None:
-    cursor.executemany(f"INSERT INTO entries ({', '.join(columns)}) VALUES ({marks})", batch)
-    cursor.executemany("INSERT OR IGNORE INTO related_keys (key, published, entry_id) VALUES (?, ?, ?)", keys_)
-    cursor.executemany(
+def _flush(raw: Any, key_rows: list[Any], related_rows: list[Any]) -> None:
+    raw.executemany("INSERT OR IGNORE INTO related_keys (key, published, entry_id) VALUES (?, ?, ?)", key_rows)
+    raw.executemany(
         "INSERT INTO related_entries (entry_id, grp, group_published, published, headline_only, vector, score)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        related,
+        related_rows,
     )
-    batch.clear()
-    keys_.clear()
-    related.clear()
+    key_rows.clear()
+    related_rows.clear()
 
 
 def measure(
-    store: Store, texts: Texts, events: list[list[str]], rng: random.Random, count: int, prefix: str, batch: int
+    store: Store,
+    texts: EventTexts,
+    events: list[str],
+    rng: random.Random,
+    count: int,
+    prefix: str,
+    batch: int,
+    memory: Any,
 ) -> list[float]:
     """CPU µs of ``record`` per new entry, for ``count`` new entries saved ``batch`` at a
     time (a fetch that brought that many new entries), each batch in its transaction."""
     times = []
+    extra = {"memory": memory} if memory is not None else {}
     for first in range(0, count, batch):
         rows = []
         for i in range(first, first + batch):
-            event = rng.choice(events) if i % 2 == 0 else texts.event_words()
+            event = rng.choice(events).split(" ") if i % 2 == 0 else texts.event_words()
             title, lead = texts.entry(event)
             when = START + timedelta(seconds=rng.randrange(DAYS * 86400))
-            entry_id = f"{prefix}{i}"
-            rows.append({"id": entry_id, "title": title, "text": lead, "published": when, "story": entry_id})
+            new_id = f"{prefix}{i}"
+            rows.append({"id": new_id, "title": title, "text": lead, "published": when, "story": new_id})
         with store.transaction() as tx:
             for row in rows:  # the entries' own rows, as the save inserts them first; not part of the cost
                 stamp = row["published"].replace(tzinfo=None).isoformat(sep=" ")
@@ -167,9 +206,90 @@ def measure(
                     (row["id"], row["id"], row["id"], row["title"], row["text"], stamp, stamp, stamp),
                 )
             started = time.process_time()
-            record(tx.sql, rows, POLICY)
+            record(tx.sql, rows, POLICY, **extra)
             times.append((time.process_time() - started) * 1e6 / batch)
     return times
+
+
+def measured(db: Path, events: list[str], seed: int, new: int, batches: list[int]) -> dict[int, list[float]]:
+    """``measure`` on the store at ``db``: a warm-up, then ``new`` entries at each batch size."""
+    rng = random.Random(seed)
+    texts = EventTexts(rng)
+    store = Store(f"sqlite:///{db}")
+    memory = None
+    if "memory" in inspect.signature(record).parameters:  # a checkout that keeps frequencies between saves
+        from newsriver.store.related import Frequencies  # type: ignore[attr-defined,unused-ignore]
+
+        memory = Frequencies()
+    measure(store, texts, events, rng, 20, "warm", 1, memory)  # the page cache, and the frequencies met
+    found = {batch: measure(store, texts, events, rng, new, f"new{batch}-", batch, memory) for batch in batches}
+    store.close()
+    return found
+
+
+def built(stored: int, keep: Path | None, folder: Path) -> tuple[Path, list[str], float]:
+    """The store of ``stored`` entries (kept in ``keep`` if given) and its events' words."""
+    home = keep if keep is not None else folder
+    db, sidecar = home / f"related-{stored}.db", home / f"related-{stored}.events.json"
+    if db.exists() and sidecar.exists():
+        return db, json.loads(sidecar.read_text()), 0.0
+    home.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    rng = random.Random(stored)
+    events = fill(db, EventTexts(rng), stored, rng)
+    sidecar.write_text(json.dumps(events))
+    return db, events, time.monotonic() - began
+
+
+def line(stored: int, label: str, batch: int, times: list[float]) -> str:
+    times = sorted(times)
+    p95 = times[int(len(times) * 0.95)]
+    return (
+        f"{stored:>9,} stored, {label:<8} {batch:>2} new entries a save: related coverage CPU per new entry"
+        f" median {statistics.median(times):.0f} µs, p95 {p95:.0f} µs"
+    )
+
+
+def farm_record(feeds: int) -> float:
+    """CPU µs per new entry of ``record`` (the storing thread's) in a cold poll of the
+    ingest farm (``bench.build_farm``, nginx, ``dedupe_cost.py --farm``'s settings) with
+    related coverage on."""
+    import threading
+
+    from bench import build_farm, nginx
+
+    from newsriver.config.schema import Config
+    from newsriver.run.poll import poll_sources
+    from newsriver.store import related
+
+    spent = [0.0, 0]
+    lock = threading.Lock()
+    recorded = related.record
+
+    def timed(db: Any, rows: Any, *args: Any, **kwargs: Any) -> None:
+        started = time.thread_time()
+        recorded(db, rows, *args, **kwargs)
+        with lock:
+            spent[0] += time.thread_time() - started
+            spent[1] += len(rows)
+
+    related.record = timed  # entries.save imports it at each call
+    with tempfile.TemporaryDirectory(prefix="related-farm-") as tmp:
+        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
+        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
+        root.mkdir()
+        work.mkdir()
+        build_farm(root, feeds, 50)
+        with nginx(root, work) as base:
+            settings = {"database": f"sqlite:///{tmp}/farm.db", "output_dir": f"{tmp}/out"}
+            settings |= {"concurrency": 16, "host_concurrency": 16, "dedupe": {"related": {"enabled": True}}}
+            sources = [{"name": f"f{f}", "url": f"{base}f{f}.xml"} for f in range(feeds)]
+            config = Config.model_validate({"settings": settings, "sources": sources})
+            store = Store(config.settings.database)
+            store.sources.sync((s.name, s.url) for s in config.sources)
+            poll_sources(config, store)
+            store.close()
+    return spent[0] * 1e6 / max(spent[1], 1)
 
 
 def main() -> int:
@@ -177,25 +297,73 @@ def main() -> int:
     parser.add_argument("--stored", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--new", type=int, default=300)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 10], help="new entries a save")
+    parser.add_argument("--keep", type=Path, help="keep the built stores here, and use those found here")
+    parser.add_argument("--against", type=Path, help="another checkout's src folder, measured alternately")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: measurements of each")
+    parser.add_argument("--farm", type=int, help="instead: record's CPU in a cold poll of this many farm feeds")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # measure the store there; print JSON
+    parser.add_argument("--farm-child", action="store_true", help=argparse.SUPPRESS)  # the farm here; print it
     args = parser.parse_args()
+    if args.farm_child:
+        print(json.dumps(farm_record(args.farm)))
+        return 0
+    if args.farm is not None:
+        return farm(args.farm, args.against, args.rounds)
+    if args.child is not None:
+        events = json.loads(args.child.with_suffix(".events.json").read_text())
+        found = measured(args.child, events, int(args.child.stem.rsplit("-", 1)[-1]) + 1, args.new, args.batch)
+        print(json.dumps(found))
+        return 0
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     for stored in args.stored:
-        rng = random.Random(stored)
-        texts = Texts(rng)
         with tempfile.TemporaryDirectory() as folder:
-            store = Store(f"sqlite:///{folder}/bench.db")
-            began = time.monotonic()
-            events = fill(store, texts, stored, rng)
-            built = time.monotonic() - began
-            measure(store, texts, events, rng, 20, "warm", 1)  # the page cache
+            db, events, took = built(stored, args.keep, Path(folder))
+            how = f"built in {took:.0f} s" if took else f"kept in {db}"
+            print(f"{stored:>9,} stored ({how}, load {os.getloadavg()[0]:.1f})")
+            if args.against is None:
+                copy = Path(folder) / "measured.db"
+                shutil.copyfile(db, copy)
+                for batch, times in measured(copy, events, stored + 1, args.new, args.batch).items():
+                    print(line(stored, "", batch, times))
+                continue
+            trees = {"this": Path(__file__).resolve().parents[1] / "src", "against": args.against.resolve()}
+            results: dict[str, dict[int, list[float]]] = {label: {} for label in trees}
+            for round_ in range(args.rounds):
+                for label, src in trees.items():
+                    # A name of its own: a copy must never meet a WAL file left by the one before.
+                    copy = Path(folder) / label / str(round_) / f"measured-{stored}.db"
+                    copy.parent.mkdir(parents=True)
+                    shutil.copyfile(db, copy)
+                    shutil.copyfile(db.with_suffix(".events.json"), copy.with_suffix(".events.json"))
+                    env = {**os.environ, "PYTHONPATH": str(src)}
+                    command = [sys.executable, __file__, "--child", str(copy), "--new", str(args.new), "--batch"]
+                    out = subprocess.run([*command, *map(str, args.batch)], env=env, check=True, capture_output=True)
+                    for batch, times in json.loads(out.stdout).items():
+                        results[label].setdefault(int(batch), []).extend(times)
+                    shutil.rmtree(copy.parent)
             for batch in args.batch:
-                times = sorted(measure(store, texts, events, rng, args.new, f"new{batch}-", batch))
-                p95 = times[int(len(times) * 0.95)]
-                print(
-                    f"{stored:>9,} stored (built in {built:.0f} s), {batch:>2} new entries a save: related coverage "
-                    f"CPU per new entry median {statistics.median(times):.0f} µs, p95 {p95:.0f} µs"
-                )
-            store.close()
+                for label in trees:
+                    print(line(stored, label, batch, results[label][batch]))
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+def farm(feeds: int, against: Path | None, rounds: int) -> int:
+    """``farm_record`` in a process of its own for this checkout (and ``against``), in turns."""
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    trees = {"this": Path(__file__).resolve().parents[1] / "src"}
+    if against is not None:
+        trees["against"] = against.resolve()
+    found: dict[str, list[float]] = {label: [] for label in trees}
+    for _ in range(rounds):
+        for label, src in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            command = [sys.executable, __file__, "--farm", str(feeds), "--farm-child"]
+            out = subprocess.run(command, env=env, check=True, capture_output=True)
+            found[label].append(json.loads(out.stdout.splitlines()[-1]))
+    for label, values in found.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{feeds} farm feeds x 50, cold, {label:<8} related coverage's record: {shown} µs CPU per new entry")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from newsriver.cli import main
 from newsriver.config import load as config_module
 from newsriver.store.related import recent_groups, related_entries_table, related_keys_table
 from newsriver.store.store import Store
+from newsriver.stories.related import lead_of, vector
 from newsriver.stories.retention import RetentionLimits
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, poll_one_source_at_a_time, skip_module_without_corpus
@@ -259,3 +261,53 @@ def test_retention_drops_the_related_rows_of_what_it_removes(database_url: str) 
     finally:
         store.close()
     assert before == 2 and kept == ["b-1"] and keys_of == ["b-1"]
+
+
+class _Failed(Exception):
+    pass
+
+
+def test_frequencies_kept_between_saves_see_other_writers_and_rollbacks(database_url: str) -> None:
+    """Two stores on one database (two workers), each keeping the frequencies it met
+    between saves, and a save rolled back: every vector stored is the one the frequencies
+    of the entries stored before it (and its own) make, as if each save read them all."""
+    policy = config_module.load_text("settings: {dedupe: {related: {enabled: true}}}").settings.dedupe.related_policy
+    assert policy is not None
+    titles = ["Assange inquiry dropped by Swedish prosecutors", "Swedish prosecutors drop Assange rape inquiry"]
+    titles += [
+        "Assange: Sweden drops its inquiry",
+        "Sweden drops inquiry into Assange",
+        "Prosecutors drop Assange case",
+    ]
+    first, second = Store(database_url), Store(database_url)
+    stored: list[tuple[str, str]] = []
+    try:
+        for n, (store, title) in enumerate(zip([first, second, first, second, first], titles, strict=True)):
+            article = make_article(
+                id=f"s{n}-1", source=f"s{n}", entry_key="1", title=title, text="",
+                published=WHEN + timedelta(hours=n), first_seen=WHEN + timedelta(hours=n),
+            )  # fmt: skip
+            # A save that fails after related coverage recorded it: nothing of it stays. The
+            # other store's save next leaves as many entries counted as it would have.
+            if n == 3:
+                failed = make_article(
+                    id="x-1", source="x", entry_key="1", title="Assange Assange Sweden inquiry", text="",
+                    published=WHEN, first_seen=WHEN,
+                )  # fmt: skip
+                with pytest.raises(_Failed), first.batch():
+                    first.entries.save("x", [failed], {"status": "ok"}, related=policy)
+                    raise _Failed
+            store.entries.save(f"s{n}", [article], {"status": "ok"}, related=policy)
+            stored.append((article.id, title))
+        with first.engine.connect() as conn:
+            r = related_entries_table.c
+            vectors = dict(conn.execute(select(r.entry_id, r.vector)).all())
+    finally:
+        first.close()
+        second.close()
+    df: Counter[str] = Counter()
+    for n, (entry_id, title) in enumerate(stored):
+        lead = lead_of(title, "")
+        df.update(lead.terms.keys())
+        expected = vector(lead, df, n + 1)
+        assert json.loads(vectors[entry_id]) == {w: round(v, 4) for w, v in expected.items()}, entry_id

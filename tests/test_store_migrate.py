@@ -1,14 +1,18 @@
 """A database the first schema version made (entries.cluster) opens with today's code: the
 column is renamed story in place, with its index, every row keeps its story, and the tables
-added since are made."""
+added since are made. A version-4 SQLite database's related_terms is made again WITHOUT ROWID,
+every row kept."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 
 from newsriver.store.entries import url_hash
+from newsriver.store.sql import SCHEMA_VERSION
 from newsriver.store.store import Store
 from tests.factories import make_article
 
@@ -115,7 +119,7 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
 
 
 def test_a_version_4_database_gains_the_sources_known_entries(database_url: str) -> None:
-    """Version 4 → 5: sources.digests, NULL (nothing known) in the rows there were."""
+    """Version 4 → 5: sources.digests (and on to the current version), NULL (nothing known) in the rows there were."""
     Store(database_url).close()
     engine = create_engine(database_url)
     with engine.begin() as conn:  # what version 4 was: no digests column
@@ -132,10 +136,55 @@ def test_a_version_4_database_gains_the_sources_known_entries(database_url: str)
     engine.dispose()
     store = Store(database_url)
     try:
-        assert store.meta.get("schema_version") == "5"
+        assert store.meta.get("schema_version") == str(SCHEMA_VERSION)
         assert store.sources.known_entries("a") is None
         assert store.sources.rows()["a"].body_hash == "h"
         store.sources.update("a", digests="0123456789abcdef0123456789abcdef")
         assert store.sources.known_entries("a") == "0123456789abcdef0123456789abcdef"
     finally:
         store.close()
+
+
+# Schema 5's related-coverage tables on SQLite, as newsriver made them (rowid tables).
+VERSION_4_RELATED = [
+    "CREATE TABLE related_terms (term BIGINT NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (term))",
+    "CREATE TABLE related_entries (entry_id VARCHAR(36) NOT NULL, grp VARCHAR(36) NOT NULL,"
+    " group_published BIGINT NOT NULL, published BIGINT NOT NULL, headline_only BOOLEAN NOT NULL,"
+    " vector TEXT NOT NULL, score FLOAT, PRIMARY KEY (entry_id))",
+    "CREATE INDEX ix_related_entries_grp ON related_entries (grp)",
+]
+
+
+def test_a_version_5_sqlite_database_keeps_its_related_rows_and_its_terms_without_rowid(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newsriver.db'}"
+    Store(url).close()
+    raw = sqlite3.connect(tmp_path / "newsriver.db")
+    raw.execute("DROP TABLE related_terms")
+    raw.execute("DROP TABLE related_entries")
+    for statement in VERSION_4_RELATED:
+        raw.execute(statement)
+    terms = [(-1, 2), (7, 1), (9, 2)]
+    rows = [("a", "a", 10, 10, 0, '{"sweden":1.0000}', None), ("b", "a", 10, 20, 1, '{"sweden":1.0000}', 0.5)]
+    raw.executemany("INSERT INTO related_terms VALUES (?, ?)", terms)
+    raw.executemany("INSERT INTO related_entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    raw.execute("UPDATE newsriver_meta SET value = '5' WHERE key = 'schema_version'")
+    raw.commit()
+    raw.close()
+
+    store = Store(url)
+    try:
+        assert store.meta.get("schema_version") == str(SCHEMA_VERSION)
+        with store.reading() as sql:
+            assert sql.rows("SELECT * FROM related_terms ORDER BY term") == terms
+            assert sql.rows("SELECT * FROM related_entries ORDER BY entry_id") == rows
+            made = dict(sql.rows("SELECT name, sql FROM sqlite_master WHERE tbl_name LIKE 'related_%'"))
+    finally:
+        store.close()
+    assert "WITHOUT ROWID" in made["related_terms"]
+    assert set(made) == {
+        "related_terms",
+        "related_entries",
+        "related_keys",
+        "ix_related_entries_grp",
+        "sqlite_autoindex_related_entries_1",
+    }

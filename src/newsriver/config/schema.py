@@ -203,9 +203,10 @@ class FeedConfig(_Strict):
 class RelatedSettings(_Strict):
     """``settings.dedupe.related``: independent reports of one event, grouped (never merged).
 
-    Off until turned on: it costs about 0.5-1.0 ms of CPU a new entry (1-2 times what the rest of
-    ingest costs), short of its target (benchmarks/related_cost.py); its precision on article
-    pairs, 0.96-1.00 at recall 0.80-0.92 held out, reaches its (benchmarks/related_quality.py).
+    Off until turned on: it costs about 0.6-1.4 ms of CPU a new entry (10,000 to 1,000,000
+    stored), short of its target at 1,000,000 (benchmarks/related_cost.py), and with copies
+    it adds more to a cold pass than the issue allows; its precision on article pairs,
+    0.96-1.00 at recall 0.80-0.92 held out, reaches its (benchmarks/related_quality.py).
     """
 
     enabled: bool = False

@@ -16,6 +16,7 @@ from newsriver.stories.match import NearPolicy, Stored, Verdict, decide, identif
 from newsriver.stories.retention import Tombstone, sift
 
 if TYPE_CHECKING:
+    from newsriver.store.related import Frequencies
     from newsriver.store.store import Store
     from newsriver.stories.fingerprint import Fingerprint
     from newsriver.stories.related import RelatedPolicy
@@ -87,6 +88,7 @@ class _Verdicts:
 class Entries:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._frequencies: Frequencies | None = None  # related coverage's, kept between saves
 
     def save(
         self,
@@ -133,9 +135,10 @@ class Entries:
                 if near is not None:
                     _index(tx.sa, source, inserts, updates, prints_by_id)
                 if related is not None:
-                    from newsriver.store.related import record
+                    from newsriver.store.related import Frequencies, record
 
-                    record(sql, inserts, related)
+                    self._frequencies = self._frequencies or Frequencies()
+                    record(sql, inserts, related, self._frequencies)
             update_source(sql, source, source_values)
         counts = found.counts
         return SaveCounts(new=counts[Verdict.NEW], updated=counts[Verdict.EDITED], stale=found.stale)

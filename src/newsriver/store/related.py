@@ -5,24 +5,29 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
 
 - ``related_terms``: how many stored entries hold each word (by ``term_key``), and under
   ``DOCUMENTS`` how many entries were counted: the IDF of every comparison. Entries removed
-  by retention stay counted: frequencies only need to say which words are rare.
+  by retention stay counted: frequencies only need to say which words are rare. The
+  process keeps those it met in memory between saves (``Frequencies``), exact by the
+  token each save leaves under ``MARK``.
 - ``related_keys``: each entry under its ``KEYS`` weightiest words, by publication
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
   ``MAX_DF_SHARE`` of the entries are never keys at all.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
-  was stored (comparing with it reads one short row, never its text).
+  was stored (comparing with it reads one short row, never its text; its headline and
+  story are read from ``entries`` only for the few reports close enough to match).
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import random
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     Connection,
     Engine,
@@ -45,38 +50,69 @@ from newsriver.stories.related import (
     RelatedPolicy,
     Report,
     adopted,
+    cosine,
     first_keys,
     join,
     key_words,
     lead_of,
     matching,
     term_key,
+    threshold_for,
     usable_words,
     weighted,
 )
 
 DOCUMENTS = -1  # the related_terms row counting entries (term keys are never negative)
+MARK = -2  # the related_terms row each save sets to a token of its own (see Frequencies)
 PER_KEY = 12  # rows of one key read per lookup on either side in time, the nearest
 MAX_CANDIDATES = 10  # stored reports compared with a new entry, those sharing most keys first
 MAX_DF_SHARE = 0.01  # a word more entries hold than this share is never a key
 MIN_MAX_DF = 50  # ... nor in a young store, one more than this many hold
 
 
-def record(db: Sql, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) -> None:
+class Frequencies:
+    """The document frequencies a store's saves have read and written, kept between saves
+    in the store's process, so that a save reads from ``related_terms`` only the words it
+    never met (reading each word's row cost as much as all of the rest of featurizing).
+
+    Kept exact, whoever else writes: every save sets the ``MARK`` row to a token of its own
+    and remembers it, with the count of entries it left. A save that finds another token or
+    count there (another worker or process saved since, or this process's last save was
+    rolled back) forgets every frequency and reads again those it needs. Saves run one at
+    a time (each inside a transaction that has inserted entries: SQLite's one writer,
+    PostgreSQL's advisory lock in ``save``), so no two use this at once.
+    """
+
+    __slots__ = ("df", "documents", "mark")
+
+    KEPT = 1 << 18  # words remembered at most (a bound on memory): past it, all are forgotten
+
+    def __init__(self) -> None:
+        self.df: dict[str, int] = {}  # word → entries holding it, as stored
+        self.mark: int | None = None  # the token this process's last save wrote
+        self.documents = 0  # and the number of entries counted it left
+
+
+def record(
+    db: Sql, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy, memory: Frequencies | None = None
+) -> None:
     """Count the new entries' words, and put each in an event group: a copy in its story's,
     another the group of its best earlier match, or a group of its own. ``rows`` are the
-    entry rows just inserted (their ``story`` final)."""
+    entry rows just inserted (their ``story`` final); ``memory``, the store's frequencies
+    kept between saves (without it, every word's is read)."""
     if not rows:
         return
     leads = {row["id"]: lead_of(row["title"], row["text"]) for row in rows}
     batch: Counter[str] = Counter()
     for lead in leads.values():
         batch.update(lead.terms.keys())  # the entries holding each word, counted in C
-    df, documents = _frequencies(db, batch)
+    memory = memory if memory is not None else Frequencies()
+    df, documents, mark = _frequencies(db, batch, memory)
+    memory.mark = _count(db, batch, df, documents, len(rows), mark)
     for word, n in batch.items():
-        df[word] = df.get(word, 0) + n
+        df[word] += n
     documents += len(rows)
-    _count(db, batch, len(rows))
+    memory.documents = documents
     max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
     window = int(policy.window.total_seconds())
     idfs, usable = Idf(df, documents), usable_words(batch, df, max_df)
@@ -86,7 +122,7 @@ def record(db: Sql, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) ->
         ranked = key_words(mine, usable)
         when, story = row["published"], row["story"]
         entry = Report(row["id"], row["title"], row["id"], when, story, when, lead.headline_only, mine)
-        reports = _offered(db, first_keys(ranked, df, held_by=1), _seconds(when), window)
+        reports = _offered(db, entry, first_keys(ranked, df, held_by=1), window, policy)
         # A copy is in its story's group: compared itself, it could find another group
         # with its own lead, or the same one by another arrival order.
         joined = _story_group(db, story) if story != row["id"] else None
@@ -105,28 +141,67 @@ def record(db: Sql, rows: Sequence[Mapping[str, Any]], policy: RelatedPolicy) ->
 # result machinery, each cost more than its query.
 
 
-def _frequencies(db: Sql, words: Collection[str]) -> tuple[dict[str, int], int]:
-    """The stored document frequency of each word, and the number of entries counted."""
+def _frequencies(db: Sql, words: Collection[str], memory: Frequencies) -> tuple[dict[str, int], int, int | None]:
+    """The stored document frequency of each word (in ``memory.df``, which is returned,
+    for every word of ``words`` and maybe others; 0 for a word without a row), the number of
+    entries counted, and the ``MARK`` token: one statement, reading the words ``memory``
+    does not hold, and a second when what it holds turns out stale."""
+    df = memory.df
+    full = memory.mark is None or len(df) > Frequencies.KEPT
+    if full:
+        df.clear()
+    documents, mark = _read_terms(db, words if full else [w for w in words if w not in df], df)
+    if not full and (mark, documents) != (memory.mark, memory.documents):
+        # Another save since this process's last (or this one's was rolled back): every
+        # frequency held may be stale. The count too, for a writer that sets no mark.
+        df.clear()
+        _read_terms(db, words, df)
+    return df, documents, mark
+
+
+def _read_terms(db: Sql, words: Collection[str], df: dict[str, int]) -> tuple[int, int | None]:
+    """Read the frequencies of ``words`` into ``df`` (0 for a word no stored entry holds),
+    and with them the number of entries counted and the ``MARK`` token."""
     by_key = {term_key(w): w for w in words}
-    df: dict[str, int] = {}
-    documents = 0
-    for chunk in chunks([*by_key, DOCUMENTS]):
+    for w in by_key.values():
+        df[w] = 0
+    documents, mark = 0, None
+    for chunk in chunks([DOCUMENTS, MARK, *by_key]):
         for term, n in db.rows(f"SELECT term, df FROM related_terms WHERE term IN ({marks(len(chunk))})", chunk):
             if term == DOCUMENTS:
                 documents = n
+            elif term == MARK:
+                mark = n
             else:
                 df[by_key[term]] = n
-    return df, documents
+    return documents, mark
 
 
-def _count(db: Sql, batch: Mapping[str, int], documents: int) -> None:
-    # Sorted: two transactions upserting the same words lock them in one order.
-    rows = sorted([(term_key(w), n) for w, n in batch.items()] + [(DOCUMENTS, documents)])
-    db.run_many(
-        "INSERT INTO related_terms (term, df) VALUES (?, ?)"
-        " ON CONFLICT (term) DO UPDATE SET df = related_terms.df + excluded.df",
-        rows,
-    )
+def _count(
+    db: Sql, batch: Mapping[str, int], df: Mapping[str, int], documents: int, added: int, mark: int | None
+) -> int:
+    """Add the batch's counts to the stored ones (``df``, ``documents`` and ``mark``, as
+    ``_frequencies`` read them); the token it set in the ``MARK`` row.
+
+    A word's row is updated when it has one, else inserted: ``df`` says which (its 0 is a
+    word without a row), so neither statement looks a row up twice, as an upsert would."""
+    token = random.randrange(1, 1 << 31)  # fits the column on every backend
+    updates = [(n, term_key(w)) for w, n in batch.items() if df[w]]
+    inserts = [(term_key(w), n) for w, n in batch.items() if not df[w]]
+    if documents:
+        updates.append((added, DOCUMENTS))
+    else:
+        inserts.append((DOCUMENTS, added))
+    if mark is not None:
+        updates.append((token - mark, MARK))
+    else:
+        inserts.append((MARK, token))
+    # Sorted: two transactions writing the same words lock them in one order.
+    updates.sort(key=lambda row: row[1])
+    inserts.sort()
+    db.run_many("UPDATE related_terms SET df = df + ? WHERE term = ?", updates)
+    db.run_many("INSERT INTO related_terms (term, df) VALUES (?, ?)", inserts)
+    return token
 
 
 # Of each key, the rows nearest in time before and after: both ranges read in index order.
@@ -137,37 +212,65 @@ _NEAREST = (
     " ORDER BY published LIMIT ?) a{n}"
 )
 # The offered entries ranked where the rows are (a lookup reads up to 2 × PER_KEY rows a
-# key, and only MAX_CANDIDATES of them are wanted), then their reports, in one round trip.
+# key, and only MAX_CANDIDATES of them are wanted), then their vectors, in one round trip.
 # An entry's rows all have its publication time. Ties go to the smaller id in code point
 # order, as in Python: PostgreSQL's text order is its collation's unless told.
 _REPORTS = (
     "WITH hits(entry_id, published) AS ({hits}),"
     " ranked(entry_id) AS (SELECT entry_id FROM hits GROUP BY entry_id"
     " ORDER BY count(*) DESC, min(abs(published - ?)), entry_id{collate} LIMIT ?)"
-    " SELECT r.entry_id, e.title, r.grp, r.group_published, e.story, r.published, r.headline_only, r.vector"
-    " FROM ranked JOIN related_entries r ON r.entry_id = ranked.entry_id JOIN entries e ON e.id = r.entry_id"
-    " ORDER BY r.entry_id{collate}"
+    " SELECT r.entry_id, r.grp, r.group_published, r.published, r.headline_only, r.vector"
+    " FROM ranked JOIN related_entries r ON r.entry_id = ranked.entry_id ORDER BY r.entry_id{collate}"
 )
 
 
-def _offered(db: Sql, wanted: Sequence[int], published: int, window: int) -> list[Report]:
+@functools.cache
+def _reports_text(keys: int, sqlite: bool) -> str:
+    """``_REPORTS`` for this many keys: made once (building it cost a tenth of the lookup)."""
+    hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(keys))
+    return _REPORTS.format(hits=hits, collate="" if sqlite else ' COLLATE "C"')
+
+
+def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy: RelatedPolicy) -> list[Report]:
     """The stored reports within the window sharing most keys with an entry, at most
     MAX_CANDIDATES, ties to the nearest in time; of each key at most PER_KEY rows before
-    and after it, the nearest in time."""
+    and after it, the nearest in time. Only those ``matching`` could keep: a report the
+    entry's vector is too far from (most of them) is dropped before its headline and story
+    are read from ``entries``, and before a Report is made of it."""
     if not wanted:
         return []
-    hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(len(wanted)))
-    sql = _REPORTS.format(hits=hits, collate="" if db.sqlite else ' COLLATE "C"')
+    published = _seconds(entry.published)
+    sql = _reports_text(len(wanted), db.sqlite)
     params = [
         value
         for key in wanted
         for value in (key, published - window, published, PER_KEY, key, published, published + window, PER_KEY)
     ]
-    rows = db.rows(sql, [*params, published, MAX_CANDIDATES])
+    decode, mine, alone = _VECTOR.decode, entry.vector, entry.headline_only
+    near = []
+    for i, group, began, when, headline_only, weights in db.rows(sql, [*params, published, MAX_CANDIDATES]):
+        # The stored time is whole seconds and the entry's may not be: a second more, and
+        # ``matching`` tells exactly.
+        if abs(when - published) <= window + 1:
+            vector = decode(weights)  # the same floats as json.loads, in a fifth of the time
+            if cosine(mine, vector) >= threshold_for(alone, bool(headline_only), policy):
+                near.append((i, group, began, when, bool(headline_only), vector))
+    if not near:
+        return []
+    entries = {
+        i: (title, story)
+        for i, title, story in db.rows(
+            f"SELECT id, title, story FROM entries WHERE id IN ({marks(len(near))})", [n[0] for n in near]
+        )
+    }
     return [
-        Report(i, title, group, _datetime(began), story, _datetime(when), bool(alone), json.loads(weights))
-        for i, title, group, began, story, when, alone, weights in rows
+        Report(i, entries[i][0], group, _datetime(began), entries[i][1], _datetime(when), headline_only, vector)
+        for i, group, began, when, headline_only, vector in near
+        if i in entries  # as the join did: a report whose entry is gone (retention) is no candidate
     ]
+
+
+_VECTOR = msgspec.json.Decoder(dict[str, float])
 
 
 def _story_group(db: Sql, story: str) -> Joined | None:

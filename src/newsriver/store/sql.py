@@ -24,9 +24,10 @@ from newsriver.errors import StoreError
 
 # 1: the first release. 2: entries.cluster renamed story (and its index). 3: entries.podcast.
 # 4: the related-coverage and full-text tables (new tables only). 5: sources.digests (a
-# source's known entries). A database at this version has every table and column: opening
-# it reads the version and nothing else (``store``).
-SCHEMA_VERSION = 5
+# source's known entries). 6: on SQLite, related_terms WITHOUT ROWID (made again, rows
+# copied). A database at this version has every table and column: opening it reads the
+# version and nothing else (``store``).
+SCHEMA_VERSION = 6
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
 SQLITE_CACHE_KIB = 32 * 1024  # SQLite's page cache per writing connection (its default is 2 MB)
 

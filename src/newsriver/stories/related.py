@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -169,8 +170,11 @@ class Idf(dict[str, float]):
 
 def weighted(lead: Lead, idfs: Idf) -> dict[str, float]:
     """``vector``, with the words' IDF from ``idfs`` (shared by the entries of a save)."""
-    weights = {w: _TFS[n] * idfs[w] for w, n in lead.terms.items()}
-    norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+    tfs = _TFS
+    weights = {w: tfs[n] * idfs[w] for w, n in lead.terms.items()}
+    values = weights.values()
+    # The same sum as of a generator of squares, in the same order, without a Python frame per word.
+    norm = math.sqrt(sum(map(operator.mul, values, values))) or 1.0
     return {w: v / norm for w, v in weights.items()}
 
 
