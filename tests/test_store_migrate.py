@@ -84,7 +84,7 @@ def test_a_version_1_database_opens_and_keeps_its_stories(database_url: str) -> 
         assert [(s.item.id, sorted(c.source for c in s.copies)) for s in stories] == [("c1", []), ("a1", ["b"])]
         assert stories[1].item.title == "Title of a1"
         assert stories[1].item.published == datetime(2026, 1, 2, 10, tzinfo=UTC)
-        assert store.meta.get("schema_version") == "5"
+        assert store.meta.get("schema_version") == str(SCHEMA_VERSION)
         assert inspect(store.engine).has_table("related_terms")  # version 4
 
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
