@@ -216,6 +216,7 @@ def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
 
 def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     from newsriver.publish.publisher import announce, publish_feeds
+    from newsriver.run import memory
     from newsriver.run.poll import poll_sources
 
     names = _chosen_sources(config, args.source, args.tag)
@@ -224,6 +225,10 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         outcomes = _poll_with_progress(config, store, names)
     else:
         outcomes = poll_sources(config, store, names, on_outcome=lambda o: print(o.line(), flush=True))
+    # Publishing brings its own modules (the renderers, the templates): it runs in what the
+    # pass's page cache took, not on top of it.
+    store.release_memory()
+    memory.trim()
     # Run from cron every few minutes, most polls change nothing: then nothing is rendered.
     changed = publish_feeds(config, store, only_if_changed=True)
     announce(config, changed)
