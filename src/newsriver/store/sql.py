@@ -29,7 +29,7 @@ SCHEMA_VERSION = 4
 IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter limit
 # SQLite's page cache per writing connection (its default is 2 MB). A cold pass of 600 farm
 # feeds fills it; with 32 MB it peaked 9 MB higher for no CPU saved that could be told from
-# noise, with 16 MB its polling process spent about 10 % more CPU (pages read back from the OS).
+# noise, with 16 MB its polling process spent 3-15 % more CPU (pages read back from the OS).
 SQLITE_CACHE_KIB = 24 * 1024
 
 _POSTGRES_TEXT: dict[str, str] = {}  # a statement's text with psycopg's marks, by its ``?`` text
