@@ -237,6 +237,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from newsriver.publish.stamp import rendered_from, up_to_date
+    from newsriver.run import memory
     from newsriver.run.poll import poll_sources
 
     names = _chosen_sources(config, args.source, args.tag)
@@ -253,6 +254,10 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     if stamp is None or not up_to_date(config, store, stamp):
         from newsriver.publish.publisher import announce, publish_feeds
 
+        # Publishing brings its own modules (the renderers, the templates): it runs in what
+        # the pass's page cache took, not on top of it.
+        store.release_memory()
+        memory.trim()
         changed = publish_feeds(config, store, now, only_if_changed=True)
         announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]

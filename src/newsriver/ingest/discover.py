@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-from lxml import etree
-
 from newsriver.models import FetchResult
 
 # application/json is left out on purpose: WordPress advertises its REST API with it.
@@ -49,6 +46,11 @@ def looks_like_html(body: bytes, content_type: str) -> bool:
 
 def find_feeds(html: bytes, base_url: str, encoding: str | None = None) -> list[FeedLink]:
     """Every ``<link rel="alternate">`` to an RSS, Atom or JSON feed, made absolute."""
+    # lxml only for a page: a pass whose documents are all feeds keeps it out of the polling
+    # process (4 MB of a cold pass's peak).
+    import lxml.html
+    from lxml import etree
+
     if encoding is None and _is_utf8(html):
         # Without a declared charset libxml2 assumes Latin-1; a page that is valid UTF-8
         # is almost certainly UTF-8 (pure ASCII reads the same either way).

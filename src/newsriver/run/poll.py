@@ -34,6 +34,7 @@ from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone
 from newsriver.models import FetchResult, FetchState
+from newsriver.run import memory
 from newsriver.run.digesting import Digester, Digesting, ParseTimeout
 from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
@@ -96,6 +97,7 @@ def poll_sources(
     most ``settings.host_concurrency`` to one origin: scheme, host and port (see ``HostSlots``).
     """
     settings = config.settings
+    memory.cap_arenas()
     limits = limits or fetch_limits(settings)
     network = network or Network()
     rng = rng or random.Random()

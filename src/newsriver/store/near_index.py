@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, text, update
 
 from newsriver.store.schema import chunks as _chunks
 from newsriver.store.schema import dedupe_keys_table, entries_table
@@ -209,17 +209,24 @@ class _Offered:
 
 def _candidates(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, _Offered], dict[str, set[str]]]:
     """The offered entries by id, and the sources of each of their stories."""
-    e = entries_table
+    # Twice a save: straight to the driver, as _key_rows does (building and compiling the
+    # select cost more than running it).
     found: dict[str, _Offered] = {}
     for chunk in _chunks(ids):
-        query = select(e.c.id, e.c.story, e.c.title, e.c.summary, e.c.content).where(e.c.id.in_(chunk))
-        for r in conn.execute(query):
-            found[r.id] = _Offered(r.story, r.title, r.summary, r.content)
+        query = f"SELECT id, story, title, summary, content FROM entries WHERE id IN ({_marks(conn, len(chunk))})"
+        for entry_id, story, title, summary, content in conn.exec_driver_sql(query, tuple(chunk)):
+            found[entry_id] = _Offered(story, title, summary, content)
     sources: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(sorted({c.cluster for c in found.values()})):
-        for cluster, member_source in conn.execute(select(e.c.story, e.c.source).where(e.c.story.in_(chunk))):
+        query = f"SELECT story, source FROM entries WHERE story IN ({_marks(conn, len(chunk))})"
+        for cluster, member_source in conn.exec_driver_sql(query, tuple(chunk)):
             sources[cluster].add(member_source)
     return found, sources
+
+
+def _marks(conn: Connection, count: int) -> str:
+    """``count`` parameter marks as the connection's driver takes them (sqlite3 ``?``, psycopg ``%s``)."""
+    return ", ".join(("?" if conn.dialect.name == "sqlite" else "%s",) * count)
 
 
 def _index(

@@ -127,6 +127,14 @@ class Store:
         for driver in idle:
             self._close(driver)
 
+    def release_memory(self) -> None:
+        """Close the idle connections that write: each held a page cache of up to
+        ``sql.SQLITE_CACHE_KIB`` (SQLite), which is freed. The next transaction connects again."""
+        with self._lock:
+            idle, self._idle[True] = self._idle[True], []
+        for driver in idle:
+            self._close(driver)
+
     def one_at_a_time(self, tx: Transaction) -> None:
         """Serialize this transaction with others that call it (PostgreSQL; SQLite has one writer)."""
         if self.postgres:

@@ -69,7 +69,9 @@ def decide(
     """
     if same_key is not None:
         return _edit_or_same(article, same_key)
-    if identifies_article(article.canonical_url):
+    # No stored row has its URL (most new articles): nothing below applies, and splitting
+    # the URL was most of a new article's verdict.
+    if same_url and identifies_article(article.canonical_url):
         # A feed that regenerates guids for an unchanged link: the same entry, not a new one.
         # Only when the URL is unique in the document, else a feed that links every entry
         # to one page would fold its entries together.
