@@ -169,7 +169,7 @@ def _claim(
             report(Outcome(cfg.name, "skipped", note=reason))
         else:
             slots.add(origin_of(row.feed_url), cfg)
-            if policy_for(config, cfg).adaptive:
+            if is_adaptive(config, cfg):
                 adaptive.append(cfg.name)
     # The publishing rhythm of every queued adaptive source, read at once: a pass fetches a
     # source once, so what its own fetch brings is all that changes its rhythm. A day's
@@ -377,12 +377,17 @@ def _unparsable(body_hash: str) -> str:
 # --- store -------------------------------------------------------------------------------
 
 
+def is_adaptive(config: Config, cfg: SourceConfig) -> bool:
+    """Whether ``cfg`` is polled at its publishing rate (else on its fixed interval)."""
+    return config.settings.adaptive if cfg.adaptive is None else cfg.adaptive
+
+
 def policy_for(config: Config, cfg: SourceConfig) -> Policy:
     """How often ``cfg`` is polled under ``config`` (its interval, adaptive or not, the bounds)."""
     settings = config.settings
     return Policy(
         interval=config.interval(cfg),
-        adaptive=settings.adaptive if cfg.adaptive is None else cfg.adaptive,
+        adaptive=is_adaptive(config, cfg),
         min_interval=settings.min_interval,
         max_interval=settings.max_interval,
         jitter=settings.jitter,
