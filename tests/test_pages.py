@@ -178,6 +178,23 @@ def test_a_theme_overrides_one_template_and_keeps_the_others(
     assert (out / "river.css").read_text(encoding="utf-8") == "body { color: teal; }\n"
 
 
+def test_a_theme_file_added_while_running_overrides_its_template_at_the_next_publish(
+    feed_server: FixtureServer, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # The templates are compiled once and kept (site._environment): a file added to the
+    # theme must still replace the bundled template the first publish compiled.
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    config_path = publish_site(feed_server, write_config, BASE, templates=str(theme))
+    out = config_path.parent / "out"
+    assert texts(parse((out / "index.html").read_bytes()), "//h1") == ["River <Test>"]  # bundled
+    (theme / "index.html").write_text(
+        "<!DOCTYPE html>\n<title>Front</title>\n<h1>Themed front page</h1>\n", encoding="utf-8"
+    )
+    assert main(["--config", str(config_path), "poll"]) == 0
+    assert texts(parse((out / "index.html").read_bytes()), "//h1") == ["Themed front page"]
+
+
 def article(n: int, **fields: object) -> Article:
     when = datetime(2025, 3, 1, 12 - n, tzinfo=UTC)
     values: dict[str, object] = {

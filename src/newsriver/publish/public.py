@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from newsriver import redact
@@ -20,8 +21,11 @@ from newsriver.stories.match import Story
 from newsriver.urls import host_of, is_tracking
 
 
+@lru_cache(maxsize=1 << 14)
 def public_url(url: str) -> str:
-    """``url`` without userinfo and without the query parameters that look like secrets."""
+    """``url`` without userinfo and without the query parameters that look like secrets.
+
+    Cached: every publish credits every source by it (a tenth of a service's publish)."""
     try:
         parts = urlsplit(url)
     except ValueError:

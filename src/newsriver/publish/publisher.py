@@ -24,6 +24,7 @@ from newsriver.publish.public import clean_link, clean_stories, hidden_source_ur
 from newsriver.publish.related import Related, related_for
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
 from newsriver.publish.stamp import STAMP_KEY, rendered_from, up_to_date
+from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
 from newsriver.stories.match import Story
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 # changed nothing skips the publish, and those imports cost more than the rest of it.
 
 
-def source_infos(config: Config, store: Store) -> dict[str, SourceInfo]:
-    rows = store.sources.rows()
+def source_infos(config: Config, store: Store, rows: dict[str, SourceRow] | None = None) -> dict[str, SourceInfo]:
+    """How the output credits each source; ``rows``: the sources' rows, if read already."""
+    rows = store.sources.rows() if rows is None else rows
     sources = {}
     for cfg in config.sources:
         row = rows.get(cfg.name)
@@ -172,10 +174,10 @@ def publish_feeds(
     if only_if_changed and stamp is not None and up_to_date(config, store, stamp):
         return []
     renderers = _renderers()
-    sources = source_infos(config, store)
+    rows = store.sources.rows()  # once: with thousands of sources, each read took milliseconds
+    sources = source_infos(config, store, rows)
     hidden = {s.name for s in config.sources if not s.public}
     site = _site(config, sources)
-    rows = store.sources.rows()
     files: dict[str, bytes] = {}
     stale: list[str] = []  # archive pages a month no longer needs
     summaries = []

@@ -85,12 +85,15 @@ def poll_sources(
     network: Network | None = None,
     stopping: threading.Event | None = None,
     digesting: Digesting | None = None,
+    fetching: ThreadPoolExecutor | None = None,
 ) -> list[Outcome]:
     """Fetch the named sources (default: all) concurrently and store what they hold.
 
     Once ``stopping`` is set no further fetch starts; those in flight finish and are stored.
     ``digesting``: the parse workers to use (the service keeps its own across its passes);
-    by default the pass starts its own as documents need them, and ends them.
+    by default the pass starts its own as documents need them, and ends them. ``fetching``:
+    the fetch threads to use, at most ``settings.concurrency`` of them (the service keeps
+    its own too); by default the pass starts its own, and ends them.
 
     Sources that asked to be left alone — gone, or their host inside a Retry-After — are
     skipped even when named. At most ``settings.concurrency`` fetches run at once and at
@@ -106,7 +109,7 @@ def poll_sources(
     with ExitStack() as stack:
         digesting = digesting or Digesting(stack, settings.parse_timeout.total_seconds(), stopping)
         how = _Retrieval(limits, network, digesting, settings.dedupe.near is not None, store.sources.known_entries)
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch"))
+        pool = fetching or stack.enter_context(fetch_threads(settings))
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
         full_text = _full_text(stack, config, store, claim, limits, network)
@@ -115,6 +118,11 @@ def poll_sources(
         for line in shared_feeds(config, store):
             log.warning("%s", line)
     return report.outcomes
+
+
+def fetch_threads(settings: Settings) -> ThreadPoolExecutor:
+    """The threads a pass fetches in: ``settings.concurrency`` fetches at once at most."""
+    return ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fetch")
 
 
 def shared_feeds(config: Config, store: Store) -> list[str]:
@@ -153,6 +161,7 @@ def _claim(
     rows = store.sources.rows(wanted if names is not None else None)
     now = clock()
     slots = HostSlots(config.settings.host_concurrency)
+    adaptive = []  # the queued sources polled at their publishing rate
     for cfg in config.sources:
         row = rows.get(cfg.name)
         if cfg.name not in wanted or row is None:
@@ -162,10 +171,13 @@ def _claim(
             report(Outcome(cfg.name, "skipped", note=reason))
         else:
             slots.add(origin_of(row.feed_url), cfg)
-    # The publishing rhythm of every queued source, read at once: a pass fetches a source
-    # once, so what its own fetch brings is all that changes its rhythm. A day's margin
-    # keeps the window right for a clock read later in the pass.
-    rhythms = store.sources.recent_publication_times(slots.names(), now - RATE_WINDOW - timedelta(days=1))
+            if is_adaptive(config, cfg):
+                adaptive.append(cfg.name)
+    # The publishing rhythm of every queued adaptive source, read at once: a pass fetches a
+    # source once, so what its own fetch brings is all that changes its rhythm. A day's
+    # margin keeps the window right for a clock read later in the pass. The schedule of a
+    # source on its fixed interval never reads it (``base_interval``).
+    rhythms = store.sources.recent_publication_times(adaptive, now - RATE_WINDOW - timedelta(days=1))
     return _Claim(rows, slots, rhythms)
 
 
@@ -367,12 +379,17 @@ def _unparsable(body_hash: str) -> str:
 # --- store -------------------------------------------------------------------------------
 
 
+def is_adaptive(config: Config, cfg: SourceConfig) -> bool:
+    """Whether ``cfg`` is polled at its publishing rate (else on its fixed interval)."""
+    return config.settings.adaptive if cfg.adaptive is None else cfg.adaptive
+
+
 def policy_for(config: Config, cfg: SourceConfig) -> Policy:
     """How often ``cfg`` is polled under ``config`` (its interval, adaptive or not, the bounds)."""
     settings = config.settings
     return Policy(
         interval=config.interval(cfg),
-        adaptive=settings.adaptive if cfg.adaptive is None else cfg.adaptive,
+        adaptive=is_adaptive(config, cfg),
         min_interval=settings.min_interval,
         max_interval=settings.max_interval,
         jitter=settings.jitter,

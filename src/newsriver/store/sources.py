@@ -180,6 +180,8 @@ class Sources:
         without entries, none.
         """
         found: dict[str, dict[str, datetime]] = {name: {} for name in sources}
+        if not found:
+            return found
         with self._store.reading() as sql:
             since_value = sql.time(since)
             for chunk in chunks(list(sources)):
@@ -194,6 +196,12 @@ class Sources:
             if len(times) > limit:
                 found[name] = dict(sorted(times.items(), key=lambda item: item[1], reverse=True)[:limit])
         return found
+
+    def count(self, status: str) -> int:
+        """How many sources are in ``status`` (their column's value: ``error``, ``gone``, …)."""
+        with self._store.reading() as sql:
+            found = sql.first("SELECT count(*) FROM sources WHERE status = ?", (status,))
+        return int(found[0]) if found is not None else 0
 
     def entry_counts(self) -> dict[str, int]:
         """How many entries each source has stored."""
