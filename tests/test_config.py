@@ -257,6 +257,20 @@ def test_a_config_naming_environment_variables_is_never_cached(
     assert not (own_cache_folder / "newsriver").exists()
 
 
+def test_a_variable_spelt_by_a_yaml_escape_is_not_cached_either(
+    tmp_path: Path, own_cache_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double-quoted scalar's "\\x24{VAR}" is "${VAR}" once parsed, and is expanded."""
+    path = tmp_path / "newsriver.yaml"
+    path.write_text('sources:\n  - {name: a, url: "https://example.com/rss", auth: {bearer: "\\x24{FEED_TOKEN}"}}\n')
+    monkeypatch.setenv("FEED_TOKEN", "first-token-value")
+    assert config.load(path).sources[0].auth.bearer == "first-token-value"  # type: ignore[union-attr]
+    monkeypatch.setenv("FEED_TOKEN", "second-token-value")
+    assert config.load(path).sources[0].auth.bearer == "second-token-value"  # type: ignore[union-attr]
+    cached = list(own_cache_folder.rglob("*"))
+    assert not any(b"token-value" in f.read_bytes() for f in cached if f.is_file())
+
+
 def test_a_cache_file_naming_anything_but_the_config_types_is_refused(tmp_path: Path, own_cache_folder: Path) -> None:
     path = tmp_path / "newsriver.yaml"
     path.write_text(GOOD)

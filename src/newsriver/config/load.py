@@ -25,11 +25,12 @@ DEFAULT_PATH = "config/newsriver.yaml"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]]) -> Any:
+def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]], named: list[str]) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            named.append(name)
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
@@ -39,9 +40,9 @@ def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]
 
         return _ENV_VAR.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, (*path, k), missing) for k, v in value.items()}
+        return {k: _expand_env(v, (*path, k), missing, named) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, (*path, i), missing) for i, v in enumerate(value)]
+        return [_expand_env(v, (*path, i), missing, named) for i, v in enumerate(value)]
     return value
 
 
@@ -75,8 +76,10 @@ def load(path: Path) -> Config:
     cache = _Cache.of(path, text)
     config = cache.read() if cache is not None else None
     if config is None:
-        config = load_text(text, str(path))
-        if cache is not None:
+        config, named = _validated(text, str(path))
+        # The text's "${" is not the only way to name a variable: YAML's escapes ("\x24{VAR}")
+        # spell it too, and only the parsed values show it.
+        if cache is not None and not named:
             cache.write(config)
     return anchored(config, path.absolute().parent)
 
@@ -117,8 +120,9 @@ class _Cache:
 
     The file is in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), made
     readable by its owner only, as the config that holds the same values should be. A config
-    with ``${VAR}`` is not cached: its values may be secrets given in the environment to keep
-    them out of files. Any failure to read or write the cache falls back to validating.
+    with ``${VAR}`` (in its text, or spelt by YAML's escapes) is not cached: its values may be
+    secrets given in the environment to keep them out of files. Any failure to read or write
+    the cache falls back to validating.
     """
 
     def __init__(self, file: Path, key: bytes) -> None:
@@ -210,6 +214,11 @@ def anchored(config: Config, folder: Path) -> Config:
 
 
 def load_text(text: str, filename: str = "<config>") -> Config:
+    return _validated(text, filename)[0]
+
+
+def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
+    """The config, and the environment variables its values named."""
     # Imported here: a config read from the cache (see ``load``) is never parsed.
     from newsriver.config.yaml_lines import read
 
@@ -217,7 +226,8 @@ def load_text(text: str, filename: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: (top level): expected a mapping of settings, sources, feeds"])
     missing: list[tuple[Any, ...]] = []
-    data = _expand_env(data, (), missing)
+    named: list[str] = []
+    data = _expand_env(data, (), missing, named)
     problems = [
         f"{filename}:{_line_of(p[:-1], lines)}: {_dotted(p[:-1])}: environment variable {p[-1]} is not set"
         for p in missing
@@ -233,7 +243,7 @@ def load_text(text: str, filename: str = "<config>") -> Config:
             problems.append(f"{filename}:{_line_of(loc, lines)}: {_dotted(loc)}: {message}")
     if problems:
         raise ConfigError(problems)
-    return config
+    return config, named
 
 
 def _is_pydantic_tag(part: Any) -> bool:
