@@ -1,6 +1,6 @@
 """A database the first schema version made (entries.cluster) opens with today's code: the
 column is renamed story in place, with its index, every row keeps its story, and the tables
-added since are made. A version-4 SQLite database's related_terms is made again WITHOUT ROWID,
+added since are made. A version-5 SQLite database's related_terms is made again WITHOUT ROWID,
 every row kept."""
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ def test_a_version_4_database_gains_the_sources_known_entries(database_url: str)
         store.close()
 
 
-# Schema 5's related-coverage tables on SQLite, as newsriver made them (rowid tables).
-VERSION_4_RELATED = [
+# Schema 4's and 5's related-coverage tables on SQLite, as newsriver made them (rowid tables).
+ROWID_RELATED = [
     "CREATE TABLE related_terms (term BIGINT NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (term))",
     "CREATE TABLE related_entries (entry_id VARCHAR(36) NOT NULL, grp VARCHAR(36) NOT NULL,"
     " group_published BIGINT NOT NULL, published BIGINT NOT NULL, headline_only BOOLEAN NOT NULL,"
@@ -161,7 +161,7 @@ def test_a_version_5_sqlite_database_keeps_its_related_rows_and_its_terms_withou
     raw = sqlite3.connect(tmp_path / "newsriver.db")
     raw.execute("DROP TABLE related_terms")
     raw.execute("DROP TABLE related_entries")
-    for statement in VERSION_4_RELATED:
+    for statement in ROWID_RELATED:
         raw.execute(statement)
     terms = [(-1, 2), (7, 1), (9, 2)]
     rows = [("a", "a", 10, 10, 0, '{"sweden":1.0000}', None), ("b", "a", 10, 20, 1, '{"sweden":1.0000}', 0.5)]

@@ -267,18 +267,16 @@ def migrate(conn: Connection, url: str) -> None:
 
 def _without_rowid(conn: Connection) -> None:
     """Version 5 → 6, SQLite: ``related_terms`` made again WITHOUT ROWID, its rows copied
-    (a table cannot change that in place). A database of version 3 or older has none:
-    ``create_all`` makes it."""
-    for table in (related_terms_table,):
-        if not inspect(conn).has_table(table.name):
-            continue
-        conn.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_4"))
-        for index in table.indexes:  # they went with the renamed table, under their names
-            conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
-        table.create(conn)
-        columns = ", ".join(c.name for c in table.columns)
-        conn.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {table.name}_4"))
-        conn.execute(text(f"DROP TABLE {table.name}_4"))
+    (a table cannot change that in place; it has no index of its own to move). A database
+    of version 3 or older has none: ``create_all`` makes it."""
+    table = related_terms_table
+    if not inspect(conn).has_table(table.name):
+        return
+    conn.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_old"))
+    table.create(conn)
+    columns = ", ".join(c.name for c in table.columns)
+    conn.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {table.name}_old"))
+    conn.execute(text(f"DROP TABLE {table.name}_old"))
 
 
 def _story_column(conn: Connection) -> None:
