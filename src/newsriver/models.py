@@ -10,6 +10,10 @@ Ingest (a source's side):
   (``ParsedFeed.entries``). entry key: its identity within its source (guid, link or hash).
 - article: an entry normalized into newsriver's schema (``Article``); one per source and
   entry key. What the database stores, and what keep/block rules and retention judge.
+- known entry: an entry the source's last document carried just as this one does (the
+  same raw hash: the entry as parsed, with what normalizing it reads). It is not
+  normalized again and reaches the store as ``Seen``; a source's known entries are its
+  ``sources.digests`` column (``ingest.digest.Known``).
 
 Stories (across sources):
 - story: the articles that are copies of one text (one outlet's article, or several
