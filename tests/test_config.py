@@ -272,6 +272,23 @@ def test_a_variable_spelt_by_a_yaml_escape_is_not_cached_either(
     assert not any(b"token-value" in f.read_bytes() for f in cached if f.is_file())
 
 
+def test_a_relative_cache_folder_is_not_taken_from_where_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache holds the config's secrets: never in the working folder (an output folder,
+    say) because $XDG_CACHE_HOME is relative. The XDG spec says to ignore such a value."""
+    home, public = tmp_path / "home", tmp_path / "public"
+    public.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", "cache")
+    monkeypatch.chdir(public)
+    path = tmp_path / "newsriver.yaml"
+    path.write_text(PRIVATE)
+    config.load(path)
+    assert list(public.rglob("*")) == []
+    assert len(list((home / ".cache" / "newsriver").iterdir())) == 1
+
+
 def test_a_cache_file_naming_anything_but_the_config_types_is_refused(tmp_path: Path, own_cache_folder: Path) -> None:
     path = tmp_path / "newsriver.yaml"
     path.write_text(GOOD)

@@ -133,8 +133,11 @@ class _Cache:
     def of(cls, path: Path, text: str) -> _Cache | None:
         if "${" in text:
             return None
+        # A relative $XDG_CACHE_HOME is ignored, as the XDG spec says: it would put the file
+        # (and the secrets it holds) wherever the command was started, an output folder too.
+        configured = Path(os.environ.get("XDG_CACHE_HOME", ""))
         try:
-            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsriver"
+            folder = (configured if configured.is_absolute() else Path.home() / ".cache") / "newsriver"
         except (RuntimeError, KeyError):  # no home folder to be found
             return None
         digest = hashlib.sha256(f"{__version__}\n{PYDANTIC_VERSION}\n{sys.version}\n".encode())
