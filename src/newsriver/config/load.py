@@ -168,15 +168,16 @@ class _Cache:
         return config
 
     def write(self, config: Config) -> None:
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "wb") as out:
                 out.write(self.key + pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(temporary, self.file)
         except OSError:
-            pass  # no cache: the next run validates again
+            # No cache: the next run validates again. A half-written copy holds the secrets too.
+            temporary.unlink(missing_ok=True)
 
 
 # What a cached config may be made of: the config's models and the types of their fields. A

@@ -17,7 +17,7 @@ from datetime import datetime
 from itertools import islice
 
 from newsriver.config.schema import SourceConfig
-from newsriver.ingest.normalize import digested
+from newsriver.ingest.normalize import RAW_HASH_DIGITS, digested
 from newsriver.ingest.parse import parse_lazily
 from newsriver.models import Article, FeedMeta, Seen
 from newsriver.stories.filters import stored
@@ -53,12 +53,12 @@ class Known:
 
     @classmethod
     def read(cls, text: str | None) -> Known:
-        return cls({token[:16]: token[16:] for token in text.split()} if text else {})
+        return cls({token[:RAW_HASH_DIGITS]: token[RAW_HASH_DIGITS:] for token in text.split()} if text else {})
 
     def add(self, raw: str, recorded: str) -> None:
         if len(self.now) >= KNOWN_LIMIT:
             self.complete = False
-        elif raw:
+        else:
             self.now.append(raw + recorded)
 
     @property

@@ -40,6 +40,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 # change to what normalizing makes of an entry, so that an entry a source still carries is
 # normalized again by the new code rather than taken as known.
 NORMALIZE_VERSION = 1
+RAW_HASH_DIGITS = 16  # of an entry's raw hash (``raw_hash``), as ``sources.digests`` holds it
 # Dates before this are CMS defaults (Unix time 0, MySQL's zero date), not publication dates;
 # they also keep every output date a four-digit year, as RFC 822 and RFC 3339 need.
 OLDEST_DATE = datetime(1970, 1, 2, tzinfo=UTC)
@@ -176,7 +177,7 @@ def raw_hash(entry: Entry, keyed: hashlib._Hash) -> str:
     it, with its fingerprint, took ~260)."""
     hashed = keyed.copy()
     hashed.update(_entry_encoder().encode(entry))
-    return hashed.hexdigest()[:16]
+    return hashed.hexdigest()[:RAW_HASH_DIGITS]
 
 
 def _raw_key(feed: _Feed, source: str, salt: str) -> bytes:
@@ -189,20 +190,22 @@ def _raw_key(feed: _Feed, source: str, salt: str) -> bytes:
 @cache
 def _code_key() -> str:
     """The code that makes an article of an entry: ``NORMALIZE_VERSION``, the release, nh3's
-    version and the source of this module and of those it has sanitized text and canonical
-    URLs from, so that a change to any of them (in development too, between releases) makes
+    version and the source of this module, of those it has sanitized text and canonical
+    URLs from, and of the rules deciding which articles a source stores (``filters``: a
+    known entry keeps the verdict it had), so that a change to any of them (in development too, between releases) makes
     every entry normalized again. Made once a process (a parse worker's first document)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from newsriver import __version__, urls
     from newsriver.ingest import sanitize
+    from newsriver.stories import filters
 
     try:
         nh3_version = version("nh3")
     except PackageNotFoundError:
         nh3_version = ""
     code = hashlib.sha256(f"{NORMALIZE_VERSION}\n{__version__}\n{nh3_version}".encode())
-    for module in (sys.modules[__name__], sanitize, urls):
+    for module in (sys.modules[__name__], sanitize, urls, filters):
         # Run without its sources, the release and NORMALIZE_VERSION stand for them.
         with contextlib.suppress(OSError):
             code.update(Path(module.__file__ or "").read_bytes())
