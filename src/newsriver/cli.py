@@ -215,7 +215,7 @@ def _reset_sources(config: Config, store: Store, args: argparse.Namespace) -> in
 
 def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
     from newsriver.config import opml  # ruamel, for the import beside it
-    from newsriver.publish.files import write_atomic
+    from newsriver.files import write_atomic
 
     data = opml.export_opml(config.settings.title, config.sources)
     if args.output:
@@ -258,7 +258,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         # the pass's page cache took, not on top of it.
         store.release_memory()
         memory.trim()
-        changed = publish_feeds(config, store, now, only_if_changed=True)
+        changed = publish_feeds(config, store, now)
         announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
     skipped = [o for o in outcomes if o.result == "skipped"]

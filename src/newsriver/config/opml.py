@@ -18,8 +18,8 @@ from newsriver import redact
 from newsriver.config import load as config_module
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ConfigError, FetchError, NewsriverError
+from newsriver.files import write_atomic
 from newsriver.ingest.network import Network, kind
-from newsriver.publish.files import write_atomic
 from newsriver.urls import canonical
 
 

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsriver.config.schema import Config, FeedConfig
+from newsriver.files import write_atomic
 from newsriver.models import Article
 from newsriver.publish import archive
 from newsriver.publish.archive import Month, Page
-from newsriver.publish.files import write_atomic
 from newsriver.publish.pages import FeedSummary, SourceHealth, render_opml
 from newsriver.publish.public import clean_link, clean_stories, hidden_source_url, listed, public_url
 from newsriver.publish.related import Related, related_for
 from newsriver.publish.render_common import ATOM_NS, CopiesByItem, FeedInfo, Renderer, SourceInfo
-from newsriver.publish.stamp import STAMP_KEY, rendered_from, up_to_date
+from newsriver.publish.stamp import STAMP_KEY, rendered_from
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
 from newsriver.stories.filters import cap_per_source, shown
@@ -160,19 +160,15 @@ def feed_stories(config: Config, store: Store, feed: FeedConfig, names: list[str
         limit *= 4
 
 
-def publish_feeds(
-    config: Config, store: Store, now: datetime | None = None, only_if_changed: bool = False
-) -> list[Path]:
+def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
     """Render the output folder; returns the files whose bytes changed (only those are written).
 
-    With ``only_if_changed``, nothing is rendered when nothing it is rendered from changed
-    since the last publish (see ``stamp``) and every file it wrote is still there.
+    Whether anything needs rendering at all is the caller's question (``stamp.up_to_date``):
+    the poll command asks it before importing this module.
     """
     now = now or datetime.now(UTC)
     output = config.settings.output_dir
     stamp = rendered_from(config, store, now)
-    if only_if_changed and stamp is not None and up_to_date(config, store, stamp):
-        return []
     renderers = _renderers()
     rows = store.sources.rows()  # once: with thousands of sources, each read took milliseconds
     sources = source_infos(config, store, rows)

@@ -7,14 +7,12 @@ poll of an unchanged feed costs a 304 and no body.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import resource
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
@@ -24,6 +22,7 @@ from urllib.parse import unquote
 from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
+from newsriver.files import ServedFile, version_of
 from newsriver.publish.access import ADMIN_PATHS, AdminAccess
 
 StartResponse = Callable[..., Any]
@@ -45,22 +44,6 @@ CONTENT_TYPES = {
 # through its <?xml-stylesheet?> (feed.xsl): those files go to a browser (whose Accept
 # names text/html; feed readers' do not) as application/xml, the same bytes.
 BROWSER_XML = (".atom", ".rss")
-
-
-@dataclass(frozen=True, slots=True)
-class ServedFile:
-    """A file's bytes as served, from the output folder or the database."""
-
-    data: bytes
-    version: str  # changes whenever the bytes do: the ETag
-    modified: datetime
-
-
-def version_of(data: bytes) -> str:
-    """The ETag of a file's bytes, from the bytes alone: the publisher's server and every web
-    node (``serve --from-database``) send the same one, so a reader behind a load balancer
-    gets 304s whichever answers."""
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def file_name(url_path: str) -> str | None:

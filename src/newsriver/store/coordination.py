@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsriver.publish.serve import ServedFile, version_of
+from newsriver.files import ServedFile, version_of
 from newsriver.store.sql import DatabaseError, Sql, chunks, insert_text, marks, read_time
 from newsriver.urls import origin_of
 

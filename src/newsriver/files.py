@@ -1,9 +1,13 @@
-"""Files written whole: the output folder's, an exported OPML list, the config a `sources import-opml` edits."""
+"""Files: written whole (the output folder's, an exported OPML list, the config a `sources import-opml`
+edits), and as served (their bytes and ETag, from the output folder or the database)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 
@@ -30,3 +34,19 @@ def write_atomic(path: Path, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class ServedFile:
+    """A file's bytes as served, from the output folder or the database."""
+
+    data: bytes
+    version: str  # changes whenever the bytes do: the ETag
+    modified: datetime
+
+
+def version_of(data: bytes) -> str:
+    """The ETag of a file's bytes, from the bytes alone: the publisher's server and every web
+    node (``serve --from-database``) send the same one, so a reader behind a load balancer
+    gets 304s whichever answers."""
+    return hashlib.sha256(data).hexdigest()[:32]
