@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text, update
 
 from newsriver.store.schema import chunks as _chunks
 from newsriver.store.schema import dedupe_keys_table, entries_table
+from newsriver.store.sql import Sql, marks
 from newsriver.stories.match import Candidate, NearPolicy, match_story
 
 if TYPE_CHECKING:
@@ -209,24 +210,20 @@ class _Offered:
 
 def _candidates(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, _Offered], dict[str, set[str]]]:
     """The offered entries by id, and the sources of each of their stories."""
-    # Twice a save: straight to the driver, as _key_rows does (building and compiling the
+    # Twice a save: straight to the driver the transaction lent (building and compiling the
     # select cost more than running it).
+    sql = Sql(conn.connection.driver_connection, conn.dialect.name == "sqlite")
     found: dict[str, _Offered] = {}
     for chunk in _chunks(ids):
-        query = f"SELECT id, story, title, summary, content FROM entries WHERE id IN ({_marks(conn, len(chunk))})"
-        for entry_id, story, title, summary, content in conn.exec_driver_sql(query, tuple(chunk)):
+        query = f"SELECT id, story, title, summary, content FROM entries WHERE id IN ({marks(len(chunk))})"
+        for entry_id, story, title, summary, content in sql.rows(query, chunk):
             found[entry_id] = _Offered(story, title, summary, content)
     sources: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(sorted({c.cluster for c in found.values()})):
-        query = f"SELECT story, source FROM entries WHERE story IN ({_marks(conn, len(chunk))})"
-        for cluster, member_source in conn.exec_driver_sql(query, tuple(chunk)):
+        query = f"SELECT story, source FROM entries WHERE story IN ({marks(len(chunk))})"
+        for cluster, member_source in sql.rows(query, chunk):
             sources[cluster].add(member_source)
     return found, sources
-
-
-def _marks(conn: Connection, count: int) -> str:
-    """``count`` parameter marks as the connection's driver takes them (sqlite3 ``?``, psycopg ``%s``)."""
-    return ", ".join(("?" if conn.dialect.name == "sqlite" else "%s",) * count)
 
 
 def _index(
