@@ -258,7 +258,7 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         # the pass's page cache took, not on top of it.
         store.release_memory()
         memory.trim()
-        changed = publish_feeds(config, store, now)
+        changed = publish_feeds(config, store, now, stamp)
         announce(config, changed)
     failed = [o for o in outcomes if o.result == "error"]
     skipped = [o for o in outcomes if o.result == "skipped"]

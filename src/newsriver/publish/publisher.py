@@ -160,15 +160,16 @@ def feed_stories(config: Config, store: Store, feed: FeedConfig, names: list[str
         limit *= 4
 
 
-def publish_feeds(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
+def publish_feeds(config: Config, store: Store, now: datetime | None = None, stamp: str | None = None) -> list[Path]:
     """Render the output folder; returns the files whose bytes changed (only those are written).
 
     Whether anything needs rendering at all is the caller's question (``stamp.up_to_date``):
-    the poll command asks it before importing this module.
+    the poll command asks it before importing this module, and passes the ``stamp`` it
+    worked out for that (``rendered_from``) rather than have it worked out again.
     """
     now = now or datetime.now(UTC)
     output = config.settings.output_dir
-    stamp = rendered_from(config, store, now)
+    stamp = stamp or rendered_from(config, store, now)
     renderers = _renderers()
     rows = store.sources.rows()  # once: with thousands of sources, each read took milliseconds
     sources = source_infos(config, store, rows)
