@@ -87,7 +87,9 @@ def _digest_in_worker(
     # fingerprints: imported by the workers only (their forkserver preloads it).
     from newsriver.ingest.digest import Known, digest_in_chunks
 
-    entries = Known.read(known)
+    # A full-text source's entries change when their pages are read, after this digest:
+    # none is known, and none is hashed for the next document.
+    entries = None if cfg.full_text else Known.read(known)
     meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near, known=entries)
 
     def sent() -> Iterator[tuple[str, datetime]]:
@@ -96,7 +98,7 @@ def _digest_in_worker(
             yield from ((a.entry_key, a.published) for a in chunk.articles)
             yield from ((s.entry_key, s.published) for s in chunk.seen)
 
-    return meta, rhythm_of(sent(), now), entries.text
+    return meta, rhythm_of(sent(), now), entries.text if entries is not None else None
 
 
 class Digesting:

@@ -351,7 +351,7 @@ def _digested(
         "title": meta.title,
         "link": meta.link,
         "feed_interval": int(asked.total_seconds()),
-        "digests": digested.known if not cfg.full_text else None,
+        "digests": digested.known,
     }
     response = Response("ok", result.status, result.headers, asked)
     return Retrieved("ok", response, digested.articles, values, note=note)
