@@ -205,9 +205,7 @@ class Coordinator:
             # another worker created the row at the same moment: the version changed all the same
 
     def version(self) -> str:
-        with self.store.reading() as sql:
-            found = sql.first("SELECT value FROM newsriver_meta WHERE key = ?", (CONTENT_VERSION,))
-        return str(found[0]) if found is not None else "0"
+        return self.store.meta.get(CONTENT_VERSION) or "0"
 
     def keep_rendered(self, folder: Path, names: Sequence[str], now: datetime) -> None:
         """Copy rendered files into the database for stateless web nodes (``serve --from-database``),

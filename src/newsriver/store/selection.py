@@ -114,7 +114,7 @@ class Selection:
         (retention removes entries only by leaving one, pruned when it ran)."""
         with self._store.reading() as sql:
             rows = sql.rows("SELECT name, title, feed_url, link, status, body_hash FROM sources ORDER BY name")
-            count, pruned = sql.rows("SELECT count(*), max(pruned) FROM tombstones")[0]
+            count, pruned = sql.first("SELECT count(*), max(pruned) FROM tombstones") or (0, None)
         rows.append((count, read_optional_time(pruned)))
         return rows
 
