@@ -106,6 +106,13 @@ def base_interval(policy: Policy, published: Sequence[datetime], now: datetime) 
     return min(max(observed, policy.min_interval), policy.max_interval)
 
 
+def rhythm_since(now: datetime) -> datetime:
+    """From when a source's publication times count for its rhythm: the rate window, and a
+    day more for a decision a little after ``now``. The store's read and the workers'
+    ``rhythm_of`` must agree on it."""
+    return now - RATE_WINDOW - timedelta(days=1)
+
+
 def rhythm_of(
     published: Iterable[tuple[str, datetime]], now: datetime, limit: int = RHYTHM_LIMIT
 ) -> dict[str, datetime]:
@@ -119,7 +126,7 @@ def rhythm_of(
     for a stored entry whose date the document moves to before the window: it keeps its
     stored date for that one decision.
     """
-    since = now - RATE_WINDOW - timedelta(days=1)
+    since = rhythm_since(now)
     recent: list[tuple[datetime, str]] = []  # a heap: the oldest kept first
     older: tuple[datetime, str] | None = None
     for key, when in published:

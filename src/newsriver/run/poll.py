@@ -32,7 +32,7 @@ from newsriver.errors import FetchError, ParseError, StoreError
 from newsriver.ingest.credentials import discovery_stays_public, for_source, public_only
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
-from newsriver.ingest.schedule import RATE_WINDOW, Policy, Response, feed_interval, left_alone
+from newsriver.ingest.schedule import Policy, Response, feed_interval, left_alone, rhythm_since
 from newsriver.models import FetchResult, FetchState
 from newsriver.run import memory
 from newsriver.run.digesting import Digester, Digesting, ParseTimeout
@@ -177,7 +177,7 @@ def _claim(
     # source once, so what its own fetch brings is all that changes its rhythm. A day's
     # margin keeps the window right for a clock read later in the pass. The schedule of a
     # source on its fixed interval never reads it (``base_interval``).
-    rhythms = store.sources.recent_publication_times(adaptive, now - RATE_WINDOW - timedelta(days=1))
+    rhythms = store.sources.recent_publication_times(adaptive, rhythm_since(now))
     return _Claim(rows, slots, rhythms)
 
 

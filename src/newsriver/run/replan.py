@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from newsriver.config.schema import Config
-from newsriver.ingest.schedule import RATE_WINDOW, Response, plan_next_poll
+from newsriver.ingest.schedule import Response, plan_next_poll, rhythm_since
 from newsriver.run.poll import policy_for
 from newsriver.store.store import Store
 
@@ -32,7 +32,7 @@ def replan(
     if not names:
         return {}
     rows = store.sources.rows(names)
-    rhythms = store.sources.recent_publication_times(names, now - RATE_WINDOW - timedelta(days=1))
+    rhythms = store.sources.recent_publication_times(names, rhythm_since(now))
     configured = {s.name: s for s in config.sources}
     planned: dict[str, datetime] = {}
     for name in names:
