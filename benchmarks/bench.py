@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -209,6 +210,19 @@ def nginx_binary() -> str:
     if found is None:
         raise SystemExit("nginx is needed: apt-get install nginx")
     return found
+
+
+@contextmanager
+def served_farm(feeds: int, per_feed: int, prefix: str) -> Iterator[tuple[Path, str]]:
+    """A fresh ingest farm (``build_farm``) served by nginx: a scratch folder and the farm's base URL."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
+        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
+        root.mkdir()
+        work.mkdir()
+        build_farm(root, feeds, per_feed)
+        with nginx(root, work) as base:
+            yield Path(tmp), base
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bench import Doc, build_farm, copies, nginx, originals, spread, static_server
+from bench import Doc, copies, originals, served_farm, spread, static_server
 from sqlalchemy import distinct, func, select
 
 from newsriver.config.schema import Config
@@ -212,16 +212,10 @@ def measure_ingest(sources: int, entries: int, rounds: int) -> None:
 def measure_farm(feeds: int, rounds: int) -> None:
     """The same comparison on the ingest farm (``bench.build_farm``: nginx, 10 % of stories
     syndicated), with ingest_bench.py's settings: the cold ingest that issue 9 measures."""
-    with tempfile.TemporaryDirectory(prefix="dedupe-farm-") as tmp:
-        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
-        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
-        root.mkdir()
-        work.mkdir()
-        build_farm(root, feeds, 50)
-        with nginx(root, work) as base:
-            sources = {f"f{f}": f"{base}f{f}.xml" for f in range(feeds)}
-            settings = {"concurrency": 16, "host_concurrency": 16}
-            compare(f"{feeds} farm feeds x 50 entries (nginx, 10 % syndicated)", rounds, sources, settings)
+    with served_farm(feeds, 50, "dedupe-farm-") as (_, base):
+        sources = {f"f{f}": f"{base}f{f}.xml" for f in range(feeds)}
+        settings = {"concurrency": 16, "host_concurrency": 16}
+        compare(f"{feeds} farm feeds x 50 entries (nginx, 10 % syndicated)", rounds, sources, settings)
 
 
 def compare(what: str, rounds: int, sources: dict[str, str], settings: dict[str, Any]) -> None:

@@ -256,7 +256,7 @@ def farm_record(feeds: int) -> float:
     related coverage on."""
     import threading
 
-    from bench import build_farm, nginx
+    from bench import served_farm
 
     from newsriver.config.schema import Config
     from newsriver.run.poll import poll_sources
@@ -274,21 +274,15 @@ def farm_record(feeds: int) -> float:
             spent[1] += len(rows)
 
     related.record = timed  # entries.save imports it at each call
-    with tempfile.TemporaryDirectory(prefix="related-farm-") as tmp:
-        Path(tmp).chmod(0o755)  # nginx's workers read the farm as another user
-        root, work = Path(tmp) / "farm", Path(tmp) / "nginx"
-        root.mkdir()
-        work.mkdir()
-        build_farm(root, feeds, 50)
-        with nginx(root, work) as base:
-            settings = {"database": f"sqlite:///{tmp}/farm.db", "output_dir": f"{tmp}/out"}
-            settings |= {"concurrency": 16, "host_concurrency": 16, "dedupe": {"related": {"enabled": True}}}
-            sources = [{"name": f"f{f}", "url": f"{base}f{f}.xml"} for f in range(feeds)]
-            config = Config.model_validate({"settings": settings, "sources": sources})
-            store = Store(config.settings.database)
-            store.sources.sync((s.name, s.url) for s in config.sources)
-            poll_sources(config, store)
-            store.close()
+    with served_farm(feeds, 50, "related-farm-") as (tmp, base):
+        settings = {"database": f"sqlite:///{tmp}/farm.db", "output_dir": f"{tmp}/out"}
+        settings |= {"concurrency": 16, "host_concurrency": 16, "dedupe": {"related": {"enabled": True}}}
+        sources = [{"name": f"f{f}", "url": f"{base}f{f}.xml"} for f in range(feeds)]
+        config = Config.model_validate({"settings": settings, "sources": sources})
+        store = Store(config.settings.database)
+        store.sources.sync((s.name, s.url) for s in config.sources)
+        poll_sources(config, store)
+        store.close()
     return spent[0] * 1e6 / max(spent[1], 1)
 
 
