@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 from bench import Doc, copies, originals, served_farm, spread, static_server
 from sqlalchemy import distinct, func, select
 
-from newsriver.config.schema import Config
+from newsriver.config.schema import Config, validated
 from newsriver.ingest.normalize import newsriver_id
 from newsriver.ingest.sanitize import to_text
 from newsriver.models import Article
@@ -151,7 +151,8 @@ RELATED = {"enabled": False}
 
 def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[str, Any]) -> Pass:
     """Polls every source (name → URL) into a fresh database."""
-    config = Config.model_validate(
+    config = validated(
+        Config,
         {
             "settings": {
                 "database": f"sqlite:///{folder / 'ingest.db'}",
@@ -160,7 +161,7 @@ def ingest(folder: Path, sources: dict[str, str], dedupe: bool, settings: dict[s
                 **settings,
             },
             "sources": [{"name": name, "url": url} for name, url in sources.items()],
-        }
+        },
     )
     store = Store(config.settings.database)
     try:

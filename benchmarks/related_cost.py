@@ -258,7 +258,7 @@ def farm_record(feeds: int) -> float:
 
     from bench import served_farm
 
-    from newsriver.config.schema import Config
+    from newsriver.config.schema import Config, validated
     from newsriver.run.poll import poll_sources
     from newsriver.store import related
 
@@ -278,7 +278,7 @@ def farm_record(feeds: int) -> float:
         settings = {"database": f"sqlite:///{tmp}/farm.db", "output_dir": f"{tmp}/out"}
         settings |= {"concurrency": 16, "host_concurrency": 16, "dedupe": {"related": {"enabled": True}}}
         sources = [{"name": f"f{f}", "url": f"{base}f{f}.xml"} for f in range(feeds)]
-        config = Config.model_validate({"settings": settings, "sources": sources})
+        config = validated(Config, {"settings": settings, "sources": sources})
         store = Store(config.settings.database)
         store.sources.sync((s.name, s.url) for s in config.sources)
         poll_sources(config, store)

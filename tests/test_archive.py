@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -341,7 +341,7 @@ def test_a_month_that_needs_fewer_pages_loses_the_rest(site: Site) -> None:
     site.step(at(JAN, 25), wire_entries(JAN, 1, 10), [])
     assert site.page(JAN, 2).exists()  # six stories left the window of four
     [all_feed, plain] = site.config.feeds
-    site.config = site.config.model_copy(update={"feeds": [all_feed.model_copy(update={"max_items": 8}), plain]})
+    site.config = replace(site.config, feeds=[replace(all_feed, max_items=8), plain])
     site.publish(at(JAN, 26))
     assert not site.page(JAN, 2).exists()
     [page] = site.walk()

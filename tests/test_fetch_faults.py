@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from newsriver.cli import main
-from newsriver.config.schema import Config
+from newsriver.config.schema import Config, validated
 from newsriver.ingest.fetch import FetchLimits
 from newsriver.ingest.network import IPAddress, Network, is_public, resolve
 from newsriver.run import digesting
@@ -61,11 +61,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def make_config(store: Store, sources: dict[str, str], **settings: Any) -> Config:
-    config = Config.model_validate(
+    config = validated(
+        Config,
         {
             "settings": {"database": store.url, "adaptive": False, "default_interval": "30m", **settings},
             "sources": [{"name": name, "url": url} for name, url in sources.items()],
-        }
+        },
     )
     store.sources.sync((s.name, s.url) for s in config.sources)
     return config

@@ -22,7 +22,7 @@ import feedparser
 import pytest
 import requests
 
-from newsriver.config.schema import Config
+from newsriver.config.schema import Config, validated
 from newsriver.run.health import Health
 from newsriver.store.store import Store
 
@@ -197,7 +197,7 @@ def test_a_database_file_deleted_or_replaced_stops_storing_and_says_so(
 
 def test_sources_overdue_with_nothing_stored_since_are_an_error(database_url: str, tmp_path: Path) -> None:
     settings = {"database": database_url, "output_dir": str(tmp_path), "tick": "5s", "deadline": "60s"}
-    config = Config.model_validate({"settings": settings, "sources": [{"name": "a", "url": "http://a.example/"}]})
+    config = validated(Config, {"settings": settings, "sources": [{"name": "a", "url": "http://a.example/"}]})
     store = Store(database_url)
     try:
         store.sources.sync([("a", "http://a.example/")])

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 
 from newsriver.cli import main
 from newsriver.config import load as config_module
-from newsriver.config.schema import Retention, SourceConfig, SourceRetention, limits_for
+from newsriver.config.schema import Retention, SourceConfig, SourceRetention, limits_for, validated
 from newsriver.errors import ConfigError
 from newsriver.models import Article
 from newsriver.publish.publisher import publish_feeds
@@ -49,7 +49,7 @@ NONE = RetentionLimits(None, None)
 
 
 def source(**retention: object) -> SourceConfig:
-    own = SourceRetention.model_validate(retention) if retention else None
+    own = validated(SourceRetention, retention) if retention else None
     return SourceConfig(name="s", url="https://s.example/feed", retention=own)
 
 

@@ -3,6 +3,8 @@ error named by its file, line and field."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import importlib.util
 import io
@@ -14,11 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import VERSION as PYDANTIC_VERSION
-from pydantic import BaseModel, ValidationError
-
 from newsriver import __version__, redact
-from newsriver.config.schema import Config
+from newsriver.config.schema import Config, validated
 from newsriver.errors import ConfigError
 
 DEFAULT_PATH = "config/newsriver.yaml"
@@ -85,11 +84,13 @@ def load(path: Path) -> Config:
 
 
 # The files whose code decides what a config validates to, newsriver's (relative to its
-# package) and PyYAML's: their bytes are part of the cache's key, so an edited validator,
-# default or parser (a checkout, an editable install, an upgrade) is never answered from a
-# cache written before it. Read, not imported: a hit needs no YAML parser.
+# package), PyYAML's and pydantic's version: their bytes are part of the cache's key, so an
+# edited validator, default or parser (a checkout, an editable install, an upgrade) is never
+# answered from a cache written before it. Read, not imported: a hit needs no YAML parser, and
+# no pydantic.
 _SCHEMA_FILES = (
     "config/schema.py",
+    "config/fields.py",
     "config/private.py",
     "config/load.py",
     "config/yaml_lines.py",
@@ -100,10 +101,12 @@ _SCHEMA_FILES = (
 def _code_files() -> list[Path]:
     package = Path(__file__).resolve().parents[1]
     found = [package / name for name in _SCHEMA_FILES]
-    spec = importlib.util.find_spec("yaml")
-    if spec is None or spec.origin is None:
-        raise OSError("PyYAML not found")
-    return [*found, Path(spec.origin)]
+    for name, file in (("yaml", "__init__.py"), ("pydantic", "version.py")):
+        spec = importlib.util.find_spec(name)  # of a top-level package: imports nothing
+        if spec is None or spec.origin is None:
+            raise OSError(f"{name} not found")
+        found.append(Path(spec.origin).with_name(file))
+    return found
 
 
 class _Cache:
@@ -114,8 +117,8 @@ class _Cache:
     on what the key holds: the config's text; the code of this version that validates it
     (newsriver's version and the bytes of the schema modules, PyYAML's code; pydantic's
     and Python's versions); nothing else, since a config naming an environment variable is
-    never cached (below). A hit is unpickled, never parsed nor validated, and so builds no
-    validator (the models are ``defer_build``). What validation does beyond checking,
+    never cached (below). A hit is unpickled, never parsed nor validated: it imports no
+    pydantic (the models are plain dataclasses, see schema). What validation does beyond checking,
     registering the sources' secrets with ``redact``, is done again on a hit.
 
     The file is in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), made
@@ -140,7 +143,7 @@ class _Cache:
             folder = (configured if configured.is_absolute() else Path.home() / ".cache") / "newsriver"
         except (RuntimeError, KeyError):  # no home folder to be found
             return None
-        digest = hashlib.sha256(f"{__version__}\n{PYDANTIC_VERSION}\n{sys.version}\n".encode())
+        digest = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
         try:
             for file in _code_files():
                 digest.update(file.read_bytes())
@@ -180,15 +183,15 @@ class _Cache:
             temporary.unlink(missing_ok=True)
 
 
-# What a cached config may be made of: the config's models and the types of their fields. A
-# file that names anything else is refused, not run (unpickling may call what it names).
+# What a cached config may be made of: the config's models (and schema.Inherit) and the
+# types of their fields. A file that names anything else is refused, not run (unpickling may
+# call what it names).
 _CACHED_TYPES = {
     ("datetime", "timedelta"),
     ("pathlib", "PosixPath"),
     ("pathlib", "WindowsPath"),
     ("ipaddress", "IPv4Network"),
     ("ipaddress", "IPv6Network"),
-    ("pydantic.types", "ByteSize"),
 }
 
 
@@ -196,7 +199,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module in ("newsriver.config.schema", "newsriver.config.private"):
             found = getattr(sys.modules[module], name, None)
-            if isinstance(found, type) and issubclass(found, BaseModel):
+            if isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
                 return found
         elif (module, name) in _CACHED_TYPES:
             return super().find_class(module, name)
@@ -213,8 +216,7 @@ def anchored(config: Config, folder: Path) -> Config:
     settings = config.settings
     database = _RELATIVE_SQLITE.sub(lambda m: m.group(1) + str(folder) + "/", settings.database)
     output_dir = folder / settings.output_dir  # an absolute output_dir stays as it is
-    update = {"database": database, "output_dir": output_dir}
-    return config.model_copy(update={"settings": settings.model_copy(update=update)})
+    return dataclasses.replace(config, settings=dataclasses.replace(settings, database=database, output_dir=output_dir))
 
 
 def load_text(text: str, filename: str = "<config>") -> Config:
@@ -223,7 +225,9 @@ def load_text(text: str, filename: str = "<config>") -> Config:
 
 def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
     """The config, and the environment variables its values named."""
-    # Imported here: a config read from the cache (see ``load``) is never parsed.
+    # Imported here: a config read from the cache (see ``load``) is never parsed nor validated.
+    from pydantic import ValidationError
+
     from newsriver.config.yaml_lines import read
 
     data, lines = read(text, filename)
@@ -237,12 +241,12 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
         for p in missing
     ]
     try:
-        config = Config.model_validate(data)
+        config = validated(Config, data)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
             message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
+            if error["type"] == "unexpected_keyword_argument":  # a dataclass's: a key it has no field for
                 message = "unknown field (check the spelling)"
             problems.append(f"{filename}:{_line_of(loc, lines)}: {_dotted(loc)}: {message}")
     if problems:

@@ -10,13 +10,13 @@ registered with ``redact`` as the config is validated, so no log line can show i
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-
 from newsriver import redact
+from newsriver.config.fields import After, Before
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 # Request headers newsriver sets itself: a source overriding them would break the fetch.
@@ -25,34 +25,52 @@ RESERVED_HEADERS = frozenset({"host", "accept-encoding", "if-none-match", "if-mo
 PLAIN_HEADERS = frozenset({"accept", "accept-language", "user-agent", "referer", "cache-control", "dnt"})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see schema._Strict
+class Strict:
+    """The base of every config model, each a ``@dataclass(frozen=True, kw_only=True)``:
+    unknown keys are errors so a typo ("intervall") is caught instead of ignored. (A plain
+    dict: pydantic's ``ConfigDict`` is one, and importing it would import pydantic.)"""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
 
-class BasicAuth(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class BasicAuth(Strict):
     username: str
     password: str
 
 
-class SourceAuth(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class SourceAuth(Strict):
     """``auth:`` of a source: ``basic: {username, password}`` or ``bearer: TOKEN``."""
 
     basic: BasicAuth | None = None
     bearer: str | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> SourceAuth:
+    def __post_init__(self) -> None:
+        # After its fields are validated (pydantic reports a ValueError here as the model's error).
         if (self.basic is None) == (self.bearer is None):
             raise ValueError("give exactly one of basic: {username, password} or bearer: TOKEN")
-        return self
 
 
-class SourceAccess(_Strict):
+def _valid_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} is set by newsriver itself")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"header {name!r}: a value may not contain a line break")
+    return headers
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceAccess(Strict):
     """The private-source fields every ``SourceConfig`` has."""
 
     url: str
     auth: SourceAuth | None = None  # sent only to the source's own origin
-    headers: dict[str, str] = {}  # likewise: an API key header, a cookie
+    # likewise: an API key header, a cookie
+    headers: Annotated[dict[str, str], After(_valid_headers)] = field(default_factory=dict)
     user_agent: str | None = None  # default newsriver's own
     public: bool = True  # false: the URL appears in no published file; items are credited by title
     # May the source reach non-public addresses? Unset (written by hand): yes, the operator
@@ -60,22 +78,8 @@ class SourceAccess(_Strict):
     # change; true: yes. A feed discovered on another origin needs true.
     allow_private: bool | None = None
 
-    @field_validator("headers")
-    @classmethod
-    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name, value in headers.items():
-            if not _TOKEN.match(name):
-                raise ValueError(f"{name!r} is not a valid header name")
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by newsriver itself")
-            if "\r" in value or "\n" in value:
-                raise ValueError(f"header {name!r}: a value may not contain a line break")
-        return headers
-
-    @model_validator(mode="after")
-    def _register_secrets(self) -> SourceAccess:
+    def __post_init__(self) -> None:
         redact.register(self.secrets())
-        return self
 
     def secrets(self) -> list[str]:
         """Every value of this source that must never be shown."""
@@ -107,14 +111,19 @@ def _network(value: object) -> object:
     return value
 
 
-Network = Annotated[IPv4Network | IPv6Network, BeforeValidator(_network)]
+Network = Annotated[IPv4Network | IPv6Network, Before(_network)]
 
 
-class SettingsAccess(_Strict):
+def _loopback() -> list[IPv4Network | IPv6Network]:
+    return [ip_network("127.0.0.1/32"), ip_network("::1/128")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettingsAccess(Strict):
     """The settings saying what readers and clients of the built-in server get."""
 
     clean_links: bool = True  # published links without tracking parameters (urls.TRACKING_*)
     # Who may read /metrics and /healthz; everyone else gets 403.
-    admin_networks: list[Network] = Field(default_factory=lambda: [ip_network("127.0.0.1/32"), ip_network("::1/128")])
+    admin_networks: list[Network] = field(default_factory=_loopback)
     # Reverse proxies whose X-Forwarded-For names the real client; nobody else's is believed.
-    trusted_proxies: list[Network] = []
+    trusted_proxies: list[Network] = field(default_factory=list)

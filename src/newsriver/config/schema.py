@@ -1,36 +1,31 @@
-"""The configuration's shape: pydantic models of ``newsriver.yaml``, validated strictly.
+"""The configuration's shape: the models of ``newsriver.yaml``, validated strictly.
 
-Reading the file (YAML with line numbers, ``${ENV}``) is ``load``'s part."""
+Frozen dataclasses that pydantic validates (``validated``) from what each field's
+``Annotated`` metadata says (``fields``), so that a config read from load's cache imports no
+pydantic. Reading the file (YAML with line numbers, ``${ENV}``) is ``load``'s part."""
 
 from __future__ import annotations
 
+import enum
 import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ByteSize,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from typing import Annotated, Any, Literal, TypeVar
 
 from newsriver import redact
-from newsriver.config.private import SettingsAccess, SourceAccess
+from newsriver.config.fields import After, Before, Checked, Like
+from newsriver.config.private import SettingsAccess, SourceAccess, Strict
 from newsriver.stories.match import NearPolicy
 from newsriver.stories.related import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD, RelatedPolicy
 from newsriver.stories.retention import RetentionLimits
+
+_Model = TypeVar("_Model")
 
 # Cache-Control: max-age of served files, a fraction of the poll cadence (see Config.cache_max_age).
 CACHE_FRACTION = 0.2
 CACHE_MIN_SECONDS = 60
 CACHE_MAX_SECONDS = 3600
-SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # The longest duration a setting takes: a poll time or cut-off this far from now is still a
@@ -60,14 +55,23 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def validated(model: type[_Model], data: Any) -> _Model:
+    """``data`` (as parsed from YAML) checked and made into ``model``; raises pydantic's
+    ``ValidationError``, every problem with its location."""
+    from pydantic import TypeAdapter
+
+    # Kept: building one is most of validating (a service reloads its config, tests load many).
+    adapter: TypeAdapter[_Model] | None = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter.validate_python(data)
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors so a typo ("intervall") is caught instead of ignored.
-    # defer_build: a config read from load's cache (unpickled, never validated) needs no
-    # validator, and building them is most of importing this module (see load.py).
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+_ADAPTERS: dict[type, Any] = {}
+
+
+Duration = Annotated[timedelta, Before(parse_duration)]
+Slug = Annotated[str, Checked(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 
 def _regex(pattern: str | None) -> str | None:
@@ -79,10 +83,11 @@ def _regex(pattern: str | None) -> str | None:
     return pattern
 
 
-Regex = Annotated[str | None, AfterValidator(_regex)]
+Regex = Annotated[str | None, After(_regex)]
 
 
-class Rule(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Rule(Strict):
     """Regular expressions over an article's text; the rule matches when any of them does."""
 
     title: Regex = None
@@ -95,11 +100,12 @@ class Rule(_Strict):
         return any(p is not None for p in (self.title, self.content, self.author, self.category))
 
 
+@dataclass(frozen=True, kw_only=True)
 class Selection(Rule):
     """Which stories a feed shows: by source, by tag, by the text of the article each shows."""
 
-    tags: list[str] = []
-    sources: list[str] = []
+    tags: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 def _longer_than_zero(value: timedelta) -> timedelta:
@@ -108,28 +114,47 @@ def _longer_than_zero(value: timedelta) -> timedelta:
     return value
 
 
-PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_longer_than_zero)]
+PositiveDuration = Annotated[timedelta, Before(parse_duration), After(_longer_than_zero)]
+Positive = Checked(ge=1)
+Share = Annotated[float, Checked(gt=0, le=1)]
 
 
-class SourceRetention(_Strict):
-    """A source's own retention limits: a field left out takes the settings' value, null lifts it."""
+class Inherit(enum.Enum):
+    """A source's retention field left out: the settings' value is the source's."""
 
-    max_age: PositiveDuration | None = None
-    max_items: int | None = Field(default=None, ge=1)  # its newest articles kept
+    SETTINGS = "settings"
 
 
-class Retention(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class SourceRetention(Strict):
+    """A source's own retention limits: a field left out takes the settings' value, null lifts it.
+    (``Like``: no input is ``Inherit``, it is only the default.)"""
+
+    max_age: Annotated[PositiveDuration | Inherit | None, Like(lambda: PositiveDuration | None)] = Inherit.SETTINGS
+    # its newest articles kept
+    max_items: Annotated[int | Inherit | None, Like(lambda: Annotated[int | None, Positive])] = Inherit.SETTINGS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retention(Strict):
     """``settings.retention``: how long articles are kept; null lifts a limit."""
 
     max_age: PositiveDuration | None = timedelta(days=90)
-    max_items_per_source: int | None = Field(default=1000, ge=1)
+    max_items_per_source: Annotated[int | None, Positive] = 1000
 
 
-class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, public, allow_private
-    name: str = Field(pattern=SLUG)
-    url: str
+def _http_url(url: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        raise ValueError(f"{redact.display_url(url)!r} is not an http:// or https:// URL")
+    return url
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig(SourceAccess):  # + auth, headers, user_agent, public, allow_private
+    name: Slug
+    url: Annotated[str, After(_http_url)]
     title: str | None = None
-    tags: list[str] = []
+    tags: list[str] = field(default_factory=list)
     interval: Duration | None = None
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
@@ -141,27 +166,32 @@ class SourceConfig(_Strict, SourceAccess):  # + auth, headers, user_agent, publi
     full_text: bool | Literal["always"] = False
     full_text_selector: str = ""  # CSS selector of the article body, for sites the extractor gets wrong
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
-            raise ValueError(f"{redact.display_url(url)!r} is not an http:// or https:// URL")
-        return url
-
 
 def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLimits:
     """A source's limits: its own ``retention`` fields where it sets them (null: none), else
     the settings'. A source no longer configured gets the settings'."""
     own = source.retention if source is not None else None
-    chosen = own.model_fields_set if own is not None else set()
+    max_age = own.max_age if own is not None else Inherit.SETTINGS
+    max_items = own.max_items if own is not None else Inherit.SETTINGS
     return RetentionLimits(
-        max_age=own.max_age if own is not None and "max_age" in chosen else settings.max_age,
-        max_items=own.max_items if own is not None and "max_items" in chosen else settings.max_items_per_source,
+        max_age=settings.max_age if max_age is Inherit.SETTINGS else max_age,
+        max_items=settings.max_items_per_source if max_items is Inherit.SETTINGS else max_items,
     )
 
 
-class FeedConfig(_Strict):
-    name: str = Field(pattern=SLUG)
+def _known_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name like UTC or Europe/Paris") from None
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedConfig(Strict):
+    name: Slug
     title: str = ""
     description: str = ""
     link: str | None = None  # the feed's web page; default the index page at base_url
@@ -169,38 +199,26 @@ class FeedConfig(_Strict):
     include: Selection | None = None
     exclude: Selection | None = None
     max_age: Duration | None = None  # leave out items published longer ago than this
-    max_items: int = Field(default=100, ge=1, le=10_000)
-    max_per_source: int | None = Field(default=None, ge=1)  # so one noisy source cannot flood the river
-    formats: list[Literal["atom", "rss", "json"]] = ["atom", "rss", "json"]
+    max_items: Annotated[int, Checked(ge=1, le=10_000)] = 100
+    max_per_source: Annotated[int | None, Positive] = None  # so one noisy source cannot flood the river
+    formats: list[Literal["atom", "rss", "json"]] = field(default_factory=lambda: ["atom", "rss", "json"])
     dedupe: bool = True  # false: every source's copy of a story is an item of its own
     # "story": an item's id is its story's, the same in every feed; "per-feed": the id differs
     # from feed to feed, for readers that key items by id across subscriptions (newsboat).
     ids: Literal["story", "per-feed"] = "story"
     archive: bool = False  # RFC 5005 monthly archive pages <name>/archive/YYYY-MM.atom (see archive.py)
-    timezone: str = "UTC"  # the days NAME.html groups its items by (an IANA name)
+    timezone: Annotated[str, After(_known_timezone)] = "UTC"  # the days NAME.html groups its items by (an IANA name)
     html: Literal["excerpt", "full"] = "excerpt"  # NAME.html shows a plain-text excerpt, or the sanitized content
     # Other outlets' reports of an item's event: listed with it, or one item per event, or not shown.
     related: Literal["list", "fold", "off"] = "list"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{name!r} is not a time zone name like UTC or Europe/Paris") from None
-        return name
-
-    @model_validator(mode="after")
-    def _archive_needs_atom(self) -> FeedConfig:
+    def __post_init__(self) -> None:
         if self.archive and "atom" not in self.formats:
             raise ValueError("archive: true needs atom in formats: archive pages are Atom, linked from NAME.atom")
-        return self
 
 
-class RelatedSettings(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class RelatedSettings(Strict):
     """``settings.dedupe.related``: independent reports of one event, grouped (never merged).
 
     Off until turned on: it costs about 0.6-1.4 ms of CPU a new entry (10,000 to 1,000,000
@@ -210,22 +228,16 @@ class RelatedSettings(_Strict):
     """
 
     enabled: bool = False
-    threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)  # TF-IDF cosine of headline + lead
-    headline_threshold: float = Field(default=DEFAULT_HEADLINE_THRESHOLD, gt=0, le=1)  # when one has no lead
+    threshold: Share = DEFAULT_THRESHOLD  # TF-IDF cosine of headline + lead
+    headline_threshold: Share = DEFAULT_HEADLINE_THRESHOLD  # when one has no lead
 
 
-class DedupeSettings(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class DedupeSettings(Strict):
     enabled: bool = True  # fold copies of one story from several sources into one item
-    threshold: float = Field(default=0.6, gt=0, le=1)  # how alike two texts must be; higher merges less
-    window: Duration = timedelta(days=7)  # how far apart two copies' (and related reports') dates may be
-    related: RelatedSettings = Field(default_factory=lambda: RelatedSettings())
-
-    @field_validator("window")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0 s")
-        return value
+    threshold: Share = 0.6  # how alike two texts must be; higher merges less
+    window: PositiveDuration = timedelta(days=7)  # how far apart two copies' (and related reports') dates may be
+    related: RelatedSettings = field(default_factory=RelatedSettings)
 
     @property
     def near(self) -> NearPolicy | None:
@@ -239,87 +251,74 @@ class DedupeSettings(_Strict):
         return RelatedPolicy(r.threshold, r.headline_threshold, self.window) if r.enabled else None
 
 
-class FullTextSettings(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class FullTextSettings(Strict):
     """``settings.full_text``: how politely pages of ``full_text`` sources are fetched."""
 
-    teaser_chars: int = Field(default=500, ge=0)  # an entry with less text is a teaser
+    teaser_chars: Annotated[int, Checked(ge=0)] = 500  # an entry with less text is a teaser
     spacing: Duration = timedelta(seconds=2)  # between two page requests to one site
-    pages_per_source: int = Field(default=10, ge=1)  # a pass; the rest wait for the next, oldest first
-    max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)  # a larger page is skipped
-    threads: int = Field(default=2, ge=1, le=32)  # page fetches at once, all sites together
+    pages_per_source: Annotated[int, Positive] = 10  # a pass; the rest wait for the next, oldest first
+    max_bytes: Annotated[int, Checked(ge=1024)] = 2 * 1024 * 1024  # a larger page is skipped
+    threads: Annotated[int, Checked(ge=1, le=32)] = 2  # page fetches at once, all sites together
 
 
-class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
+def _trailing_slash(url: str) -> str:
+    # base_url is a folder: feed URLs are base_url + file name.
+    return url if url.endswith("/") else url + "/"
+
+
+def _host_port(listen: str) -> str:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{listen!r} is not HOST:PORT")
+    return listen
+
+
+def _byte_size() -> Any:
+    # "100MB", "1.5 GiB" or a number, as pydantic's ByteSize reads them, kept as a plain int
+    # (a ByteSize in the cached config would make reading it import pydantic).
+    from pydantic import ByteSize
+
+    return Annotated[ByteSize, After(int)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(SettingsAccess):  # + clean_links, admin_networks, trusted_proxies
     title: str = "newsriver"  # heading of the index page
-    front_page_items: int = Field(default=5, ge=0, le=100)  # the newest headlines of each feed on index.html
+    front_page_items: Annotated[int, Checked(ge=0, le=100)] = 5  # the newest headlines of each feed on index.html
     public_status: bool = False  # status.html lists every source's health; failing sources are the operator's business
     templates: Path | None = None  # a folder of templates (a theme) overriding the bundled ones by file name
-    websub_hubs: list[str] = []  # pinged after a feed changes; advertised as rel=hub
+    websub_hubs: list[str] = field(default_factory=list)  # pinged after a feed changes; advertised as rel=hub
     database: str = "sqlite:///var/newsriver.db"
     output_dir: Path = Path("feeds")
-    base_url: str = "http://127.0.0.1:8080/"
-    listen: str = "127.0.0.1:8080"
-    default_interval: Duration = timedelta(minutes=30)
-    concurrency: int = Field(default=8, ge=1, le=256)
-    host_concurrency: int = Field(default=2, ge=1, le=64)  # fetches at once to one host
+    base_url: Annotated[str, After(_trailing_slash)] = "http://127.0.0.1:8080/"
+    listen: Annotated[str, After(_host_port)] = "127.0.0.1:8080"
+    default_interval: PositiveDuration = timedelta(minutes=30)
+    concurrency: Annotated[int, Checked(ge=1, le=256)] = 8
+    host_concurrency: Annotated[int, Checked(ge=1, le=64)] = 2  # fetches at once to one host
     adaptive: bool = True  # poll at each source's publishing rate, within min/max_interval
-    min_interval: Duration = timedelta(minutes=5)
-    max_interval: Duration = timedelta(hours=24)  # also the cap of error backoff
-    jitter: float = Field(default=0.1, ge=0, le=0.5)  # ±10 % spread of poll times
-    connect_timeout: Duration = timedelta(seconds=10)
-    timeout: Duration = timedelta(seconds=30)  # longest silence while reading a response
-    deadline: Duration = timedelta(seconds=60)  # a whole fetch, redirects included
+    min_interval: PositiveDuration = timedelta(minutes=5)
+    max_interval: PositiveDuration = timedelta(hours=24)  # also the cap of error backoff
+    jitter: Annotated[float, Checked(ge=0, le=0.5)] = 0.1  # ±10 % spread of poll times
+    connect_timeout: PositiveDuration = timedelta(seconds=10)
+    timeout: PositiveDuration = timedelta(seconds=30)  # longest silence while reading a response
+    deadline: PositiveDuration = timedelta(seconds=60)  # a whole fetch, redirects included
     # CPU time a document's parse may take (a feed of 5,000 entries takes about 1.5 s);
     # past it the parse is stopped and its source is in error until the document changes.
-    parse_timeout: Duration = timedelta(seconds=10)
-    # Factories, not instances: an instance made here would build every model's validator at
-    # import (defer_build), which a config read from load's cache never needs.
-    dedupe: DedupeSettings = Field(default_factory=lambda: DedupeSettings())
-    retention: Retention = Field(default_factory=lambda: Retention())
-    full_text: FullTextSettings = Field(default_factory=lambda: FullTextSettings())
+    parse_timeout: PositiveDuration = timedelta(seconds=10)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    retention: Retention = field(default_factory=Retention)
+    full_text: FullTextSettings = field(default_factory=FullTextSettings)
     # Many workers on one database (PostgreSQL): how long a claimed source stays a worker's
     # before others may take it over, and how often the service looks for due work.
-    lease: Duration = timedelta(minutes=2)
-    tick: Duration = timedelta(seconds=5)
+    lease: PositiveDuration = timedelta(minutes=2)
+    tick: PositiveDuration = timedelta(seconds=5)
     # /healthz reports an error when the database's or the output folder's disk has less free.
-    min_free_space: ByteSize = ByteSize(100 * 1024 * 1024)
+    min_free_space: Annotated[int, Like(_byte_size)] = 100 * 1024 * 1024
 
-    @field_validator(
-        "connect_timeout",
-        "timeout",
-        "deadline",
-        "parse_timeout",
-        "min_interval",
-        "max_interval",
-        "default_interval",
-        "lease",
-        "tick",
-    )
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0 s")
-        return value
-
-    @model_validator(mode="after")
-    def _interval_bounds(self) -> Settings:
+    def __post_init__(self) -> None:
         if self.min_interval > self.max_interval:
             raise ValueError("min_interval is longer than max_interval")
-        return self
-
-    @field_validator("base_url")
-    @classmethod
-    def _trailing_slash(cls, url: str) -> str:
-        # base_url is a folder: feed URLs are base_url + file name.
-        return url if url.endswith("/") else url + "/"
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, listen: str) -> str:
-        host, sep, port = listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{listen!r} is not HOST:PORT")
-        return listen
 
     @property
     def listen_host(self) -> str:
@@ -330,13 +329,18 @@ class Settings(_Strict, SettingsAccess):  # + clean_links, admin_networks, trust
         return int(self.listen.rpartition(":")[2])
 
 
-class Config(_Strict):
-    settings: Settings = Field(default_factory=lambda: Settings())
-    sources: list[SourceConfig] = []  # may start empty and be filled by `sources import-opml`
-    feeds: list[FeedConfig] = Field(default_factory=lambda: [FeedConfig(name="all", title="All sources")])
+def _everything() -> list[FeedConfig]:
+    return [FeedConfig(name="all", title="All sources")]
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> Config:
+
+@dataclass(frozen=True, kw_only=True)
+class Config(Strict):
+    settings: Settings = field(default_factory=Settings)
+    # may start empty and be filled by `sources import-opml`
+    sources: list[SourceConfig] = field(default_factory=list)
+    feeds: list[FeedConfig] = field(default_factory=_everything)
+
+    def __post_init__(self) -> None:
         problems: list[str] = []
         for kind, names in (
             ("source", [s.name for s in self.sources]),
@@ -361,7 +365,6 @@ class Config(_Strict):
                         problems.append(f"feed {feed.name!r} {verb} tag {tag!r} that no source has")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)

@@ -11,8 +11,9 @@ the rows it holds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
 
@@ -81,7 +82,12 @@ def digest(body: bytes, url: str, content_type: str, source: SourceConfig, now: 
 def rules_of(source: SourceConfig) -> str:
     """What of ``source``'s config decides which of its articles are stored (``stored``),
     for the raw hashes: another rule, and every entry is normalized again."""
-    rules = [rule.model_dump_json() if rule is not None else "" for rule in (source.keep, source.block)]
+    # Each rule's fields as JSON, spelt as pydantic's model_dump_json spelt them (the models
+    # were pydantic's): the raw hashes stored before still match.
+    rules = [
+        json.dumps(asdict(rule), ensure_ascii=False, separators=(",", ":")) if rule is not None else ""
+        for rule in (source.keep, source.block)
+    ]
     return "\n".join(rules)
 
 

@@ -291,7 +291,7 @@ def archive_pages(
     ]
     # The feed's own selection rules apply; max_items, max_per_source and max_age only
     # shape the window the feed's files show: a story leaving it is archived.
-    rules = feed.model_copy(update={"max_age": None})
+    rules = replace(feed, max_age=None)
     priorities = {s.name: s.priority for s in config.sources}
     fold = config.settings.dedupe.enabled and feed.dedupe
     parts = dict(on_disk)

@@ -27,8 +27,7 @@ def rendered_from(config: Config, store: Store, now: datetime) -> str | None:
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
-    # Every field's value, as model_dump_json gives them, without building pydantic's serializer,
-    # which a config read from load's cache has not (config/load.py).
+    # Every field's value (the config's models are dataclasses: their repr shows every field).
     digest.update(repr(config).encode())
     if config.settings.templates:  # a theme's edit shows at the next publish
         for path in sorted(config.settings.templates.iterdir()):

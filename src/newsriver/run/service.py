@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -256,9 +257,7 @@ class Service:
             raise
         old_sources = {s.name for s in self.config.sources}
         rescheduled = changed_schedules(self.config, new)
-        self.config = new.model_copy(
-            update={"settings": new.settings.model_copy(update={"database": self.config.settings.database})}
-        )
+        self.config = replace(new, settings=replace(new.settings, database=self.config.settings.database))
         added = sorted({s.name for s in new.sources} - old_sources)
         removed = sorted(old_sources - {s.name for s in new.sources})
         for name, when in sorted(replan(self.config, self.store, rescheduled, self.clock()).items()):
