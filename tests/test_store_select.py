@@ -96,3 +96,23 @@ def story_of(store: Store, entry_id: str) -> str:
     e = entries_table
     with store.engine.connect() as conn:
         return str(conn.execute(select(e.c.story).where(e.c.id == entry_id)).scalar_one())
+
+
+def test_a_source_whose_entries_are_all_older_than_the_rhythm_window_gives_its_newest(store: Store) -> None:
+    """sources.recent_publication_times: for such a source, its newest entries (every one of a
+    tie), as grouping by source finds them; none for a source without entries."""
+    rng = random.Random(11)
+    fill(store, rng, entries=600, sources=12)
+    every = [f"s{i}" for i in range(13)]  # s12 has no entries
+    store.sources.sync((name, f"https://{name}.example/feed") for name in every)
+    e = entries_table
+    newest = select(e.c.source, func.max(e.c.published).label("published")).group_by(e.c.source).subquery()
+    query = select(e.c.source, e.c.entry_key, e.c.published).join(
+        newest, (e.c.source == newest.c.source) & (e.c.published == newest.c.published)
+    )
+    expected: dict[str, dict[str, datetime]] = {name: {} for name in every}
+    with store.engine.connect() as conn:
+        for source, key, published in conn.execute(query):
+            expected[source][key] = published.replace(tzinfo=UTC)
+    assert any(len(times) > 1 for times in expected.values())  # ties are there to be kept
+    assert store.sources.recent_publication_times(every, START + timedelta(days=30)) == expected

@@ -34,9 +34,13 @@ _ROW = (
     " last_fetch, last_success, next_poll, feed_url_origin, via_public, retry_after, feed_interval"
 )
 _SINCE = "SELECT source, entry_key, published FROM entries WHERE source IN ({}) AND published >= ?"
+# A max() per source, not one GROUP BY: each is one step down the (source, published) index
+# on both backends, where the GROUP BY read every entry of the sources (a third of the claim
+# of a pass of 1,000 feeds whose entries are all older than the window).
 _NEWEST = (
     "SELECT e.source, e.entry_key, e.published FROM entries AS e JOIN"
-    " (SELECT source, max(published) AS published FROM entries WHERE source IN ({}) GROUP BY source) AS newest"
+    " (SELECT s.name AS source, (SELECT max(published) FROM entries WHERE source = s.name) AS published"
+    " FROM sources AS s WHERE s.name IN ({})) AS newest"
     " ON e.source = newest.source AND e.published = newest.published"
 )
 
