@@ -33,6 +33,10 @@ IN_CHUNK = 500  # values per IN (...): under every backend's bound-parameter lim
 # feeds fills it; with 32 MB it peaked 9 MB higher for no CPU saved that could be told from
 # noise, with 16 MB its polling process spent 3-15 % more CPU (pages read back from the OS).
 SQLITE_CACHE_KIB = 24 * 1024
+# ... and per connection that only reads: its reads (a pass's sources and their rhythms, a
+# feed's stories) meet each page about once. With the default 2 MB, a warm pass of 1,000 feeds
+# kept the 2 MB of source rows it read once, most of the gap to reader's peak RSS.
+SQLITE_READ_CACHE_KIB = 256
 
 _POSTGRES_TEXT: dict[str, str] = {}  # a statement's text with psycopg's marks, by its ``?`` text
 
@@ -99,16 +103,12 @@ def connect(to: Target, writes: bool = True) -> Any:
         driver = sqlite3.connect(to.file, check_same_thread=False)
         for pragma in _SQLITE_PRAGMAS:
             driver.execute(pragma)
-        if writes:
-            # Every new entry lands at random places in the near-duplicate index and in the
-            # entries' indexes (ids and keys are hashes). With SQLite's default 2 MB page
-            # cache, a store of tens of thousands of entries reads those pages back from the
-            # OS at each insert: a cold poll of 1,000 feeds spent a quarter of its storing CPU
-            # on it. Pages are taken only as the database grows into them. A connection that
-            # only reads keeps the default: its reads (a pass's sources and their rhythms, a
-            # feed's stories) meet each page about once, and a warm pass of 1,000 feeds kept
-            # 10 MB of pages it read once.
-            driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        # Every new entry lands at random places in the near-duplicate index and in the
+        # entries' indexes (ids and keys are hashes). With SQLite's default 2 MB page cache,
+        # a store of tens of thousands of entries reads those pages back from the OS at each
+        # insert: a cold poll of 1,000 feeds spent a quarter of its storing CPU on it. Pages
+        # are taken only as the database grows into them.
+        driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB if writes else SQLITE_READ_CACHE_KIB}")
         return driver
     except _errors(to.sqlite) as exc:
         raise DatabaseError(exc) from exc
