@@ -80,6 +80,19 @@ def test_retention_config_is_validated_with_its_line() -> None:
     ]
 
 
+def test_what_stands_for_a_left_out_field_is_no_value_a_config_may_give() -> None:
+    """A source's left-out retention field holds ``schema.Inherit``; only a duration, a
+    count or null are read from the file."""
+    text = "sources:\n  - {name: a, url: 'https://a.example/', retention: {max_age: settings, max_items: settings}}\n"
+    with pytest.raises(ConfigError) as raised:
+        config_module.load_text(text, "n.yaml")
+    assert raised.value.problems == [
+        "n.yaml:2: sources[0].retention.max_age: 'settings' is not a duration like 90s, 15m, 2h or 7d",
+        "n.yaml:2: sources[0].retention.max_items: Input should be a valid integer,"
+        " unable to parse string as an integer",
+    ]
+
+
 # --- pure: which entries are past the limits, which go -------------------------------------
 
 

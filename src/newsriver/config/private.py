@@ -26,9 +26,12 @@ PLAIN_HEADERS = frozenset({"accept", "accept-language", "user-agent", "referer",
 
 
 class Strict:
-    """The base of every config model, each a ``@dataclass(frozen=True, kw_only=True)``:
-    unknown keys are errors so a typo ("intervall") is caught instead of ignored. (A plain
-    dict: pydantic's ``ConfigDict`` is one, and importing it would import pydantic.)"""
+    """The base of every config model, each a ``@dataclass(frozen=True, kw_only=True)``.
+
+    Unknown keys are errors so a typo ("intervall") is caught instead of ignored (a plain
+    dict: pydantic's ``ConfigDict`` is one, and importing it would import pydantic). A check
+    across fields is a model's ``__post_init__``: pydantic calls it once the fields are
+    valid and reports its ValueError at the model's place, as it did a ``model_validator``."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
@@ -47,7 +50,6 @@ class SourceAuth(Strict):
     bearer: str | None = None
 
     def __post_init__(self) -> None:
-        # After its fields are validated (pydantic reports a ValueError here as the model's error).
         if (self.basic is None) == (self.bearer is None):
             raise ValueError("give exactly one of basic: {username, password} or bearer: TOKEN")
 
@@ -79,7 +81,7 @@ class SourceAccess(Strict):
     allow_private: bool | None = None
 
     def __post_init__(self) -> None:
-        redact.register(self.secrets())
+        redact.register(self.secrets())  # as it is made: validated (load's cache registers them itself)
 
     def secrets(self) -> list[str]:
         """Every value of this source that must never be shown."""

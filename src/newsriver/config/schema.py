@@ -55,6 +55,9 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+_ADAPTERS: dict[type, Any] = {}  # pydantic's TypeAdapter of each model validated
+
+
 def validated(model: type[_Model], data: Any) -> _Model:
     """``data`` (as parsed from YAML) checked and made into ``model``; raises pydantic's
     ``ValidationError``, every problem with its location."""
@@ -65,9 +68,6 @@ def validated(model: type[_Model], data: Any) -> _Model:
     if adapter is None:
         adapter = _ADAPTERS[model] = TypeAdapter(model)
     return adapter.validate_python(data)
-
-
-_ADAPTERS: dict[type, Any] = {}
 
 
 Duration = Annotated[timedelta, Before(parse_duration)]
