@@ -87,7 +87,8 @@ def test_a_pass_where_every_feed_answers_304_never_imports_sqlalchemy_pydantic_o
 
 
 def test_the_cyclic_collector_paused_for_start_up_is_on_again_however_the_command_ends(tmp_path: Path) -> None:
-    """cli pauses gc while the modules and the config load; main is also called in-process."""
+    """cli pauses gc while the modules and the config load, and freezes what they made for the
+    command's life; main is also called in-process."""
     from newsriver.cli import main
 
     assert gc.isenabled()
@@ -97,3 +98,4 @@ def test_the_cyclic_collector_paused_for_start_up_is_on_again_however_the_comman
     config.write_text("sources: []\n")
     assert main(["--config", str(config), "check"]) == 0
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # nothing the test process made stays out of collections

@@ -51,10 +51,18 @@ def _main(argv: Sequence[str] | None) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _command(argv, gc.enable if collecting else gc.disable)
+        return _command(argv, _collect_from_now if collecting else gc.disable)
     finally:
         if collecting:
+            gc.unfreeze()
             gc.enable()
+
+
+def _collect_from_now() -> None:
+    # What start-up made is left out of collections for the command's life (gc.freeze): the
+    # first ones after start-up walked all of it again (8-10 ms of thread CPU in a pass of 304s).
+    gc.freeze()
+    gc.enable()
 
 
 def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
