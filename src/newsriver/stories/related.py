@@ -237,13 +237,14 @@ def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> li
 def least_shared(headline_only: bool) -> int:
     """How many of a new entry's lookup keys a stored report must share to be compared with it.
 
-    One is enough for a headline alone: it has few keys, and reports of its event share
-    about one (the STS headline pairs lose a twentieth of their recall at two). An entry
-    with a lead has its ``KEYS``, and a report of its event shares several: of the labelled
-    article pairs grouped at the shipped threshold, all but one share two. The reports
-    sharing one are most of those the index offers (in ``benchmarks/related_cost.py``, 97 %
-    of them, and one in 2,900 matched), each a row read from a page seldom in the cache
-    and a vector decoded: at 1,000,000 stored, most of a lookup's cost.
+    One is enough for a headline alone: it has few keys, and reports of its event often
+    share one only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
+    An entry with a lead has its ``KEYS``, and a report of its event shares several: of the
+    47 labelled article pairs grouped at the shipped threshold, 46 share two. The reports
+    sharing one are most of those the index offers (``benchmarks/related_cost.py`` at
+    100,000 stored: 2,899 of 2,999, and one of them matched), each a row read from a page
+    seldom in the cache and a vector decoded: at 1,000,000 stored, a third of a lone new
+    entry's CPU.
     """
     return 1 if headline_only else MIN_SHARED_KEYS
 
