@@ -236,9 +236,10 @@ def _reports_text(keys: int, sqlite: bool) -> str:
 def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy: RelatedPolicy) -> list[Report]:
     """The stored reports within the window sharing most keys with an entry, at least
     ``least_shared`` of them, at most MAX_CANDIDATES, ties to the nearest in time; of each
-    key at most PER_KEY rows before and after it, the nearest in time. Only those ``matching`` could keep: a report the
-    entry's vector is too far from (most of them) is dropped before its headline and story
-    are read from ``entries``, and before a Report is made of it."""
+    key at most PER_KEY rows before and after it, the nearest in time. Only those
+    ``matching`` could keep: a report the entry's vector is too far from (most of them) is
+    dropped before its headline and story are read from ``entries``, and before a Report
+    is made of it."""
     if not wanted:
         return []
     published = _seconds(entry.published)
