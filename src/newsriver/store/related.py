@@ -11,7 +11,8 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
 - ``related_keys``: each entry under its ``KEYS`` weightiest words, by publication
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
-  ``MAX_DF_SHARE`` of the entries are never keys at all.
+  ``MAX_DF_SHARE`` of the entries are never keys at all. Of the entries it offers, those
+  sharing fewer than ``least_shared`` of the new entry's keys are never read.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
   was stored (comparing with it reads one short row, never its text; its headline and
   story are read from ``entries`` only for the few reports close enough to match).
