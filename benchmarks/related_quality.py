@@ -2,8 +2,10 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/related_quality.py``.
 
-A pair counts as grouped when the key index would offer one to the other (the two share
-one of their ``KEYS`` weightiest words) and their TF-IDF cosine reaches the threshold — what
+A pair counts as grouped when the key index would offer one to the other (either may be
+stored first: the other's lookup keys, of its ``KEYS`` weightiest words, share
+``least_shared`` with the stored one's keys, one for a headline alone and two for an entry
+with a lead) and their TF-IDF cosine reaches the threshold — what
 ``store.related.record`` does for a new entry and a stored one. Document frequencies are
 learned from the texts of each set themselves, as the store learns them from its entries.
 
@@ -63,6 +65,7 @@ from newsriver.stories.related import (
     cosine,
     keys,
     lead_of,
+    least_shared,
     templated,
     vector,
 )
@@ -208,11 +211,14 @@ class Frequencies:
         va, vb = vector(a, self.df, self.documents), vector(b, self.df, self.documents)
         # Either may be the one stored first: it is indexed under its keys, the other looks
         # up words another entry holds (in the store, counted when the lookup is made).
-        offered = bool(
-            set(keys(va, self.df, self.max_df)) & set(keys(vb, self.df, self.max_df, held_by=1))
-            or set(keys(vb, self.df, self.max_df)) & set(keys(va, self.df, self.max_df, held_by=1))
-        )
+        offered = self.offers(va, b, vb) or self.offers(vb, a, va)
         return Scored(same, offered, cosine(va, vb), templated(*titles), compared)
+
+    def offers(self, stored: dict[str, float], new: Lead, looking: dict[str, float]) -> bool:
+        """Whether the key index offers a stored entry (its vector ``stored``) to a new one:
+        they share ``least_shared`` of the new one's lookup keys."""
+        shared = set(keys(stored, self.df, self.max_df)) & set(keys(looking, self.df, self.max_df, held_by=1))
+        return len(shared) >= least_shared(new.headline_only)
 
 
 def counts(pairs: Sequence[Scored], threshold: float) -> Counts:

@@ -311,3 +311,35 @@ def test_frequencies_kept_between_saves_see_other_writers_and_rollbacks(database
         df.update(lead.terms.keys())
         expected = vector(lead, df, n + 1)
         assert json.loads(vectors[entry_id]) == {w: round(v, 4) for w, v in expected.items()}, entry_id
+
+
+def test_an_entry_with_a_lead_is_compared_with_reports_sharing_two_keys_a_headline_with_one(
+    database_url: str,
+) -> None:
+    """The two share one key word ("Zelensky"), and their cosine is far above the threshold
+    through short words that are never keys: an entry with a lead is not compared with such
+    a report (most reports the index offers share one key, and almost none match), a
+    headline alone is."""
+    policy = config_module.load_text("settings: {dedupe: {related: {enabled: true}}}").settings.dedupe.related_policy
+    assert policy is not None
+    lead = "UK EU UN AI UK EU UN AI"
+    saves = [
+        ("a", "Zelensky visits Kyiv", f"{lead} talks begin", 0),
+        ("b", "Zelensky returns", f"{lead} summit ends", 1),  # a lead: not compared with a-1
+        ("c", "Zelensky visits Kyiv", f"{lead} talks begin", 30),  # a window later: a group of its own
+        ("d", "Zelensky UK EU UN AI", "", 31),  # a headline alone: compared with c-1, and joins it
+    ]
+    store = Store(database_url)
+    try:
+        for source, title, text, day in saves:
+            article = make_article(
+                id=f"{source}-1", source=source, entry_key="1", title=title, text=text,
+                published=WHEN + timedelta(days=day), first_seen=WHEN + timedelta(days=day),
+            )  # fmt: skip
+            store.entries.save(source, [article], {"status": "ok"}, related=policy)
+        with store.engine.connect() as conn:
+            r = related_entries_table.c
+            groups = dict(conn.execute(select(r.entry_id, r.grp)).all())
+    finally:
+        store.close()
+    assert groups == {"a-1": "a-1", "b-1": "b-1", "c-1": "c-1", "d-1": "c-1"}

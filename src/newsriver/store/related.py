@@ -11,7 +11,8 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
 - ``related_keys``: each entry under its ``KEYS`` weightiest words, by publication
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
-  ``MAX_DF_SHARE`` of the entries are never keys at all.
+  ``MAX_DF_SHARE`` of the entries are never keys at all. Of the entries it offers, those
+  sharing fewer than ``least_shared`` of the new entry's keys are never read.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
   was stored (comparing with it reads one short row, never its text; its headline and
   story are read from ``entries`` only for the few reports close enough to match).
@@ -55,6 +56,7 @@ from newsriver.stories.related import (
     join,
     key_words,
     lead_of,
+    least_shared,
     matching,
     term_key,
     threshold_for,
@@ -212,12 +214,13 @@ _NEAREST = (
     " ORDER BY published LIMIT ?) a{n}"
 )
 # The offered entries ranked where the rows are (a lookup reads up to 2 × PER_KEY rows a
-# key, and only MAX_CANDIDATES of them are wanted), then their vectors, in one round trip.
+# key, and only MAX_CANDIDATES of them are wanted, of those sharing ``least_shared`` keys:
+# an entry has one row a key), then their vectors, in one round trip.
 # An entry's rows all have its publication time. Ties go to the smaller id in code point
 # order, as in Python: PostgreSQL's text order is its collation's unless told.
 _REPORTS = (
     "WITH hits(entry_id, published) AS ({hits}),"
-    " ranked(entry_id) AS (SELECT entry_id FROM hits GROUP BY entry_id"
+    " ranked(entry_id) AS (SELECT entry_id FROM hits GROUP BY entry_id HAVING count(*) >= ?"
     " ORDER BY count(*) DESC, min(abs(published - ?)), entry_id{collate} LIMIT ?)"
     " SELECT r.entry_id, r.grp, r.group_published, r.published, r.headline_only, r.vector"
     " FROM ranked JOIN related_entries r ON r.entry_id = ranked.entry_id ORDER BY r.entry_id{collate}"
@@ -232,11 +235,12 @@ def _reports_text(keys: int, sqlite: bool) -> str:
 
 
 def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy: RelatedPolicy) -> list[Report]:
-    """The stored reports within the window sharing most keys with an entry, at most
-    MAX_CANDIDATES, ties to the nearest in time; of each key at most PER_KEY rows before
-    and after it, the nearest in time. Only those ``matching`` could keep: a report the
-    entry's vector is too far from (most of them) is dropped before its headline and story
-    are read from ``entries``, and before a Report is made of it."""
+    """The stored reports within the window sharing most keys with an entry, at least
+    ``least_shared`` of them, at most MAX_CANDIDATES, ties to the nearest in time; of each
+    key at most PER_KEY rows before and after it, the nearest in time. Only those
+    ``matching`` could keep: a report the entry's vector is too far from (most of them) is
+    dropped before its headline and story are read from ``entries``, and before a Report
+    is made of it."""
     if not wanted:
         return []
     published = _seconds(entry.published)
@@ -248,7 +252,9 @@ def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy:
     ]
     decode, mine, alone = _VECTOR.decode, entry.vector, entry.headline_only
     near = []
-    for i, group, began, when, headline_only, weights in db.rows(sql, [*params, published, MAX_CANDIDATES]):
+    for i, group, began, when, headline_only, weights in db.rows(
+        sql, [*params, least_shared(alone), published, MAX_CANDIDATES]
+    ):
         # The stored time is whole seconds and the entry's may not be: a second more, and
         # ``matching`` tells exactly.
         if abs(when - published) <= window + 1:

@@ -39,6 +39,7 @@ TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
 STEM = 6
 PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
+MIN_SHARED_KEYS = 2  # of an entry with a lead, a stored report is compared sharing this many (see least_shared)
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
 # Chosen on one half of each labelled set (benchmarks/related_quality.py): real articles
 # with a lead, and STS headline pairs for a headline alone.
@@ -231,6 +232,21 @@ def key_words(weights: Mapping[str, float], usable: Container[str]) -> list[str]
 def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
     """The keys of the first ``KEYS`` of ``ranked`` (``key_words``) more than ``held_by`` entries hold."""
     return [term_key(w) for w in islice((w for w in ranked if df[w] > held_by), KEYS)]
+
+
+def least_shared(headline_only: bool) -> int:
+    """How many of a new entry's lookup keys a stored report must share to be compared with it.
+
+    One is enough for a headline alone: it has few keys, and reports of its event often
+    share one only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
+    An entry with a lead has its ``KEYS``, and a report of its event shares several: of the
+    47 labelled article pairs grouped at the shipped threshold, 46 share two. The reports
+    sharing one are most of those the index offers (``benchmarks/related_cost.py`` at
+    100,000 stored: 2,899 of 2,999, and one of them matched), each a row read from a page
+    seldom in the cache and a vector decoded: at 1,000,000 stored, a third of a lone new
+    entry's CPU.
+    """
+    return 1 if headline_only else MIN_SHARED_KEYS
 
 
 @functools.lru_cache(maxsize=1 << 16)
