@@ -293,9 +293,13 @@ def _store(db: Sql, entry: Report, lead: Lead, placed: Joined) -> None:
     # JSON written directly, each weight to 4 decimals (the value json.dumps of round(v, 4)
     # wrote, in a third of the time): a word holds letters and digits only, nothing to escape.
     weights = "{" + ",".join([f'"{w}":{v:.4f}' for w, v in entry.vector.items()]) + "}"
+    # An upsert: rows of an entry deleted other than by retention (which forgets them) would
+    # otherwise make every later save of that entry fail on its key, and its source with it.
     db.run(
         "INSERT INTO related_entries (entry_id, grp, group_published, published, headline_only, vector, score)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET grp = excluded.grp,"
+        " group_published = excluded.group_published, published = excluded.published,"
+        " headline_only = excluded.headline_only, vector = excluded.vector, score = excluded.score",
         (
             entry.id,
             placed.group,
@@ -326,7 +330,7 @@ def _move(db: Sql, other: Joined, placed: Joined) -> None:
 def _index(db: Sql, wanted: Sequence[int], published: int, entry_id: str) -> None:
     if wanted:
         rows = [(key, published, entry_id) for key in wanted]
-        db.run_many("INSERT INTO related_keys (key, published, entry_id) VALUES (?, ?, ?)", rows)
+        db.run_many("INSERT INTO related_keys (key, published, entry_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows)
 
 
 def forget(conn: Connection) -> None:
