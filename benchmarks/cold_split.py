@@ -9,6 +9,11 @@ change in the machine's load touches each alike. Sampled every 20 ms from /proc:
 fetch threads), of the parse workers and their forkserver, the polling process's peak RSS
 (VmHWM) and the tree's peak summed PSS. CPU per entry survives a busy machine better than
 wall time; the load average is printed beside each run.
+
+``--timeline S`` prints, every S seconds of each run, the cores each part kept busy and,
+after "+", the cores it was runnable for but waited (schedstat: the machine's other load, or
+its own parts crowding two cores). A part whose busy and waiting add up to about 1.00 a
+thread (the store's main thread in a cold pass) always had work: it sets the pace.
 """
 
 from __future__ import annotations
