@@ -36,13 +36,14 @@ from newsriver.config.schema import Config, SourceConfig
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
+from newsriver.run.poll import SQLITE_BATCH_FETCHES
 from newsriver.store.store import Store
 from newsriver.stories.filters import stored
 from newsriver.stories.fingerprint import of_entry
 from newsriver.stories.match import NearPolicy
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-BATCH = 32  # documents a transaction, as poll's BATCH_FETCHES
+BATCH = SQLITE_BATCH_FETCHES  # documents a transaction, as a poll into SQLite commits them
 IMPORTS = {
     # requests is a fixed choice, but fetch uses its HTTP layer, urllib3, directly.
     "SQLAlchemy, pydantic, PyYAML and urllib3": "import sqlalchemy, pydantic, yaml, urllib3",
