@@ -27,8 +27,7 @@ def rendered_from(config: Config, store: Store, now: datetime) -> str | None:
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
     digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
-    # Every field's value (the config's models are dataclasses: their repr shows every field).
-    digest.update(repr(config).encode())
+    digest.update(_described(config))
     if config.settings.templates:  # a theme's edit shows at the next publish
         for path in sorted(config.settings.templates.iterdir()):
             if path.is_file():
@@ -38,6 +37,21 @@ def rendered_from(config: Config, store: Store, now: datetime) -> str | None:
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
         digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+# The last config described, and its description: a config is frozen, and a reload makes a new one.
+_last: list[tuple[Config, bytes]] = []
+
+
+def _described(config: Config) -> bytes:
+    """Every field's value (the config's models are dataclasses: their repr shows every field).
+    Worked out once per config: the service asks at every publish, and the repr of a config of
+    1,000 sources costs a few ms."""
+    last = _last[0] if _last else None
+    if last is None or last[0] is not config:
+        last = (config, repr(config).encode())
+        _last[:] = [last]
+    return last[1]
 
 
 def up_to_date(config: Config, store: Store, stamp: str) -> bool:

@@ -75,6 +75,7 @@ class Service:
         self._parsing = ExitStack()
         self._digesting: tuple[float, Digesting] | None = None
         self._fetching: tuple[int, ThreadPoolExecutor] | None = None  # the fetch threads (see ``_fetcher``)
+        self._publish_waited = False  # the last tick's publish waited for this one (``_publish_waits``)
 
     def health(self) -> dict[str, Any]:
         return self.checks.report(self.config, self.clock(), self.last_publish)
@@ -110,7 +111,7 @@ class Service:
             try:
                 if self._publishes():
                     version = self.coordinator.version()
-                    if self.last_publish is None or version != self._version:
+                    if (self.last_publish is None or version != self._version) and not self._publish_waits():
                         self.publish()
                         self._version = version  # only once published: a failed publish is tried again
             except FAILURES as exc:
@@ -159,6 +160,19 @@ class Service:
                 self.coordinator.release(claimed)
             if any(o.new or o.updated for o in outcomes):
                 self.coordinator.bump()
+
+    def _publish_waits(self) -> bool:
+        """Whether a publish waits for the next tick, once: when sources of this process come
+        due before it. The sources a round of polls changed come due again over a few seconds,
+        each a little after the one polled before it, so ticks in a row each found a few and
+        each republished everything (~55 ms of CPU at 1,000 sources): two or three publishes
+        for one round of changes. The output is never more than a tick later for it."""
+        if self._publish_waited or self.last_publish is None or self.role not in ("all", "worker"):
+            self._publish_waited = False
+            return False
+        names = {s.name for s in self.config.sources}
+        self._publish_waited = self.coordinator.due_by(names, self.clock() + self.config.settings.tick)
+        return self._publish_waited
 
     def _digester(self) -> Digesting:
         """The parse workers for a batch: the same from batch to batch while the parse

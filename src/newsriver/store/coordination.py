@@ -165,6 +165,19 @@ class Coordinator:
                 sql.run_many(_LEASE, [(name, self.id, until) for name in chosen])
         return chosen
 
+    def due_by(self, names: Collection[str], at: datetime) -> bool:
+        """Whether any of ``names`` will be due by ``at`` (a claim then would take it)."""
+        page = 64
+        with self.store.reading() as sql:
+            when = sql.time(at)
+            for number in range(CLAIM_PAGES):
+                rows = sql.rows(_DUE, (when, when, when, page, number * page))
+                if any(name in names for name, _feed_url in rows):
+                    return True
+                if len(rows) < page:
+                    break
+        return False
+
     def leases(self) -> dict[str, tuple[str, datetime]]:
         """Who holds each leased source, and until when."""
         with self.store.reading() as sql:
