@@ -88,7 +88,8 @@ def measure(command: list[str], env: dict[str, str]) -> Split:
                     kind = "polling process" if current == pid else "forkserver" if found[2] == pid else "workers"
                     ticks[kind, current] = found[:2]
                     if kind != "polling process":
-                        waits[kind, current] = _waited(str(current))
+                        # A task that ended between two reads reads 0: its wait so far stands.
+                        waits[kind, current] = max(waits.get((kind, current), 0), _waited(str(current)))
             try:
                 tasks = os.listdir(f"/proc/{pid}/task")
             except OSError:
@@ -98,7 +99,7 @@ def measure(command: list[str], env: dict[str, str]) -> Split:
                 if found is not None:
                     kind = "  main thread" if int(task) == pid else "  other threads"
                     ticks[kind, int(task)] = found[:2]
-                    waits[kind, int(task)] = _waited(f"{pid}/task/{task}")
+                    waits[kind, int(task)] = max(waits.get((kind, int(task)), 0), _waited(f"{pid}/task/{task}"))
             so_far: dict[str, int] = {}
             for (kind, _), (user, system) in list(ticks.items()):
                 so_far[kind] = so_far.get(kind, 0) + user + system

@@ -145,7 +145,7 @@ def tree_cpu() -> float:
     return total
 
 
-# --related: the dedupe-on passes group related coverage too (settings.dedupe.related, off by default).
+# --related: the dedupe-on passes group related coverage too (settings.dedupe.related, set here either way).
 RELATED = {"enabled": False}
 
 

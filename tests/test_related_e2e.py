@@ -94,7 +94,7 @@ def atom_entries(config: Path, feed: str = "all") -> dict[str, Any]:
     return {e.link: e for e in parsed.entries}
 
 
-# Related coverage is off until turned on (settings.dedupe.related.enabled).
+# Said where a test needs it whatever the default; the `config` fixture relies on the default (on).
 RELATED_ON = {"related": {"enabled": True}}
 
 
@@ -110,7 +110,6 @@ def text_of(entry: Any) -> str:
 def config(feed_server: FixtureServer, write_config: ConfigWriter) -> Path:
     return write_config(
         sources(feed_server),
-        dedupe=RELATED_ON,
         feeds=[
             {"name": "all", "title": "Everything"},
             {"name": "short", "title": "One item per event", "related": "fold"},

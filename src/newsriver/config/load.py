@@ -4,7 +4,6 @@ error named by its file, line and field."""
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import importlib.util
 import io
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from newsriver import __version__, redact
-from newsriver.config.schema import Config, validated
+from newsriver.config.private import Strict
+from newsriver.config.schema import Config, Inherit, validated
 from newsriver.errors import ConfigError
 
 DEFAULT_PATH = "config/newsriver.yaml"
@@ -199,7 +199,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module in ("newsriver.config.schema", "newsriver.config.private"):
             found = getattr(sys.modules[module], name, None)
-            if isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
+            if isinstance(found, type) and (issubclass(found, Strict) or found is Inherit):
                 return found
         elif (module, name) in _CACHED_TYPES:
             return super().find_class(module, name)

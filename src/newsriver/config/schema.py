@@ -151,6 +151,8 @@ def _http_url(url: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class SourceConfig(SourceAccess):  # + auth, headers, user_agent, public, allow_private
+    # SourceAccess.__post_init__ registers the source's secrets for redaction: a __post_init__
+    # added here must call it.
     name: Slug
     url: Annotated[str, After(_http_url)]
     title: str | None = None

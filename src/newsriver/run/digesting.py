@@ -64,8 +64,9 @@ STOP_CHECK_SECONDS = 0.2
 # feed of 50 entries comes to ~470 kB of articles and fingerprints, more than the default
 # ~208 kB. The fetch thread that reads them needs the polling process's GIL, which the store
 # holds most of the time, so a worker whose chunk does not fit waited: 5.7-6.7 s of a cold
-# pass of 1,000 feeds per worker, 1.2 s with room for a document. The kernel caps it at
-# net.core.wmem_max.
+# pass of 1,000 feeds per worker, 1.2 s with room for a document. The kernel caps it at twice
+# net.core.wmem_max: ~416 kB on a stock kernel (212,992), where the largest chunks still wait;
+# those figures were taken where wmem_max is 4 MiB.
 SEND_BUFFER = 1024 * 1024
 # A worker's messages for one document: its chunks of articles as it makes them (``encoded``),
 # then the answer (the document's meta, its rhythm (``rhythm_of``) and its known entries
@@ -198,8 +199,12 @@ class _Worker:
 
     def __init__(self, context: ForkServerContext, cpu_seconds: int) -> None:
         self._pipe, theirs = context.Pipe()
-        with suppress(OSError), socket.socket(fileno=os.dup(theirs.fileno())) as end:
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        end = socket.socket(fileno=theirs.fileno())
+        try:
+            with suppress(OSError):
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        finally:
+            end.detach()  # the descriptor stays the pipe's
         self._process: BaseProcess = context.Process(target=_serve, args=(theirs, cpu_seconds), daemon=True)
         self._process.start()
         theirs.close()

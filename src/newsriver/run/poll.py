@@ -58,7 +58,8 @@ HELD_SECONDS = 1.0
 # write fewer pages: storing 1,000 farm feeds took 255-295 µs of CPU an entry 32 fetches a
 # transaction, 237-253 at 64-250 (commits 3.0-3.4 s against 1.0-1.9). On PostgreSQL a save
 # holds the write lock (``Store.one_at_a_time``) until its transaction ends, which other
-# workers wait for.
+# workers wait for. The price on SQLite: a failed save rolls back (to be fetched again) up to
+# 128 fetches' work, and another writer (a cron ``prune``) waits longer for the lock.
 BATCH_FETCHES = 32
 SQLITE_BATCH_FETCHES = 128
 UNCHANGED_UNPARSABLE = "the document is unchanged since its parse failed; it is parsed again once it changes"

@@ -215,7 +215,8 @@ _NEAREST = (
 )
 # The offered entries ranked where the rows are (a lookup reads up to 2 × PER_KEY rows a
 # key, and only MAX_CANDIDATES of them are wanted, of those sharing ``least_shared`` keys:
-# an entry has one row a key), then their vectors, in one round trip.
+# an entry has one row a key, unless it was deleted outside retention and stored again with
+# another date: see _store), then their vectors, in one round trip.
 # An entry's rows all have its publication time. Ties go to the smaller id in code point
 # order, as in Python: PostgreSQL's text order is its collation's unless told.
 _REPORTS = (
