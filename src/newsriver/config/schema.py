@@ -357,18 +357,14 @@ class Config(Strict):
             for key, verb, selection in (("include", "includes", feed.include), ("exclude", "excludes", feed.exclude)):
                 if selection is None:
                     continue
+                place = ("feeds", index, key)
                 for at, name in enumerate(selection.sources):
                     if name not in known_sources:
-                        found.append(
-                            (("feeds", index, key, "sources", at), f"feed {feed.name!r} {verb} unknown source {name!r}")
-                        )
+                        found.append(((*place, "sources", at), f"feed {feed.name!r} {verb} unknown source {name!r}"))
                 for at, tag in enumerate(selection.tags):
                     if tag not in known_tags:
                         found.append(
-                            (
-                                ("feeds", index, key, "tags", at),
-                                f"feed {feed.name!r} {verb} tag {tag!r} that no source has",
-                            )
+                            ((*place, "tags", at), f"feed {feed.name!r} {verb} tag {tag!r} that no source has")
                         )
         return found
 
