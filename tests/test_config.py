@@ -82,18 +82,58 @@ def test_missing_required_field_points_at_its_parent() -> None:
     assert found == ["cfg.yaml:2: sources[0].url: Field required"]
 
 
-def test_cross_references_are_checked() -> None:
+def test_cross_references_are_checked_each_at_its_entry() -> None:
     text = GOOD.replace("include: {tags: [politics]}", "include: {sources: [three]}") + "  - name: politics\n"
-    found = problems(text)
-    assert len(found) == 1
-    assert "feed name 'politics' is used twice" in found[0]
-    assert "unknown source 'three'" in found[0]
+    assert problems(text) == [
+        "cfg.yaml:13: feeds[0].include.sources[0]: feed 'politics' includes unknown source 'three'",
+        "cfg.yaml:14: feeds[1].name: feed name 'politics' is used twice",
+    ]
+    text = GOOD.replace("name: two", "name: one").replace("tags: [politics]}", "tags: [politics]}\n    exclude:")
+    text += "      tags: [nosuchtag]\n"
+    assert problems(text) == [
+        "cfg.yaml:8: sources[1].name: source name 'one' is used twice",
+        "cfg.yaml:15: feeds[0].exclude.tags[0]: feed 'politics' excludes tag 'nosuchtag' that no source has",
+    ]
+
+
+def test_problems_are_reported_in_the_order_of_their_lines() -> None:
+    # pydantic reports in the order of the models' fields: sources after settings,
+    # default_interval before jitter.
+    text = (
+        "sources:\n  - {name: a, url: 'ftp://a.example/'}\n"
+        "settings:\n  jitter: 2\n  timeout: 0\n  default_interval: soon\n"
+    )
+    assert [p.split(": ")[0] for p in problems(text)] == ["cfg.yaml:2", "cfg.yaml:4", "cfg.yaml:5", "cfg.yaml:6"]
+
+
+def test_zero_durations_are_refused_not_taken_for_the_default() -> None:
+    text = GOOD.replace("interval: 1h30m", "interval: 0m").replace(
+        "{tags: [politics]}", "{tags: [politics]}\n    max_age: 0s"
+    )
+    assert problems(text) == [
+        "cfg.yaml:10: sources[1].interval: must be longer than 0 s",
+        "cfg.yaml:14: feeds[0].max_age: must be longer than 0 s",
+    ]
+    assert problems(GOOD.replace("default_interval: 45m", "default_interval: 0")) == [
+        "cfg.yaml:3: settings.default_interval: must be longer than 0 s"
+    ]
 
 
 def test_yaml_syntax_error_has_a_line() -> None:
     found = problems("sources:\n  - name: a\n\t url: x\n")
     # libyaml's wording (PyYAML's pure-Python parser says "found character '\\t' that cannot start any token").
-    assert found == ["cfg.yaml:3: yaml: found a tab character that violates indentation"]
+    assert found == [
+        "cfg.yaml:2: yaml: while scanning a plain scalar from column 11: "
+        "found a tab character that violates indentation at line 3, column 1"
+    ]
+
+
+def test_an_unterminated_quote_is_reported_where_it_starts() -> None:
+    found = problems(GOOD.replace("url: https://one.example.com/feed.xml", 'url: "https://one.example.com/feed.xml'))
+    assert found == [
+        "cfg.yaml:6: yaml: while scanning a quoted scalar from column 10: "
+        "found unexpected end of stream at line 14, column 1"
+    ]
 
 
 def test_environment_variables_expand(monkeypatch: pytest.MonkeyPatch) -> None:

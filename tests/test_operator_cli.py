@@ -76,6 +76,17 @@ def test_a_read_only_command_never_creates_a_database(
     assert not database.exists() and not database.parent.exists()
 
 
+def test_a_duration_option_names_itself_and_the_form_it_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--config", str(tmp_path / "newsriver.yaml"), "dupes", "--since", "soon"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "newsriver dupes: error: argument --since: 'soon' is not a duration like 90s, 15m, 2h or 7d"
+    )
+
+
 def test_the_usage_line_in_the_readme_names_every_global_option() -> None:
     usage = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("`newsriver ["))
     options = {o for action in _parser()._actions for o in action.option_strings if o.startswith("--")}

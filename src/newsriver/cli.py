@@ -18,6 +18,8 @@ from newsriver import __version__
 from newsriver.errors import ConfigError, NewsriverError
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from newsriver.config.schema import Config
     from newsriver.run.outcome import Outcome
     from newsriver.store.store import Store
@@ -104,7 +106,6 @@ def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from newsriver.config import load as config_module
-    from newsriver.config.schema import parse_duration
 
     parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
     parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
@@ -132,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="apply retention now: remove old entries, leaving tombstones")
     prune.set_defaults(handler=_prune)
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
-    dupes.add_argument("--since", type=parse_duration, default="7d", help="copies stored this long ago (default 7d)")
+    dupes.add_argument("--since", type=_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
     dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
@@ -162,6 +163,17 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("names", nargs="+", metavar="NAME")
     reset.set_defaults(handler=_reset_sources)
     return parser
+
+
+def _duration(text: str) -> timedelta:
+    """A command-line duration; argparse names a ValueError by the function ("invalid
+    parse_duration value"), an ArgumentTypeError by its text."""
+    from newsriver.config.schema import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _dupes(config: Config, store: Store, args: argparse.Namespace) -> int:

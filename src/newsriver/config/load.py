@@ -236,10 +236,8 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
     missing: list[tuple[Any, ...]] = []
     named: list[str] = []
     data = _expand_env(data, (), missing, named)
-    problems = [
-        f"{filename}:{_line_of(p[:-1], lines)}: {_dotted(p[:-1])}: environment variable {p[-1]} is not set"
-        for p in missing
-    ]
+    # (path, message): reported in the file's line order, not pydantic's order of fields.
+    found = [(p[:-1], f"environment variable {p[-1]} is not set") for p in missing]
     try:
         config = validated(Config, data)
     except ValidationError as exc:
@@ -248,9 +246,14 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "unexpected_keyword_argument":  # a dataclass's: a key it has no field for
                 message = "unknown field (check the spelling)"
-            problems.append(f"{filename}:{_line_of(loc, lines)}: {_dotted(loc)}: {message}")
-    if problems:
-        raise ConfigError(problems)
+            found.append((loc, message))
+    else:
+        found.extend(config.conflicts())
+    if found:
+        found.sort(key=lambda problem: _line_of(problem[0], lines))  # stable: one line's keep their order
+        raise ConfigError(
+            [f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in found]
+        )
     return config, named
 
 

@@ -31,7 +31,9 @@ class Strict:
     Unknown keys are errors so a typo ("intervall") is caught instead of ignored (a plain
     dict: pydantic's ``ConfigDict`` is one, and importing it would import pydantic). A check
     across fields is a model's ``__post_init__``: pydantic calls it once the fields are
-    valid and reports its ValueError at the model's place, as it did a ``model_validator``."""
+    valid and reports its ValueError at the model's place, as it did a ``model_validator``.
+    Config's checks, of entries against each other, are ``Config.conflicts``: each reported at
+    its entry's line, not all at the top level's."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 

@@ -157,7 +157,7 @@ class SourceConfig(SourceAccess):  # + auth, headers, user_agent, public, allow_
     url: Annotated[str, After(_http_url)]
     title: str | None = None
     tags: list[str] = field(default_factory=list)
-    interval: Duration | None = None
+    interval: PositiveDuration | None = None  # default settings.default_interval
     adaptive: bool | None = None  # default settings.adaptive
     priority: int = 0  # of copies of one story, the highest-priority source's is shown
     keep: Rule | None = None  # only articles matching this are stored
@@ -200,7 +200,7 @@ class FeedConfig(Strict):
     title_prefix: Literal["source"] | None = None  # "source": item titles start with "Source: "
     include: Selection | None = None
     exclude: Selection | None = None
-    max_age: Duration | None = None  # leave out items published longer ago than this
+    max_age: PositiveDuration | None = None  # leave out items published longer ago than this
     max_items: Annotated[int, Checked(ge=1, le=10_000)] = 100
     max_per_source: Annotated[int | None, Positive] = None  # so one noisy source cannot flood the river
     formats: list[Literal["atom", "rss", "json"]] = field(default_factory=lambda: ["atom", "rss", "json"])
@@ -342,37 +342,40 @@ class Config(Strict):
     sources: list[SourceConfig] = field(default_factory=list)
     feeds: list[FeedConfig] = field(default_factory=_everything)
 
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for kind, names in (
-            ("source", [s.name for s in self.sources]),
-            ("feed", [f.name for f in self.feeds]),
-        ):
+    def conflicts(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """What the fields, each valid, say against each other, each at the path of the entry
+        that says it: load reports them by line. (Not ``__post_init__``: pydantic would report
+        its ValueError at the top level, line 1, all problems in one message.)"""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        for kind, names in (("sources", [s.name for s in self.sources]), ("feeds", [f.name for f in self.feeds])):
             seen: set[str] = set()
-            for name in names:
+            for index, name in enumerate(names):
                 if name in seen:
-                    problems.append(f"{kind} name {name!r} is used twice")
+                    found.append(((kind, index, "name"), f"{kind[:-1]} name {name!r} is used twice"))
                 seen.add(name)
         known_sources = {s.name for s in self.sources}
         known_tags = {t for s in self.sources for t in s.tags}
-        for feed in self.feeds:
-            for verb, selection in (("includes", feed.include), ("excludes", feed.exclude)):
+        for index, feed in enumerate(self.feeds):
+            for key, verb, selection in (("include", "includes", feed.include), ("exclude", "excludes", feed.exclude)):
                 if selection is None:
                     continue
-                for name in selection.sources:
+                place = ("feeds", index, key)
+                for at, name in enumerate(selection.sources):
                     if name not in known_sources:
-                        problems.append(f"feed {feed.name!r} {verb} unknown source {name!r}")
-                for tag in selection.tags:
+                        found.append(((*place, "sources", at), f"feed {feed.name!r} {verb} unknown source {name!r}"))
+                for at, tag in enumerate(selection.tags):
                     if tag not in known_tags:
-                        problems.append(f"feed {feed.name!r} {verb} tag {tag!r} that no source has")
-        if problems:
-            raise ValueError("; ".join(problems))
+                        found.append(
+                            ((*place, "tags", at), f"feed {feed.name!r} {verb} tag {tag!r} that no source has")
+                        )
+        return found
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
 
     def interval(self, source: SourceConfig) -> timedelta:
-        return source.interval or self.settings.default_interval
+        # "is None", not "or": a zero interval is refused by validation, never a default.
+        return source.interval if source.interval is not None else self.settings.default_interval
 
     def cache_max_age(self) -> int:
         """Seconds a reader or a cache may reuse a published file before asking again.

@@ -67,10 +67,7 @@ def read(text: str, filename: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{filename}:{line}: yaml: {problem}"]) from exc
+        raise ConfigError([_yaml_problem(exc, filename)]) from exc
     finally:
         loader.dispose()
     walk = _Lines()
@@ -81,3 +78,18 @@ def read(text: str, filename: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
             message = f"aliases expand to more than {ALIAS_BUDGET:,} nodes; write the values out"
             raise ConfigError([f"{filename}:{bomb.line}: yaml: {message}"]) from None
     return data, walk.out
+
+
+def _yaml_problem(exc: yaml.YAMLError, filename: str) -> str:
+    """``FILE:LINE: yaml: ...`` at the line where what the parser was reading starts (an
+    unterminated quote's opening line, not the end of the file where the problem shows), with
+    PyYAML's context and the problem's own place."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context is None or context_mark is None:
+        return f"{filename}:{mark.line + 1 if mark is not None else 1}: yaml: {problem}"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return (
+        f"{filename}:{context_mark.line + 1}: yaml: {context} from column {context_mark.column + 1}: {problem}{where}"
+    )
