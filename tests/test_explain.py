@@ -1,16 +1,20 @@
-"""dupes --explain as a pure function: two articles in, the deciding rule and scores out."""
+"""dupes --explain: as a pure function (two articles in, the deciding rule and scores out), and
+through the CLI on a stored database for its related-coverage part."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 
+from newsriver.cli import main
 from newsriver.models import Article
 from newsriver.stories.explain import explain_pair
 from newsriver.stories.match import NearPolicy
 
-from .conftest import CORPUS, skip_module_without_corpus
+from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
 from .factories import WHEN, make_article
 
 skip_module_without_corpus()
@@ -82,3 +86,59 @@ def test_the_same_url_folds() -> None:
         POLICY,
     )
     assert explained.folds and explained.rule == "same URL"
+
+
+# --- through the CLI, on a stored database: the related-coverage part -----------------------
+
+BRIEF_LEAD = (
+    "Mexico on Thursday sent 29 alleged cartel leaders to the United States, among them Rafael Caro Quintero, "
+    "in one of the largest such transfers in the country's history."
+)
+
+
+def test_explain_through_the_cli_tells_related_coverage(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A report of the event in its own words (no copy: it shares no text), and another event.
+    outlets = {
+        "wire": (TITLE, PARAGRAPHS),
+        "brief": ("Drug lords flown to America", [BRIEF_LEAD]),
+        "oil": ("Brent crude closes at $71.42", brent("71.42", "Monday")),
+    }
+    sources = []
+    for name, (title, paragraphs) in outlets.items():
+        feed_server.add(f"/{name}.rss", rss(name, title, "".join(f"<p>{p}</p>" for p in paragraphs)))
+        sources.append({"name": name, "url": feed_server.url(f"/{name}.rss"), "title": name.title()})
+    config = str(write_config(sources))
+    assert main(["--config", config, "poll"]) == 0
+    url = "https://{}.example/cartel-story".format
+    capsys.readouterr()
+    assert main(["--config", config, "dupes"]) == 0
+    # The one stored second (either, by the backend's order) is listed with the score it joined by.
+    [stored_score] = re.findall(r"(\d\.\d\d) TF-IDF cosine", capsys.readouterr().out)
+
+    assert main(["--config", config, "dupes", "--explain", url("brief"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "not folded: two stories" in printed  # not a copy ...
+    assert "related coverage: grouped, listed as reports of one event (rule: cosine)" in printed, printed
+    cosine = next(line for line in printed.splitlines() if line.strip().startswith("TF-IDF cosine"))
+    assert cosine.split()[2] == stored_score, (cosine, stored_score)  # the score the store decided by
+    assert "threshold                  0.22" in printed and "cartel" in printed  # a shared word
+
+    assert main(["--config", config, "dupes", "--explain", url("oil"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "related coverage: not grouped (rule: " in printed, printed
+
+    # The same entry twice is said to be that, not two stories of one source.
+    assert main(["--config", config, "dupes", "--explain", url("wire"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "the same entry" in printed and "not folded" not in printed, printed
+
+
+def rss(name: str, title: str, body: str) -> str:
+    item = (
+        f"<item><title>{html.escape(title)}</title><link>https://{name}.example/cartel-story</link>"
+        f"<guid isPermaLink='false'>{name}-1</guid><pubDate>Thu, 27 Feb 2025 18:00:00 GMT</pubDate>"
+        f"<description>{html.escape(body)}</description></item>"
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title>{item}</channel></rss>"
