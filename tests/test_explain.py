@@ -11,8 +11,9 @@ import pytest
 
 from newsriver.cli import main
 from newsriver.models import Article
-from newsriver.stories.explain import explain_pair
+from newsriver.stories.explain import explain_pair, explain_related
 from newsriver.stories.match import NearPolicy
+from newsriver.stories.related import RelatedPolicy, Report, lead_of, term_key, vector
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
 from .factories import WHEN, make_article
@@ -142,3 +143,55 @@ def rss(name: str, title: str, body: str) -> str:
         f"<description>{html.escape(body)}</description></item>"
     )
     return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title>{item}</channel></rss>"
+
+
+# --- the related-coverage part as a pure function: two stored reports in, the step out ------
+
+RELATED = RelatedPolicy(0.22, 0.50, timedelta(days=7))
+
+
+def report(i: str, title: str, text: str, group: str, story: str = "", days: int = 0) -> Report:
+    lead = lead_of(title, text)
+    weights = vector(lead, {}, 0)  # a young store: every word weighs alike
+    when = WHEN + timedelta(days=days)
+    return Report(i, title, group, WHEN, story or i, when, lead.headline_only, weights)
+
+
+def keys_of(*words: str) -> list[int]:
+    return [term_key(w) for w in words]
+
+
+WIRE = report("a", TITLE, " ".join(PARAGRAPHS), "a")
+BRIEF = report("b", "Drug lords flown to America", BRIEF_LEAD, "a")
+
+
+COPY = report("c", TITLE, " ".join(PARAGRAPHS), "a", story="a")
+LATE = report("b", "Drug lords flown to America", BRIEF_LEAD, "b", days=8)
+GARDENING = report("b", "Cartel leader's trial set", "A weekly column on gardening " * 5, "b")
+SHARED = keys_of("cartel", "drug")
+
+
+@pytest.mark.parametrize(
+    ("later", "lookup", "rule", "grouped"),
+    [
+        (BRIEF, SHARED, "cosine", True),
+        (BRIEF, keys_of("cartel"), "index", True),  # grouped, but through another report
+        (COPY, [], "one story", True),
+        (LATE, SHARED, "window", False),
+        (GARDENING, SHARED, "threshold", False),
+    ],
+    ids=["matched", "not offered", "a copy", "outside the window", "below the threshold"],
+)
+def test_related_coverage_says_which_step_decided(later: Report, lookup: list[int], rule: str, grouped: bool) -> None:
+    explained = explain_related(WIRE, later, lookup, keys_of("cartel", "drug", "extrad"), RELATED)
+    assert (explained.rule, explained.grouped) == (rule, grouped), explained
+    verdict = "grouped, listed as reports of one event" if grouped else "not grouped"
+    assert explained.lines()[0] == f"related coverage: {verdict} (rule: {rule})"
+    assert dict(explained.scores)["threshold"] == "0.22"
+
+
+def test_a_template_series_is_not_one_event() -> None:
+    monday = report("a", "Brent crude closes at $71.42", brent("71.42", "Monday")[0], "a")
+    tuesday = report("b", "Brent crude closes at $71.45", brent("71.45", "Tuesday")[0], "b")
+    explained = explain_related(monday, tuesday, keys_of("brent", "crude"), keys_of("brent", "crude"), RELATED)
+    assert (explained.rule, explained.grouped) == ("templated", False), explained
