@@ -3,7 +3,6 @@ through the CLI on a stored database for its related-coverage part."""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from newsriver.stories.related import RelatedPolicy, Report, lead_of, term_key, 
 
 from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
 from .factories import WHEN, make_article
+from .test_five_outlets import NEW_LEAD, rss
 
 skip_module_without_corpus()
 
@@ -91,11 +91,6 @@ def test_the_same_url_folds() -> None:
 
 # --- through the CLI, on a stored database: the related-coverage part -----------------------
 
-BRIEF_LEAD = (
-    "Mexico on Thursday sent 29 alleged cartel leaders to the United States, among them Rafael Caro Quintero, "
-    "in one of the largest such transfers in the country's history."
-)
-
 
 def test_explain_through_the_cli_tells_related_coverage(
     feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
@@ -103,7 +98,7 @@ def test_explain_through_the_cli_tells_related_coverage(
     # A report of the event in its own words (no copy: it shares no text), and another event.
     outlets = {
         "wire": (TITLE, PARAGRAPHS),
-        "brief": ("Drug lords flown to America", [BRIEF_LEAD]),
+        "brief": ("Drug lords flown to America", [NEW_LEAD]),
         "oil": ("Brent crude closes at $71.42", brent("71.42", "Monday")),
     }
     sources = []
@@ -136,15 +131,6 @@ def test_explain_through_the_cli_tells_related_coverage(
     assert "the same entry" in printed and "not folded" not in printed, printed
 
 
-def rss(name: str, title: str, body: str) -> str:
-    item = (
-        f"<item><title>{html.escape(title)}</title><link>https://{name}.example/cartel-story</link>"
-        f"<guid isPermaLink='false'>{name}-1</guid><pubDate>Thu, 27 Feb 2025 18:00:00 GMT</pubDate>"
-        f"<description>{html.escape(body)}</description></item>"
-    )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title>{item}</channel></rss>"
-
-
 # --- the related-coverage part as a pure function: two stored reports in, the step out ------
 
 RELATED = RelatedPolicy(0.22, 0.50, timedelta(days=7))
@@ -162,11 +148,11 @@ def keys_of(*words: str) -> list[int]:
 
 
 WIRE = report("a", TITLE, " ".join(PARAGRAPHS), "a")
-BRIEF = report("b", "Drug lords flown to America", BRIEF_LEAD, "a")
+BRIEF = report("b", "Drug lords flown to America", NEW_LEAD, "a")
 
 
 COPY = report("c", TITLE, " ".join(PARAGRAPHS), "a", story="a")
-LATE = report("b", "Drug lords flown to America", BRIEF_LEAD, "b", days=8)
+LATE = report("b", "Drug lords flown to America", NEW_LEAD, "b", days=8)
 GARDENING = report("b", "Cartel leader's trial set", "A weekly column on gardening " * 5, "b")
 SHARED = keys_of("cartel", "drug")
 
