@@ -44,7 +44,7 @@ def explain_pair(a: Article, b: Article, policy: NearPolicy) -> Explanation:
     scores = _scores(fa, fb)
     similarity = compare(fa, fb)
     scores += (
-        # The fingerprint's score, which of the measures above it is: the threshold is its.
+        # compare's own score, which the threshold is for: named, since it is not always one of the above.
         ("fingerprint score", str(similarity)),
         ("  which is", _measure(similarity.basis, fa, fb)),
         ("threshold", f"{policy.threshold:.2f}"),
