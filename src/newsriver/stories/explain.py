@@ -88,10 +88,9 @@ def _measure(basis: str, a: Fingerprint, b: Fingerprint) -> str:
     if basis == "text":
         return "the jaccard above"
     if a.shingles.size or b.shingles.size:
-        return (
-            f"the headline words jaccard, if both headlines have {MIN_TITLE_WORDS} words or more (stopwords aside)"
-            " and the short text, if it has more than a line, opens the long one; else 0"
-        )
+        # A short text with a body that does not open the long one is 0, whatever its headline.
+        short = f"0 under {MIN_TITLE_WORDS} words, or if the short text is not the long one's start"
+        return f"the headline words jaccard; {short}"
     return "both texts short: the jaccard of their headline and text words together"
 
 
