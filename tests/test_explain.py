@@ -1,17 +1,22 @@
-"""dupes --explain as a pure function: two articles in, the deciding rule and scores out."""
+"""dupes --explain: as a pure function (two articles in, the deciding rule and scores out), and
+through the CLI on a stored database for its related-coverage part."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
+from newsriver.cli import main
 from newsriver.models import Article
-from newsriver.stories.explain import explain_pair
+from newsriver.stories.explain import explain_pair, explain_related
 from newsriver.stories.match import NearPolicy
+from newsriver.stories.related import RelatedPolicy, Report, lead_of, term_key, vector
 
-from .conftest import CORPUS, skip_module_without_corpus
+from .conftest import CORPUS, ConfigWriter, FixtureServer, skip_module_without_corpus
 from .factories import WHEN, make_article
+from .test_five_outlets import NEW_LEAD, rss
 
 skip_module_without_corpus()
 
@@ -82,3 +87,97 @@ def test_the_same_url_folds() -> None:
         POLICY,
     )
     assert explained.folds and explained.rule == "same URL"
+
+
+# --- through the CLI, on a stored database: the related-coverage part -----------------------
+
+
+def test_explain_through_the_cli_tells_related_coverage(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A report of the event in its own words (no copy: it shares no text), and another event.
+    outlets = {
+        "wire": (TITLE, PARAGRAPHS),
+        "brief": ("Drug lords flown to America", [NEW_LEAD]),
+        "oil": ("Brent crude closes at $71.42", brent("71.42", "Monday")),
+    }
+    sources = []
+    for name, (title, paragraphs) in outlets.items():
+        feed_server.add(f"/{name}.rss", rss(name, title, "".join(f"<p>{p}</p>" for p in paragraphs)))
+        sources.append({"name": name, "url": feed_server.url(f"/{name}.rss"), "title": name.title()})
+    config = str(write_config(sources))
+    assert main(["--config", config, "poll"]) == 0
+    url = "https://{}.example/cartel-story".format
+    capsys.readouterr()
+    assert main(["--config", config, "dupes"]) == 0
+    # The one stored second (either, by the backend's order) is listed with the score it joined by.
+    [stored_score] = re.findall(r"(\d\.\d\d) TF-IDF cosine", capsys.readouterr().out)
+
+    assert main(["--config", config, "dupes", "--explain", url("brief"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "not folded: two stories" in printed  # not a copy ...
+    assert "related coverage: grouped, listed as reports of one event (rule: cosine)" in printed, printed
+    cosine = next(line for line in printed.splitlines() if line.strip().startswith("TF-IDF cosine"))
+    assert cosine.split()[2] == stored_score, (cosine, stored_score)  # the score the store decided by
+    assert "threshold                  0.22" in printed and "cartel" in printed  # a shared word
+
+    assert main(["--config", config, "dupes", "--explain", url("oil"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "related coverage: not grouped (rule: " in printed, printed
+
+    # The same entry twice is said to be that, not two stories of one source.
+    assert main(["--config", config, "dupes", "--explain", url("wire"), url("wire")]) == 0
+    printed = capsys.readouterr().out
+    assert "the same entry" in printed and "not folded" not in printed, printed
+
+
+# --- the related-coverage part as a pure function: two stored reports in, the step out ------
+
+RELATED = RelatedPolicy(0.22, 0.50, timedelta(days=7))
+
+
+def report(i: str, title: str, text: str, group: str, story: str = "", days: int = 0) -> Report:
+    lead = lead_of(title, text)
+    weights = vector(lead, {}, 0)  # a young store: every word weighs alike
+    when = WHEN + timedelta(days=days)
+    return Report(i, title, group, WHEN, story or i, when, lead.headline_only, weights)
+
+
+def keys_of(*words: str) -> list[int]:
+    return [term_key(w) for w in words]
+
+
+WIRE = report("a", TITLE, " ".join(PARAGRAPHS), "a")
+BRIEF = report("b", "Drug lords flown to America", NEW_LEAD, "a")
+
+
+COPY = report("c", TITLE, " ".join(PARAGRAPHS), "a", story="a")
+LATE = report("b", "Drug lords flown to America", NEW_LEAD, "b", days=8)
+GARDENING = report("b", "Cartel leader's trial set", "A weekly column on gardening " * 5, "b")
+SHARED = keys_of("cartel", "drug")
+
+
+@pytest.mark.parametrize(
+    ("later", "lookup", "rule", "grouped"),
+    [
+        (BRIEF, SHARED, "cosine", True),
+        (BRIEF, keys_of("cartel"), "index", True),  # grouped, but through another report
+        (COPY, [], "one story", True),
+        (LATE, SHARED, "window", False),
+        (GARDENING, SHARED, "threshold", False),
+    ],
+    ids=["matched", "not offered", "a copy", "outside the window", "below the threshold"],
+)
+def test_related_coverage_says_which_step_decided(later: Report, lookup: list[int], rule: str, grouped: bool) -> None:
+    explained = explain_related(WIRE, later, lookup, keys_of("cartel", "drug", "extrad"), RELATED)
+    assert (explained.rule, explained.grouped) == (rule, grouped), explained
+    verdict = "grouped, listed as reports of one event" if grouped else "not grouped"
+    assert explained.lines()[0] == f"related coverage: {verdict} (rule: {rule})"
+    assert dict(explained.scores)["threshold"] == "0.22"
+
+
+def test_a_template_series_is_not_one_event() -> None:
+    monday = report("a", "Brent crude closes at $71.42", brent("71.42", "Monday")[0], "a")
+    tuesday = report("b", "Brent crude closes at $71.45", brent("71.45", "Tuesday")[0], "b")
+    explained = explain_related(monday, tuesday, keys_of("brent", "crude"), keys_of("brent", "crude"), RELATED)
+    assert (explained.rule, explained.grouped) == ("templated", False), explained

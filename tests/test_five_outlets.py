@@ -88,8 +88,13 @@ def test_the_four_copies_are_one_item_through_poll(
     printed = capsys.readouterr().out
     assert "stored in one story" in printed
     assert "folded: one story (rule: contained)" in printed, printed
-    assert main(["--config", str(config), "dupes", "--explain", item.id, refs[0]]) == 0  # an item's id
-    assert "stored in one story" in capsys.readouterr().out
+    url = "https://{}.example/cartel-story".format
+    said = []  # an item's id: its story's first entry, one of the copies
+    for name in COPIES:
+        assert main(["--config", str(config), "dupes", "--explain", item.id, url(name)]) == 0
+        said.append(capsys.readouterr().out)
+    assert sum("stored in one story" in out for out in said) == 3
+    assert sum(out.startswith("A and B are the same entry") for out in said) == 1
     assert main(["--config", str(config), "dupes", "--explain", item.id, "https://nowhere.example/x"]) == 1
 
 

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from newsriver import redact
 from newsriver.config.schema import Config
 from newsriver.ingest.schedule import RATE_WINDOW
+from newsriver.models import Article
 from newsriver.run.poll import policy_for, shared_feeds, utcnow
 from newsriver.store import full_text
 from newsriver.store.store import Store
 from newsriver.stories.match import explain
 
 if TYPE_CHECKING:
-    pass
+    from newsriver.stories.related import RelatedPolicy
 
 STALE = " (stale: not seen for over a minute)"
 
@@ -63,15 +64,43 @@ def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
             print(f"no stored article or item {ref!r}", file=sys.stderr)
             return 1
     (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
+    if a.id == b.id:
+        print(f"A and B are the same entry: {a.source}, {a.title[:60]} (id {a.id}); nothing to compare")
+        return 0
     dedupe = config.settings.dedupe
     explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
     paged = full_text.extracted(store, [a.id, b.id]) if any(cfg.full_text for cfg in config.sources) else set()
     for label, article in (("A", a), ("B", b)):
         compared = "  (compared: its page's full text)" if article.id in paged else ""
         print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}{compared}")
-    print("stored in one story" if a_story == b_story else "stored in two stories")
+    if a_story != b_story:
+        print("stored in two stories")
+    elif explanation.folds:
+        print("stored in one story")
+    else:  # a pair apart, both folded into a third
+        print("stored in one story: each folded with another copy of it, not with each other")
     print("\n".join(explanation.lines()))
+    print("\n".join(_explain_related(store, dedupe.related_policy, a, b)))
     return 0
+
+
+def _explain_related(store: Store, policy: RelatedPolicy | None, a: Article, b: Article) -> list[str]:
+    """The related-coverage part of ``dupes --explain``: the store's records, its decision's steps."""
+    from newsriver.store.related import recorded
+    from newsriver.stories.explain import explain_related
+
+    if policy is None:
+        return ["related coverage: off (settings.dedupe.related.enabled)"]
+    with store.reading() as db:
+        records = recorded(db, [a.id, b.id])
+    missing = [label for label, article in (("A", a), ("B", b)) if article.id not in records]
+    if missing:
+        return [f"related coverage: {' and '.join(missing)} not recorded (stored while related coverage was off)"]
+    # The one stored later looked the other up: the store's order, not the publication's.
+    # (Of two stored in one pass, A is taken as the earlier.)
+    (first, e), (then, n) = sorted(((a, "A"), (b, "B")), key=lambda pair: (pair[0].first_seen, pair[1]))
+    earlier, later = records[first.id], records[then.id]
+    return explain_related(earlier.report, later.report, later.lookup, earlier.indexed, policy, (e, n)).lines()
 
 
 def status(config: Config, store: Store, args: argparse.Namespace) -> int:

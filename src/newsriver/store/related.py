@@ -342,6 +342,43 @@ def forget(conn: Connection) -> None:
         conn.execute(delete(table).where(~select(e.id).where(e.id == column).exists()))
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An entry as related coverage recorded it: what ``dupes --explain`` compares."""
+
+    report: Report  # its group, headline-only flag and vector as stored
+    indexed: frozenset[int]  # its keys in the key index, as stored
+    lookup: tuple[int, ...]  # the keys a lookup by it reads, by the frequencies stored now
+
+
+def recorded(db: Sql, entry_ids: Sequence[str]) -> dict[str, Recorded]:
+    """Those of these entries related coverage recorded, by id. The lookup keys are worked out
+    as ``record`` does, by the same functions, from the stored vector (its words ranked as
+    when it was stored, but for its 4 decimals) and today's frequencies (which may have grown
+    since)."""
+    wanted = marks(len(entry_ids))
+    rows = db.rows(
+        "SELECT r.entry_id, r.grp, r.group_published, r.published, r.headline_only, r.vector, e.title, e.story"
+        f" FROM related_entries r JOIN entries e ON e.id = r.entry_id WHERE r.entry_id IN ({wanted})",
+        list(entry_ids),
+    )
+    indexed: dict[str, set[int]] = {}
+    for key, entry_id in db.rows(
+        f"SELECT key, entry_id FROM related_keys WHERE entry_id IN ({wanted})", list(entry_ids)
+    ):
+        indexed.setdefault(entry_id, set()).add(key)
+    found = {}
+    for i, group, began, when, headline_only, weights, title, story in rows:
+        vector = _VECTOR.decode(weights)
+        df: dict[str, int] = {}
+        documents, _ = _read_terms(db, list(vector), df)
+        max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
+        lookup = first_keys(key_words(vector, usable_words(vector, df, max_df)), df, held_by=1)
+        report = Report(i, title, group, _datetime(began), story, _datetime(when), bool(headline_only), vector)
+        found[i] = Recorded(report, frozenset(indexed.get(i, ())), tuple(lookup))
+    return found
+
+
 # --- reading groups: the feeds and ``dupes`` ----------------------------------------------
 
 

@@ -7,13 +7,23 @@ window, the candidate index, then ``fingerprint.compare`` and the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from newsriver.models import Article
-from newsriver.stories.fingerprint import MIN_SHARED_KEYS, Fingerprint, compare, of_entry
+from newsriver.stories.fingerprint import MIN_SHARED_KEYS, MIN_TITLE_WORDS, Fingerprint, compare, of_entry
 from newsriver.stories.match import NearPolicy, identifies_article
+from newsriver.stories.related import (
+    RelatedPolicy,
+    Report,
+    cosine,
+    least_shared,
+    matching,
+    term_key,
+    threshold_for,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +43,12 @@ def explain_pair(a: Article, b: Article, policy: NearPolicy) -> Explanation:
     fa, fb = of_entry(a.title, a.summary, a.content), of_entry(b.title, b.summary, b.content)
     scores = _scores(fa, fb)
     similarity = compare(fa, fb)
-    scores += (("decision score", str(similarity)), ("threshold", f"{policy.threshold:.2f}"))
+    scores += (
+        # compare's own score, which the threshold is for: named, since it is not always one of the above.
+        ("fingerprint score", str(similarity)),
+        ("  which is", _measure(similarity.basis, fa, fb)),
+        ("threshold", f"{policy.threshold:.2f}"),
+    )
 
     def verdict(folds: bool, rule: str, why: str) -> Explanation:
         return Explanation(folds, rule, why, scores)
@@ -66,6 +81,19 @@ def _folds_because(basis: str, score: float) -> str:
     return f"the headlines share {score:.0%} of their words"
 
 
+def _measure(basis: str, a: Fingerprint, b: Fingerprint) -> str:
+    """What the fingerprint score measured: not always one of the scores listed above it."""
+    if basis == "contained":
+        return "the containment above"
+    if basis == "text":
+        return "the jaccard above"
+    if a.shingles.size or b.shingles.size:
+        # A short text with a body that does not open the long one is 0, whatever its headline.
+        short = f"0 under {MIN_TITLE_WORDS} words, or if the short text is not the long one's start"
+        return f"the headline words jaccard; {short}"
+    return "both texts short: the jaccard of their headline and text words together"
+
+
 def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
     shared = int(np.intersect1d(a.shingles, b.shingles, assume_unique=True).size)
     union = a.shingles.size + b.shingles.size - shared
@@ -79,3 +107,87 @@ def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
         ("index keys shared", f"{len(a.keys & b.keys)} of {len(a.keys)}, {len(b.keys)}"),
         ("headline figures", f"{list(a.title_figures)} / {list(b.title_figures)}"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedExplanation:
+    """Why two stories are, or are not, reports of one event (related coverage)."""
+
+    grouped: bool  # whether they are stored in one event group
+    rule: str  # the step that decided: "one story", "index", "window", "threshold", "templated", "cosine"
+    why: str
+    scores: tuple[tuple[str, str], ...]
+
+    def lines(self) -> list[str]:
+        verdict = "grouped, listed as reports of one event" if self.grouped else "not grouped"
+        return [
+            f"related coverage: {verdict} (rule: {self.rule})",
+            f"  {self.why}",
+            *(f"  {k:<26} {v}" for k, v in self.scores),
+        ]
+
+
+def explain_related(
+    earlier: Report,
+    later: Report,
+    lookup: Sequence[int],
+    indexed: Collection[int],
+    policy: RelatedPolicy,
+    names: tuple[str, str] = ("A", "B"),
+) -> RelatedExplanation:
+    """Whether ``later`` (stored after ``earlier``) is grouped with it as a report of one event,
+    by which step of ``store.related.record`` and why: the index offers ``earlier`` only
+    when it shares ``least_shared`` of ``later``'s ``lookup`` keys among its ``indexed`` ones,
+    then ``matching`` decides. Both as stored, with their stored groups and vectors; ``names``
+    are what the lines call ``earlier`` and ``later``."""
+    e, n = names
+    score = cosine(later.vector, earlier.vector)
+    threshold = threshold_for(later.headline_only, earlier.headline_only, policy)
+    needed = least_shared(later.headline_only)
+    words = {term_key(w): w for w in later.vector}
+    shared_keys = sorted(words.get(k, "?") for k in set(lookup) & set(indexed))
+    shared_words = sorted(
+        ((w, v * earlier.vector[w]) for w, v in later.vector.items() if w in earlier.vector), key=lambda p: -p[1]
+    )
+    alone = {True: "a headline alone", False: "headline and lead"}
+
+    def both(of_earlier: str, of_later: str) -> str:  # A's first, whichever was stored first
+        return f"{of_earlier}, {of_later}" if e == "A" else f"{of_later}, {of_earlier}"
+
+    scores = (
+        ("TF-IDF cosine", f"{score:.2f} (headline and lead, stored vectors)"),
+        ("threshold", f"{threshold:.2f}" + (" (for a headline alone)" if threshold != policy.threshold else "")),
+        ("compared as (A, B)", both(alone[earlier.headline_only], alone[later.headline_only])),
+        ("shared words: cosine part", ", ".join(f"{w} {v:.2f}" for w, v in shared_words[:8]) or "none"),
+        ("stored first", f"{e}: {n} looked it up in the key index"),
+        (f"lookup keys of {n} shared", f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), {needed} needed"),
+        ("stored groups (A, B)", both(earlier.group, later.group)),
+    )
+    grouped = earlier.group == later.group
+
+    def verdict(rule: str, why: str) -> RelatedExplanation:
+        return RelatedExplanation(grouped, rule, why, scores)
+
+    if earlier.story == later.story:
+        return verdict("one story", "copies of one story are one item, never each other's related coverage")
+    offered = len(shared_keys) >= needed
+    if not offered:
+        why = (
+            f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, fewer"
+            f" than {needed}: the key index never offers {e} to {n}"
+        )
+        return verdict("index", why + (", they are grouped through other reports" if grouped else ""))
+    if matching(later, [earlier], policy):
+        if grouped:
+            why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}: {n} joined {e}'s group"
+            return verdict("cosine", why)
+        why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}, but {n} joined a better match's group"
+        return verdict("cosine", why)
+    apart = abs(later.published - earlier.published)
+    if apart > policy.window:
+        rule, why = "window", f"published {apart} apart, more than the window of {policy.window}"
+    elif score < threshold:
+        rule, why = "threshold", f"cosine {score:.2f} is below the threshold {threshold:.2f}"
+    else:
+        rule, why = "templated", "one headline template with other figures: a series, not one event"
+    return verdict(rule, why + (", they are grouped through other reports" if grouped else ""))
