@@ -147,12 +147,14 @@ class _PollLog:
             time.sleep(0.2)
 
 
-def run_newsriver(work: Path, urls: list[str], farm: Farm, root: Path, rounds: int, interval: float) -> Measured:
+def run_newsriver(
+    work: Path, urls: list[str], farm: Farm, root: Path, rounds: int, interval: float, extra: str
+) -> Measured:
     folder = work / "newsriver"
     folder.mkdir()
     settings = (
         f"  default_interval: {interval:g}s\n  adaptive: false\n  jitter: 0\n"
-        f"  concurrency: 16\n  host_concurrency: 16\n  listen: 127.0.0.1:{free_port()}\n"
+        f"  concurrency: 16\n  host_concurrency: 16\n  listen: 127.0.0.1:{free_port()}\n{extra}"
     )
     config = newsriver_config(folder, urls, settings)
     command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"]
@@ -255,6 +257,7 @@ def main() -> None:
     parser.add_argument("--reader-workers", type=int, default=16)
     parser.add_argument("--reader-venv", type=Path, default=Path(tempfile.gettempdir()) / "newsriver-bench-reader")
     parser.add_argument("--skip-reader", action="store_true")
+    parser.add_argument("--settings", default="", help="extra YAML lines under settings: for newsriver")
     args = parser.parse_args()
     interval = args.interval or max(30.0, args.feeds / 100)
 
@@ -269,7 +272,7 @@ def main() -> None:
     with nginx(root, work) as base:
         urls = [f"{base}f{f}.xml" for f in range(args.feeds)]
         runs: list[tuple[str, Callable[[Farm], Measured]]] = [
-            ("newsriver run", lambda f: run_newsriver(work, urls, f, root, args.rounds, interval))
+            ("newsriver run", lambda f: run_newsriver(work, urls, f, root, args.rounds, interval, args.settings))
         ]
         if not args.skip_reader:
             python = reader_python(args.reader_venv)
