@@ -14,11 +14,11 @@ import socket
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from newsriver.files import ServedFile, version_of
 from newsriver.store.sql import DatabaseError, Sql, chunks, insert_text, marks, read_time
@@ -153,11 +153,11 @@ class Coordinator:
                 sql.rows("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
             active = Counter(origin_of(feed_url) for (feed_url,) in sql.rows(_LEASED_URLS, (at,)))
             due: list[Due] = []
-            for number in range(CLAIM_PAGES):
-                rows = sql.rows(due_sql, (at, at, at, page, number * page))
+            chosen: list[str] = []
+            for rows in _due_pages(sql, due_sql, at, page):
                 due += [Due(name, feed_url) for name, feed_url in rows if name in names]
                 chosen = choose(due, active, limit, per_host)
-                if len(chosen) >= limit or len(rows) < page:
+                if len(chosen) >= limit:
                     break
             if chosen:
                 sql.run(f"DELETE FROM leases WHERE source IN ({marks(len(chosen))})", chosen)
@@ -167,16 +167,9 @@ class Coordinator:
 
     def due_by(self, names: Collection[str], at: datetime) -> bool:
         """Whether any of ``names`` will be due by ``at`` (a claim then would take it)."""
-        page = 64
         with self.store.reading() as sql:
-            when = sql.time(at)
-            for number in range(CLAIM_PAGES):
-                rows = sql.rows(_DUE, (when, when, when, page, number * page))
-                if any(name in names for name, _feed_url in rows):
-                    return True
-                if len(rows) < page:
-                    break
-        return False
+            pages = _due_pages(sql, _DUE, sql.time(at), 64)
+            return any(name in names for rows in pages for name, _feed_url in rows)
 
     def leases(self) -> dict[str, tuple[str, datetime]]:
         """Who holds each leased source, and until when."""
@@ -293,3 +286,13 @@ class RenderedDocuments:
         with self._lock:
             self._cache[name] = doc
         return doc
+
+
+def _due_pages(sql: Sql, statement: str, at: Any, page: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The due sources (``_DUE``'s rows, oldest first) a page at a time, at most CLAIM_PAGES
+    pages: with thousands due, reading them all cost more than polling a batch."""
+    for number in range(CLAIM_PAGES):
+        rows = sql.rows(statement, (at, at, at, page, number * page))
+        yield rows
+        if len(rows) < page:
+            return
