@@ -6,6 +6,7 @@ tombstones, the publication rhythm. Pure digests first, then polls on SQLite and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -206,31 +207,19 @@ def poll(config_path: Path, *names: str) -> dict[str, str]:
 
 
 def rows(database_url: str, source: str = "news") -> dict[str, tuple[str, str]]:
-    store = Store(database_url)
-    try:
-        with store.reading() as sql:
-            found = sql.rows("SELECT entry_key, title, text FROM entries WHERE source = ?", (source,))
-            return {key: (title, text) for key, title, text in found}
-    finally:
-        store.close()
+    with closing(Store(database_url)) as store, store.reading() as sql:
+        found = sql.rows("SELECT entry_key, title, text FROM entries WHERE source = ?", (source,))
+    return {key: (title, text) for key, title, text in found}
 
 
 def column(database_url: str, name: str, source: str = "news") -> Any:
-    store = Store(database_url)
-    try:
-        with store.reading() as sql:
-            return sql.first(f"SELECT {name} FROM sources WHERE name = ?", (source,))[0]
-    finally:
-        store.close()
+    with closing(Store(database_url)) as store, store.reading() as sql:
+        return sql.first(f"SELECT {name} FROM sources WHERE name = ?", (source,))[0]
 
 
 def run_sql(database_url: str, statement: str, params: tuple[Any, ...]) -> None:
-    store = Store(database_url)
-    try:
-        with store.transaction() as tx:
-            tx.sql.run(statement, params)
-    finally:
-        store.close()
+    with closing(Store(database_url)) as store, store.transaction() as tx:
+        tx.sql.run(statement, params)
 
 
 def test_an_edit_and_a_new_entry_are_stored_as_before_and_the_rest_is_known(
@@ -308,22 +297,14 @@ def test_an_entry_retention_removed_stays_out_while_known_and_its_tombstone_sees
     assert poll(config) == {"news": "news: new 1, updated 0"}  # g3 is known, and buried
     assert sorted(rows(database_url)) == ["g0", "g1", "g2", "g9"]
     assert column(database_url, "digests") is not None
-    store = Store(database_url)
-    try:
-        with store.reading() as sql:
-            assert sql.rows("SELECT missing_since FROM tombstones WHERE source = ?", ("news",)) == [(None,)]
-    finally:
-        store.close()
+    with closing(Store(database_url)) as store, store.reading() as sql:
+        assert sql.rows("SELECT missing_since FROM tombstones WHERE source = ?", ("news",)) == [(None,)]
 
     feed_server.add("/news.xml", feed(fresh, *aged[:3]))  # g3 leaves the document
     assert poll(config) == {"news": "news: new 0, updated 0"}
-    store = Store(database_url)
-    try:
-        with store.reading() as sql:
-            [(since,)] = sql.rows("SELECT missing_since FROM tombstones WHERE source = ?", ("news",))
-        assert since is not None
-    finally:
-        store.close()
+    with closing(Store(database_url)) as store, store.reading() as sql:
+        [(since,)] = sql.rows("SELECT missing_since FROM tombstones WHERE source = ?", ("news",))
+    assert since is not None
 
 
 def test_a_full_text_source_records_nothing_known(
