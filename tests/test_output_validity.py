@@ -19,11 +19,13 @@ from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.models import Article
 from newsriver.publish.formats import RENDERERS
+from newsriver.publish.related import Reported
 from newsriver.publish.render_atom import render_atom
 from newsriver.publish.render_common import NO_COPIES, FeedInfo, SourceInfo
 from newsriver.publish.render_json import render_json
 from newsriver.publish.render_rss import render_rss, rss_generator
 from newsriver.store.store import Store
+from newsriver.stories.match import Copy
 
 from .feedcheck import ATOM, NS, format_problems, link_problems, output_dangers
 
@@ -264,3 +266,25 @@ def test_non_ascii_links_are_published_as_uris() -> None:
     item = feedparser.parse(rendered["rss"]).entries[0]
     assert item.link == "https://wire.example/nachrichten/%C3%BCber-z%C3%B6lle?q=stra%C3%9Fe#teil%202"
     assert item.enclosures[0].href == "https://xn--bcher-kva.example/h%C3%B6rbuch.mp3"
+
+
+def test_atom_tells_a_storys_copies_from_its_related_coverage() -> None:
+    # Both are rel="related" (the issue asks for it for related coverage, and no other
+    # registered relation fits an edited copy): each link's title says which it is and names
+    # the outlet, so a reader showing link titles can tell "the same text elsewhere" from
+    # "another report of the event".
+    sources = {
+        **SOURCES,
+        "daily": SourceInfo("daily", "Daily Example", "https://daily.example/feed", "https://daily.example/"),
+        "metro": SourceInfo("metro", "Metro", "https://metro.example/feed", "https://metro.example/"),
+    }
+    item = articles()[0]
+    copies = {item.id: [Copy("daily", "https://daily.example/29-cartel", "US extradites cartel leader", NOW)]}
+    related = {item.id: [Reported("metro", "https://metro.example/reaction", "Mexico reacts", NOW)]}
+    data = render_atom(INFO, [item], sources, copies, related)
+    assert format_problems("atom", data, INFO.url("rss")) == []
+    entry = feedparser.parse(data).entries[0]
+    assert [(link.rel, link.href, link.title) for link in entry.links if link.rel == "related"] == [
+        ("related", "https://daily.example/29-cartel", "Also reported by: Daily Example — US extradites cartel leader"),
+        ("related", "https://metro.example/reaction", "Related coverage: Metro — Mexico reacts"),
+    ]

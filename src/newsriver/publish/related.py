@@ -104,7 +104,7 @@ def with_related(article: Article, reports: Sequence[Reported], sources: Mapping
         + "</li>"
         for r in reports
     )
-    block = f"<p>Related coverage:</p><ul>{rows}</ul>"
+    block = f"<p>{RELATED_COVERAGE}:</p><ul>{rows}</ul>"
     if article.content:
         return replace(article, content=article.content + block)
     if article.summary:
@@ -112,9 +112,20 @@ def with_related(article: Article, reports: Sequence[Reported], sources: Mapping
     return replace(article, content=f"<p>{html.escape(article.text or article.title)}</p>{block}")
 
 
+# What an Atom ``<link rel="related">`` title starts with: the same relation serves a
+# story's other copies and its event's other reports, so the title tells them apart.
+ALSO_REPORTED_BY = "Also reported by"
+RELATED_COVERAGE = "Related coverage"
+
+
+def link_title(kind: str, outlet: str, headline: str) -> str:
+    """An Atom link title: which kind of link it is, the outlet, then its headline if any."""
+    return f"{kind}: {outlet} — {headline}" if headline else f"{kind}: {outlet}"
+
+
 def related_links(reports: Sequence[tuple[Reported, SourceInfo]]) -> tuple[tuple[str, str], ...]:
     """(URL, title) of each report, for Atom ``<link rel="related">``."""
-    return tuple((r.url, f"{outlet.title}: {r.title}") for r, outlet in reports if r.url)
+    return tuple((r.url, link_title(RELATED_COVERAGE, outlet.title, r.title)) for r, outlet in reports if r.url)
 
 
 def json_related(reports: Sequence[tuple[Reported, SourceInfo]]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from newsriver.models import Article
-from newsriver.publish.related import NO_RELATED, Related, related_links
+from newsriver.publish.related import ALSO_REPORTED_BY, NO_RELATED, Related, link_title, related_links
 from newsriver.publish.render_common import (
     FH_NS,
     MEDIA_NS,
@@ -81,9 +81,17 @@ def _links(entry: Any, article: Article) -> None:
 
 
 def _copy_links(entry: Any, copies: Sequence[tuple[Copy, SourceInfo]]) -> None:
-    """A rel=related link to each of the story's other copies that has a URL, titled with its outlet."""
-    for url, outlet in {copy.url: source.title for copy, source in copies if copy.url}.items():
-        sub(entry, "link", rel="related", type="text/html", href=url, title=outlet)
+    """A rel=related link to each of the story's other copies that has a URL, its title
+    saying it is a copy ("Also reported by: Outlet — its headline").
+
+    Copies keep rel="related" rather than a relation of their own: "alternate" allows one
+    text/html link per entry (RFC 4287 §4.1.1), "via" names the entry's source and
+    "duplicate" (RFC 6249) byte-identical representations, none of which an edited copy is;
+    feed readers show a link's title, so the title is what tells a copy from related coverage.
+    """
+    titles = {copy.url: link_title(ALSO_REPORTED_BY, source.title, copy.title) for copy, source in copies if copy.url}
+    for url, title in titles.items():
+        sub(entry, "link", rel="related", type="text/html", href=url, title=title)
 
 
 def _source(entry: Any, item: Item) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from newsriver.models import Article
-from newsriver.publish.related import NO_RELATED, Related, Reported, with_related
+from newsriver.publish.related import ALSO_REPORTED_BY, NO_RELATED, Related, Reported, with_related
 from newsriver.stories.match import Copy
 from newsriver.urls import as_uri
 
@@ -153,7 +153,7 @@ def _also_reported_by(copies: Sequence[Copy], sources: Mapping[str, SourceInfo])
         else html.escape(sources[c.source].title)
         for c in copies
     ]
-    return f"<p>Also reported by: {', '.join(names)}</p>"
+    return f"<p>{ALSO_REPORTED_BY}: {', '.join(names)}</p>"
 
 
 def _credited(article: Article, copies: Sequence[Copy], sources: Mapping[str, SourceInfo]) -> Article:
