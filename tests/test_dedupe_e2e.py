@@ -217,6 +217,23 @@ def test_dupes_lists_groups_with_the_similarity_that_joined_them(
     assert "Brent" not in printed and "roundup" not in printed
 
 
+def test_dupes_heads_a_story_with_the_copy_the_feed_shows(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Wire's copy is stored first, Daily's is the one the feed shows (its priority): the
+    # heading is the headline a reader saw, and names Daily.
+    config = write_config(sources(feed_server, daily=10))
+    poll_one_source_at_a_time(config, ["wire", "metro", "daily"])
+    assert poll(config) == 0  # publishes
+    [item] = cartel_items(atom(config))
+    assert item.title == "Mexico hands 29 cartel figures to the U.S."
+    capsys.readouterr()
+    assert main(["--config", str(config), "dupes", "--since", "3650d"]) == 0
+    lines = capsys.readouterr().out.partition("\nRelated coverage")[0].splitlines()
+    assert [line for line in lines if not line.startswith(" ")] == [f"{item.title} (shown: daily)"]
+    assert "first stored" in next(line for line in lines if line.startswith("  wire "))
+
+
 def test_dedupe_disabled_stores_copies_as_stories_of_their_own(
     feed_server: FixtureServer, write_config: ConfigWriter
 ) -> None:

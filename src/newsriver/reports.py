@@ -17,7 +17,7 @@ from newsriver.models import Article
 from newsriver.run.poll import policy_for, shared_feeds, utcnow
 from newsriver.store import full_text
 from newsriver.store.store import Store
-from newsriver.stories.match import explain
+from newsriver.stories.match import explain, shown_copy
 
 if TYPE_CHECKING:
     from newsriver.stories.related import RelatedPolicy
@@ -34,8 +34,12 @@ def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
         print("no story has more than one copy among the entries stored in that time")
     ids = [article.id for members in groups for article, _ in members]
     paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
+    priorities = {s.name: s.priority for s in config.sources}
     for members in groups:
-        print(members[0][0].title)
+        # Headed by the copy the feeds show (and its source), not the first stored: that is
+        # the headline a reader saw for the story.
+        shown = shown_copy([article for article, _ in members], priorities)
+        print(f"{shown.title} (shown: {shown.source})")
         for position, (article, similarity) in enumerate(members):
             earlier = [m for m, _ in members[:position]]
             how = "first stored"

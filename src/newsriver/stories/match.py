@@ -184,6 +184,12 @@ class Story:
     copies: tuple[Copy, ...]  # the other copies, earliest first
 
 
+def shown_copy(members: Sequence[Article], priorities: Mapping[str, int]) -> Article:
+    """The copy an item shows of its story: the highest-priority source's, then the earliest
+    published (then the first stored). One rule for the feeds and for ``dupes``."""
+    return min(members, key=lambda a: (-priorities.get(a.source, 0), a.published, a.first_seen, a.id))
+
+
 def compose(story_id: str, members: Sequence[Article], priorities: Mapping[str, int]) -> Story:
     """One item for a story's copies (all from the sources a feed selects).
 
@@ -194,7 +200,7 @@ def compose(story_id: str, members: Sequence[Article], priorities: Mapping[str, 
     gains the full text), so new copies change an item in place and never add one.
     """
     first = min(members, key=lambda a: (a.id != story_id, a.first_seen, a.id))
-    shown = min(members, key=lambda a: (-priorities.get(a.source, 0), a.published, a.first_seen, a.id))
+    shown = shown_copy(members, priorities)
     longest = max(members, key=lambda a: (len(a.text), -a.published.timestamp(), a.id))
     item = replace(shown, id=first.id, published=min(a.published for a in members))
     if len(longest.text) >= ENRICH_RATIO * len(shown.text):
