@@ -154,7 +154,7 @@ def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     good = tmp_path / "good.yaml"
     good.write_text(GOOD)
     assert main(["--config", str(good), "check"]) == 0
-    assert "ok: 2 sources, 1 feeds" in capsys.readouterr().out
+    assert "ok: 2 sources, 1 feed " in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("name: two", "name: Two Words"))
     assert main(["--config", str(bad), "check"]) == 2

@@ -206,7 +206,7 @@ def test_sources_overdue_with_nothing_stored_since_are_an_error(database_url: st
         last = now - timedelta(minutes=40)
         store.sources.update_many([("a", {"last_fetch": last, "next_poll": now - timedelta(minutes=10)})])
         report = health.report(config, now, None)
-        assert report["problems"] == ["nothing stored for 2400 s while 1 sources are overdue"]
+        assert report["problems"] == ["nothing stored for 2400 s while 1 source is overdue"]
         assert report["last_store_age"] == 2400 and report["oldest_overdue_age"] == 600
         # Overdue by less than the grace (a tick and a fetch's deadline): not yet an error.
         store.sources.update_many([("a", {"next_poll": now - timedelta(seconds=60)})])

@@ -105,7 +105,7 @@ def test_import_refuses_non_public_addresses(tmp_path: Path, capsys: pytest.Capt
     ):
         assert refusal in printed
     assert printed.count("; import with --allow-private to add it") == 5
-    assert "added 1 sources: public" in printed
+    assert "added 1 source: public" in printed
     (imported,) = [s for s in config.load(path).sources if s.name == "public"]
     assert imported.allow_private is False  # its fetches stay on public addresses for good
     assert main(["--config", str(path), "check"]) == 0

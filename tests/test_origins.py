@@ -88,8 +88,8 @@ def test_sources_reset_clears_backoff_retry_after_and_gone(
 
     assert main(["--config", str(config), "sources", "reset", "busy", "gone"]) == 0
     printed = capsys.readouterr().out
-    assert "busy: reset (was backoff, 1 errors, Retry-After until" in printed
-    assert "gone: reset (was gone, 1 errors" in printed  # also waiting: busy is on its origin
+    assert "busy: reset (was backoff, 1 error, Retry-After until" in printed
+    assert "gone: reset (was gone, 1 error" in printed  # also waiting: busy is on its origin
     feed_server.add("/busy.rss", FIXTURES / "wire.rss")
     main(["--config", str(config), "poll"])
     printed = capsys.readouterr().out

@@ -252,6 +252,15 @@ def test_front_page_items_and_an_empty_archive_page(tmp_path: Path) -> None:
     assert "1970" not in "".join(root.itertext())
 
 
+def test_front_page_counts_a_feeds_items_in_good_english(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "feeds: [{name: all}]")
+    site = Site(config, {"wire": SourceInfo("wire", "Wire", "https://wire.example/feed", "https://wire.example/")})
+    info = feed_info(config, config.feeds[0])
+    more = "//p[@class='more']/a"
+    assert texts(parse(site.front_page([FeedSummary(info, ("atom",), 1, ())])), more) == ["The one item of all"]
+    assert texts(parse(site.front_page([FeedSummary(info, ("atom",), 2, ())])), more) == ["All 2 items of all"]
+
+
 def load_config(tmp_path: Path, extra: str) -> Config:
     """A config from ``extra``: more settings (indented two spaces) and feeds."""
     path = tmp_path / "newsriver.yaml"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from newsriver import __version__
 from newsriver.errors import ConfigError, NewsriverError
+from newsriver.plural import counted
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -219,7 +220,10 @@ def _import_opml(_config: Config, path: Path, args: argparse.Namespace) -> int:
     result = opml.import_opml(path, data, allow_private=args.allow_private)
     for note in result.skipped:
         print(f"skipped {note}")
-    print(f"{path}: added {len(result.added)} sources" + (f": {', '.join(result.added)}" if result.added else ""))
+    print(
+        f"{path}: added {counted(len(result.added), 'source')}"
+        + (f": {', '.join(result.added)}" if result.added else "")
+    )
     return 0
 
 
@@ -248,7 +252,7 @@ def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
 
 def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
     print(
-        f"{path}: ok: {len(config.sources)} sources, {len(config.feeds)} feeds "
+        f"{path}: ok: {counted(len(config.sources), 'source')}, {counted(len(config.feeds), 'feed')} "
         f"({', '.join(f.name for f in config.feeds)}), database {config.settings.database}"
     )
     return 0
@@ -284,11 +288,11 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if o.result == "error"]
     skipped = [o for o in outcomes if o.result == "skipped"]
     print(
-        f"{len(outcomes)} sources: {len(outcomes) - len(failed) - len(skipped)} ok, {len(failed)} failed"
+        f"{counted(len(outcomes), 'source')}: {len(outcomes) - len(failed) - len(skipped)} ok, {len(failed)} failed"
         + (f", {len(skipped)} skipped" if skipped else "")
         + "; "
         f"{sum(o.new for o in outcomes)} new, {sum(o.updated for o in outcomes)} updated; "
-        f"{len(changed)} files written to {config.settings.output_dir}"
+        f"{counted(len(changed), 'file')} written to {config.settings.output_dir}"
     )
     return 1 if failed and args.strict else 0
 
@@ -317,14 +321,14 @@ def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -
         TextColumn("polling"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("sources · {task.fields[entries]} new entries"),
+        TextColumn("sources · {task.fields[entries]}"),
         TimeElapsedColumn(),
     )
     # While the bar is shown, rich stands in for sys.stderr: a log line written there is printed
     # above the bar; one written to the stream the log handler was given is glued onto it.
     with Progress(*columns, transient=True) as progress, logs.writing_to(sys.stderr):
         total = len(config.sources) if names is None else len(names)
-        task = progress.add_task("poll", total=total, entries=0)
+        task = progress.add_task("poll", total=total, entries=counted(0, "new entry", "new entries"))
         entries = 0
 
         def report(outcome: Outcome) -> None:
@@ -332,7 +336,7 @@ def _poll_with_progress(config: Config, store: Store, names: list[str] | None) -
             entries += outcome.new
             style = "red" if outcome.result == "error" else ""
             progress.console.print(outcome.line(), style=style, markup=False, highlight=False)
-            progress.update(task, advance=1, entries=entries)
+            progress.update(task, advance=1, entries=counted(entries, "new entry", "new entries"))
 
         return poll_sources(config, store, names, on_outcome=report)
 
@@ -391,8 +395,8 @@ def _prune(config: Config, store: Store, _args: argparse.Namespace) -> int:
         why = f", kept {kept} past the limits (shown in a feed, or a copy of their story is within its limits)"
         print(f"{name}: removed {pruned.removed.get(name, 0)}" + (why if kept else ""))
     print(
-        f"removed {sum(pruned.removed.values())} entries from {len(pruned.removed)} sources; "
-        f"{pruned.tombstones_expired} tombstones expired"
+        f"removed {counted(sum(pruned.removed.values()), 'entry', 'entries')} from "
+        f"{counted(len(pruned.removed), 'source')}; {counted(pruned.tombstones_expired, 'tombstone')} expired"
     )
     return 0
 
@@ -409,12 +413,12 @@ def _discover(args: argparse.Namespace) -> int:
     if found is None:
         parsed = parse(result.body or b"", result.url, result.content_type)
         title = f' "{parsed.meta.title}"' if parsed.meta.title else ""
-        print(f"{result.url} is a feed{title} with {len(parsed.entries)} entries")
+        print(f"{result.url} is a feed{title} with {counted(len(parsed.entries), 'entry', 'entries')}")
         return 0
     if not found:
         print(f'{result.url}: an HTML page without a <link rel="alternate"> to a feed', file=sys.stderr)
         return 1
-    print(f"{result.url}: {len(found)} feeds (a source with this URL polls the first)")
+    print(f"{result.url}: {counted(len(found), 'feed')} (a source with this URL polls the first)")
     for link in found:
         print(f"  {link.url}  {link.type}" + (f"  {link.title}" if link.title else ""))
     return 0

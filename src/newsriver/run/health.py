@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsriver.config.schema import Config
 from newsriver.errors import StoreError
+from newsriver.plural import counted
 from newsriver.store.store import Store, sqlite_file
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,8 @@ class Health:
         # Sources overdue at start (a service down for a while) get the same grace from the start.
         since = max(last_store, self.started) if last_store else self.started
         if overdue and since < now - grace:
-            problems.append(
-                f"nothing stored for {int((now - since).total_seconds())} s while {len(overdue)} sources are overdue"
-            )
+            waiting = f"{counted(len(overdue), 'source')} {'is' if len(overdue) == 1 else 'are'} overdue"
+            problems.append(f"nothing stored for {int((now - since).total_seconds())} s while {waiting}")
         return {
             "last_store": last_store.isoformat() if last_store else None,
             "last_store_age": _age(last_store, now),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from newsriver.plural import counted
 from newsriver.store.store import Store
 
 # States that only the schedule's memory of failures keeps: reset, they read "new".
@@ -31,6 +32,8 @@ def reset_sources(store: Store, names: Sequence[str]) -> list[str]:
             values["status"] = "new"
         changes.append((name, values))
         waited = f", Retry-After until {row.retry_after:%Y-%m-%d %H:%M:%S} UTC" if row.retry_after else ""
-        lines.append(f"{name}: reset (was {row.state}, {row.errors} errors{waited}); polled on the next pass")
+        lines.append(
+            f"{name}: reset (was {row.state}, {counted(row.errors, 'error')}{waited}); polled on the next pass"
+        )
     store.sources.update_many(changes)
     return lines

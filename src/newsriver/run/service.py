@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from newsriver.config import load as config_module
 from newsriver.config.schema import Config
 from newsriver.errors import ConfigError
+from newsriver.plural import counted
 from newsriver.publish.access import AdminAccess
 from newsriver.publish.publisher import announce, publish_feeds
 from newsriver.publish.serve import FeedServer, close_server, make_server
@@ -244,10 +245,10 @@ class Service:
             pruned = apply_retention(self.config, self.store, self.clock())
         by_source = ", ".join(f"{name} {count}" for name, count in sorted(pruned.removed.items()))
         log.info(
-            "pruned %d entries%s; %d tombstones expired",
-            sum(pruned.removed.values()),
+            "pruned %s%s; %s expired",
+            counted(sum(pruned.removed.values()), "entry", "entries"),
             f" ({by_source})" if by_source else "",
-            pruned.tombstones_expired,
+            counted(pruned.tombstones_expired, "tombstone"),
             extra={"event": "prune", "removed": pruned.removed, "kept": pruned.kept},
         )
 
@@ -277,7 +278,10 @@ class Service:
         for name, when in sorted(replan(self.config, self.store, rescheduled, self.clock()).items()):
             log.info("%s: its schedule changed; next poll %s", name, when.isoformat(timespec="seconds"))
         log.info(
-            "config reloaded: %d sources, added %s, removed %s", len(new.sources), added or "none", removed or "none"
+            "config reloaded: %s, added %s, removed %s",
+            counted(len(new.sources), "source"),
+            added or "none",
+            removed or "none",
         )
         self.last_publish = None  # feeds may have changed: republish on this tick
         return True
@@ -291,7 +295,7 @@ class Service:
         self.coordinator.heartbeat(self.clock())
         released = self.coordinator.take_over(self.clock())
         if released:
-            log.info("released %d leases of a stopped predecessor: its sources are polled at once", released)
+            log.info("released %s of a stopped predecessor: its sources are polled at once", counted(released, "lease"))
         server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
         self._handle_signals()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from newsriver.ingest.schedule import RATE_WINDOW, Policy, base_interval, publishing_interval
+from newsriver.plural import counted
 
 
 def duration(span: timedelta) -> str:
@@ -40,7 +41,7 @@ def schedule_reason(
         return f"feed ttl {duration(min(feed_interval, max(policy.max_interval, interval)))}"
     if policy.adaptive and publishing_interval(published, now) is not None:
         recent = sum(1 for p in published if now - RATE_WINDOW <= p <= now)
-        return f"adaptive: {duration(interval)} ({recent} entries in {RATE_WINDOW.days} d)"
+        return f"adaptive: {duration(interval)} ({counted(recent, 'entry', 'entries')} in {RATE_WINDOW.days} d)"
     if policy.adaptive:
         return f"interval {duration(interval)} (adaptive once it has entries)"
     return f"interval {duration(interval)}"
