@@ -138,6 +138,39 @@ def test_status_lists_every_source(three_sources: Path, capsys: pytest.CaptureFi
     assert rows["broken"]["next_poll"] is not None
 
 
+def test_a_truncated_feed_is_stored_with_a_warning_until_it_is_whole(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole = (FIXTURES / "wire.rss").read_bytes()
+    feed_server.add("/wire.rss", whole[: whole.index(b"<title>Central bank")])  # cut mid-document
+    config = write_config([{"name": "wire", "url": feed_server.url("/wire.rss")}], public_status=True)
+    out = config.parent / "out"
+
+    def status() -> dict[str, object]:
+        capsys.readouterr()
+        assert main(["--config", str(config), "status", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out)
+        return dict(row)
+
+    assert poll(config, "--strict") == 0  # usable: not a failure
+    printed = capsys.readouterr().out
+    assert "wire: new 2, updated 0; warning: the document ends early, without its </rss> (cut off?)" in printed
+    row = status()
+    assert (row["status"], row["errors"], row["entries"]) == ("warning", 0, 2)  # not the item cut through
+    assert str(row["last_error"]).startswith("the document ends early")
+    assert '<span class="state warning">warning</span>' in (out / "status.html").read_text(encoding="utf-8")
+
+    assert poll(config) == 0  # unchanged: still the broken document
+    assert "wire: not modified\n" in capsys.readouterr().out
+    assert status()["status"] == "warning"
+
+    feed_server.add("/wire.rss", whole)
+    assert poll(config) == 0
+    row = status()
+    assert (row["status"], row["last_error"], row["entries"]) == ("ok", "", 3), row
+    assert '<span class="state ok">ok</span>' in (out / "status.html").read_text(encoding="utf-8")
+
+
 def test_poll_on_a_terminal_shows_progress(three_sources: Path) -> None:
     output = poll_on_a_terminal(str(three_sources))
     text = output.decode("utf-8", "replace")

@@ -125,6 +125,9 @@ class FeedMeta:
     ttl_minutes: int | None = None
     update_period: str = ""  # sy:updatePeriod (hourly, daily, …)
     update_frequency: str = ""  # sy:updateFrequency: times per period
+    # Not what the source says but how its document read: why it is broken when the parser
+    # recovered from it (a file cut short), "" when it is whole. The source's warning.
+    broken: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ class FeedHead:
     ttl: str = ""  # minutes
     update_period: str = ""  # sy:updatePeriod
     update_frequency: str = ""  # sy:updateFrequency
+    broken: str = ""  # what was wrong with a document read only by recovering from it (``broken``)
 
 
 def feed_meta(head: FeedHead, url: str) -> FeedMeta:
@@ -33,6 +34,7 @@ def feed_meta(head: FeedHead, url: str) -> FeedMeta:
         ttl_minutes=int(head.ttl) if head.ttl.strip().isdigit() else None,
         update_period=head.update_period,
         update_frequency=head.update_frequency,
+        broken=head.broken,
     )
 
 

@@ -13,6 +13,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -56,7 +57,57 @@ def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tupl
         if isinstance(reason, xml.sax.SAXException):
             raise ParseError(f"not a feed: broken XML: {reason}")
         raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
-    return head_of(result.get("feed", {})), tuple(_entries(result.entries))
+    head = head_of(result.get("feed", {}))
+    raws = result.entries
+    if problem := broken(body, result.get("bozo_exception")):
+        head = replace(head, broken=problem)
+        raws = raws[: whole_entries(body, len(raws))] if problem.startswith(ENDS_EARLY) else raws
+    return head, tuple(_entries(raws))
+
+
+# The first element of a document, after its declaration, comments, processing instructions
+# and DOCTYPE: its root, whose end tag a whole document has.
+_ROOT_START = re.compile(rb"<(?![?!])([^\s/>]+)")
+_ENTRY_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:item|entry)\s*>")
+ENDS_EARLY = "the document ends early"
+HARMLESS = frozenset({"undefined entity", "XML or text declaration not at start of entity"})
+
+
+def whole_entries(body: bytes, read: int) -> int:
+    """How many of the ``read`` entries of a document cut short to keep: not the one the cut
+    went through (its end tag is missing). feedparser gives it with whatever it had, a title
+    without its text or nothing at all, and without its id it would be stored as an item of
+    its own, never replaced once the whole document comes."""
+    return min(read, len(_ENTRY_END.findall(body)))
+
+
+def broken(body: bytes, reason: object) -> str:
+    """Why a document feedparser read is broken, when it had to recover from it; "" when it
+    is whole, or its only fault loses nothing.
+
+    feedparser reads a document its strict (expat) parser refuses with a lenient one, and
+    says so (``bozo``) with expat's first error. A file cut short in transfer or by a size
+    limit is read up to the cut, and then nothing tells its entries from a whole feed's: it
+    is recognized by its root's end tag missing (whatever expat's first error was).
+    Other XML errors may cost entries too. Two are expat's error in many real feeds and
+    the lenient parser reads them right, so alone they are no warning (``HARMLESS``): HTML
+    entities such as &nbsp; undeclared in the document, and a blank line before the XML
+    declaration (WordPress themes and plugins print one). Not XML errors (an encoding
+    declared wrongly, a text/plain Content-Type) are no fault of the document's structure.
+    """
+    if not isinstance(reason, xml.sax.SAXParseException):
+        return ""
+    where = f"line {reason.getLineNumber()}"
+    root = _ROOT_START.search(body)
+    if root is not None and b"\x00" not in body[:200]:  # UTF-16 or -32: its bytes are not ASCII's
+        name = root.group(1)
+        if re.search(rb"</\s*" + re.escape(name) + rb"\s*>", body) is None:
+            end = f"</{name.decode('ascii', 'replace')}>"
+            return f"{ENDS_EARLY}, without its {end} (cut off?): only the entries before the cut were read"
+    message = reason.getMessage()
+    if message in HARMLESS:
+        return ""
+    return f"broken XML ({message}, {where}): read leniently, entries may be missing"
 
 
 def _entries(raws: list[dict[str, Any]]) -> Iterator[Entry]:

@@ -34,12 +34,16 @@ class Outcome:
     seconds: float = 0.0
     note: str = ""  # why it was skipped, or what changed: a move, a discovered feed
     errors: int = 0  # the source's failures in a row, this one included
+    warning: str = ""  # what is wrong with a document stored all the same (one cut short)
 
     @property
     def level(self) -> int:
-        """WARNING for the first failure after a success (the source changed state), INFO for
-        the retries after it and for everything else: an operator is told once, not hourly."""
-        return logging.WARNING if self.result == "error" and self.errors <= 1 else logging.INFO
+        """WARNING for the first failure after a success (the source changed state) and for a
+        broken document (once a document: an unchanged one is not parsed again), INFO for the
+        retries after a failure and for everything else: an operator is told once, not hourly."""
+        if (self.result == "error" and self.errors <= 1) or self.warning:
+            return logging.WARNING
+        return logging.INFO
 
     def fields(self) -> dict[str, object]:
         """The outcome as structured log fields (one event per fetch)."""
@@ -53,6 +57,7 @@ class Outcome:
             "error": self.error,
             "note": self.note,
             "errors": self.errors,
+            "warning": self.warning,
         }
 
     def line(self) -> str:
@@ -61,7 +66,8 @@ class Outcome:
         if self.result == "skipped":
             return f"{self.source}: skipped: {self.note}"
         done = "not modified" if self.result == "not modified" else f"new {self.new}, updated {self.updated}"
-        return f"{self.source}: {done}" + (f" ({self.note})" if self.note else "")
+        line = f"{self.source}: {done}" + (f" ({self.note})" if self.note else "")
+        return line + (f"; warning: {self.warning}" if self.warning else "")
 
 
 # Encoded chunks a document holds in memory; past this, in a temporary file: the encoded
@@ -201,6 +207,7 @@ class Retrieved:
     values: dict[str, Any] = field(default_factory=dict)  # source columns to store (an error's: few)
     error: str = ""
     note: str = ""
+    warning: str = ""  # an "ok" document's fault, stored all the same: the parser read it only by recovering
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +223,7 @@ class Fetched:
     seconds: float  # from the fetch's start to its store
     host_wait: datetime | None  # another source on this host was told to wait until then, this pass
     rhythm: dict[str, datetime]  # the source's publication times by entry key, read as the pass began
+    warning: str = ""  # the source's warning before this fetch (``SourceRow.warning``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +260,17 @@ def settle(fetched: Fetched) -> Settled:
             "next_poll": next_poll,
         }
         return Settled(outcome, values, decision.host_wait_until)
+    # A broken document read all the same makes the source's state "warning", with why in
+    # ``last_error``; it stays while the server answers that the document has not changed.
+    warning = got.warning or (fetched.warning if got.status == "not modified" and not fetched.errors else "")
     values = got.values | {
-        "status": decision.state,
-        "last_error": "",
+        "status": "warning" if warning else decision.state,
+        "last_error": warning,
         "errors": 0,
         "last_fetch": fetched.now,
         "last_success": fetched.now,
         "next_poll": next_poll,
         "retry_after": None,
     }
-    return Settled(Outcome(fetched.source, got.status, seconds=fetched.seconds, note=got.note), values, None)
+    outcome = Outcome(fetched.source, got.status, seconds=fetched.seconds, note=got.note, warning=got.warning)
+    return Settled(outcome, values, None)

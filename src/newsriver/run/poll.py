@@ -362,7 +362,7 @@ def _digested(
         "digests": digested.known,
     }
     response = Response("ok", result.status, result.headers, asked)
-    return Retrieved("ok", response, digested.articles, values, note=note)
+    return Retrieved("ok", response, digested.articles, values, note=note, warning=redact.text(meta.broken))
 
 
 def _known_entries(cfg: SourceConfig, how: _Retrieval) -> str | None:
@@ -446,6 +446,7 @@ class _Writer:
             seconds,
             self._host_waits.get(flight.host),
             self._claim.rhythms.get(cfg.name, {}),
+            self._claim.rows[cfg.name].warning,
         )
         settled = settle(fetched)
         outcome = settled.outcome

@@ -68,10 +68,16 @@ class SourceRow:
 
     @property
     def state(self) -> str:
-        """What ``status`` shows: ok, not modified, moved, error, backoff, gone (or new)."""
-        if self.status in ("ok", "not_modified") and self.feed_url_origin == "redirect":
+        """What ``status`` shows: ok, not modified, warning, moved, error, backoff, gone (or new)."""
+        if self.status in ("ok", "not_modified", "warning") and self.feed_url_origin == "redirect":
             return "moved"  # until the config names the new URL
         return self.status.replace("_", " ")
+
+    @property
+    def warning(self) -> str:
+        """What is wrong with the document last parsed, stored all the same (one cut short):
+        "" unless the source's state is "warning"."""
+        return self.last_error if self.status == "warning" else ""
 
 
 def update_source(sql: Sql, name: str, values: dict[str, Any]) -> None:
