@@ -172,7 +172,25 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_missing_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(tmp_path / "nope.yaml"), "check"]) == 2
-    assert "nope.yaml: cannot read" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope.yaml'}: no such config file (named by --config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["run"], ["poll"], ["status"]])
+def test_no_config_in_the_current_folder_says_where_it_looked_and_how_to_name_one(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSRIVER_CONFIG", raising=False)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"looked for config/newsriver.yaml in the current folder ({tmp_path / 'config/newsriver.yaml'})" in err
+    assert "neither --config nor $NEWSRIVER_CONFIG" in err and f"newsriver --config PATH {command[0]}" in err
+    assert not list(tmp_path.iterdir())  # nothing made on the way: no database, no output folder
+
+    monkeypatch.setenv("NEWSRIVER_CONFIG", "elsewhere/river.yaml")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"elsewhere/river.yaml: no such config file (named by $NEWSRIVER_CONFIG; looked for {tmp_path}" in err
 
 
 def test_polling_settings_defaults_and_bounds() -> None:

@@ -84,7 +84,7 @@ def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
         if hasattr(args, "plain_handler"):  # commands that need neither the config nor the database
             started()
             return int(args.plain_handler(args))
-        config = config_module.load(path)
+        config = _load_config(path, args.config, args.command)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             started()
             return int(args.config_handler(config, path, args))
@@ -103,6 +103,18 @@ def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
     except NewsriverError as exc:
         print(f"newsriver: {exc}", file=sys.stderr)
         return 1
+
+
+def _load_config(path: Path, explicit: str | None, command: str) -> Config:
+    from newsriver.config import load as config_module
+
+    try:
+        return config_module.load(path)
+    except ConfigError:
+        if path.exists():
+            raise
+        where = config_module.not_found(explicit, os.environ.get("NEWSRIVER_CONFIG"), Path.cwd(), command)
+        raise ConfigError([where]) from None
 
 
 def _parser() -> argparse.ArgumentParser:

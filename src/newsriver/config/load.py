@@ -64,6 +64,26 @@ def resolve_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("NEWSRIVER_CONFIG") or DEFAULT_PATH)
 
 
+def not_found(explicit: str | None, from_environment: str | None, cwd: Path, command: str = "COMMAND") -> str:
+    """What to say when the config file is missing: where newsriver looked, and why there
+    (``--config``, ``$NEWSRIVER_CONFIG`` or the default, relative to the current folder),
+    and how to point it at one. A newcomer starting it from another folder than the
+    project's gets this, not a bare "No such file or directory"."""
+    point = f"name the file with --config PATH (before the command: newsriver --config PATH {command})"
+    if explicit:
+        return f"{explicit}: no such config file (named by --config; looked for {cwd / explicit})"
+    if from_environment:
+        return (
+            f"{from_environment}: no such config file (named by $NEWSRIVER_CONFIG; looked for "
+            f"{cwd / from_environment}): set NEWSRIVER_CONFIG to an existing file, or {point}"
+        )
+    return (
+        f"no config file: looked for {DEFAULT_PATH} in the current folder ({cwd / DEFAULT_PATH}), "
+        f"as neither --config nor $NEWSRIVER_CONFIG names one. Run newsriver from the folder that "
+        f"holds {DEFAULT_PATH}, or {point}, or set NEWSRIVER_CONFIG=PATH"
+    )
+
+
 def load(path: Path) -> Config:
     """Read, expand and validate a config file, or raise ConfigError with every problem.
 
