@@ -66,7 +66,9 @@ def test_feeds_default_to_one_feed_of_everything() -> None:
 
 def test_unknown_key_names_file_line_and_field() -> None:
     text = GOOD.replace("    interval: 1h30m", "    intervall: 1h30m")
-    assert problems(text) == ["cfg.yaml:10: sources[1].intervall: unknown field (check the spelling)"]
+    assert problems(text) == ["cfg.yaml:10: sources[1].intervall: unknown field; did you mean 'interval'?"]
+    far = GOOD.replace("    interval: 1h30m", "    poll_every: 1h30m")  # close to no field: no guess
+    assert problems(far) == ["cfg.yaml:10: sources[1].poll_every: unknown field (check the spelling)"]
 
 
 def test_bad_values_each_reported_with_their_line() -> None:
@@ -77,9 +79,45 @@ def test_bad_values_each_reported_with_their_line() -> None:
     assert found[1].startswith("cfg.yaml:9: sources[1].url: 'ftp://two.example.com/' is not an http")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sources:\n  - name: a\n    url: https://a.example/\n    tags: world\n",
+         "cfg.yaml:4: sources[0].tags: expected a list ([a, b], or one '- item' a line); got 'world'"),
+        ("sources:\n  name: a\n  url: https://a.example/\n",
+         "cfg.yaml:1: sources: expected a list ([a, b], or one '- item' a line); got a mapping"),
+        ("settings:\n  dedupe: yes\n",
+         "cfg.yaml:2: settings.dedupe: expected a mapping ('field: value' lines, indented under it); got true"),
+        ("sources:\n  - name: a\n    url: https://a.example/\n    priority: high\n",
+         "cfg.yaml:4: sources[0].priority: expected a whole number; got 'high'"),
+        ("sources:\n  - name: a\n    url: https://a.example/\n    adaptive: maybe\n",
+         "cfg.yaml:4: sources[0].adaptive: expected true or false; got 'maybe'"),
+        ("settings:\n  title: [a, b]\n", "cfg.yaml:2: settings.title: expected text; got a list"),
+        ("feeds:\n  - name: all\n    max_items: 0\n", "cfg.yaml:3: feeds[0].max_items: must be at least 1; got 0"),
+        ("settings:\n  jitter: 2\n", "cfg.yaml:2: settings.jitter: must be at most 0.5; got 2"),
+        ("feeds:\n  - name: all\n    related: folded\n",
+         "cfg.yaml:3: feeds[0].related: expected one of list, fold, off; got 'folded'; did you mean 'fold'?"),
+        # A union's branches are one message, at the field (not at "full_text.bool").
+        ("sources:\n  - name: a\n    url: https://a.example/\n    full_text: sometimes\n",
+         "cfg.yaml:4: sources[0].full_text: expected true or false, or always; got 'sometimes'"),
+        ("settings:\n  dedupe:\n    related:\n      treshold: 0.3\n",
+         "cfg.yaml:4: settings.dedupe.related.treshold: unknown field; did you mean 'threshold'?"),
+        ("feeds:\n  - name: all\n    include:\n      tag: [x]\n",
+         "cfg.yaml:4: feeds[0].include.tag: unknown field; did you mean 'tags'?"),
+        ("setings:\n  title: x\n", "cfg.yaml:1: setings: unknown field; did you mean 'settings'?"),
+    ],
+    ids=["list", "list, not mapping", "mapping", "integer", "boolean", "text", "at least", "at most", "option",
+         "union", "nested field", "selection field", "top level"],
+)  # fmt: skip
+def test_common_mistakes_are_said_plainly(text: str, expected: str) -> None:
+    found = problems(text)
+    assert found == [expected]
+    assert not any(pydantic in found[0] for pydantic in ("Input should", "instance of", "Field required"))
+
+
 def test_missing_required_field_points_at_its_parent() -> None:
     found = problems("sources:\n  - name: a\n    tags: [x]\n")
-    assert found == ["cfg.yaml:2: sources[0].url: Field required"]
+    assert found == ["cfg.yaml:2: sources[0].url: missing: it is required"]
 
 
 def test_cross_references_are_checked_each_at_its_entry() -> None:
@@ -159,7 +197,7 @@ def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad.write_text(GOOD.replace("name: two", "name: Two Words"))
     assert main(["--config", str(bad), "check"]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}:8: sources[1].name: String should match pattern" in err
+    assert f"{bad}:8: sources[1].name: a name is lowercase letters, digits, - and _" in err
 
 
 def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,7 +338,7 @@ def test_an_edited_config_is_validated_again(tmp_path: Path, own_cache_folder: P
     path.write_text(GOOD.replace("name: two", "name: Two Words"))  # an invalid edit is still refused
     with pytest.raises(ConfigError) as caught:
         config.load(path)
-    assert "sources[1].name: String should match pattern" in caught.value.problems[0]
+    assert "sources[1].name: a name is lowercase letters" in caught.value.problems[0]
     assert len(list((own_cache_folder / "newsriver").iterdir())) == 1  # one file per config, replaced
 
 

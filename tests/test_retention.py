@@ -76,7 +76,7 @@ def test_retention_config_is_validated_with_its_line() -> None:
         config_module.load_text(text, "n.yaml")
     assert raised.value.problems == [
         "n.yaml:3: settings.retention.max_age: must be longer than 0 s",
-        "n.yaml:5: sources[0].retention.max_items: Input should be greater than or equal to 1",
+        "n.yaml:5: sources[0].retention.max_items: must be at least 1; got 0",
     ]
 
 
@@ -88,8 +88,7 @@ def test_what_stands_for_a_left_out_field_is_no_value_a_config_may_give() -> Non
         config_module.load_text(text, "n.yaml")
     assert raised.value.problems == [
         "n.yaml:2: sources[0].retention.max_age: 'settings' is not a duration like 90s, 15m, 2h or 7d",
-        "n.yaml:2: sources[0].retention.max_items: Input should be a valid integer,"
-        " unable to parse string as an integer",
+        "n.yaml:2: sources[0].retention.max_items: expected a whole number; got 'settings'",
     ]
 
 

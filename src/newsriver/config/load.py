@@ -261,12 +261,9 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
     try:
         config = validated(Config, data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "unexpected_keyword_argument":  # a dataclass's: a key it has no field for
-                message = "unknown field (check the spelling)"
-            found.append((loc, message))
+        from newsriver.config.messages import plain
+
+        found.extend(plain(exc.errors()))
     else:
         found.extend(config.conflicts())
     if found:
@@ -275,8 +272,3 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
             [f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in found]
         )
     return config, named
-
-
-def _is_pydantic_tag(part: Any) -> bool:
-    # Annotated/union validators add steps like "function-before[...]" to error locations.
-    return isinstance(part, str) and ("[" in part or part in {"function-after", "function-before"})
