@@ -105,9 +105,14 @@ def test_bad_values_each_reported_with_their_line() -> None:
         ("feeds:\n  - name: all\n    include:\n      tag: [x]\n",
          "cfg.yaml:4: feeds[0].include.tag: unknown field; did you mean 'tags'?"),
         ("setings:\n  title: x\n", "cfg.yaml:1: setings: unknown field; did you mean 'settings'?"),
+        # A field of another part of the config, written in the wrong place.
+        ("settings:\n  interval: 10m\n",
+         "cfg.yaml:2: settings.interval: unknown field here; interval is a field of sources[]"),
+        ("feeds:\n  - name: all\n    tags: [x]\n",
+         "cfg.yaml:3: feeds[0].tags: unknown field here; tags is a field of sources[], feeds[].include"),
     ],
     ids=["list", "list, not mapping", "mapping", "integer", "boolean", "text", "at least", "at most", "option",
-         "union", "nested field", "selection field", "top level"],
+         "union", "nested field", "selection field", "top level", "misplaced", "misplaced, two places"],
 )  # fmt: skip
 def test_common_mistakes_are_said_plainly(text: str, expected: str) -> None:
     found = problems(text)

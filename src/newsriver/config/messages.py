@@ -79,7 +79,7 @@ def _one(location: Location, error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "missing: it is required"
     if kind == "unexpected_keyword_argument":  # a dataclass's: a key it has no field for
-        return "unknown field" + (_did_you_mean(location[-1], known_fields(location[:-1])) or " (check the spelling)")
+        return _unknown_field(location)
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
         return f"{words.format(context[name])}; got {describe(value)}"
@@ -88,6 +88,21 @@ def _one(location: Location, error: Mapping[str, Any]) -> str:
     if kind == "string_pattern_mismatch":
         return f"must match the pattern {context.get('pattern')}; got {describe(value)}"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _unknown_field(location: Location) -> str:
+    """An unknown field's message: where a field of that name belongs (a source's
+    ``interval`` written under ``settings``), else a known field it is close to."""
+    name = location[-1]
+    elsewhere = [path for path in _FIELD_PATHS.get(str(name), ()) if path != _pattern(location)]
+    if elsewhere and str(name) not in known_fields(location[:-1]):
+        return f"unknown field here; {name} is a field of {', '.join(elsewhere)}"
+    return "unknown field" + (_did_you_mean(name, known_fields(location[:-1])) or " (check the spelling)")
+
+
+def _pattern(location: Location) -> str:
+    """``sources[3].keep.title`` → ``sources[].keep``: the model a field is in, any entry."""
+    return "".join("[]" if isinstance(part, int) else f".{part}" for part in location[:-1]).lstrip(".") or "(top level)"
 
 
 def _expected(error: Mapping[str, Any]) -> str:
@@ -188,3 +203,28 @@ def _subclasses(cls: type) -> Iterable[type]:
 
 
 _MODEL_NAMES = frozenset({cls.__name__ for cls in _subclasses(Strict)} | {Inherit.__name__})
+
+
+def _field_paths() -> dict[str, tuple[str, ...]]:
+    """Every field name of the config, and where each model holding it sits (``sources[]``,
+    ``settings.dedupe``), the first path to each model only."""
+    found: dict[str, list[str]] = {}
+    seen: set[type] = set()
+    queue: list[tuple[Location, Any]] = [((), Config)]
+    while queue:
+        location, annotation = queue.pop(0)
+        holder = _container(annotation)
+        while holder is not None and typing.get_origin(holder) in (list, dict):
+            location = (*location, 0) if typing.get_origin(holder) is list else (*location, "*")
+            holder = _container(typing.get_args(holder)[-1])
+        if holder is None or holder in seen:
+            continue
+        seen.add(holder)
+        where = _pattern((*location, "")) if location else "the top level"
+        for name, hint in typing.get_type_hints(holder, include_extras=True).items():
+            found.setdefault(name, []).append(where)
+            queue.append(((*location, name), hint))
+    return {name: tuple(paths) for name, paths in found.items()}
+
+
+_FIELD_PATHS = _field_paths()
