@@ -243,7 +243,10 @@ def wait_for_quiet(folder: Path, seconds: float = 1.0) -> None:
     """Wait until no file in ``folder`` has changed for ``seconds`` (the publisher caught up)."""
 
     def settled() -> bool:
-        newest = max(p.stat().st_mtime for p in folder.iterdir())
+        try:
+            newest = max(p.stat().st_mtime for p in folder.iterdir())
+        except FileNotFoundError:
+            return False  # a publisher's temporary file renamed as it was listed: not quiet yet
         return time.time() - newest > seconds
 
     wait_until(settled)
