@@ -54,6 +54,26 @@ _STOPWORDS = frozenset(
     just also into onto over under about after before up down out off again more most some any all each other
     such only own same s t says said say new after amid while per via vs""".split()
 )
+# German function words, as above: a young store cannot tell yet that "für" or "im" says
+# nothing (in a store of 100 teasers each is held by a few entries, as rare as "Motorola"),
+# and teasers of two events then matched on them ("Motorola One … für 299 Euro im Test",
+# "Xbox One X im 4K-Test: … für UHD-TVs", cosine 0.27). Left out: those that are English
+# words that say something ("war", "man", "bald").
+_GERMAN_STOPWORDS = frozenset(
+    """der die das den dem des ein eine einen einem einer eines und oder aber sondern denn auch als an am auf aus
+    bei bis durch für gegen ohne um im in ins mit nach seit von vom vor zu zum zur über unter zwischen hat haben
+    hatte hatten ist sind sein seine seinen seiner ihr ihre ihren ihrem ihrer sich sie er es wir ich du wird werden
+    wurde wurden worden kann können konnte soll sollen sollte wollen wollte muss müssen nicht kein keine keinen noch
+    nur schon sehr mehr wie wenn dass daß ob weil wo dann doch da dafür dabei damit hier jetzt nun bereits immer
+    wieder etwa gibt diese dieser dieses diesem diesen jedoch sowie laut beim""".split()
+)
+# A weekday says when a report came, not what it reports: two teasers of different events
+# of one day share it, two of one event often name different days ("on Thursday", "yesterday").
+_WEEKDAYS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag samstag
+    sonntag""".split()
+)
+_IGNORED = _STOPWORDS | _GERMAN_STOPWORDS | _WEEKDAYS
 _MASK = (1 << 63) - 1
 _DIGIT = re.compile(r"\d")
 _DATE_WORDS = frozenset(
@@ -116,11 +136,15 @@ def words(text: str) -> list[str]:
 
 
 def _stem(raw: str) -> str:
-    """A word as ``words`` keeps it; "" for a stopword."""
+    """A word as ``words`` keeps it; "" for a stopword (or a weekday)."""
     word = raw.replace("’", "'").removesuffix("'s").replace(".", "").replace("'", "")
+    # Tested before the plural's "s" comes off too: "this" and "does" are no plurals of
+    # "thi" and "doe", which no stopword list holds.
+    if word in _IGNORED:
+        return ""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
-    return word[:STEM] if word not in _STOPWORDS else ""
+    return word[:STEM] if word not in _IGNORED else ""
 
 
 _STEMS: dict[str, str] = {}  # remembered: most words of a new text were seen before
