@@ -21,6 +21,7 @@ from newsriver.stories.related import (
     templated,
     term_key,
     vector,
+    without_tags,
     words,
 )
 
@@ -264,7 +265,7 @@ def test_stopwords_are_told_before_the_plurals_s_comes_off() -> None:
 
 
 def test_german_function_words_and_weekdays_say_nothing() -> None:
-    assert words("Motorola One für 299 Euro im Test") == ["motoro", "one", "299", "euro", "test"]
+    assert words("Motorola One für 299 Euro im Test") == ["motoro", "299", "euro", "test"]
     # A weekday says when, not what: two reports of one event often name different days.
     assert words("Prosecutors said on Thursday's hearing") == ["prosec", "hearin"]
     assert words("Am Donnerstag im Bundestag") == ["bundes"]
@@ -279,3 +280,29 @@ def test_two_german_product_tests_are_not_one_event_and_two_reports_of_a_closing
     assert verdict(XBOX, [report("motorola", MOTOROLA, df, n)], df, n) is None
     joined = verdict(FUJITSU_B, [report("fujitsu", FUJITSU_A, df, n)], df, n)
     assert joined is not None and joined.group == "fujitsu"
+
+
+XBOX_GAME_PASS = (
+    "Microsoft: PC-Spieleangebot des Xbox Game Pass wird erweitert",
+    "Der Xbox Game Pass soll künftig um mehr Angebote für Windows-PC erweitert werden, sagt Microsoft-Chef Satya "
+    "Nadella. Derzeit gibt es für 10 Euro nur wenige plattformübergreifend verfügbare Spiele. (Xbox One, Microsoft)",
+)
+
+
+def test_a_teasers_closing_topic_tags_are_no_words_of_its_lead() -> None:
+    assert without_tags("Vorbestellungen ab 2020. (Elektromobilität, Elektroauto)") == "Vorbestellungen ab 2020."
+    assert without_tags("Ein Test von Tobias Költzsch. (iPhone, Smartphone)") == "Ein Test von Tobias Költzsch."
+    # Only a parenthesis after the last sentence, closing the text.
+    assert without_tags("Sales rose (a record) in May.") == "Sales rose (a record) in May."
+    assert without_tags("Sales rose in May (a record)") == "Sales rose in May (a record)"
+    assert lead_of(*XBOX_GAME_PASS).terms == lead_of(XBOX_GAME_PASS[0], XBOX_GAME_PASS[1][:-22]).terms
+    # Only a whole text's: the first 60 words of a longer one are its lead, whatever they end with.
+    long = " ".join(["Wort"] * 56) + " Ende. (Xbox One, Microsoft) Weiter im Text."
+    assert "micros" in lead_of("", long).terms
+
+
+def test_a_game_service_and_a_console_test_sharing_only_their_topic_tags_are_not_one_event() -> None:
+    # Golem's teaser closes with its topics, "(Xbox One, Microsoft)": with them it shared
+    # "One" and "Microsoft" with a test of the Xbox One X, and matched it at the threshold.
+    df, n = german_frequencies(XBOX_GAME_PASS, XBOX, MOTOROLA, FUJITSU_A, FUJITSU_B)
+    assert verdict(XBOX, [report("pass", XBOX_GAME_PASS, df, n)], df, n) is None
