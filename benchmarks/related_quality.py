@@ -32,11 +32,27 @@ learned from the texts of each set themselves, as the store learns them from its
    on the page); an entry by its feed (heise's RDF 0.9 has no dates: the store dates such
    an entry when it fetches it, here the snapshot's time). Pairs further apart than the
    window are never compared (``matching``), as in the store.
+   Frequencies: the pages' from the pages and the STS headlines (a store's other entries);
+   the German entries' from the 100 German entries alone, as a store of those two feeds
+   learns them (with the English headlines every German word, "für" as "Motorola", was
+   rare, which no store is: that hid the false groups a user's trial of the two feeds
+   showed). The old figure, every frequency from everything, is printed beside.
    Halves: a same-event pair is in the half of its event (events of even and odd
    position, an event being a connected set of same-event pairs), a different pair in the
    half its ids' hash says, so no pair is in both. The threshold is chosen on one half
    (the best precision at ``ARTICLE_RECALL``) and reported on the other, both ways; then
    the whole set at the shipped threshold.
+3. Teaser pairs: the same entries and labels, each page as an outlet's teaser of it (its
+   slug headline and its body's first two sentences, at most ``TEASER_WORDS`` words, as
+   feeds' descriptions are; see ``teaser``), the German entries as they are (a headline and
+   a sentence or two), with frequencies from these 281 short entries alone: a young store
+   of teasers. Its same-event pairs are known from the articles' labels, read on the full
+   texts before any score. The feeds of ``feeds/feed-rs/`` (BBC, Spiegel, NBC New York …)
+   hold one to four entries each (a subreddit's 25 questions the most), none two reports
+   of one event: they add nothing here.
+   Halves and thresholds as in 2. With both sets, how many unsure pairs (a topic shared:
+   a game's test, its livestream and impressions) are grouped: left out of the figures,
+   shown, not tuned on.
 """
 
 from __future__ import annotations
@@ -49,7 +65,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -77,6 +93,7 @@ THRESHOLDS = [t / 100 for t in range(10, 80)]
 # threshold; for articles the target (0.75): a half holds 14 or 23 same-event pairs.
 HEADLINE_RECALL = 0.83
 ARTICLE_RECALL = 0.75
+TEASER_WORDS = 40  # a teaser made of an article: its first two sentences, at most this many words
 
 # Same-event groups of ground-truth pages (id prefixes), as labelled by reading them.
 SAME_EVENT = {
@@ -149,13 +166,15 @@ FEED_SAME_EVENT = {
     "the Greens' broadband proposal": ["4205022", "137342"],
     "EU Parliament resolution on Facebook": ["4204766", "137329"],
     "Xiaomi Mi Mix 3 presented": ["4204655", "137319"],
-    # A launch and its first reviews, as Stadia's above: one outlet's two reports among them.
-    "iPhone XR on sale, and its tests": ["4204845", "4204679", "137327"],
-    "Red Dead Redemption 2 released, and its tests": ["4205034", "137304", "137312"],
 }
 FEED_UNSURE = [
-    ["4204845", "4204679", "137327", "137318"],  # iPhone XR; a weekly roundup
-    ["4205034", "137304", "137312", "137358", "137318"],  # RDR2; hints of a PC version; the roundup
+    # A product's tests and its sale start, first labelled one event ("a launch and its
+    # first reviews", as Stadia's above), moved here after a user trial of these feeds read
+    # the groups they formed as false: a test reports the product, not the happening (the
+    # sale start), as the MacBook Pro's review and teardown above; read again, so are
+    # Golem's livestream about its test and heise's impressions of a game's first hours.
+    ["4204845", "4204679", "137327", "137318"],  # iPhone XR: sale start, two tests; a weekly roundup
+    ["4205034", "137304", "137312", "137358", "137318"],  # RDR2: test, livestream, impressions, PC hints; roundup
     ["4205285", "137335", "137334"],  # Tesla: FBI inquiry, Model 3 price, solar tiles
     ["137332", "137329", "4204766"],  # Facebook: UK fine; EU Parliament
     ["4205274", "4205070"],  # OLED burn-in: advice; a podcast on it
@@ -274,6 +293,16 @@ def slug_title(url: str) -> str:
     return ""
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'(]?[A-ZÄÖÜ])")
+
+
+def teaser(body: str) -> str:
+    """An article's teaser as outlets write them: its first two sentences, at most
+    ``TEASER_WORDS`` words."""
+    sentences = _SENTENCE_END.split(body.strip(), maxsplit=2)
+    return " ".join(" ".join(sentences[:2]).split()[:TEASER_WORDS])
+
+
 @dataclass(frozen=True)
 class Item:
     """An entry of the article set: a page of the ground truth, or a German feed's entry."""
@@ -282,6 +311,7 @@ class Item:
     lead: Lead
     site: str
     published: date | None  # None: no date known, compared with every other
+    feed: bool = False  # an entry of the German feeds (else a page of the ground truth)
 
 
 _ISO_DATE = re.compile(r"((?:19|20)\d\d)-(\d\d)-(\d\d)")
@@ -323,18 +353,22 @@ def feed_items() -> dict[str, Item]:
         parsed = parse((CORPUS / "feeds" / "miniflux" / "parser" / name).read_bytes(), url, "application/xml")
         for article in normalize_feed(parsed, site, url, FEEDS_FETCHED):
             [number] = re.findall(r"-(\d{6,7})(?:-rss)?\.html", article.url)
-            items[number] = Item(article.title, lead_of(article.title, article.text), site, article.published.date())
+            lead = lead_of(article.title, article.text)
+            items[number] = Item(article.title, lead, site, article.published.date(), feed=True)
     return items
 
 
-def articles() -> tuple[dict[str, Item], dict[tuple[str, str], bool], list[list[str]]]:
-    """Every entry of the article set, every labelled pair (True: same event), and the
-    events (ids of same-event entries, connected: one page is in two of ``SAME_EVENT``'s)."""
+def articles(
+    teasers: bool = False,
+) -> tuple[dict[str, Item], dict[tuple[str, str], bool | None], list[list[str]]]:
+    """Every entry of the article set, every pair labelled (True: same event; None: unsure), and the
+    events (ids of same-event entries, connected: one page is in two of ``SAME_EVENT``'s).
+    With ``teasers``, each page is its teaser (``teaser``) instead of its body."""
     pages = json.loads((CORPUS / "fulltext" / "ground-truth.json").read_text(encoding="utf-8"))
     items = {
         pid: Item(
             slug_title(page["url"]),
-            lead_of(slug_title(page["url"]), page["articleBody"]),
+            lead_of(slug_title(page["url"]), teaser(page["articleBody"]) if teasers else page["articleBody"]),
             (urlsplit(page["url"]).hostname or "").removeprefix("www."),
             page_date(pid, page["url"]),
         )
@@ -351,11 +385,10 @@ def articles() -> tuple[dict[str, Item], dict[tuple[str, str], bool], list[list[
     unsure = {
         frozenset(map(full, pair)) for ids in [*UNSURE, *FEED_UNSURE] for pair in itertools.combinations(ids, 2)
     } - same
-    labels = {}
+    labels: dict[tuple[str, str], bool | None] = {}
     for a, b in itertools.combinations(sorted(items), 2):
         pair = frozenset((a, b))
-        if pair not in unsure:
-            labels[(a, b)] = pair in same
+        labels[(a, b)] = None if pair in unsure else pair in same
     events: list[list[str]] = []
     for ids in groups:
         joined = [e for e in events if set(e) & set(ids)]
@@ -391,13 +424,59 @@ def main() -> int:
     # The frequencies of 281 entries alone say little (most words are in one or two): the
     # STS headlines' 4,000 news headlines join them, as a store's other entries would.
     headlines_alone = [lead_of(title, "") for _, a, b in rows for title in (a, b)]
-    freq = Frequencies([*(item.lead for item in items.values()), *headlines_alone])
-    event_half = {p: n % 2 for n, ids in enumerate(events) for p in ids}
+    pages = Frequencies([*(item.lead for item in items.values() if not item.feed), *headlines_alone])
+    # The German feeds' entries as a store of those two feeds knows them: 100 short teasers,
+    # frequencies learned from them alone. Against 4,000 English headlines every German
+    # word (a "für", an "im") is rare, and no store holds that mix.
+    feeds = Frequencies([item.lead for item in items.values() if item.feed])
+    mixed = Frequencies([*(item.lead for item in items.values()), *headlines_alone])
+    pairs_report(items, labels, events, lambda a, b: feeds if a.feed and b.feed else pages, DEFAULT_THRESHOLD)
+    everything = score_pairs(items, labels, lambda a, b: mixed).values()
+    print("  " + counts(list(everything), DEFAULT_THRESHOLD).line("  all frequencies from all (as before)"))
+    alone = {k: v for k, v in items.items() if v.feed}
+    german = list(score_pairs(alone, labels, lambda a, b: feeds).values())
+    print("  " + counts(german, DEFAULT_THRESHOLD).line("  German feed pairs alone"))
+
+    print("\n3. Teaser pairs (the 181 articles' teasers and the 100 German feed entries; the labels of 2)")
+    items, labels, events = articles(teasers=True)
+    # A young store of teasers: the frequencies of these 281 entries alone.
+    young = Frequencies([item.lead for item in items.values()])
+    words = sorted(len(item.lead.terms) for item in items.values())
+    print(f"  distinct words of an entry (headline and teaser): median {words[len(words) // 2]}, ", end="")
+    print(f"90th percentile {words[len(words) * 9 // 10]}; frequencies from these 281 entries alone")
+    pairs_report(items, labels, events, lambda a, b: young, DEFAULT_THRESHOLD)
+    return 0
+
+
+def score_pairs(
+    items: dict[str, Item],
+    labels: dict[tuple[str, str], bool | None],
+    store: Callable[[Item, Item], Frequencies],
+    unsure: bool = False,
+) -> dict[tuple[str, str], Scored]:
+    """The labelled pairs of ``items`` (with ``unsure``, the unsure ones instead, as different),
+    scored with the frequencies ``store`` says the two are in."""
     scored = {}
     for (a, b), one_event in labels.items():
-        first, second = items[a], items[b]
-        titles = (first.title, second.title)
-        scored[(a, b)] = freq.score(one_event, first.lead, second.lead, titles, compared(first, second))
+        if a in items and b in items and (one_event is None) == unsure:
+            first, second = items[a], items[b]
+            titles = (first.title, second.title)
+            freq = store(first, second)
+            scored[(a, b)] = freq.score(bool(one_event), first.lead, second.lead, titles, compared(first, second))
+    return scored
+
+
+def pairs_report(
+    items: dict[str, Item],
+    labels: dict[tuple[str, str], bool | None],
+    events: list[list[str]],
+    store: Callable[[Item, Item], Frequencies],
+    shipped: float,
+) -> None:
+    """Print the halves (a threshold chosen on one, reported on the other, both ways), the
+    whole set at ``shipped``, and the table by threshold."""
+    scored = score_pairs(items, labels, store)
+    event_half = {p: n % 2 for n, ids in enumerate(events) for p in ids}
     everything = list(scored.values())
     halves: list[list[Scored]] = [[], []]
     for pair, p in scored.items():
@@ -411,18 +490,23 @@ def main() -> int:
         other = halves[1 - tuned]
         label = f"half {1 - tuned} ({sum(p.same for p in other)} same) at {chosen:.2f} from half {tuned}"
         print("  " + counts(other, chosen).line(label))
-    print("  " + counts(everything, DEFAULT_THRESHOLD).line(f"all pairs at shipped {DEFAULT_THRESHOLD:.2f}"))
+    print("  " + counts(everything, shipped).line(f"all pairs at shipped {shipped:.2f}"))
     unwindowed = [Scored(p.same, p.offered, p.score, p.templated) for p in everything]
-    print("  " + counts(unwindowed, DEFAULT_THRESHOLD).line("  the same, dates ignored (as before)"))
+    print("  " + counts(unwindowed, shipped).line("  the same, dates ignored"))
     print(f"  offered by the key index: {sum(p.offered for p in everything if p.same)} of {positives} same pairs")
     # Two entries of one site share its boilerplate (its name, a dateline, a tagline) in
     # words that these few entries make rare and a store of that site's entries makes common.
     sites = {pair: items[pair[0]].site == items[pair[1]].site for pair in scored}
     across = [p for pair, p in scored.items() if not sites[pair]]
-    print("  " + counts(across, DEFAULT_THRESHOLD).line(f"pairs of two sites at shipped {DEFAULT_THRESHOLD:.2f}"))
+    print("  " + counts(across, shipped).line(f"pairs of two sites at shipped {shipped:.2f}"))
+    # Left out of the figures; grouped, a reader sees a topic's group (a game's test, its
+    # livestream and a commentary), not an event's: shown, never tuned on.
+    topics = list(score_pairs(items, labels, store, unsure=True).values())
+    print(
+        f"  unsure pairs (topic shared) grouped at shipped {shipped:.2f}: {counts(topics, shipped).fp} of {len(topics)}"
+    )
     print("  all pairs by threshold:")
     table(everything, [0.10, 0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30])
-    return 0
 
 
 if __name__ == "__main__":

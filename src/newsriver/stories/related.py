@@ -47,13 +47,35 @@ DEFAULT_THRESHOLD = 0.22
 DEFAULT_HEADLINE_THRESHOLD = 0.50
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
+# "one" too: a number word, as in the usual English lists, and in a product's name ("Xbox
+# One", "Motorola One", "Uniti One") the generic part, on which teasers of three products matched.
 _STOPWORDS = frozenset(
     """a an the and or but nor of in on at to for from by with as is are was were be been being it its this that
     these those he she they we you i his her their our your him them us who whom which what when where why how
     has have had do does did will would shall should can could may might must not no yes than then so too very
     just also into onto over under about after before up down out off again more most some any all each other
-    such only own same s t says said say new after amid while per via vs""".split()
+    such only own same s t says said say new after amid while per via vs one""".split()
 )
+# German function words, as above: a young store cannot tell yet that "für" or "im" says
+# nothing (in a store of 100 teasers each is held by a few entries, as rare as "Motorola"),
+# and teasers of two events then matched on them ("Motorola One … für 299 Euro im Test",
+# "Xbox One X im 4K-Test: … für UHD-TVs", cosine 0.27). Left out: those that are English
+# words that say something ("war", "man", "bald").
+_GERMAN_STOPWORDS = frozenset(
+    """der die das den dem des ein eine einen einem einer eines und oder aber sondern denn auch als an am auf aus
+    bei bis durch für gegen ohne um im in ins mit nach seit von vom vor zu zum zur über unter zwischen hat haben
+    hatte hatten ist sind sein seine seinen seiner ihr ihre ihren ihrem ihrer sich sie er es wir ich du wird werden
+    wurde wurden worden kann können konnte soll sollen sollte wollen wollte muss müssen nicht kein keine keinen noch
+    nur schon sehr mehr wie wenn dass daß ob weil wo dann doch da dafür dabei damit hier jetzt nun bereits immer
+    wieder etwa gibt diese dieser dieses diesem diesen jedoch sowie laut beim""".split()
+)
+# A weekday says when a report came, not what it reports: two teasers of different events
+# of one day share it, two of one event often name different days ("on Thursday", "yesterday").
+_WEEKDAYS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag samstag
+    sonntag""".split()
+)
+_IGNORED = _STOPWORDS | _GERMAN_STOPWORDS | _WEEKDAYS
 _MASK = (1 << 63) - 1
 _DIGIT = re.compile(r"\d")
 _DATE_WORDS = frozenset(
@@ -116,11 +138,15 @@ def words(text: str) -> list[str]:
 
 
 def _stem(raw: str) -> str:
-    """A word as ``words`` keeps it; "" for a stopword."""
+    """A word as ``words`` keeps it; "" for a stopword (or a weekday)."""
     word = raw.replace("’", "'").removesuffix("'s").replace(".", "").replace("'", "")
+    # Tested before the plural's "s" comes off too: "this" and "does" are no plurals of
+    # "thi" and "doe", which no stopword list holds.
+    if word in _IGNORED:
+        return ""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
-    return word[:STEM] if word not in _STOPWORDS else ""
+    return word[:STEM] if word not in _IGNORED else ""
 
 
 _STEMS: dict[str, str] = {}  # remembered: most words of a new text were seen before
@@ -131,7 +157,9 @@ def lead_of(title: str, text: str) -> Lead:
     """The headline and lead of an entry (``text``: its plain text, headline not included)."""
     head = words(title)
     # maxsplit: the words past the lead are never split apart (the rest is one piece, dropped).
-    lead = words(" ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS]))
+    pieces = text.split(maxsplit=LEAD_WORDS)
+    opening = " ".join(pieces[:LEAD_WORDS])
+    lead = words(without_tags(opening) if len(pieces) <= LEAD_WORDS else opening)
     # Feeds often open the text with the headline again: that is no lead.
     if lead[: len(head)] == head:
         lead = lead[len(head) :]
@@ -139,6 +167,25 @@ def lead_of(title: str, text: str) -> Lead:
     for word in head:
         terms[word] += TITLE_WEIGHT
     return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS)
+
+
+_SENTENCE_ENDS = frozenset('.!?…"“”»«')
+TAGS_LENGTH = 120  # characters of a closing parenthesis that may be a tag list
+
+
+def without_tags(teaser: str) -> str:
+    """A whole text (a teaser: its lead is all of it) without the parenthesis it may close
+    with after its last sentence: a feed's topic tags, links to its pages of those topics
+    ("… sind geplant. (Elektromobilität, Elektroauto)", "… (Xbox One, Microsoft)"), or an
+    agency's credit ("(AP)"). Tags say which topic, not which event: two reports of one
+    topic shared them ("One", "Microsoft"), and they were half the words a short teaser
+    shares with another report of its event."""
+    if teaser.endswith(")"):
+        start = teaser.rfind("(")
+        before = teaser[:start].rstrip()
+        if before and before[-1] in _SENTENCE_ENDS and len(teaser) - start <= TAGS_LENGTH:
+            return before
+    return teaser
 
 
 def idf(df: int, documents: int) -> float:
