@@ -181,3 +181,14 @@ def test_a_template_series_is_not_one_event() -> None:
     tuesday = report("b", "Brent crude closes at $71.45", brent("71.45", "Tuesday")[0], "b")
     explained = explain_related(monday, tuesday, keys_of("brent", "crude"), keys_of("brent", "crude"), RELATED)
     assert (explained.rule, explained.grouped) == ("templated", False), explained
+
+
+def test_a_report_that_joined_no_group_is_not_said_to_have_joined_a_better_one() -> None:
+    # Stored alone (its own group) although today's index and cosine would group it: the
+    # explanation must not claim it joined another group.
+    alone = report("b", "Drug lords flown to America", NEW_LEAD, "b")
+    explained = explain_related(WIRE, alone, SHARED, keys_of("cartel", "drug", "extrad"), RELATED)
+    assert (explained.rule, explained.grouped) == ("cosine", False), explained
+    assert "better match" not in explained.why and "joined no group" in explained.why, explained.why
+    elsewhere = report("b", "Drug lords flown to America", NEW_LEAD, "z")
+    assert "better match" in explain_related(WIRE, elsewhere, SHARED, keys_of("cartel", "drug"), RELATED).why

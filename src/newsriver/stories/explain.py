@@ -182,6 +182,14 @@ def explain_related(
             why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}: {n} joined {e}'s group"
             return verdict("cosine", why)
         why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}, but {n} joined a better match's group"
+        if later.group == later.id:
+            # It joined no group at all, so the index did not offer it then: its lookup keys
+            # were chosen with the document frequencies of that moment, not today's.
+            why = (
+                f"cosine {score:.2f} reaches the threshold {threshold:.2f} and the index would offer {e} now,"
+                f" but {n} joined no group when it was stored: its lookup keys were chosen by the document"
+                " frequencies of that moment, and did not offer it then"
+            )
         return verdict("cosine", why)
     apart = abs(later.published - earlier.published)
     if apart > policy.window:
