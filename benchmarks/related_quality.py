@@ -166,14 +166,23 @@ FEED_SAME_EVENT = {
     "the Greens' broadband proposal": ["4205022", "137342"],
     "EU Parliament resolution on Facebook": ["4204766", "137329"],
     "Xiaomi Mi Mix 3 presented": ["4204655", "137319"],
+    # Both heise teasers report the sale start ("Seit heute ist … im Handel", "Verkaufsstart"),
+    # as Stadia's "launches today … what the early reviews say" does above.
+    "iPhone XR goes on sale": ["4204845", "4204679"],
 }
 FEED_UNSURE = [
-    # A product's tests and its sale start, first labelled one event ("a launch and its
-    # first reviews", as Stadia's above), moved here after a user trial of these feeds read
-    # the groups they formed as false: a test reports the product, not the happening (the
-    # sale start), as the MacBook Pro's review and teardown above; read again, so are
-    # Golem's livestream about its test and heise's impressions of a game's first hours.
-    ["4204845", "4204679", "137327", "137318"],  # iPhone XR: sale start, two tests; a weekly roundup
+    # The rule, read again after a user trial of these feeds: a pair is one event when both
+    # texts report the happening. Golem's iPhone XR test never mentions the sale start, so it
+    # is a test of the product, not a report of the happening (as the MacBook Pro's review and
+    # teardown above); so are Golem's livestream about its game test and heise's impressions
+    # of the game's first hours. The two heise teasers that do report the sale are one event
+    # (FEED_SAME_EVENT); pairs labelled same are not unsure.
+    [
+        "4204845",
+        "4204679",
+        "137327",
+        "137318",
+    ],  # iPhone XR: sale start, a test that reports it, Golem's test; a roundup
     ["4205034", "137304", "137312", "137358", "137318"],  # RDR2: test, livestream, impressions, PC hints; roundup
     ["4205285", "137335", "137334"],  # Tesla: FBI inquiry, Model 3 price, solar tiles
     ["137332", "137329", "4204766"],  # Facebook: UK fine; EU Parliament

@@ -271,6 +271,9 @@ def test_german_function_words_and_weekdays_say_nothing() -> None:
     assert words("Am Donnerstag im Bundestag") == ["bundes"]
     # German words that are English ones which say something stay.
     assert words("war man") == ["war", "man"]
+    assert words("Seine floods as MIT student dies in hat factory den") == [
+        "seine", "flood", "mit", "studen", "die", "hat", "factor", "den",
+    ]  # fmt: skip
 
 
 def test_two_german_product_tests_are_not_one_event_and_two_reports_of_a_closing_are() -> None:

@@ -183,12 +183,13 @@ def explain_related(
             return verdict("cosine", why)
         why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}, but {n} joined a better match's group"
         if later.group == later.id:
-            # It joined no group at all, so the index did not offer it then: its lookup keys
-            # were chosen with the document frequencies of that moment, not today's.
+            # It joined no group at all, so the index did not offer the other then; which of
+            # the lookup's limits kept it out is not recorded, so the possible causes are named.
             why = (
                 f"cosine {score:.2f} reaches the threshold {threshold:.2f} and the index would offer {e} now,"
-                f" but {n} joined no group when it was stored: its lookup keys were chosen by the document"
-                " frequencies of that moment, and did not offer it then"
+                f" but {n} joined no group when it was stored: {e} was not offered then (its lookup keys are"
+                " chosen by the document frequencies of that moment, and a lookup reads a limited number of"
+                " rows a key and compares a limited number of candidates)"
             )
         return verdict("cosine", why)
     apart = abs(later.published - earlier.published)

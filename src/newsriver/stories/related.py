@@ -60,13 +60,15 @@ _STOPWORDS = frozenset(
 # nothing (in a store of 100 teasers each is held by a few entries, as rare as "Motorola"),
 # and teasers of two events then matched on them ("Motorola One … für 299 Euro im Test",
 # "Xbox One X im 4K-Test: … für UHD-TVs", cosine 0.27). Left out: those that are English
-# words that say something ("war", "man", "bald").
+# words that say something ("war", "man", "bald", "die", "mit", "des", "bis", "aus", "seine",
+# "hat", "den", "er", "da"): a German store soon learns they are common, an English one must
+# not lose "dies" or "MIT".
 _GERMAN_STOPWORDS = frozenset(
-    """der die das den dem des ein eine einen einem einer eines und oder aber sondern denn auch als an am auf aus
-    bei bis durch für gegen ohne um im in ins mit nach seit von vom vor zu zum zur über unter zwischen hat haben
-    hatte hatten ist sind sein seine seinen seiner ihr ihre ihren ihrem ihrer sich sie er es wir ich du wird werden
+    """der das dem ein eine einen einem einer eines und oder aber sondern denn auch als an am auf
+    bei durch für gegen ohne um im in ins nach seit von vom vor zu zum zur über unter zwischen haben
+    hatte hatten ist sind sein seinen seiner ihr ihre ihren ihrem ihrer sich sie es wir ich du wird werden
     wurde wurden worden kann können konnte soll sollen sollte wollen wollte muss müssen nicht kein keine keinen noch
-    nur schon sehr mehr wie wenn dass daß ob weil wo dann doch da dafür dabei damit hier jetzt nun bereits immer
+    nur schon sehr mehr wie wenn dass daß ob weil wo dann doch dafür dabei damit hier jetzt nun bereits immer
     wieder etwa gibt diese dieser dieses diesem diesen jedoch sowie laut beim""".split()
 )
 # A weekday says when a report came, not what it reports: two teasers of different events
