@@ -109,7 +109,8 @@ def test_bad_values_each_reported_with_their_line() -> None:
         ("settings:\n  interval: 10m\n",
          "cfg.yaml:2: settings.interval: unknown field here; interval is a field of sources[]"),
         ("feeds:\n  - name: all\n    tags: [x]\n",
-         "cfg.yaml:3: feeds[0].tags: unknown field here; tags is a field of sources[], feeds[].include"),
+         "cfg.yaml:3: feeds[0].tags: unknown field here;"
+         " tags is a field of sources[], feeds[].include, feeds[].exclude"),
     ],
     ids=["list", "list, not mapping", "mapping", "integer", "boolean", "text", "at least", "at most", "option",
          "union", "nested field", "selection field", "top level", "misplaced", "misplaced, two places"],

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from newsriver.config.private import Strict
-from newsriver.config.schema import Config, Inherit
+from newsriver.config.schema import SLUG_PATTERN, Config, Inherit
 
 Location = tuple[str | int, ...]
 
@@ -45,7 +45,6 @@ _BOUNDS = {
     "less_than": ("lt", "must be less than {}"),
 }
 # The pattern of names (schema.Slug), said in words.
-_SLUG = "^[a-z0-9][a-z0-9_-]*$"
 # Steps pydantic adds to a location for the branches of a union or a validator: not fields.
 _BRANCHES = frozenset({"bool", "int", "float", "str", "none", "list", "dict", "function-after", "function-before"})
 _CLOSE = 0.75  # difflib's ratio from which a known name is offered for a misspelt one
@@ -83,7 +82,7 @@ def _one(location: Location, error: Mapping[str, Any]) -> str:
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
         return f"{words.format(context[name])}; got {describe(value)}"
-    if kind == "string_pattern_mismatch" and context.get("pattern") == _SLUG:
+    if kind == "string_pattern_mismatch" and context.get("pattern") == SLUG_PATTERN:
         return f"a name is lowercase letters, digits, - and _, starting with a letter or digit; got {describe(value)}"
     if kind == "string_pattern_mismatch":
         return f"must match the pattern {context.get('pattern')}; got {describe(value)}"
@@ -158,8 +157,8 @@ def _model_at(location: Location) -> type | None:
             current = typing.get_args(current)[0]
         elif isinstance(part, str) and origin is dict:
             current = typing.get_args(current)[1]
-        elif isinstance(part, str) and dataclasses.is_dataclass(current):
-            hints = typing.get_type_hints(current, include_extras=True)
+        elif isinstance(part, str) and isinstance(current, type) and dataclasses.is_dataclass(current):
+            hints = _fields(current)
             if part not in hints:
                 return None
             current = hints[part]
@@ -207,9 +206,9 @@ _MODEL_NAMES = frozenset({cls.__name__ for cls in _subclasses(Strict)} | {Inheri
 
 def _field_paths() -> dict[str, tuple[str, ...]]:
     """Every field name of the config, and where each model holding it sits (``sources[]``,
-    ``settings.dedupe``), the first path to each model only."""
+    ``settings.dedupe``), every path to each model."""
     found: dict[str, list[str]] = {}
-    seen: set[type] = set()
+    seen: set[tuple[type, str]] = set()
     queue: list[tuple[Location, Any]] = [((), Config)]
     while queue:
         location, annotation = queue.pop(0)
@@ -217,14 +216,21 @@ def _field_paths() -> dict[str, tuple[str, ...]]:
         while holder is not None and typing.get_origin(holder) in (list, dict):
             location = (*location, 0) if typing.get_origin(holder) is list else (*location, "*")
             holder = _container(typing.get_args(holder)[-1])
-        if holder is None or holder in seen:
-            continue
-        seen.add(holder)
         where = _pattern((*location, "")) if location else "the top level"
-        for name, hint in typing.get_type_hints(holder, include_extras=True).items():
+        if holder is None or (holder, where) in seen:
+            continue
+        seen.add((holder, where))
+        for name, hint in _fields(holder).items():
             found.setdefault(name, []).append(where)
             queue.append(((*location, name), hint))
     return {name: tuple(paths) for name, paths in found.items()}
+
+
+def _fields(model: type) -> dict[str, Any]:
+    """A config model's fields and their resolved annotations (not its class variables, such
+    as ``__pydantic_config__``)."""
+    hints = typing.get_type_hints(model, include_extras=True)
+    return {f.name: hints[f.name] for f in dataclasses.fields(model)}
 
 
 _FIELD_PATHS = _field_paths()

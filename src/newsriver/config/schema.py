@@ -71,7 +71,8 @@ def validated(model: type[_Model], data: Any) -> _Model:
 
 
 Duration = Annotated[timedelta, Before(parse_duration)]
-Slug = Annotated[str, Checked(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # config/messages.py tells this pattern's failures in words
+Slug = Annotated[str, Checked(pattern=SLUG_PATTERN)]
 
 
 def _regex(pattern: str | None) -> str | None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from newsriver.models import Article
-from newsriver.stories.match import Story
+from newsriver.stories.match import Story, precedence
 
 if TYPE_CHECKING:
     from newsriver.publish.render_common import SourceInfo
@@ -59,10 +59,11 @@ def related_for(
         if story.item.id not in of_item:
             continue
         own, group = of_item[story.item.id]
-        # Each other story by the copy a feed shows of it: the highest-priority source's,
-        # then the earliest published.
+        # Each other story by the copy a feed shows of it.
         reports: dict[str, Reported] = {}
-        ranked = sorted(grouped.get(group, ()), key=lambda m: (-priorities.get(m.source, 0), m.published, m.entry_id))
+        ranked = sorted(
+            grouped.get(group, ()), key=lambda m: (*precedence(m.source, m.published, priorities), m.entry_id)
+        )
         for m in ranked:
             if m.story != own and m.source in chosen and m.story not in reports:
                 reports[m.story] = Reported(m.source, m.url, m.title, m.published)
@@ -88,7 +89,7 @@ def _one_per_event(
 
 def _rank(story: Story, priorities: Mapping[str, int]) -> tuple[int, datetime, str]:
     item = story.item
-    return (-priorities.get(item.source, 0), item.published, item.id)
+    return (*precedence(item.source, item.published, priorities), item.id)
 
 
 # --- what an item shows of them: the renderers' hooks -------------------------------------

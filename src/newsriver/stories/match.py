@@ -184,10 +184,16 @@ class Story:
     copies: tuple[Copy, ...]  # the other copies, earliest first
 
 
+def precedence(source: str, published: datetime, priorities: Mapping[str, int]) -> tuple[int, datetime]:
+    """Which of several reports a feed shows first (lowest first): the highest-priority
+    source's, then the earliest published. One rule for a story's copies, for the reports
+    of an event that related coverage lists or folds, and for ``dupes``."""
+    return (-priorities.get(source, 0), published)
+
+
 def shown_copy(members: Sequence[Article], priorities: Mapping[str, int]) -> Article:
-    """The copy an item shows of its story: the highest-priority source's, then the earliest
-    published (then the first stored). One rule for the feeds and for ``dupes``."""
-    return min(members, key=lambda a: (-priorities.get(a.source, 0), a.published, a.first_seen, a.id))
+    """The copy an item shows of its story: by ``precedence``, then the first stored."""
+    return min(members, key=lambda a: (*precedence(a.source, a.published, priorities), a.first_seen, a.id))
 
 
 def compose(story_id: str, members: Sequence[Article], priorities: Mapping[str, int]) -> Story:
