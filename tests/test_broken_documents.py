@@ -68,7 +68,7 @@ class _At:
 ENTITY = WHOLE.replace(b"Stories from the wire", b"Stories&nbsp;from the wire")
 
 
-COMMENTED = b"<!-- was <rss> once -->\n" + WHOLE[WHOLE.index(b"<rss") :]
+COMMENTED = b"<!-- made by <feedgen> -->\n" + WHOLE[WHOLE.index(b"<rss") :]
 
 
 @pytest.mark.parametrize(
