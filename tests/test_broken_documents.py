@@ -80,6 +80,7 @@ COMMENTED = b"<!-- made by <feedgen> -->\n" + WHOLE[WHOLE.index(b"<rss") :]
         (b"\n" + WHOLE, sax("XML or text declaration not at start of entity"), 3, ""),  # WordPress's blank line
         (ENTITY[: len(CUT)], sax("undefined entity"), 2, "the document ends early"),  # an entity hides the cut
         (CUT, sax("unclosed token"), 2, "the document ends early"),
+        (WHOLE.rstrip()[:-1], sax("unclosed token"), 3, ""),  # cut in </rss>, after its name: nothing lost
         # Faults that lose nothing: every entry was read.
         (WHOLE + b"<p>junk</p>", sax("junk after document element"), 3, ""),
         (WHOLE.replace(b"</title>", b"</titel>", 1), sax("mismatched tag"), 3, ""),
@@ -97,6 +98,7 @@ COMMENTED = b"<!-- made by <feedgen> -->\n" + WHOLE[WHOLE.index(b"<rss") :]
         "blank line first",
         "entity and cut",
         "cut",
+        "cut before the last >",
         "junk after",
         "mismatched",
         "rdf",

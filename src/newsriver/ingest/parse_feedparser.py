@@ -98,7 +98,8 @@ def warning_of(body: bytes, reason: object, read: int) -> str:
     a warning for them would be noise at every changed document. So only a loss is one:
       - a file cut short in transfer or by a size limit is read up to the cut, and then
         nothing tells its entries from a whole feed's: it is recognized by its root's end
-        tag missing (whatever expat's first error was);
+        tag missing (whatever expat's first error was). Cut inside that end tag, after its
+        name, nothing was lost;
       - more entry start tags (``<item``, ``<entry``; not in comments or CDATA) than
         entries read: the fault swallowed some.
     Not XML errors (an encoding declared wrongly, a text/plain Content-Type) are no fault of
@@ -113,7 +114,8 @@ def warning_of(body: bytes, reason: object, read: int) -> str:
     root = _ROOT_START.search(body, prolog.end() if prolog else 0)
     if root is not None:
         name = root.group(1)
-        if re.compile(rb"</\s*" + re.escape(name) + rb"\s*>").search(body, root.end()) is None:
+        end_tag = re.compile(rb"</\s*" + re.escape(name) + rb"\s*(?:>|$)")  # a cut just before its ">" lost nothing
+        if end_tag.search(body.rstrip(), root.end()) is None:
             end = f"</{name.decode('ascii', 'replace')}>"
             return f"{ENDS_EARLY}, without its {end} (cut off?): only the entries before the cut were read"
     starts = len(_ENTRY_START.findall(_NOT_MARKUP.sub(b"", body)))
