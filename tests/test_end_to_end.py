@@ -157,17 +157,30 @@ def test_a_truncated_feed_is_stored_with_a_warning_until_it_is_whole(
     assert "wire: new 2, updated 0; warning: the document ends early, without its </rss> (cut off?)" in printed
     row = status()
     assert (row["status"], row["errors"], row["entries"]) == ("warning", 0, 2)  # not the item cut through
-    assert str(row["last_error"]).startswith("the document ends early")
+    assert str(row["warning"]).startswith("the document ends early") and row["last_error"] == ""
     assert '<span class="state warning">warning</span>' in (out / "status.html").read_text(encoding="utf-8")
 
     assert poll(config) == 0  # unchanged: still the broken document
     assert "wire: not modified\n" in capsys.readouterr().out
     assert status()["status"] == "warning"
 
+    # A failed fetch shows the error; the same broken document served again brings the warning back.
+    feed_server.add("/wire.rss", b"", status=500)
+    poll(config)
+    row = status()
+    assert (row["status"], row["last_error"]) == ("error", "HTTP 500 Internal Server Error"), row
+    feed_server.add("/wire.rss", whole[: whole.index(b"<title>Central bank")])
+    assert main(["--config", str(config), "sources", "reset", "wire"]) == 0  # out of its backoff
+    assert poll(config) == 0
+    assert "wire: not modified\n" in capsys.readouterr().out  # the body it had: not parsed again
+    row = status()
+    assert (row["status"], row["last_error"]) == ("warning", ""), row
+    assert str(row["warning"]).startswith("the document ends early")
+
     feed_server.add("/wire.rss", whole)
     assert poll(config) == 0
     row = status()
-    assert (row["status"], row["last_error"], row["entries"]) == ("ok", "", 3), row
+    assert (row["status"], row["last_error"], row["warning"], row["entries"]) == ("ok", "", "", 3), row
     assert '<span class="state ok">ok</span>' in (out / "status.html").read_text(encoding="utf-8")
 
 

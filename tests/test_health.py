@@ -219,3 +219,25 @@ def test_sources_overdue_with_nothing_stored_since_are_an_error(database_url: st
         assert Health(store, now - timedelta(seconds=10)).report(config, now, None)["status"] == "ok"
     finally:
         store.close()
+
+
+def test_a_source_whose_document_lost_entries_is_counted_as_a_warning_not_a_failure(
+    feed_server: FixtureServer, write_config: ConfigWriter
+) -> None:
+    whole = (FIXTURES / "wire.rss").read_bytes()
+    cut = {"name": "cut", "url": feed_server.add("/cut.rss", whole[: whole.index(b"<title>Central bank")])}
+    wire = {"name": "wire", "url": feed_server.add("/wire.rss", whole)}
+    failing = {"name": "failing", "url": feed_server.add("/failing.rss", b"", status=500)}
+    port = free_port()
+    config = write_config(
+        [cut, wire, failing], listen=f"127.0.0.1:{port}", base_url=f"http://127.0.0.1:{port}/", tick=TICK
+    )
+    service = Running(config)
+    try:
+        # The gauges are set at each publish; the first may come before every source is stored.
+        gauges = ("newsriver_sources_in_error 1.0", "newsriver_sources_warning 1.0")
+        wait_for(f"http://127.0.0.1:{port}/metrics", lambda r: all(g in r.text for g in gauges))
+        health = wait_for(healthz(port), lambda r: r.json()["failing_sources"] == 1).json()
+    finally:
+        assert service.stop() == 0
+    assert (health["status"], health["warning_sources"], health["failing_sources"]) == ("ok", 1, 1)

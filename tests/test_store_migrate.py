@@ -122,8 +122,9 @@ def test_a_version_4_database_gains_the_sources_known_entries(database_url: str)
     """Version 4 → 5: sources.digests (and on to the current version), NULL (nothing known) in the rows there were."""
     Store(database_url).close()
     engine = create_engine(database_url)
-    with engine.begin() as conn:  # what version 4 was: no digests column
+    with engine.begin() as conn:  # what version 4 was: no digests column (nor version 7's warning)
         conn.execute(text("ALTER TABLE sources DROP COLUMN digests"))
+        conn.execute(text("ALTER TABLE sources DROP COLUMN warning"))
         conn.execute(text("UPDATE newsriver_meta SET value = '4' WHERE key = 'schema_version'"))
         conn.execute(
             text(
@@ -161,6 +162,7 @@ def test_a_version_5_sqlite_database_keeps_its_related_rows_and_its_terms_withou
     raw = sqlite3.connect(tmp_path / "newsriver.db")
     raw.execute("DROP TABLE related_terms")
     raw.execute("DROP TABLE related_entries")
+    raw.execute("ALTER TABLE sources DROP COLUMN warning")  # version 7's
     for statement in ROWID_RELATED:
         raw.execute(statement)
     terms = [(-1, 2), (7, 1), (9, 2)]
@@ -188,3 +190,34 @@ def test_a_version_5_sqlite_database_keeps_its_related_rows_and_its_terms_withou
         "ix_related_entries_grp",
         "sqlite_autoindex_related_entries_1",
     }
+
+
+def test_a_version_6_database_moves_a_warning_out_of_last_error(database_url: str) -> None:
+    """Version 6 → 7: a document's warning, kept in last_error (state "warning"), gets its own column."""
+    Store(database_url).close()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # what version 6 was: no warning column, the warning in last_error
+        conn.execute(text("ALTER TABLE sources DROP COLUMN warning"))
+        conn.execute(text("UPDATE newsriver_meta SET value = '6' WHERE key = 'schema_version'"))
+        for name, status, error in [("cut", "warning", "the document ends early"), ("bad", "error", "HTTP 500")]:
+            conn.execute(
+                text(
+                    "INSERT INTO sources (name, url, feed_url, feed_url_origin, via_public, title, link, etag,"
+                    " last_modified, body_hash, status, last_error, errors, feed_interval)"
+                    f" VALUES ('{name}', 'https://a.example/{name}', 'https://a.example/{name}', '', false, '', '',"
+                    f" '', '', 'h', '{status}', '{error}', 0, 0)"
+                )
+            )
+    engine.dispose()
+    store = Store(database_url)
+    try:
+        assert store.meta.get("schema_version") == str(SCHEMA_VERSION)
+        rows = store.sources.rows()
+        assert (rows["cut"].status, rows["cut"].last_error, rows["cut"].warning) == (
+            "warning",
+            "",
+            "the document ends early",
+        )
+        assert (rows["bad"].status, rows["bad"].last_error, rows["bad"].warning) == ("error", "HTTP 500", "")
+    finally:
+        store.close()

@@ -14,6 +14,12 @@ Ingest (a source's side):
   same raw hash: the entry as parsed, with what normalizing it reads). It is not
   normalized again and reaches the store as ``Seen``; a source's known entries are its
   ``sources.digests`` column (``ingest.digest.Known``).
+- warning: what a broken document lost when the parser read it only by recovering from it
+  (cut short, or entries it could not read), "" when nothing was lost: ``FeedMeta.warning``
+  from the parse, ``sources.warning`` as stored. The source's state is "warning" while its
+  last document has one and its last fetch succeeded. Not an error (``last_error``): what
+  could be read was stored. A fault that lost nothing (a bare "&", junk after the root) is
+  no warning.
 
 Stories (across sources):
 - story: the articles that are copies of one text (one outlet's article, or several
@@ -125,9 +131,8 @@ class FeedMeta:
     ttl_minutes: int | None = None
     update_period: str = ""  # sy:updatePeriod (hourly, daily, …)
     update_frequency: str = ""  # sy:updateFrequency: times per period
-    # Not what the source says but how its document read: why it is broken when the parser
-    # recovered from it (a file cut short), "" when it is whole. The source's warning.
-    broken: str = ""
+    # Not what the source says but how its document read: its warning (see the glossary).
+    warning: str = ""
 
 
 @dataclass(frozen=True, slots=True)

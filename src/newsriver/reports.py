@@ -128,7 +128,7 @@ def status(config: Config, store: Store, args: argparse.Namespace) -> int:
             "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
             r["schedule"],
             str(r["errors"]),
-            r["last_error"][:60],
+            (r["last_error"] or (f"warning: {r['warning']}" if r["warning"] else ""))[:60],
         ]
         for r in table
     ]
@@ -166,7 +166,7 @@ def _status_table(
         table.append(
             {
                 "source": cfg.name,
-                # ok, not modified, moved, error, backoff, gone, or new (never polled)
+                # ok, not modified, warning, moved, error, backoff, gone, or new (never polled)
                 "status": row.state if row else "new",
                 "last_fetch": row.last_fetch if row else None,
                 "last_success": row.last_success if row else None,
@@ -184,6 +184,8 @@ def _status_table(
                 ),
                 "errors": row.errors if row else 0,
                 "last_error": redact.text(row.last_error) if row else "",
+                # what the last document lost (state "warning"; kept while an error shows)
+                "warning": redact.text(row.warning) if row else "",
                 "url": redact.display_url(cfg.url),  # secrets masked: status output gets pasted around
                 "feed_url": redact.display_url(row.feed_url if row else cfg.url),  # differs after a move or discovery
                 "retry_after": row.retry_after if row else None,

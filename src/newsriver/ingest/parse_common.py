@@ -21,7 +21,7 @@ class FeedHead:
     ttl: str = ""  # minutes
     update_period: str = ""  # sy:updatePeriod
     update_frequency: str = ""  # sy:updateFrequency
-    broken: str = ""  # what was wrong with a document read only by recovering from it (``broken``)
+    warning: str = ""  # what a broken document lost, when the parser recovered from it (``warning_of``)
 
 
 def feed_meta(head: FeedHead, url: str) -> FeedMeta:
@@ -34,7 +34,7 @@ def feed_meta(head: FeedHead, url: str) -> FeedMeta:
         ttl_minutes=int(head.ttl) if head.ttl.strip().isdigit() else None,
         update_period=head.update_period,
         update_frequency=head.update_frequency,
-        broken=head.broken,
+        warning=head.warning,
     )
 
 

@@ -59,18 +59,24 @@ def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tupl
         raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
     head = head_of(result.get("feed", {}))
     raws = result.entries
-    if problem := broken(body, result.get("bozo_exception")):
-        head = replace(head, broken=problem)
+    if problem := warning_of(body, result.get("bozo_exception"), len(raws)):
+        head = replace(head, warning=problem)
         raws = raws[: whole_entries(body, len(raws))] if problem.startswith(ENDS_EARLY) else raws
     return head, tuple(_entries(raws))
 
 
-# The first element of a document, after its declaration, comments, processing instructions
-# and DOCTYPE: its root, whose end tag a whole document has.
-_ROOT_START = re.compile(rb"<(?![?!])([^\s/>]+)")
+# What comes before a document's root and is no element: a byte order mark, whitespace, the
+# XML declaration and other processing instructions, comments and the DOCTYPE (with its
+# internal subset). A tag written inside a comment (``<!-- <rss> -->``) is not the root.
+_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*", re.I | re.S)
+# The first element after the prolog (text a broken document has before it is skipped): its
+# root, whose end tag a whole document has.
+_ROOT_START = re.compile(rb"<(?![?!/])([^\s/>]+)")
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
 _ENTRY_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:item|entry)\s*>")
+# Where a start tag in the bytes is no element: inside a comment or a CDATA section.
+_NOT_MARKUP = re.compile(rb"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)", re.S)
 ENDS_EARLY = "the document ends early"
-HARMLESS = frozenset({"undefined entity", "XML or text declaration not at start of entity"})
 
 
 def whole_entries(body: bytes, read: int) -> int:
@@ -81,33 +87,42 @@ def whole_entries(body: bytes, read: int) -> int:
     return min(read, len(_ENTRY_END.findall(body)))
 
 
-def broken(body: bytes, reason: object) -> str:
-    """Why a document feedparser read is broken, when it had to recover from it; "" when it
-    is whole, or its only fault loses nothing.
+def warning_of(body: bytes, reason: object, read: int) -> str:
+    """The document's warning: why entries were lost when feedparser had to recover from
+    it, having read ``read``; "" when it is whole, or its fault lost nothing.
 
     feedparser reads a document its strict (expat) parser refuses with a lenient one, and
-    says so (``bozo``) with expat's first error. A file cut short in transfer or by a size
-    limit is read up to the cut, and then nothing tells its entries from a whole feed's: it
-    is recognized by its root's end tag missing (whatever expat's first error was).
-    Other XML errors may cost entries too. Two are expat's error in many real feeds and
-    the lenient parser reads them right, so alone they are no warning (``HARMLESS``): HTML
-    entities such as &nbsp; undeclared in the document, and a blank line before the XML
-    declaration (WordPress themes and plugins print one). Not XML errors (an encoding
-    declared wrongly, a text/plain Content-Type) are no fault of the document's structure.
+    says so (``bozo``) with expat's first error. Most such faults lose nothing: a bare "&",
+    a control character, undeclared HTML entities, unescaped HTML in a description, junk
+    after the root, "--" in a comment. The lenient parser reads every entry all the same, and
+    a warning for them would be noise at every changed document. So only a loss is one:
+      - a file cut short in transfer or by a size limit is read up to the cut, and then
+        nothing tells its entries from a whole feed's: it is recognized by its root's end
+        tag missing (whatever expat's first error was). Cut inside that end tag, after its
+        name, nothing was lost;
+      - more entry start tags (``<item``, ``<entry``; not in comments or CDATA) than
+        entries read: the fault swallowed some.
+    Not XML errors (an encoding declared wrongly, a text/plain Content-Type) are no fault of
+    the document's structure.
     """
     if not isinstance(reason, xml.sax.SAXParseException):
         return ""
-    where = f"line {reason.getLineNumber()}"
-    root = _ROOT_START.search(body)
-    if root is not None and b"\x00" not in body[:200]:  # UTF-16 or -32: its bytes are not ASCII's
+    if b"\x00" in body[:200]:  # UTF-16 or -32: its bytes are not ASCII's, no pattern here reads them
+        return ""
+    where = f"{reason.getMessage()}, line {reason.getLineNumber()}"
+    prolog = _PROLOG.match(body)
+    root = _ROOT_START.search(body, prolog.end() if prolog else 0)
+    if root is not None:
         name = root.group(1)
-        if re.search(rb"</\s*" + re.escape(name) + rb"\s*>", body) is None:
+        end_tag = re.compile(rb"</\s*" + re.escape(name) + rb"\s*(?:>|$)")  # a cut just before its ">" lost nothing
+        if end_tag.search(body.rstrip(), root.end()) is None:
             end = f"</{name.decode('ascii', 'replace')}>"
             return f"{ENDS_EARLY}, without its {end} (cut off?): only the entries before the cut were read"
-    message = reason.getMessage()
-    if message in HARMLESS:
-        return ""
-    return f"broken XML ({message}, {where}): read leniently, entries may be missing"
+    starts = len(_ENTRY_START.findall(_NOT_MARKUP.sub(b"", body)))
+    if starts > read:
+        return f"{starts - read} of {starts} entries unreadable: broken XML ({where}), read leniently"
+    log.debug("broken XML (%s) read leniently, all %d entries read", where, read)
+    return ""
 
 
 def _entries(raws: list[dict[str, Any]]) -> Iterator[Entry]:

@@ -169,7 +169,7 @@ class Health:
             "overdue_sources": len(overdue),
             "oldest_overdue_age": _age(min(overdue), now) if overdue else None,
             "failing_sources": sum(1 for row in rows if row.status == "error"),
-            # stored, but from a broken document (one cut short): not a problem of the service's
+            # stored, but from a document that lost entries (one cut short): not a problem of the service's
             "warning_sources": sum(1 for row in rows if row.status == "warning"),
         }
 

@@ -80,6 +80,11 @@ class Metrics:
         self.sources_in_error = Gauge(
             "newsriver_sources_in_error", "Sources whose last fetch failed", registry=self.registry
         )
+        self.sources_warning = Gauge(
+            "newsriver_sources_warning",
+            "Sources whose last document lost entries (cut short, unreadable), stored all the same",
+            registry=self.registry,
+        )
         self.last_publish = Gauge(
             "newsriver_last_publish_timestamp_seconds",
             "Unix time of the last successful publish",

@@ -34,12 +34,12 @@ class Outcome:
     seconds: float = 0.0
     note: str = ""  # why it was skipped, or what changed: a move, a discovered feed
     errors: int = 0  # the source's failures in a row, this one included
-    warning: str = ""  # what is wrong with a document stored all the same (one cut short)
+    warning: str = ""  # what a new document lost, stored all the same (``FeedMeta.warning``)
 
     @property
     def level(self) -> int:
         """WARNING for the first failure after a success (the source changed state) and for a
-        broken document (once a document: an unchanged one is not parsed again), INFO for the
+        document that lost entries (once a document: an unchanged one is not parsed again), INFO for the
         retries after a failure and for everything else: an operator is told once, not hourly."""
         if (self.result == "error" and self.errors <= 1) or self.warning:
             return logging.WARNING
@@ -207,7 +207,7 @@ class Retrieved:
     values: dict[str, Any] = field(default_factory=dict)  # source columns to store (an error's: few)
     error: str = ""
     note: str = ""
-    warning: str = ""  # an "ok" document's fault, stored all the same: the parser read it only by recovering
+    warning: str = ""  # what an "ok" document lost, stored all the same (``FeedMeta.warning``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +223,7 @@ class Fetched:
     seconds: float  # from the fetch's start to its store
     host_wait: datetime | None  # another source on this host was told to wait until then, this pass
     rhythm: dict[str, datetime]  # the source's publication times by entry key, read as the pass began
-    warning: str = ""  # the source's warning before this fetch (``SourceRow.warning``)
+    warning: str = ""  # the last document's warning before this fetch (``SourceRow.warning``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +252,8 @@ def settle(fetched: Fetched) -> Settled:
         elif decision.host_wait_until is not None:
             error += f"; the host asked to wait until {decision.host_wait_until:%Y-%m-%d %H:%M:%S} UTC"
         outcome = Outcome(fetched.source, "error", error=error, seconds=fetched.seconds, errors=decision.errors)
+        # The warning column stays: the document last stored still lost what it lost, and
+        # shows its warning again once a fetch succeeds (the error dominates meanwhile).
         values = got.values | {
             "status": decision.state,
             "last_error": error,
@@ -260,12 +262,14 @@ def settle(fetched: Fetched) -> Settled:
             "next_poll": next_poll,
         }
         return Settled(outcome, values, decision.host_wait_until)
-    # A broken document read all the same makes the source's state "warning", with why in
-    # ``last_error``; it stays while the server answers that the document has not changed.
-    warning = got.warning or (fetched.warning if got.status == "not modified" and not fetched.errors else "")
+    # A document that lost entries, stored all the same, makes the source's state "warning",
+    # with why in its own column; an unchanged document (a 304, the same body) is the same
+    # broken one, so its warning stays, failed fetches between or not, until another comes.
+    warning = got.warning if got.status == "ok" else fetched.warning
     values = got.values | {
         "status": "warning" if warning else decision.state,
-        "last_error": warning,
+        "last_error": "",
+        "warning": warning,
         "errors": 0,
         "last_fetch": fetched.now,
         "last_success": fetched.now,

@@ -362,7 +362,7 @@ def _digested(
         "digests": digested.known,
     }
     response = Response("ok", result.status, result.headers, asked)
-    return Retrieved("ok", response, digested.articles, values, note=note, warning=redact.text(meta.broken))
+    return Retrieved("ok", response, digested.articles, values, note=note, warning=redact.text(meta.warning))
 
 
 def _known_entries(cfg: SourceConfig, how: _Retrieval) -> str | None:

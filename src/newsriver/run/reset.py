@@ -2,7 +2,8 @@
 
 A source in error backoff, told by its server to wait (Retry-After), or found gone (HTTP
 410) is left alone for hours, or for good. Once the operator knows the cause is fixed,
-this clears all three, so the next pass polls it; its stored entries and validators stay.
+this clears all three, so the next pass polls it; its stored entries and validators stay,
+and so does its last document's warning (``sources.warning``): that document has not changed.
 """
 
 from __future__ import annotations

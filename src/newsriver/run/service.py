@@ -228,6 +228,7 @@ class Service:
         self.last_publish = self.clock()
         self.metrics.last_publish.set(self.last_publish.timestamp())
         self.metrics.sources_in_error.set(self.store.sources.count("error"))
+        self.metrics.sources_warning.set(self.store.sources.count("warning"))
         if any(cfg.full_text for cfg in self.config.sources):
             self.metrics.full_text(full_text.counts(self.store))
         if changed:

@@ -82,6 +82,9 @@ sources_table = Table(
     Column("body_hash", String(64), nullable=False, default=""),
     Column("status", String(20), nullable=False, default="new"),
     Column("last_error", Text, nullable=False, default=""),
+    # What the last document parsed lost (a file cut short): the source's state is "warning"
+    # while it has one and its last fetch succeeded. Not an error: the document was stored.
+    Column("warning", Text, nullable=False, default=""),
     Column("errors", Integer, nullable=False, default=0),
     Column("last_fetch", UTCDateTime),
     Column("last_success", UTCDateTime),
@@ -256,6 +259,8 @@ def migrate(conn: Connection, url: str) -> None:
         conn.execute(text("ALTER TABLE sources ADD COLUMN digests TEXT"))  # NULL: every entry digested once more
     if version is not None and int(version) < 6 and conn.dialect.name == "sqlite":
         _without_rowid(conn)
+    if version is not None and int(version) < 7:
+        _warning_column(conn)
     metadata.create_all(conn)
     for index in entries_table.indexes:  # create_all adds none to a table that exists
         index.create(conn, checkfirst=True)
@@ -263,6 +268,14 @@ def migrate(conn: Connection, url: str) -> None:
         conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
     elif int(version) < SCHEMA_VERSION:
         conn.execute(update(meta_table).where(m.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+
+def _warning_column(conn: Connection) -> None:
+    """Version 6 → 7: a document's warning gets a column of its own. Version 6 kept it in
+    ``last_error`` (state "warning"), where a failed fetch overwrote it and a reset cleared it
+    while the state stayed."""
+    conn.execute(text("ALTER TABLE sources ADD COLUMN warning TEXT NOT NULL DEFAULT ''"))
+    conn.execute(text("UPDATE sources SET warning = last_error, last_error = '' WHERE status = 'warning'"))
 
 
 def _without_rowid(conn: Connection) -> None:

@@ -25,13 +25,14 @@ _FRESH = {
     "feed_interval": 0,
     "status": "new",  # a gone source comes back when its URL is changed
     "last_error": "",
+    "warning": "",  # another URL's document
     "errors": 0,
 }
 _NEW = ("name", "url", "feed_url", "title", "link", *_FRESH)
 _CHANGED_URL = ("url", "feed_url", "next_poll", *_FRESH)
 _ROW = (
     "name, url, feed_url, title, link, etag, last_modified, body_hash, status, last_error, errors,"
-    " last_fetch, last_success, next_poll, feed_url_origin, via_public, retry_after, feed_interval"
+    " last_fetch, last_success, next_poll, feed_url_origin, via_public, retry_after, feed_interval, warning"
 )
 _SINCE = "SELECT source, entry_key, published FROM entries WHERE source IN ({}) AND published >= ?"
 # A max() per source, not one GROUP BY: each is one step down the (source, published) index
@@ -65,6 +66,9 @@ class SourceRow:
     via_public: bool = False
     retry_after: datetime | None = None
     feed_interval: int = 0
+    # What the last document parsed lost (``FeedMeta.warning``), kept apart from ``last_error``:
+    # it stays while the same document is served, through 304s and failed fetches between.
+    warning: str = ""
 
     @property
     def state(self) -> str:
@@ -72,12 +76,6 @@ class SourceRow:
         if self.status in ("ok", "not_modified", "warning") and self.feed_url_origin == "redirect":
             return "moved"  # until the config names the new URL
         return self.status.replace("_", " ")
-
-    @property
-    def warning(self) -> str:
-        """What is wrong with the document last parsed, stored all the same (one cut short):
-        "" unless the source's state is "warning"."""
-        return self.last_error if self.status == "warning" else ""
 
 
 def update_source(sql: Sql, name: str, values: dict[str, Any]) -> None:
@@ -91,7 +89,7 @@ def update_source(sql: Sql, name: str, values: dict[str, Any]) -> None:
 def _source_row(row: tuple[Any, ...]) -> SourceRow:
     """A ``SELECT {_ROW}`` row."""
     name, url, feed_url, title, link, etag, last_modified, body_hash, status, last_error, errors, *rest = row
-    last_fetch, last_success, next_poll, origin, via_public, retry_after, interval = rest
+    last_fetch, last_success, next_poll, origin, via_public, retry_after, interval, warning = rest
     return SourceRow(
         name,
         url,
@@ -111,6 +109,7 @@ def _source_row(row: tuple[Any, ...]) -> SourceRow:
         bool(via_public),  # SQLite keeps 0 or 1
         read_optional_time(retry_after),
         interval,
+        warning,
     )
 
 
