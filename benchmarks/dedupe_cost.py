@@ -279,7 +279,7 @@ def populate(store: Store, entries: int, rng: random.Random) -> None:
                 e_rows.append(
                     (entry_id, source, str(n), entry_id, f"https://x.example/{n}", f"https://x.example/{n}",
                      f"{n:016x}", f"Synthetic entry {n}", "", "", "", "[]", when, when, when, "[]", "[]",
-                     "", "", "", "", None)
+                     "", "", "", "", None, None)
                 )  # fmt: skip
                 k_rows += [
                     (rng.getrandbits(64) - (1 << 63), published, entry_id, source) for _ in range(keys_per_entry)
