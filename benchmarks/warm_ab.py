@@ -5,7 +5,8 @@
 
 One farm of ``--feeds`` feeds served by nginx; one cold ``poll`` into a database made by the
 first tree; a copy of that database (and its output folder) per tree, so no tree's pass
-changes what another's reads. Then ``--rounds`` rounds, each running one warm ``poll`` of
+changes what another's reads, and one warm pass of each, not counted (it publishes again:
+the stamp holds the output folder). Then ``--rounds`` rounds, each running one warm ``poll`` of
 every tree in turn (``PYTHONPATH`` set to the tree), so a change in the machine's load
 touches every tree alike. Printed: each pass's CPU (user + system of the process and its
 children) and peak RSS (VmHWM), then the median and spread per tree. CPU moves far less
