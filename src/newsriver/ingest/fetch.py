@@ -3,7 +3,8 @@
 Not through requests, because the fetch needs two hooks requests does not offer: connecting
 only to addresses ``network`` has vetted, and a hard deadline that can interrupt a server
 trickling its headers one byte at a time. The exchange itself is ``http1``'s (a 304 costs
-a tenth of what urllib3's objects cost); urllib3 parses URLs and decodes bodies.
+a third of what it cost through urllib3's connection and response objects); urllib3 decodes
+bodies and parses the URLs that are not plain (see ``_target``).
 """
 
 from __future__ import annotations
