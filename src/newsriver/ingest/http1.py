@@ -3,10 +3,11 @@ send, the response's head parsed from the bytes read, its body framed (Content-L
 chunked, or to the connection's end) for ``fetch`` to decode.
 
 ``fetch`` used urllib3's connection and response objects, and through them ``http.client``
-and the email package's header parser: about 120 µs of CPU for a 304 on a kept connection
-(one thread, loopback), against about 10 µs for sending the same request and parsing the
-same answer here. Conditional GETs answered 304 are most of what a poll does: a warm pass
-is 1,000 of them. Decoding a body (gzip, deflate, br, bounded in size) stays urllib3's.
+and the email package's header parser: a fetch answered 304 on a kept connection took about
+123 µs of CPU (one thread, loopback), 35 µs with this module, of which sending the request
+and parsing the answer are about 10. Conditional GETs answered 304 are most of what a poll
+does: a warm pass is 1,000 of them. Decoding a body (gzip, deflate, br, bounded in size)
+stays urllib3's.
 
 The rules are ``http.client``'s where it has them (the status line, a header line's
 folding, keep-alive for HTTP/1.0 and 1.1, when a body is read to the connection's end) and
