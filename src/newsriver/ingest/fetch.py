@@ -110,6 +110,10 @@ def fetch(
             if deadline.expired:
                 raise deadline.error() from exc
             raise FetchError(_describe(exc, limits)) from exc
+        except ValueError as exc:
+            # What a server sends must never escape as anything but a FetchError (a poll
+            # would log it as an internal error, discover would crash): a parse missed.
+            raise FetchError(f"invalid HTTP response: {exc}") from exc
 
 
 def _follow(
@@ -165,8 +169,11 @@ def _follow(
 
 
 def _redirect_target(visited: list[str], location: str, limits: FetchLimits) -> str:
-    target = urljoin(visited[-1], location.strip())
-    scheme = urlsplit(target).scheme.lower()
+    try:
+        target = urljoin(visited[-1], location.strip())
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError as exc:  # "http://[x": an unclosed IPv6 address
+        raise FetchError(f"redirected to an invalid URL: {location[:200]!r} ({exc})") from None
     if scheme not in ("http", "https"):
         raise FetchError(f"redirected to an unsupported URL scheme: {target}")
     if target in visited:
@@ -262,9 +269,11 @@ def _open(
         try:
             return kept, _request(kept, sent, limits)
         except (ConnectionResetError, BrokenPipeError):  # Unanswered among them
+            kept.close()
+            if kept.answered:  # a part of an answer came: the server did see the request
+                raise
             # The server closed the idle connection as we sent: once more on a new one.
             deadline.unwatch()
-            kept.close()
         except BaseException:
             kept.close()
             raise
@@ -295,12 +304,14 @@ def _request(connection: Connection, sent: bytes, limits: FetchLimits) -> Head:
 
 @lru_cache(maxsize=1)
 def _tls() -> ssl.SSLContext:
-    """The TLS settings of every https fetch, as urllib3 made them: certificates verified
-    against the system's store, the host name checked, TLS 1.2 at least."""
-    import ssl  # with the first https fetch
+    """The TLS settings of every https fetch, made by urllib3 as its HTTPSConnection made
+    them: certificates verified against the system's store, the host name checked against
+    the subjectAltName only (never the common name), TLS 1.2 at least, no session tickets."""
+    # With the first https fetch: a pass of plain-http 304s imports neither ssl nor urllib3.
+    from urllib3.util.ssl_ import create_urllib3_context
 
-    context = ssl.create_default_context()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = create_urllib3_context()
+    context.load_default_certs()
     context.set_alpn_protocols(["http/1.1"])
     return context
 
@@ -412,15 +423,21 @@ def _connect(route: Route, host: str, port: int, timeout: float) -> tuple[socket
 def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline) -> bytes:
     # urllib3 decodes (gzip, deflate, br): imported with the first body, which a pass of 304s never reads.
     from urllib3 import HTTPHeaderDict, HTTPResponse
-    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+    from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
     too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
+    coding = head.headers.get("content-encoding", "")
     declared = head.headers.get("content-length", "")
-    if not head.headers.get("content-encoding") and declared.isdigit() and int(declared) > limits.max_bytes:
+    # The length frames the body only without a Transfer-Encoding (which wins); isascii():
+    # isdigit() is true of "¹", which int() refuses.
+    framed = "transfer-encoding" not in head.headers and declared.isascii() and declared.isdigit()
+    if not coding and framed and int(declared) > limits.max_bytes:
         raise too_large  # no need to read it to know
     response = HTTPResponse(
         body=cast("IO[bytes]", body),  # a raw file: what urllib3 reads a body from
-        headers=HTTPHeaderDict(head.headers),
+        # Only what decoding needs: the framing is Body's, and urllib3 must not judge it
+        # again from a length Body did not use (after a Transfer-Encoding, or "٥").
+        headers=HTTPHeaderDict({"content-encoding": coding} if coding else {}),
         status=head.status,
         version=head.version,
         reason=head.reason,
@@ -444,6 +461,8 @@ def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline)
         raise FetchError("cannot decompress the body: the server sent corrupt data") from exc
     except ProtocolError as exc:  # the connection failed (urllib3 wraps an OSError so)
         raise FetchError(f"transfer failed: {exc.args[0] if exc.args else exc}") from exc
+    except HTTPError as exc:  # its SSLError (a TLS record broken mid-body) among them
+        raise FetchError(f"transfer failed: {exc}") from exc
     if deadline.expired:  # the watchdog's shutdown can look like a clean end of a body
         raise deadline.error()
     return b"".join(chunks)

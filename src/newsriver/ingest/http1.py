@@ -9,10 +9,16 @@ and parsing the answer are about 10. Conditional GETs answered 304 are most of w
 does: a warm pass is 1,000 of them. Decoding a body (gzip, deflate, br, bounded in size)
 stays urllib3's.
 
-The rules are ``http.client``'s where it has them (the status line, a header line's
-folding, keep-alive for HTTP/1.0 and 1.1, when a body is read to the connection's end) and
-urllib3's where it adds its own (repeated headers joined by ", ", a Content-Length given
-twice with different values refused).
+The rules are ``http.client``'s where it has them (the status line, at most 100 header
+lines, a header line's folding, keep-alive for HTTP/1.0 and 1.1, when a body is read to the
+connection's end) and urllib3's where it adds its own (repeated headers joined by ", ", a
+Content-Length given twice with different values refused, a chunked body whose connection
+ends after the last chunk's line taken as whole). Stricter than both, for a server that may
+be hostile: a head ends only at its empty line (cut short by the connection's end or the
+deadline, it is an error, not a head with a truncated ETag) and is at most 64 KiB; digits
+are ASCII digits; a Transfer-Encoding sent with a Content-Length wins and the connection is
+closed after (RFC 9112 §6.1); a request is sent again on a new connection only when a kept
+one ended before any byte of its answer came.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from newsriver.ingest.network import IPAddress
 
-MAX_HEAD = 1024 * 1024  # a response's status line and headers: nothing legitimate comes near
+MAX_HEAD = 64 * 1024  # a response's status line and headers: nothing legitimate comes near
+MAX_HEADERS = 100  # header lines in a head, as http.client allows; trailer lines after a chunked body
 _LINE = 64 * 1024  # a chunk-size or trailer line
 _READ = 64 * 1024
 _HEAD_END = re.compile(rb"\n\r?\n")  # the empty line after the headers
@@ -90,6 +97,9 @@ class Connection:
         self.sock: socket.socket | None = sock
         self.ip = ip
         self._buffer = b""
+        # A byte of the answer to the last request sent was received: sending the request
+        # again (on a new connection) is then no longer safe to do unasked.
+        self.answered = False
 
     @property
     def is_connected(self) -> bool:
@@ -109,6 +119,7 @@ class Connection:
 
     def send(self, request: bytes) -> None:
         assert self.sock is not None
+        self.answered = False
         self.sock.sendall(request)
 
     def head(self) -> Head:
@@ -131,6 +142,10 @@ class Connection:
         length: int | None = None
         if not coding and "content-length" in headers:
             length = _content_length(headers["content-length"])
+        elif coding and "content-length" in headers:
+            # Transfer-Encoding wins, but a server sending both may be framing for someone
+            # else (request smuggling): RFC 9112 §6.1, the connection is not used again.
+            will_close = True
         if head.status in (204, 304) or 100 <= head.status < 200:
             length, chunked = 0, False
         if length is None and not chunked:
@@ -141,7 +156,10 @@ class Connection:
 
     def _recv(self) -> bytes:
         assert self.sock is not None
-        return self.sock.recv(_READ)
+        data = self.sock.recv(_READ)
+        if data:
+            self.answered = True
+        return data
 
     def _read_head(self) -> Head:
         buffer = self._buffer
@@ -156,11 +174,12 @@ class Connection:
             searched = max(len(buffer) - 2, 0)
             data = self._recv()
             if not data:
-                if not buffer.strip():
+                if not buffer:
                     raise Unanswered("the server closed the connection without answering")
-                # As http.client reads it: the head ends with the connection.
-                raw, self._buffer = buffer, b""
-                break
+                # http.client would take what came as the whole head; but a head cut short
+                # (by the server, or by the deadline shutting the socket) may end inside a
+                # header, and a truncated ETag stored would be sent back forever.
+                raise HTTPFault("the connection closed inside the response head")
             buffer += data
         return _parse_head(raw.decode("latin-1"))
 
@@ -174,8 +193,9 @@ class Connection:
             data, self._buffer = data[:most], data[most:]
         return data
 
-    def read_line(self) -> bytes:
-        """One line (a chunk size, a trailer), without its line break."""
+    def read_line(self) -> bytes | None:
+        """One line (a chunk size, a trailer), without its line break; None if the connection
+        ended before a line began."""
         buffer = self._buffer
         while True:
             end = buffer.find(b"\n")
@@ -186,7 +206,9 @@ class Connection:
                 raise HTTPFault("chunked body: a line longer than 64 KiB")
             data = self._recv()
             if not data:
-                raise HTTPFault("the connection closed inside a chunked body")
+                if buffer:
+                    raise HTTPFault("the connection closed inside a chunked body")
+                return None
             buffer += data
 
     @property
@@ -241,6 +263,8 @@ class Body:
         assert self._left is not None
         if self._left == 0:
             line = self._connection.read_line()
+            if line is None:
+                raise HTTPFault("the connection closed inside a chunked body")
             try:
                 self._left = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
@@ -248,25 +272,41 @@ class Body:
             if self._left < 0:
                 raise HTTPFault(f"chunked body: invalid chunk size {line[:40]!r}")
             if self._left == 0:  # the last chunk: then trailers, up to an empty line
-                while self._connection.read_line():
-                    pass
+                self._read_trailers()
                 self.closed = True
                 return b""
         data = self._connection.read_some(min(most, self._left))
         if not data:
             raise HTTPFault("the connection closed inside a chunked body")
         self._left -= len(data)
-        if self._left == 0 and self._connection.read_line():
-            raise HTTPFault("chunked body: no line break after a chunk")
+        if self._left == 0:
+            line = self._connection.read_line()
+            if line is None:
+                raise HTTPFault("the connection closed inside a chunked body")
+            if line:
+                raise HTTPFault("chunked body: no line break after a chunk")
         return data
+
+    def _read_trailers(self) -> None:
+        for _ in range(MAX_HEADERS + 1):
+            line = self._connection.read_line()
+            if line is None:
+                # The connection ended without the empty line after the last chunk: the body
+                # is whole (urllib3 took it so), but the connection is not used again.
+                self.will_close = True
+                return
+            if not line:
+                return
+        raise HTTPFault(f"chunked body: more than {MAX_HEADERS} trailer lines")
 
 
 def _content_length(value: str) -> int | None:
     """A Content-Length, possibly sent more than once (joined by ", "): urllib3 refuses differing ones."""
-    try:
-        lengths = {int(part) for part in value.split(",")}
-    except ValueError:
+    parts = [part.strip() for part in value.split(",")]
+    # isascii(): isdigit() is true of "¹" (int() refuses it) and int() takes "٥" (a digit in Arabic).
+    if not all(part.isascii() and part.isdigit() for part in parts):
         return None  # http.client: read to the connection's end
+    lengths = {int(part) for part in parts}
     if len(lengths) > 1:
         raise HTTPFault(f"conflicting Content-Length headers: {value}")
     length = lengths.pop()
@@ -280,7 +320,8 @@ def _parse_head(text: str) -> Head:
     if len(parts) < 2 or not parts[0].startswith("HTTP/"):
         raise HTTPFault(f"bad status line {status_line[:80]!r}")
     version, code = parts[0], parts[1]
-    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 999:
+    # isascii(): "2²²" passes isdigit() alone, and int() raises on it.
+    if len(code) != 3 or not code.isascii() or not code.isdigit() or not 100 <= int(code) <= 999:
         raise HTTPFault(f"bad status line {status_line[:80]!r}")
     if version in ("HTTP/1.0", "HTTP/0.9"):
         number = 10
@@ -288,12 +329,17 @@ def _parse_head(text: str) -> Head:
         number = 11
     else:
         raise HTTPFault(f"unknown protocol {version[:20]!r}")
+    if len(lines) > MAX_HEADERS + 1:
+        raise HTTPFault(f"more than {MAX_HEADERS} header lines")  # as http.client refuses them
     headers: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}  # a header sent more than once: its values, joined at the end
     last = ""
     for line in lines[1:]:
         line = line.rstrip("\r")
         if line[:1] in (" ", "\t"):  # a folded line continues the header before it
-            if last:
+            if last in repeated:
+                repeated[last][-1] = f"{repeated[last][-1]} {line.strip()}"
+            elif last:
                 headers[last] = f"{headers[last]} {line.strip()}"
             continue
         name, colon, value = line.partition(":")
@@ -302,5 +348,12 @@ def _parse_head(text: str) -> Head:
             continue  # not a header line: passed over
         value = value.strip()
         last = name
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if name in repeated:
+            repeated[name].append(value)
+        elif name in headers:
+            repeated[name] = [headers[name], value]
+        else:
+            headers[name] = value
+    for name, values in repeated.items():
+        headers[name] = ", ".join(values)
     return Head(int(code), parts[2].strip() if len(parts) > 2 else "", number, headers)
