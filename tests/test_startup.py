@@ -84,6 +84,10 @@ def test_a_pass_where_every_feed_answers_304_never_imports_sqlalchemy_pydantic_o
     assert not packages & {"pydantic", "pydantic_core", "yaml"}, sorted(
         packages & {"pydantic", "pydantic_core", "yaml"}
     )
+    # The 304s are fetch's own HTTP/1.1 (ingest/http1.py): urllib3 decodes bodies only, and
+    # plain-http sources need no TLS (psycopg imports ssl for its own connections).
+    unneeded = {"urllib3", "http"} | (set() if "psycopg" in packages else {"ssl"})
+    assert not packages & unneeded, sorted(packages & unneeded)
 
 
 def test_the_cyclic_collector_paused_for_start_up_is_on_again_however_the_command_ends(tmp_path: Path) -> None:

@@ -11,14 +11,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from newsriver import redact
 from newsriver.config.fields import After, Before, Checked, Like
 from newsriver.config.private import SettingsAccess, SourceAccess, Strict
-from newsriver.stories.match import NearPolicy
-from newsriver.stories.related import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD, RelatedPolicy
-from newsriver.stories.retention import RetentionLimits
+from newsriver.stories.related import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from newsriver.stories.match import NearPolicy
+    from newsriver.stories.related import RelatedPolicy
+    from newsriver.stories.retention import RetentionLimits
 
 _Model = TypeVar("_Model")
 
@@ -176,6 +179,8 @@ def limits_for(settings: Retention, source: SourceConfig | None) -> RetentionLim
     own = source.retention if source is not None else None
     max_age = own.max_age if own is not None else Inherit.SETTINGS
     max_items = own.max_items if own is not None else Inherit.SETTINGS
+    from newsriver.stories.retention import RetentionLimits  # pruning's: not at start-up
+
     return RetentionLimits(
         max_age=settings.max_age if max_age is Inherit.SETTINGS else max_age,
         max_items=settings.max_items_per_source if max_items is Inherit.SETTINGS else max_items,
@@ -245,11 +250,15 @@ class DedupeSettings(Strict):
     @property
     def near(self) -> NearPolicy | None:
         """What the store needs to find near-duplicates; None when dedupe is off."""
+        from newsriver.stories.match import NearPolicy  # the store's saving needs it, a pass of 304s not
+
         return NearPolicy(self.threshold, self.window) if self.enabled else None
 
     @property
     def related_policy(self) -> RelatedPolicy | None:
         """What the store needs to group related coverage; None when that is off."""
+        from newsriver.stories.related import RelatedPolicy
+
         r = self.related
         return RelatedPolicy(r.threshold, r.headline_threshold, self.window) if r.enabled else None
 

@@ -1,8 +1,10 @@
 """HTTP retrieval of one source: conditional, bounded in time and size, honest about redirects.
 
-urllib3 is used directly rather than through requests because the fetch needs two hooks
-requests does not offer: connecting only to addresses ``network`` has vetted, and a hard
-deadline that can interrupt a server trickling its headers one byte at a time.
+Not through requests, because the fetch needs two hooks requests does not offer: connecting
+only to addresses ``network`` has vetted, and a hard deadline that can interrupt a server
+trickling its headers one byte at a time. The exchange itself is ``http1``'s (a 304 costs
+a third of what it cost through urllib3's connection and response objects); urllib3 decodes
+bodies and parses the URLs that are not plain (see ``_target``).
 """
 
 from __future__ import annotations
@@ -11,32 +13,57 @@ import contextlib
 import heapq
 import itertools
 import os
+import re
 import socket
-import ssl
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from http.client import HTTPException, RemoteDisconnected
+from functools import lru_cache
+from importlib.util import find_spec
+from typing import IO, TYPE_CHECKING, cast
 from urllib.parse import urljoin, urlsplit
-
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import DecodeError, LocationParseError, ProtocolError, ReadTimeoutError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util import make_headers, parse_url
 
 from newsriver import __version__
 from newsriver.errors import FetchError
 from newsriver.ingest.credentials import RequestSettings
+from newsriver.ingest.http1 import Body, Connection, Head, HTTPFault, Unanswered, host_header, request_head
 from newsriver.ingest.network import IPAddress, Network, Route
 from newsriver.models import FetchResult, FetchState
+
+if TYPE_CHECKING:
+    import ssl
 
 USER_AGENT = f"newsriver/{__version__} (+https://github.com/newsriver/newsriver)"
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-# Every coding urllib3 can decode here (gzip and deflate always, br with brotli installed).
-ACCEPT_ENCODING = make_headers(accept_encoding=True)["accept-encoding"]
+
+
+def _accept_encoding() -> str:
+    """Every coding urllib3 can decode here, as its ``make_headers(accept_encoding=True)``
+    says (gzip and deflate always, br with brotli installed, zstd with a zstd module), found
+    without importing urllib3 nor those modules (tests/test_http1.py compares the two)."""
+
+    def found(*names: str) -> bool:
+        for name in names:
+            try:
+                if find_spec(name) is not None:
+                    return True
+            except ImportError:  # its parent package is missing
+                continue
+        return False
+
+    codings = "gzip,deflate"
+    if found("brotlicffi", "brotli"):
+        codings += ",br"
+    if found("compression.zstd" if sys.version_info >= (3, 14) else "backports.zstd"):
+        codings += ",zstd"
+    return codings
+
+
+ACCEPT_ENCODING = _accept_encoding()
 # Headers the scheduler and status need later; the rest of the response is dropped.
 KEPT_HEADERS = ("cache-control", "expires", "date", "age", "retry-after", "content-type", "etag", "last-modified")
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -79,10 +106,14 @@ def fetch(
             if deadline.expired:
                 raise deadline.error() from None
             raise
-        except (OSError, HTTPException, ProtocolError, DecodeError, ReadTimeoutError) as exc:
+        except (OSError, HTTPFault) as exc:
             if deadline.expired:
                 raise deadline.error() from exc
             raise FetchError(_describe(exc, limits)) from exc
+        except ValueError as exc:
+            # What a server sends must never escape as anything but a FetchError (a poll
+            # would log it as an internal error, discover would crash): a parse missed.
+            raise FetchError(f"invalid HTTP response: {exc}") from exc
 
 
 def _follow(
@@ -98,38 +129,39 @@ def _follow(
     moving = True
     while True:
         sent = request.apply(headers, url) if request else headers  # re-decided at every hop
-        with _exchange(url, sent, limits, route, deadline) as response:
-            location = response.headers.get("location", "")
-            if response.status in REDIRECTS and location:
+        with _exchange(url, sent, limits, route, deadline) as (head, body):
+            answered = head.headers
+            location = answered.get("location", "")
+            if head.status in REDIRECTS and location:
                 target = _redirect_target(visited, location, limits)
-                moving = moving and response.status in PERMANENT
+                moving = moving and head.status in PERMANENT
                 if moving:
                     permanent = target
                 visited.append(target)
                 url = target
                 continue
-            kept = {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}
-            if response.status == 304:
+            kept = {k: answered[k] for k in KEPT_HEADERS if k in answered}
+            if head.status == 304:
                 return FetchResult(
                     url=url,
                     status=304,
                     body=None,
-                    etag=response.headers.get("etag", headers.get("If-None-Match", "")),
-                    last_modified=response.headers.get("last-modified", headers.get("If-Modified-Since", "")),
+                    etag=answered.get("etag", headers.get("If-None-Match", "")),
+                    last_modified=answered.get("last-modified", headers.get("If-Modified-Since", "")),
                     permanent_url=permanent,
                     headers=kept,
                     public=route.public,
                 )
-            if not 200 <= response.status < 300:
-                raise FetchError(f"HTTP {response.status} {response.reason or ''}".strip(), response.status, kept)
-            body = _read_body(response, limits, deadline)
+            if not 200 <= head.status < 300:
+                raise FetchError(f"HTTP {head.status} {head.reason or ''}".strip(), head.status, kept)
+            content = _read_body(head, body, limits, deadline)
             return FetchResult(
                 url=url,
-                status=response.status,
-                body=body,
-                content_type=response.headers.get("content-type", ""),
-                etag=response.headers.get("etag", ""),
-                last_modified=response.headers.get("last-modified", ""),
+                status=head.status,
+                body=content,
+                content_type=answered.get("content-type", ""),
+                etag=answered.get("etag", ""),
+                last_modified=answered.get("last-modified", ""),
                 permanent_url=permanent,
                 headers=kept,
                 public=route.public,
@@ -137,8 +169,11 @@ def _follow(
 
 
 def _redirect_target(visited: list[str], location: str, limits: FetchLimits) -> str:
-    target = urljoin(visited[-1], location.strip())
-    scheme = urlsplit(target).scheme.lower()
+    try:
+        target = urljoin(visited[-1], location.strip())
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError as exc:  # "http://[x": an unclosed IPv6 address
+        raise FetchError(f"redirected to an invalid URL: {location[:200]!r} ({exc})") from None
     if scheme not in ("http", "https"):
         raise FetchError(f"redirected to an unsupported URL scheme: {target}")
     if target in visited:
@@ -148,12 +183,37 @@ def _redirect_target(visited: list[str], location: str, limits: FetchLimits) -> 
     return target
 
 
-@contextlib.contextmanager
-def _exchange(
-    url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline
-) -> Iterator[BaseHTTPResponse]:
-    """One request and its response's headers, on a kept connection to the origin (see
-    ``_Kept``) or a new one; the connection is kept again if the response was read to its end."""
+# A URL as feeds' URLs mostly are: a lower-case http(s) scheme and host name (or IPv4
+# address), perhaps a port, and a path and query of characters a request line carries as
+# they are: no "%", no dot segment, no user, no fragment. urllib3's parse_url changes
+# nothing in these (tests/test_http1.py compares the two), so a poll of such sources never
+# imports urllib3; any other URL goes through parse_url.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_PLAIN_URL = re.compile(
+    rf"(https?)://((?:{_LABEL}\.)*{_LABEL})(?::([1-9][0-9]{{0,4}}))?"
+    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?"
+)
+
+
+@lru_cache(maxsize=4096)
+def _target(url: str) -> tuple[str, str, int, str, str]:
+    """The URL's scheme, host, port, request target and Host header; a poll asks for the
+    same URLs each pass."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None and int(plain[3] or 0) <= 65535 and "/." not in (plain[4] or ""):
+        scheme, host, port, path, query = plain.groups()
+        target = (path or "/") + (query or "")
+        default = 443 if scheme == "https" else 80
+        number = int(port) if port else default
+        return scheme, host, number, target, host_header(host, number, default)
+    return _parsed(url)
+
+
+def _parsed(url: str) -> tuple[str, str, int, str, str]:
+    """``_target`` by urllib3's parse, which percent-encodes what a request line may not hold."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     try:
         parts = parse_url(url)
     except LocationParseError as exc:
@@ -162,17 +222,30 @@ def _exchange(
     if scheme not in ("http", "https") or not parts.host:
         raise FetchError(f"unsupported URL: {url} (only http and https)")
     host = parts.host.strip("[]")
-    port = parts.port or (443 if scheme == "https" else 80)
+    default = 443 if scheme == "https" else 80
+    port = parts.port or default
+    return scheme, host, port, parts.request_uri, host_header(host, port, default)
+
+
+@contextlib.contextmanager
+def _exchange(
+    url: str, headers: dict[str, str], limits: FetchLimits, route: Route, deadline: _Deadline
+) -> Iterator[tuple[Head, Body]]:
+    """One request and its response's head, on a kept connection to the origin (see
+    ``_Kept``) or a new one; the connection is kept again if the response was read to its end."""
+    scheme, host, port, target, host_value = _target(url)
+    try:
+        sent = request_head(target, host_value, headers)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise FetchError(f"cannot send the request: {exc}") from exc
     origin = (scheme, host, port, route.network)
-    connection, response = _open(origin, parts.request_uri, headers, limits, route, deadline)
+    connection, head = _open(origin, sent, limits, route, deadline)
     reusable = False
     try:
-        try:
-            yield response
-            # Read to its end (a 304 has no body) and not closing: the next request may use it.
-            reusable = connection.sock is not None and (response.closed or response.length_remaining == 0)
-        finally:
-            response.close()
+        body = connection.body(head)
+        yield head, body
+        # Read to its end (a 304 has no body) and not closing: the next request may use it.
+        reusable = connection.sock is not None and body.reusable
     finally:
         deadline.unwatch()  # after this a deadline passing no longer touches the connection
         if reusable and not deadline.expired:
@@ -183,68 +256,69 @@ def _exchange(
 
 def _open(
     origin: tuple[str, str, int, Network],
-    path: str,
-    headers: dict[str, str],
+    sent: bytes,
     limits: FetchLimits,
     route: Route,
     deadline: _Deadline,
-) -> tuple[_Connection, BaseHTTPResponse]:
-    """The request sent and its response's headers read, on a kept connection or a new one."""
+) -> tuple[Connection, Head]:
+    """The request sent and its response's head read, on a kept connection or a new one."""
     kept = _KEPT.take(origin, route)
     if kept is not None:
+        assert kept.sock is not None
         deadline.watch(kept.sock)
         try:
-            return kept, _request(kept, path, headers, limits)
-        except (RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return kept, _request(kept, sent, limits)
+        except (ConnectionResetError, BrokenPipeError):  # Unanswered among them
+            kept.close()
+            if kept.answered:  # a part of an answer came: the server did see the request
+                raise
             # The server closed the idle connection as we sent: once more on a new one.
             deadline.unwatch()
-            kept.close()
         except BaseException:
             kept.close()
             raise
     scheme, host, port, _ = origin
-    connection = (_VettedTLS if scheme == "https" else _Vetted)(host, port, timeout=limits.read_timeout)
-    connection.opener = lambda: deadline.watch(
-        _connect(route, connection, host, port, min(limits.connect_timeout, deadline.remaining()))
-    )
+    sock, ip = _connect(route, host, port, min(limits.connect_timeout, deadline.remaining()))
     try:
-        return connection, _request(connection, path, headers, limits)
+        deadline.watch(sock)
+        sock.settimeout(limits.read_timeout)
+        if scheme == "https":
+            sock = _tls().wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+    connection = Connection(sock, ip)
+    try:
+        return connection, _request(connection, sent, limits)
     except BaseException:
         connection.close()
         raise
 
 
-def _request(connection: _Connection, path: str, headers: dict[str, str], limits: FetchLimits) -> BaseHTTPResponse:
-    connection.timeout = limits.read_timeout
-    connection.request("GET", path, headers=headers, preload_content=False, decode_content=True)
-    return connection.getresponse()
+def _request(connection: Connection, sent: bytes, limits: FetchLimits) -> Head:
+    assert connection.sock is not None
+    connection.sock.settimeout(limits.read_timeout)
+    connection.send(sent)
+    return connection.head()
 
 
-class _VettedMixin:
-    """Connects through ``opener`` (to vetted addresses) instead of urllib3's own resolver,
-    and remembers the address it reached."""
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """The TLS settings of every https fetch, made by urllib3 as its HTTPSConnection made
+    them: certificates verified against the system's store, the host name checked against
+    the subjectAltName only (never the common name), TLS 1.2 at least, no session tickets."""
+    # With the first https fetch: a pass of plain-http 304s imports neither ssl nor urllib3.
+    from urllib3.util.ssl_ import create_urllib3_context
 
-    opener: Callable[[], socket.socket]
-    ip: IPAddress
-
-    def _new_conn(self) -> socket.socket:
-        return self.opener()
-
-
-class _Vetted(_VettedMixin, HTTPConnection):
-    pass
-
-
-class _VettedTLS(_VettedMixin, HTTPSConnection):
-    pass
-
-
-_Connection = _Vetted | _VettedTLS
+    context = create_urllib3_context()
+    context.load_default_certs()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 @dataclass(frozen=True, slots=True)
 class _Idle:
-    connection: _Connection
+    connection: Connection
     since: float  # time.monotonic() when it was kept
 
 
@@ -265,7 +339,7 @@ class _Kept:
         self._count = 0
         self._swept = 0.0
 
-    def take(self, origin: tuple[object, ...], route: Route) -> _Connection | None:
+    def take(self, origin: tuple[object, ...], route: Route) -> Connection | None:
         now = time.monotonic()
         stale = self._sweep(now)
         found = None
@@ -288,7 +362,7 @@ class _Kept:
             route.reached(found.ip)
         return found
 
-    def keep(self, origin: tuple[object, ...], connection: _Connection) -> None:
+    def keep(self, origin: tuple[object, ...], connection: Connection) -> None:
         now = time.monotonic()
         surplus = self._sweep(now)
         with self._lock:
@@ -301,9 +375,9 @@ class _Kept:
         for stale in surplus:
             stale.close()
 
-    def _sweep(self, now: float) -> list[_Connection]:
+    def _sweep(self, now: float) -> list[Connection]:
         """Takes out the connections idle too long (once a second at most): to be closed."""
-        stale: list[_Connection] = []
+        stale: list[Connection] = []
         if now - self._swept < 1.0:
             return stale
         with self._lock:
@@ -328,7 +402,7 @@ _KEPT = _Kept()
 os.register_at_fork(after_in_child=_KEPT._forget)
 
 
-def _connect(route: Route, connection: _VettedMixin, host: str, port: int, timeout: float) -> socket.socket:
+def _connect(route: Route, host: str, port: int, timeout: float) -> tuple[socket.socket, IPAddress]:
     if timeout <= 0:
         raise FetchError(f"the deadline passed before connecting to {host}")
     failures = []
@@ -342,43 +416,69 @@ def _connect(route: Route, connection: _VettedMixin, host: str, port: int, timeo
             failures.append(f"{ip}: {exc.strerror or exc}")
             continue
         route.reached(ip)
-        connection.ip = ip
-        return sock
+        return sock, ip
     raise FetchError(f"cannot connect to {host}:{port}: " + "; ".join(failures))
 
 
-def _read_body(response: BaseHTTPResponse, limits: FetchLimits, deadline: _Deadline) -> bytes:
+def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline) -> bytes:
+    # urllib3 decodes (gzip, deflate, br): imported with the first body, which a pass of 304s never reads.
+    from urllib3 import HTTPHeaderDict, HTTPResponse
+    from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
+
     too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
-    declared = response.headers.get("content-length", "")
-    if not response.headers.get("content-encoding") and declared.isdigit() and int(declared) > limits.max_bytes:
+    coding = head.headers.get("content-encoding", "")
+    declared = head.headers.get("content-length", "")
+    # The length frames the body only without a Transfer-Encoding (which wins); isascii():
+    # isdigit() is true of "¹", which int() refuses.
+    framed = "transfer-encoding" not in head.headers and declared.isascii() and declared.isdigit()
+    if not coding and framed and int(declared) > limits.max_bytes:
         raise too_large  # no need to read it to know
+    response = HTTPResponse(
+        body=cast("IO[bytes]", body),  # a raw file: what urllib3 reads a body from
+        # Only what decoding needs: the framing is Body's, and urllib3 must not judge it
+        # again from a length Body did not use (after a Transfer-Encoding, or "٥").
+        headers=HTTPHeaderDict({"content-encoding": coding} if coding else {}),
+        status=head.status,
+        version=head.version,
+        reason=head.reason,
+        preload_content=False,
+        decode_content=True,
+        request_method="GET",
+    )
     chunks: list[bytes] = []
     size = 0
     # stream() decompresses at most _CHUNK bytes per step, so a bomb is stopped after
     # max_bytes of output having cost no more than that in memory.
-    for chunk in response.stream(_CHUNK, decode_content=True):
-        size += len(chunk)
-        if size > limits.max_bytes:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        for chunk in response.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limits.max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except ReadTimeoutError as exc:
+        raise FetchError(f"timed out: nothing received for {limits.read_timeout:g} s") from exc
+    except DecodeError as exc:
+        raise FetchError("cannot decompress the body: the server sent corrupt data") from exc
+    except ProtocolError as exc:  # the connection failed (urllib3 wraps an OSError so)
+        raise FetchError(f"transfer failed: {exc.args[0] if exc.args else exc}") from exc
+    except HTTPError as exc:  # its SSLError (a TLS record broken mid-body) among them
+        raise FetchError(f"transfer failed: {exc}") from exc
     if deadline.expired:  # the watchdog's shutdown can look like a clean end of a body
         raise deadline.error()
     return b"".join(chunks)
 
 
 def _describe(exc: BaseException, limits: FetchLimits) -> str:
-    if isinstance(exc, TimeoutError | ReadTimeoutError):
+    import ssl  # on a failure only: a pass of plain-http 304s never needs it
+
+    if isinstance(exc, TimeoutError):
         return f"timed out: nothing received for {limits.read_timeout:g} s"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, RemoteDisconnected):
+    if isinstance(exc, Unanswered):
         return "the server closed the connection without answering"
-    if isinstance(exc, DecodeError):
-        return "cannot decompress the body: the server sent corrupt data"
-    if isinstance(exc, ProtocolError):
-        return f"transfer failed: {exc.args[0] if exc.args else exc}"
-    if isinstance(exc, HTTPException):
-        return f"invalid HTTP response: {type(exc).__name__} {exc}".strip()
+    if isinstance(exc, HTTPFault):
+        return f"invalid HTTP response: {exc}"
     if isinstance(exc, OSError):
         return f"network error: {exc.strerror or exc}"
     return str(exc)

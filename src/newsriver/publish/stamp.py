@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from newsriver import __version__
-from newsriver.publish.archive import Month
 
 if TYPE_CHECKING:
     from newsriver.config.schema import Config
@@ -22,17 +21,20 @@ STAMP_KEY = "publish_stamp"  # in the store's meta table: what the last publish 
 
 def rendered_from(config: Config, store: Store, now: datetime) -> str | None:
     """A digest of what the output is rendered from: the config, the sources as shown, what
-    moves whenever entries change (``store.selection.published_from``), the month (archive pages),
+    moves whenever entries change (``store.sources.published_from``), the month (archive pages),
     the theme's templates and this version's renderers. None when the output changes with the clock alone."""
     if any(feed.max_age is not None for feed in config.feeds):
         return None  # stories age out of the feed as time passes
-    digest = hashlib.sha256(f"{__version__}\n{Month.of(now)}\n".encode())
+    # Archive pages change with the month: written as archive.Month writes it, whose import
+    # would bring the story rules into a pass of 304s.
+    month = now.astimezone(UTC)
+    digest = hashlib.sha256(f"{__version__}\n{month.year:04d}-{month.month:02d}\n".encode())
     digest.update(_described(config))
     if config.settings.templates:  # a theme's edit shows at the next publish
         for path in sorted(config.settings.templates.iterdir()):
             if path.is_file():
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for row in store.selection.published_from():
+    for row in store.sources.published_from():
         if len(row) == 6 and row[4] == "not_modified":
             row = (*row[:4], "ok", *row[5:])  # shown alike (see pages): a 304 changes nothing
         digest.update(repr(row).encode())

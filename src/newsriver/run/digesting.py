@@ -11,7 +11,6 @@ Code running in this process could not be stopped: a worker past its deadline is
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import pickle
 import resource
@@ -22,16 +21,20 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing.connection import Connection, wait
-from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ParseError
 from newsriver.ingest.schedule import rhythm_of
 from newsriver.models import FeedMeta
 from newsriver.run.outcome import Articles, Chunks, Retrieved, encoded
+
+if TYPE_CHECKING:
+    # multiprocessing itself is imported when the first worker starts: a pass where every
+    # feed answers 304 starts none.
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkServerContext
+    from multiprocessing.process import BaseProcess
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,8 @@ class _Worker:
 
     def ready(self, seconds: float) -> bool:
         """The worker answered or ended within ``seconds``."""
+        from multiprocessing.connection import wait
+
         return bool(wait([self._pipe, self._process.sentinel], seconds))
 
     def receive(self) -> bytes:
@@ -281,6 +286,8 @@ class _Workers:
 def _context() -> ForkServerContext:
     # forkserver: workers start from a small single-threaded process that imported only the
     # parsing stage, never by forking this one with its threads, connections and database.
+    import multiprocessing
+
     context = multiprocessing.get_context("forkserver")
     preload = ["newsriver.run.digesting", "newsriver.ingest.digest", "msgspec", "newsriver.run.frozen"]
     context.set_forkserver_preload(preload)  # in this order: frozen last

@@ -38,7 +38,6 @@ from newsriver.run import memory
 from newsriver.run.digesting import Digester, Digesting, ParseTimeout
 from newsriver.run.outcome import Fetched, Outcome, Retrieved, settle
 from newsriver.run.slots import HostSlots
-from newsriver.store.entries import FORGET_KNOWN
 from newsriver.store.sources import SourceRow
 from newsriver.store.store import Store
 from newsriver.urls import canonical, origin_of
@@ -116,7 +115,7 @@ def poll_sources(
     claim = _claim(config, store, names, clock, report)
     with ExitStack() as stack:
         digesting = digesting or Digesting(stack, settings.parse_timeout.total_seconds(), stopping)
-        how = _Retrieval(limits, network, digesting, settings.dedupe.near is not None, store.sources.known_entries)
+        how = _Retrieval(limits, network, digesting, settings.dedupe.enabled, store.sources.known_entries)
         pool = fetching or stack.enter_context(fetch_threads(settings))
         fetches = _Fetches(pool, claim.rows, clock, how)
         writer = _Writer(config, store, claim, clock, rng)
@@ -451,6 +450,8 @@ class _Writer:
         settled = settle(fetched)
         outcome = settled.outcome
         if got.articles:
+            from newsriver.store.entries import FORGET_KNOWN  # with the store's saving: not for a 304
+
             dedupe = self._config.settings.dedupe
             near, related = dedupe.near, dedupe.related_policy
             # A chunk at a time, in the transaction the loop holds open: one document's are

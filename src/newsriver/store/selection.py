@@ -107,17 +107,6 @@ class Selection:
                     members[r[STORY]].append((to_article(r), r[SIMILARITY]))
         return [members[story] for story in stories]
 
-    def published_from(self) -> list[tuple[Any, ...]]:
-        """What the output is rendered from besides the config and the entries themselves, and
-        what moves whenever entries do: each source's shown state and the hash of its last
-        parsed body (a save that changes entries always brings a new one), and the tombstones
-        (retention removes entries only by leaving one, pruned when it ran)."""
-        with self._store.reading() as sql:
-            rows = sql.rows("SELECT name, title, feed_url, link, status, body_hash FROM sources ORDER BY name")
-            count, pruned = sql.first("SELECT count(*), max(pruned) FROM tombstones") or (0, None)
-        rows.append((count, read_optional_time(pruned)))
-        return rows
-
 
 def _limit(limit: int | None, params: list[Any]) -> str:
     """`` LIMIT ?`` with its value added to ``params``; nothing for no limit."""

@@ -177,6 +177,19 @@ class Sources:
                     (when, name, when),
                 )
 
+    def published_from(self) -> list[tuple[Any, ...]]:
+        """What the output is rendered from besides the config and the entries themselves, and
+        what moves whenever entries do: each source's shown state and the hash of its last
+        parsed body (a save that changes entries always brings a new one), and the tombstones
+        (retention removes entries only by leaving one, pruned when it ran). Here, not with the
+        selection of entries: the publish stamp reads it at every pass, a pass of 304s too,
+        which then imports nothing of entries and stories."""
+        with self._store.reading() as sql:
+            rows = sql.rows("SELECT name, title, feed_url, link, status, body_hash FROM sources ORDER BY name")
+            count, pruned = sql.first("SELECT count(*), max(pruned) FROM tombstones") or (0, None)
+        rows.append((count, read_optional_time(pruned)))
+        return rows
+
     def recent_publication_times(
         self, sources: Sequence[str], since: datetime, limit: int = 200
     ) -> dict[str, dict[str, datetime]]:

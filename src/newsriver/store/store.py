@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsriver.errors import StoreError
-from newsriver.store.entries import Entries
 from newsriver.store.meta import Meta
-from newsriver.store.selection import Selection
 from newsriver.store.sources import Sources
 from newsriver.store.sql import SCHEMA_VERSION, DatabaseError, Sql, connect, target
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from newsriver.store.entries import Entries
     from newsriver.store.prune import Prune
+    from newsriver.store.selection import Selection
 
 WRITE_LOCK = 0x73617665  # PostgreSQL advisory lock serializing writes that workers would race on
 IDLE_CONNECTIONS = 5  # of each kind (writing, reading) kept open for the next use; more are closed
@@ -85,9 +85,22 @@ class Store:
         except DatabaseError as exc:
             raise StoreError(f"cannot open database {url!r}: {exc.orig}") from exc
         self.sources = Sources(self)
-        self.entries = Entries(self)
-        self.selection = Selection(self)
         self.meta = Meta(self)
+
+    # Entries and their selection bring the story rules (stories.match, stories.retention:
+    # 17 dataclasses made at import): a pass where every feed answers 304 saves and selects
+    # no entry, and never imports them.
+    @cached_property
+    def entries(self) -> Entries:
+        from newsriver.store.entries import Entries
+
+        return Entries(self)
+
+    @cached_property
+    def selection(self) -> Selection:
+        from newsriver.store.selection import Selection
+
+        return Selection(self)
 
     @cached_property
     def prune(self) -> Prune:
