@@ -84,7 +84,12 @@ def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
         if hasattr(args, "plain_handler"):  # commands that need neither the config nor the database
             started()
             return int(args.plain_handler(args))
-        config = _load_config(path, args.config, args.command)
+        # Commands that never fetch take a config whose secrets are unset (an operator's shell
+        # lacks the service's environment); the others refuse it (exit 2), before anything runs.
+        unset: list[str] | None = [] if getattr(args, "secrets_optional", False) else None
+        config = _load_config(path, args.config, args.command, unset)
+        for problem in unset or []:
+            print(f"warning: {problem}: {args.command} fetches nothing, poll and run refuse to start", file=sys.stderr)
         if hasattr(args, "config_handler"):  # commands that need the config but not the database
             started()
             return int(args.config_handler(config, path, args))
@@ -105,11 +110,11 @@ def _command(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
         return 1
 
 
-def _load_config(path: Path, explicit: str | None, command: str) -> Config:
+def _load_config(path: Path, explicit: str | None, command: str, unset: list[str] | None = None) -> Config:
     from newsriver.config import load as config_module
 
     try:
-        return config_module.load(path)
+        return config_module.load(path, unset)
     except ConfigError:
         if path.exists():
             raise
@@ -123,10 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsriver", description="Poll feeds, remove duplicates, republish.")
     parser.add_argument("--config", help=f"config file (default ${{NEWSRIVER_CONFIG}} or {config_module.DEFAULT_PATH})")
     parser.add_argument("--log-format", default="text", choices=["text", "json"], help="log line format")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    # Any case: DEBUG is how logging itself spells the level.
+    parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check)
+    commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check, secrets_optional=True)
     _poll_parser(commands.add_parser("poll", help="fetch every source once, store, publish"))
     run = commands.add_parser("run", help="the service: poll on schedule, publish, serve")
     run.add_argument(
@@ -144,17 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
     prune = commands.add_parser("prune", help="apply retention now: remove old entries, leaving tombstones")
-    prune.set_defaults(handler=_prune)
+    prune.set_defaults(handler=_prune, secrets_optional=True)
     dupes = commands.add_parser("dupes", help="recent stories folded from several copies, and why")
     dupes.add_argument("--since", type=_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
     dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
     )
-    dupes.set_defaults(handler=_dupes, read_only=True)
+    dupes.set_defaults(handler=_dupes, read_only=True, secrets_optional=True)
     status = commands.add_parser("status", help="one row per source")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status, read_only=True)
+    status.set_defaults(handler=_status, read_only=True, secrets_optional=True)
     discover = commands.add_parser("discover", help="list the feeds a web page links to")
     discover.add_argument("url", help="a site's page, or a feed")
     discover.set_defaults(plain_handler=_discover)
@@ -174,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     exporter.set_defaults(config_handler=_export_opml)
     reset = sources.add_parser("reset", help="clear sources' error backoff, Retry-After wait and gone state")
     reset.add_argument("names", nargs="+", metavar="NAME")
-    reset.set_defaults(handler=_reset_sources)
+    reset.set_defaults(handler=_reset_sources, secrets_optional=True)
     return parser
 
 
@@ -297,16 +303,10 @@ def _poll(config: Config, store: Store, args: argparse.Namespace) -> int:
         memory.trim()
         changed = publish_feeds(config, store, now, stamp)
         announce(config, changed)
-    failed = [o for o in outcomes if o.result == "error"]
-    skipped = [o for o in outcomes if o.result == "skipped"]
-    print(
-        f"{counted(len(outcomes), 'source')}: {len(outcomes) - len(failed) - len(skipped)} ok, {len(failed)} failed"
-        + (f", {len(skipped)} skipped" if skipped else "")
-        + "; "
-        f"{sum(o.new for o in outcomes)} new, {sum(o.updated for o in outcomes)} updated; "
-        f"{counted(len(changed), 'file')} written to {config.settings.output_dir}"
-    )
-    return 1 if failed and args.strict else 0
+    from newsriver.run.outcome import summary
+
+    print(summary(outcomes, len(changed), config.settings.output_dir))
+    return 1 if any(o.result == "error" for o in outcomes) and args.strict else 0
 
 
 def _chosen_sources(config: Config, names: list[str], tags: list[str]) -> list[str] | None:

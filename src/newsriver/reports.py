@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -128,24 +129,42 @@ def status(config: Config, store: Store, args: argparse.Namespace) -> int:
             "never" if r["status"] == "gone" else _ago(r["next_poll"], now),
             r["schedule"],
             str(r["errors"]),
-            (r["last_error"] or (f"warning: {r['warning']}" if r["warning"] else ""))[:60],
+            r["last_error"] or (f"warning: {r['warning']}" if r["warning"] else ""),
         ]
         for r in table
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    for line in [headers, *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    # Cut to the terminal's width on a terminal only: piped, the whole error is what is wanted.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print("\n".join(columns(headers, cells, width)))
     for note in notes:
         print(note)
     for source, (owner, until) in sorted(leases.items()):
         print(f"{source}: being polled by {owner} (lease until {until:%H:%M:%S} UTC)")
     workers = coordinator.workers()
     if workers:
-        print("\nWORKER  ROLE  LAST HEARTBEAT")
-        for worker in workers:
-            stale = now - worker.heartbeat > HEARTBEAT_STALE
-            print(f"{worker.id}  {worker.role}  {_ago(worker.heartbeat, now)}" + (STALE if stale else ""))
+        rows = [
+            [w.id, w.role, _ago(w.heartbeat, now) + (STALE if now - w.heartbeat > HEARTBEAT_STALE else "")]
+            for w in workers
+        ]
+        print("\n" + "\n".join(columns(["WORKER", "ROLE", "LAST HEARTBEAT"], rows, None)))
     return 0
+
+
+def columns(headers: list[str], rows: list[list[str]], width: int | None) -> list[str]:
+    """A table's lines, each column as wide as its widest cell. Given a ``width``, the last
+    column is cut to what is left of it (at least ``_LAST_MIN`` characters, so a narrow
+    terminal wraps rather than shows nothing of the error)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    if width is not None:
+        room = max(width - sum(widths[:-1]) - 2 * (len(widths) - 1), _LAST_MIN)
+        rows = [[*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][: room - 1] + "…"] for r in rows]
+        widths[-1] = min(widths[-1], max(room, len(headers[-1])))
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    ]
+
+
+_LAST_MIN = 20
 
 
 def _status_table(

@@ -35,7 +35,7 @@ def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]
             if default is not None:
                 return default
             missing.append((*path, f"${{{name}}}"))
-            return ""
+            return unset_placeholder(name)
 
         return _ENV_VAR.sub(substitute, value)
     if isinstance(value, dict):
@@ -43,6 +43,13 @@ def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]
     if isinstance(value, list):
         return [_expand_env(v, (*path, i), missing, named) for i, v in enumerate(value)]
     return value
+
+
+def unset_placeholder(name: str) -> str:
+    """What an unset ``${NAME}`` reads as in a config loaded for a command that never fetches
+    (``load(..., unset=...)``): registered with ``redact``, so it prints masked like the
+    secret it stands for. Only such commands get a config holding it."""
+    return f"newsriver-unset-variable-{name}"
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -84,8 +91,13 @@ def not_found(explicit: str | None, from_environment: str | None, cwd: Path, com
     )
 
 
-def load(path: Path) -> Config:
+def load(path: Path, unset: list[str] | None = None) -> Config:
     """Read, expand and validate a config file, or raise ConfigError with every problem.
+
+    Given ``unset``, an environment variable that is not set is no problem: it is appended to
+    ``unset`` (as ``FILE:LINE: field: ...``) and reads as ``unset_placeholder``. For commands
+    that never fetch (status, dupes, check), run from an operator's shell that lacks the
+    service's secrets. A config with ``${VAR}`` is never cached, so neither is a placeholder.
 
     A config validated before, with the same bytes, is read from the cache (see ``_Cache``)."""
     try:
@@ -95,7 +107,7 @@ def load(path: Path) -> Config:
     cache = _Cache.of(path, text)
     config = cache.read() if cache is not None else None
     if config is None:
-        config, named = _validated(text, str(path))
+        config, named = _validated(text, str(path), unset)
         # The text's "${" is not the only way to name a variable: YAML's escapes ("\x24{VAR}")
         # spell it too, and only the parsed values show it.
         if cache is not None and not named:
@@ -201,6 +213,24 @@ class _Cache:
         except OSError:
             # No cache: the next run validates again. A half-written copy holds the secrets too.
             temporary.unlink(missing_ok=True)
+            return
+        # One file per config path ever loaded (test runs, trials in temporary folders) would
+        # pile up forever: the folder is trimmed when a file is added, the only time it grows.
+        try:
+            found = [(f, f.stat().st_mtime) for f in self.file.parent.glob("config-*.pickle")]
+        except OSError:
+            return
+        for file in evicted(found, CACHE_KEPT):
+            file.unlink(missing_ok=True)
+
+
+# Configs kept in the cache: a host runs a handful of configs; the others are trials long done.
+CACHE_KEPT = 16
+
+
+def evicted(files: list[tuple[Path, float]], keep: int) -> list[Path]:
+    """The cached files (with their modification times) to remove: all but the ``keep`` newest."""
+    return [file for file, _ in sorted(files, key=lambda found: found[1], reverse=True)[keep:]]
 
 
 # What a cached config may be made of: the config's models (and schema.Inherit) and the
@@ -234,8 +264,14 @@ def anchored(config: Config, folder: Path) -> Config:
     folder: run from anywhere else, a command would otherwise find, or create, another,
     empty database and output folder."""
     settings = config.settings
-    database = _RELATIVE_SQLITE.sub(lambda m: m.group(1) + str(folder) + "/", settings.database)
-    output_dir = folder / settings.output_dir  # an absolute output_dir stays as it is
+    # Resolved ("cfg/../out" made "out"): these paths are printed, and an operator compares them
+    # with the ones they know.
+    database = settings.database
+    relative = _RELATIVE_SQLITE.match(database)
+    if relative:
+        file, _, query = database[relative.end() :].partition("?")
+        database = relative.group(1) + str((folder / file).resolve()) + (f"?{query}" if query else "")
+    output_dir = (folder / settings.output_dir).resolve()  # an absolute output_dir stays where it is
     return dataclasses.replace(config, settings=dataclasses.replace(settings, database=database, output_dir=output_dir))
 
 
@@ -243,8 +279,9 @@ def load_text(text: str, filename: str = "<config>") -> Config:
     return _validated(text, filename)[0]
 
 
-def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
-    """The config, and the environment variables its values named."""
+def _validated(text: str, filename: str, unset: list[str] | None = None) -> tuple[Config, list[str]]:
+    """The config, and the environment variables its values named; unset ones are problems
+    unless ``unset`` is given (see ``load``)."""
     # Imported here: a config read from the cache (see ``load``) is never parsed nor validated.
     from pydantic import ValidationError
 
@@ -258,6 +295,14 @@ def _validated(text: str, filename: str) -> tuple[Config, list[str]]:
     data = _expand_env(data, (), missing, named)
     # (path, message): reported in the file's line order, not pydantic's order of fields.
     found = [(p[:-1], f"environment variable {p[-1]} is not set") for p in missing]
+    if unset is not None:
+        # A source's secrets only: they go to its feed's server, which these commands never
+        # reach. A setting's (the database URL's password, the admin's) would be sent or
+        # trusted by the very command that was spared it.
+        spared = [(path, message) for path, message in found if path[:1] == ("sources",)]
+        redact.register(unset_placeholder(p[-1][2:-1]) for p in missing if p[:1] == ("sources",))
+        unset.extend(f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in spared)
+        found = [problem for problem in found if problem not in spared]
     try:
         config = validated(Config, data)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
@@ -405,19 +405,27 @@ os.register_at_fork(after_in_child=_KEPT._forget)
 def _connect(route: Route, host: str, port: int, timeout: float) -> tuple[socket.socket, IPAddress]:
     if timeout <= 0:
         raise FetchError(f"the deadline passed before connecting to {host}")
-    failures = []
+    failures: list[tuple[str, str]] = []
     for ip in route.addresses(host, port):
         try:
             sock = socket.create_connection((str(ip), port), timeout)
         except TimeoutError:
-            failures.append(f"{ip}: timed out after {timeout:g} s")
+            failures.append((str(ip), f"timed out after {timeout:g} s"))
             continue
         except OSError as exc:
-            failures.append(f"{ip}: {exc.strerror or exc}")
+            failures.append((str(ip), str(exc.strerror or exc)))
             continue
         route.reached(ip)
         return sock, ip
-    raise FetchError(f"cannot connect to {host}:{port}: " + "; ".join(failures))
+    raise FetchError(cannot_connect(host, port, failures))
+
+
+def cannot_connect(host: str, port: int, failures: Sequence[tuple[str, str]]) -> str:
+    """Why no address of ``host`` took the connection. Each address is named when they are
+    the name's (which one failed how), not when the host was the address itself: that said
+    it twice ("127.0.0.1:8703: 127.0.0.1: Connection refused")."""
+    reasons = [reason if address == host else f"{address}: {reason}" for address, reason in failures]
+    return f"cannot connect to {host}:{port}: " + "; ".join(reasons)
 
 
 def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline) -> bytes:

@@ -14,8 +14,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from newsriver.ingest.schedule import Policy, Response, plan_next_poll
 from newsriver.models import Article, Seen
+from newsriver.plural import counted
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     # msgspec, and numpy under the near-duplicate index: imported once a document is digested.
     import msgspec
 
@@ -68,6 +71,23 @@ class Outcome:
         done = "not modified" if self.result == "not modified" else f"new {self.new}, updated {self.updated}"
         line = f"{self.source}: {done}" + (f" ({self.note})" if self.note else "")
         return line + (f"; warning: {self.warning}" if self.warning else "")
+
+
+def summary(outcomes: Sequence[Outcome], written: int, output_dir: Path) -> str:
+    """A poll's last line. A source whose document lost entries is counted apart from "ok":
+    stored all the same, it still needs a look (its line above says what was lost)."""
+    failed = sum(o.result == "error" for o in outcomes)
+    skipped = sum(o.result == "skipped" for o in outcomes)
+    warned = sum(bool(o.warning) and o.result != "error" for o in outcomes)
+    ok = len(outcomes) - failed - skipped - warned
+    return (
+        f"{counted(len(outcomes), 'source')}: {ok} ok"
+        + (f", {counted(warned, 'warning')}" if warned else "")
+        + f", {failed} failed"
+        + (f", {skipped} skipped" if skipped else "")
+        + f"; {sum(o.new for o in outcomes)} new, {sum(o.updated for o in outcomes)} updated; "
+        f"{counted(written, 'file')} written to {output_dir}"
+    )
 
 
 # Encoded chunks a document holds in memory; past this, in a temporary file: the encoded
