@@ -154,7 +154,7 @@ def columns(headers: list[str], rows: list[list[str]], width: int | None) -> lis
     """A table's lines, each column as wide as its widest cell. Given a ``width``, the last
     column is cut to what is left of it (at least ``_LAST_MIN`` characters, so a narrow
     terminal wraps rather than shows nothing of the error)."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     if width is not None:
         room = max(width - sum(widths[:-1]) - 2 * (len(widths) - 1), _LAST_MIN)
         rows = [[*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][: room - 1] + "…"] for r in rows]
