@@ -16,10 +16,11 @@ from sqlalchemy import text
 from newsriver import redact
 from newsriver.cli import _parser, main
 from newsriver.config import load
-from newsriver.errors import ConfigError
+from newsriver.errors import ConfigError, NewsriverError
 from newsriver.ingest.fetch import cannot_connect
 from newsriver.reports import columns
 from newsriver.run.outcome import Outcome, summary
+from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
 from .conftest import FIXTURES, FixtureServer
@@ -195,3 +196,23 @@ def test_status_shows_the_whole_error_piped_and_fits_a_terminal(tmp_path: Path, 
     assert error in _status_on(config, terminal=False)
     shown = _status_on(config, terminal=True).splitlines()
     assert shown and all(len(line) <= 100 for line in shown) and shown[1].endswith("…")
+
+
+def test_a_config_holding_a_placeholder_never_polls(
+    feed_server: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever calls poll_sources with it (not the CLI, which refuses first): nothing is sent."""
+    monkeypatch.delenv("NR_TRIAL_PASSWORD", raising=False)
+    url = feed_server.add("/members.rss", FIXTURES / "wire.rss", content_type="application/rss+xml")
+    config_file = tmp_path / "newsriver.yaml"
+    config_file.write_text(SECRET_CONFIG.format(db=tmp_path / "db.sqlite", url=url))
+    unset: list[str] = []
+    config = load.load(config_file, unset)
+    assert len(unset) == 1 and load.holds_a_placeholder(config)
+    store = Store(config.settings.database)
+    try:
+        with pytest.raises(NewsriverError, match="loaded without its secrets"):
+            poll_sources(config, store)
+    finally:
+        store.close()
+    assert feed_server.requests == []

@@ -45,11 +45,24 @@ def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]
     return value
 
 
+# Set once a placeholder was handed out in this process: until then, checking a config for one
+# costs nothing (a pass of the service checks at every poll).
+_placeholders_made = False
+
+
+def holds_a_placeholder(config: Config) -> bool:
+    """Whether any source of ``config`` holds an ``unset_placeholder``: such a config must never fetch."""
+    return _placeholders_made and any(_UNSET_MARK in repr(source) for source in config.sources)
+
+
+_UNSET_MARK = "newsriver-unset-variable-"
+
+
 def unset_placeholder(name: str) -> str:
     """What an unset ``${NAME}`` reads as in a config loaded for a command that never fetches
     (``load(..., unset=...)``): registered with ``redact``, so it prints masked like the
     secret it stands for. Only such commands get a config holding it."""
-    return f"newsriver-unset-variable-{name}"
+    return f"{_UNSET_MARK}{name}"
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -282,6 +295,7 @@ def load_text(text: str, filename: str = "<config>") -> Config:
 def _validated(text: str, filename: str, unset: list[str] | None = None) -> tuple[Config, list[str]]:
     """The config, and the environment variables its values named; unset ones are problems
     unless ``unset`` is given (see ``load``)."""
+    global _placeholders_made
     # Imported here: a config read from the cache (see ``load``) is never parsed nor validated.
     from pydantic import ValidationError
 
@@ -300,6 +314,7 @@ def _validated(text: str, filename: str, unset: list[str] | None = None) -> tupl
         # reach. A setting's (the database URL's password, the admin's) would be sent or
         # trusted by the very command that was spared it.
         spared = [(path, message) for path, message in found if path[:1] == ("sources",)]
+        _placeholders_made = _placeholders_made or bool(spared)
         redact.register(unset_placeholder(p[-1][2:-1]) for p in missing if p[:1] == ("sources",))
         unset.extend(f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in spared)
         found = [problem for problem in found if problem not in spared]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsriver import redact
 from newsriver.config.schema import Config, Settings, SourceConfig
-from newsriver.errors import FetchError, ParseError, StoreError
+from newsriver.errors import FetchError, NewsriverError, ParseError, StoreError
 from newsriver.ingest.credentials import discovery_stays_public, for_source, public_only
 from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
@@ -106,6 +106,11 @@ def poll_sources(
     skipped even when named. At most ``settings.concurrency`` fetches run at once and at
     most ``settings.host_concurrency`` to one origin: scheme, host and port (see ``HostSlots``).
     """
+    from newsriver.config.load import holds_a_placeholder
+
+    # The CLI never gives a fetching command such a config; this keeps it so for any caller.
+    if holds_a_placeholder(config):
+        raise NewsriverError("the config was loaded without its secrets (a variable unset): it cannot poll")
     settings = config.settings
     memory.cap_arenas()
     limits = limits or fetch_limits(settings)
