@@ -11,11 +11,13 @@ import pytest
 from newsriver.ingest.schedule import (
     Policy,
     Response,
+    base_interval,
     cache_lifetime,
     feed_interval,
     is_due,
     left_alone,
     plan_next_poll,
+    publication_times,
     publishing_interval,
     retry_after,
     rhythm_of,
@@ -284,3 +286,20 @@ def test_a_documents_rhythm_is_bounded() -> None:
     old = ((f"k{i}", NOW - timedelta(days=30 + i)) for i in range(100_000))
     assert rhythm_of(old, NOW) == {"k0": NOW - timedelta(days=30)}  # the newest alone
     assert rhythm_of([], NOW) == {}
+
+
+def test_undated_entries_first_seen_together_count_as_one_publication() -> None:
+    # Undated entries are dated when first seen: a first poll's 60 (published == first seen)
+    # say the source published since, once; dated entries all count, whatever their times.
+    backlog = [(f"u{i}", NOW, NOW) for i in range(60)]
+    later = NOW + timedelta(days=4)
+    new = [("n1", later, later), ("n2", later, later)]
+    dated = [("d1", NOW - timedelta(hours=1), NOW), ("d2", NOW - timedelta(hours=1), NOW)]
+    known = [("k1", NOW - timedelta(days=1), None)]  # read again from the document, its date its own
+    times = dict(publication_times([*backlog, *new, *dated, *known]))
+    assert times == {"u0": NOW, "n1": later, "d1": NOW - timedelta(hours=1), "d2": NOW - timedelta(hours=1)} | {
+        "k1": NOW - timedelta(days=1)
+    }
+    policy = Policy(interval=timedelta(minutes=30), max_interval=timedelta(days=7))
+    at = NOW + timedelta(days=2)
+    assert base_interval(policy, list(dict(publication_times(backlog)).values()), at) == timedelta(days=2)

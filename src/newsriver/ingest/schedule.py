@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -139,6 +139,32 @@ def rhythm_of(
             older = (when, key)
     kept = recent or ([older] if older else [])
     return {key: when for when, key in kept}
+
+
+def publication_times(
+    entries: Iterable[tuple[str, datetime, datetime | None]],
+) -> Iterator[tuple[str, datetime]]:
+    """The publication times the rhythm counts, by entry key, of entries given as (key,
+    published, first seen).
+
+    An entry without a date of its own (or with one in the future) is dated when it is first
+    seen (``normalize``): its published time *is* its first seen one. A poll that first sees
+    several such entries (a first poll's backlog of an RDF 0.9 feed: 60 entries at once) says
+    that the source published since the last poll, not that it published 60 times then:
+    they count as one publication, the first of them given. Counting each, the rate read
+    "60 entries in 7 d" and polled the source at the minimum interval for a week. A later
+    poll that finds new undated entries counts one more: the rate is that of the polls that
+    found something, all that can be told of a source that dates nothing. Entries with a
+    date of their own all count. ``first seen`` None: not known (a stored entry's date, read
+    again from the document, that the caller left out when undated).
+    """
+    batches: set[datetime] = set()
+    for key, published, first_seen in entries:
+        if published != first_seen:
+            yield key, published
+        elif published not in batches:
+            batches.add(published)
+            yield key, published
 
 
 def publishing_interval(published: Sequence[datetime], now: datetime) -> timedelta | None:
