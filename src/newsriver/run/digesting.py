@@ -104,15 +104,16 @@ def _digest_in_worker(
     entries = None if cfg.full_text else Known.read(known)
     meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near, known=entries)
 
-    def sent() -> Iterator[tuple[str, datetime, datetime | None]]:
+    def sent() -> Iterator[tuple[str, str, datetime, datetime | None]]:
         for chunk in chunks:
             pipe.send_bytes(encoded(chunk.articles, chunk.prints, chunk.seen, mark=CHUNK))
-            yield from ((a.entry_key, a.published, a.first_seen) for a in chunk.articles)
+            yield from (("", a.entry_key, a.published, a.first_seen) for a in chunk.articles)
             # A known entry without a date of its own is dated by this fetch again: its stored
             # time (when it was first seen) stands, not this one.
-            yield from ((s.entry_key, s.published, None) for s in chunk.seen if s.published != s.first_seen)
+            yield from (("", s.entry_key, s.published, None) for s in chunk.seen if s.published != s.first_seen)
 
-    return meta, rhythm_of(publication_times(sent()), now), entries.text if entries is not None else None
+    rhythm = rhythm_of(((key, when) for _, key, when in publication_times(sent())), now)
+    return meta, rhythm, entries.text if entries is not None else None
 
 
 class Digesting:

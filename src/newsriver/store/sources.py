@@ -209,12 +209,11 @@ class Sources:
             since_value = sql.time(since)
             for chunk in chunks(list(sources)):
                 query = _SINCE.format(marks(len(chunk)))
-                rows: dict[str, list[tuple[str, datetime, datetime | None]]] = {}
-                for source, key, published, first_seen in sql.rows(query, (*chunk, since_value)):
-                    rows.setdefault(source, []).append((key, read_time(published), read_time(first_seen)))
-                for source, entries in rows.items():
-                    # Undated entries first seen together count once (``publication_times``).
-                    found[source].update(publication_times(entries))
+                # Undated entries first seen together count once (``publication_times``),
+                # compared as read: only the times that count are converted.
+                rows: Iterable[tuple[str, str, Any, Any]] = sql.rows(query, (*chunk, since_value))
+                for source, key, published in publication_times(rows):
+                    found[source][key] = read_time(published)
             older = [name for name, times in found.items() if not times]
             for chunk in chunks(older):
                 for source, key, published in sql.rows(_NEWEST.format(marks(len(chunk))), chunk):
