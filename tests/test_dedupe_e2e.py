@@ -240,3 +240,32 @@ def test_dedupe_disabled_stores_copies_as_stories_of_their_own(
     config = write_config(sources(feed_server), dedupe={"enabled": False})
     assert poll(config) == 0
     assert len(cartel_items(atom(config))) == 3
+
+
+def test_dupes_sums_up_the_stories_a_feed_and_its_mirror_carry_at_one_url(
+    feed_server: FixtureServer, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mirror of the wire's feed: both of its stories are stored twice at one URL each. The
+    # cartel story is folded with other outlets' copies too and stays listed; the Brent one
+    # (wire and mirror only) is summed up in one line, and listed with --all.
+    feed_server.add("/mirror.rss", rss("Wire Mirror", "https://wire.example", WIRE))
+    mirror = {"name": "mirror", "url": feed_server.url("/mirror.rss"), "title": "Wire Mirror"}
+    config = write_config([*sources(feed_server), mirror])
+    assert poll(config) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "dupes", "--since", "3650d"]) == 0
+    lines = capsys.readouterr().out.partition("\nRelated coverage")[0].splitlines()
+    headings = [line for line in lines if not line.startswith(" ")]
+    assert (
+        headings[0] == "1 story carried at one URL by several sources, not listed (--all lists them): mirror + wire (1)"
+    )
+    assert len(headings) == 2 and "Brent" not in "\n".join(lines), lines
+    cartel = [line for line in lines if line.startswith("  ")]
+    assert {line.split()[0] for line in cartel} == {"wire", "mirror", "daily", "metro"}
+
+    assert main(["--config", str(config), "dupes", "--since", "3650d", "--all"]) == 0
+    lines = capsys.readouterr().out.partition("\nRelated coverage")[0].splitlines()
+    assert "not listed" not in "\n".join(lines)
+    assert any(line.startswith("Brent crude closes at $71.42") for line in lines), lines
+    brent = [line for line in lines if "71.42" in line and line.startswith("  ")]
+    assert len(brent) == 2 and "same URL" in brent[1], brent

@@ -89,6 +89,21 @@ def test_the_same_url_folds() -> None:
     assert explained.folds and explained.rule == "same URL"
 
 
+def test_two_short_texts_name_the_measure_they_fold_by() -> None:
+    # Two teasers (too short for shingles) are scored on headline and text words together:
+    # the reason must give that figure under that name, not call it the headlines' share.
+    lead = "Mexico sent 29 cartel figures to the United States on Thursday, among them Rafael Caro Quintero."
+    a = article("a", "Mexico extradites cartel leaders to United States", [lead])
+    b = article("b", "Cartel leaders sent to United States by Mexico", [lead])
+    explained = explain_pair(a, b, POLICY)
+    scores = dict(explained.scores)
+    assert explained.folds and explained.rule == "title", explained
+    together = scores["headline+text jaccard"]
+    assert together != scores["headline words jaccard"]  # else the test could not tell them apart
+    assert f"{float(together):.0%}" in explained.why and "headlines share" not in explained.why, explained.why
+    assert scores["  which is"].endswith("headline+text jaccard above")
+
+
 # --- through the CLI, on a stored database: the related-coverage part -----------------------
 
 
@@ -172,7 +187,11 @@ def test_related_coverage_says_which_step_decided(later: Report, lookup: list[in
     explained = explain_related(WIRE, later, lookup, keys_of("cartel", "drug", "extrad"), RELATED)
     assert (explained.rule, explained.grouped) == (rule, grouped), explained
     verdict = "grouped, listed as reports of one event" if grouped else "not grouped"
-    assert explained.lines()[0] == f"related coverage: {verdict} (rule: {rule})"
+    if rule == "one story":  # copies are one item: not each other's related coverage
+        verdict = "not applicable, one story"
+    else:
+        verdict += f" (rule: {rule})"
+    assert explained.lines()[0] == f"related coverage: {verdict}"
     assert dict(explained.scores)["threshold"] == "0.22"
 
 

@@ -11,11 +11,13 @@ import pytest
 from newsriver.ingest.schedule import (
     Policy,
     Response,
+    base_interval,
     cache_lifetime,
     feed_interval,
     is_due,
     left_alone,
     plan_next_poll,
+    publication_times,
     publishing_interval,
     retry_after,
     rhythm_of,
@@ -284,3 +286,27 @@ def test_a_documents_rhythm_is_bounded() -> None:
     old = ((f"k{i}", NOW - timedelta(days=30 + i)) for i in range(100_000))
     assert rhythm_of(old, NOW) == {"k0": NOW - timedelta(days=30)}  # the newest alone
     assert rhythm_of([], NOW) == {}
+
+
+def test_undated_entries_first_seen_together_count_as_one_publication() -> None:
+    # Undated entries are dated when first seen: a first poll's 60 (published == first seen)
+    # say the source published since, once; dated entries all count, whatever their times.
+    backlog = [("heise", f"u{i}", NOW, NOW) for i in range(60)]
+    later = NOW + timedelta(days=4)
+    new = [("heise", "n1", later, later), ("heise", "n2", later, later)]
+    other = [("golem", "g1", NOW, NOW)]  # another source's first poll in the same pass: its own
+    hour_ago = NOW - timedelta(hours=1)
+    dated = [("wire", "d1", hour_ago, NOW), ("wire", "d2", hour_ago, NOW)]
+    known = [("wire", "k1", NOW - timedelta(days=1), None)]  # read again from the document
+    times = {(s, k): t for s, k, t in publication_times([*backlog, *new, *other, *dated, *known])}
+    assert times == {
+        ("heise", "u0"): NOW,
+        ("heise", "n1"): later,
+        ("golem", "g1"): NOW,
+        ("wire", "d1"): hour_ago,
+        ("wire", "d2"): hour_ago,
+        ("wire", "k1"): NOW - timedelta(days=1),
+    }
+    policy = Policy(interval=timedelta(minutes=30), max_interval=timedelta(days=7))
+    at = NOW + timedelta(days=2)
+    assert base_interval(policy, [t for _, _, t in publication_times(backlog)], at) == timedelta(days=2)

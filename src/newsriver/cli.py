@@ -155,6 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     dupes.add_argument("--since", type=_duration, default="7d", help="copies stored this long ago (default 7d)")
     dupes.add_argument("--limit", type=int, default=50, help="at most this many stories (default 50)")
     dupes.add_argument(
+        "--all",
+        action="store_true",
+        help="also list the stories whose copies all share one URL (a feed and its mirror)",
+    )
+    dupes.add_argument(
         "--explain", nargs=2, metavar=("A", "B"), help="why two items or articles (URLs or ids) fold or do not"
     )
     dupes.set_defaults(handler=_dupes, read_only=True, secrets_optional=True)

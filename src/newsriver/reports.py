@@ -7,6 +7,7 @@ import argparse
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,10 +16,11 @@ from newsriver import redact
 from newsriver.config.schema import Config
 from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.models import Article
+from newsriver.plural import counted
 from newsriver.run.poll import policy_for, shared_feeds, utcnow
 from newsriver.store import full_text
 from newsriver.store.store import Store
-from newsriver.stories.match import explain, shown_copy
+from newsriver.stories.match import explain, identifies_article, shown_copy
 
 if TYPE_CHECKING:
     from newsriver.stories.related import RelatedPolicy
@@ -30,9 +32,13 @@ def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
     if args.explain:
         return _explain_pair(config, store, args.explain)
 
-    groups = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
+    groups: Sequence[Copies] = store.selection.duplicate_groups(utcnow() - args.since, args.limit)
     if not groups:
         print("no story has more than one copy among the entries stored in that time")
+    if not args.all:
+        groups, under_one_url = split_same_url(groups)
+        if under_one_url:
+            print(same_url_summary(under_one_url))
     ids = [article.id for members in groups for article, _ in members]
     paged = full_text.extracted(store, ids) if any(cfg.full_text for cfg in config.sources) else set()
     priorities = {s.name: s.priority for s in config.sources}
@@ -57,6 +63,36 @@ def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
 
     print("\n".join(listing(store.engine, utcnow() - args.since, args.limit)))
     return 0
+
+
+Copies = Sequence[tuple[Article, float | None]]  # a story's copies, each with the similarity that joined it
+
+
+def split_same_url(groups: Sequence[Copies]) -> tuple[list[Copies], list[Copies]]:
+    """The groups worth reading one by one, and those whose every copy carries one URL.
+
+    A feed and its mirror (or two feeds of one site) carry the same article at the same URL:
+    each such story is a group whose copies all say "1.00 same URL", and they drown the
+    groups a reader checks dedupe by. Only a group whose copies all share one URL that
+    identifies an article is set aside: one with any copy joined otherwise is listed."""
+    listed: list[Copies] = []
+    under_one_url: list[Copies] = []
+    for members in groups:
+        urls = {article.canonical_url for article, _ in members}
+        [url, *others] = urls
+        one_url = not others and identifies_article(url)
+        (under_one_url if one_url else listed).append(members)
+    return listed, under_one_url
+
+
+def same_url_summary(groups: Sequence[Copies]) -> str:
+    """One line for the stories several sources carried at one URL: how many, by which sources."""
+    by_sources: Counter[str] = Counter(
+        " + ".join(sorted({article.source for article, _ in members})) for members in groups
+    )
+    carriers = ", ".join(f"{sources} ({count})" for sources, count in sorted(by_sources.items(), key=lambda p: -p[1]))
+    stories = counted(len(groups), "story", "stories")
+    return f"{stories} carried at one URL by several sources, not listed (--all lists them): {carriers}"
 
 
 def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 # Statuses with which a server asks to be left alone for a while (RFC 9110 §10.2.3).
 SLOW_DOWN = (429, 503)
@@ -31,6 +31,7 @@ _SY_PERIODS = {
 }
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _SHORTEST_WAIT = timedelta(seconds=1)
+When = TypeVar("When", bound=Hashable)  # a time, or a database's value of one
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,33 @@ def rhythm_of(
             older = (when, key)
     kept = recent or ([older] if older else [])
     return {key: when for when, key in kept}
+
+
+def publication_times(
+    entries: Iterable[tuple[str, str, When, When | None]],
+) -> Iterator[tuple[str, str, When]]:
+    """The publication times the rhythm counts, of entries given as (source, key, published,
+    first seen): (source, key, published) of those that count.
+
+    An entry without a date of its own (or with one in the future) is dated when it is first
+    seen (``normalize``): its published time *is* its first seen one. A poll that first sees
+    several such entries of a source (a first poll's backlog of an RDF 0.9 feed: 60 entries
+    at once) says that the source published since the last poll, not that it published 60
+    times then: they count as one publication, the first of them given. Counting each, the
+    rate read "60 entries in 7 d" and polled the source at the minimum interval for a week.
+    A later poll that finds new undated entries counts one more: the rate is that of the
+    polls that found something, all that can be told of a source that dates nothing.
+    Entries with a date of their own all count. ``first seen`` None: not known (a stored
+    entry's date read again from the document). The times may be the database's values as
+    read (compared, never computed with): only those that count need converting.
+    """
+    batches: set[tuple[str, When]] = set()
+    for source, key, published, first_seen in entries:
+        if published != first_seen:
+            yield source, key, published
+        elif (source, published) not in batches:
+            batches.add((source, published))
+            yield source, key, published
 
 
 def publishing_interval(published: Sequence[datetime], now: datetime) -> timedelta | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsriver.config.schema import SourceConfig
 from newsriver.errors import ParseError
-from newsriver.ingest.schedule import rhythm_of
+from newsriver.ingest.schedule import publication_times, rhythm_of
 from newsriver.models import FeedMeta
 from newsriver.run.outcome import Articles, Chunks, Retrieved, encoded
 
@@ -104,13 +104,16 @@ def _digest_in_worker(
     entries = None if cfg.full_text else Known.read(known)
     meta, chunks = digest_in_chunks(body, url, content_type, cfg, now, near, known=entries)
 
-    def sent() -> Iterator[tuple[str, datetime]]:
+    def sent() -> Iterator[tuple[str, str, datetime, datetime | None]]:
         for chunk in chunks:
             pipe.send_bytes(encoded(chunk.articles, chunk.prints, chunk.seen, mark=CHUNK))
-            yield from ((a.entry_key, a.published) for a in chunk.articles)
-            yield from ((s.entry_key, s.published) for s in chunk.seen)
+            yield from (("", a.entry_key, a.published, a.first_seen) for a in chunk.articles)
+            # A known entry without a date of its own is dated by this fetch again: its stored
+            # time (when it was first seen) stands, not this one.
+            yield from (("", s.entry_key, s.published, None) for s in chunk.seen if s.published != s.first_seen)
 
-    return meta, rhythm_of(sent(), now), entries.text if entries is not None else None
+    rhythm = rhythm_of(((key, when) for _, key, when in publication_times(sent())), now)
+    return meta, rhythm, entries.text if entries is not None else None
 
 
 class Digesting:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from newsriver.ingest.schedule import publication_times
 from newsriver.store.sql import Sql, chunks, insert_text, marks, read_optional_time, read_time, update_text
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ _ROW = (
     "name, url, feed_url, title, link, etag, last_modified, body_hash, status, last_error, errors,"
     " last_fetch, last_success, next_poll, feed_url_origin, via_public, retry_after, feed_interval, warning"
 )
-_SINCE = "SELECT source, entry_key, published FROM entries WHERE source IN ({}) AND published >= ?"
+_SINCE = "SELECT source, entry_key, published, first_seen FROM entries WHERE source IN ({}) AND published >= ?"
 # A max() per source, not one GROUP BY: each is one step down the (source, published) index
 # on both backends, where the GROUP BY read every entry of the sources (a third of the claim
 # of a pass of 1,000 feeds whose entries are all older than the window).
@@ -208,7 +209,10 @@ class Sources:
             since_value = sql.time(since)
             for chunk in chunks(list(sources)):
                 query = _SINCE.format(marks(len(chunk)))
-                for source, key, published in sql.rows(query, (*chunk, since_value)):
+                # Undated entries first seen together count once (``publication_times``),
+                # compared as read: only the times that count are converted.
+                rows: Iterable[tuple[str, str, Any, Any]] = sql.rows(query, (*chunk, since_value))
+                for source, key, published in publication_times(rows):
                     found[source][key] = read_time(published)
             older = [name for name, times in found.items() if not times]
             for chunk in chunks(older):

@@ -70,15 +70,20 @@ def explain_pair(a: Article, b: Article, policy: NearPolicy) -> Explanation:
     if similarity.score < policy.threshold:
         why = f"{similarity.basis} score {similarity.score:.2f} is below the threshold {policy.threshold:.2f}"
         return verdict(False, "threshold", why)
-    return verdict(True, similarity.basis, _folds_because(similarity.basis, similarity.score))
+    return verdict(True, similarity.basis, _folds_because(similarity.basis, similarity.score, fa, fb))
 
 
-def _folds_because(basis: str, score: float) -> str:
+def _folds_because(basis: str, score: float, a: Fingerprint, b: Fingerprint) -> str:
+    # Worded as ``_measure`` and the score lines name each measure: a figure is never given
+    # the name of another (two short texts are scored on headline and text words together,
+    # which is not the "headline words jaccard" listed above).
     if basis == "contained":
         return f"{score:.0%} of the shorter text is in the longer: a copy, whatever the headlines"
     if basis == "text":
         return f"the texts share {score:.0%} of their shingles"
-    return f"the headlines share {score:.0%} of their words"
+    if a.shingles.size or b.shingles.size:
+        return f"the headlines share {score:.0%} of their words"
+    return f"both texts short: their headline and text words together share {score:.0%}"
 
 
 def _measure(basis: str, a: Fingerprint, b: Fingerprint) -> str:
@@ -91,7 +96,7 @@ def _measure(basis: str, a: Fingerprint, b: Fingerprint) -> str:
         # A short text with a body that does not open the long one is 0, whatever its headline.
         short = f"0 under {MIN_TITLE_WORDS} words, or if the short text is not the long one's start"
         return f"the headline words jaccard; {short}"
-    return "both texts short: the jaccard of their headline and text words together"
+    return "both texts short: the headline+text jaccard above"
 
 
 def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
@@ -99,11 +104,19 @@ def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
     union = a.shingles.size + b.shingles.size - shared
     shorter = min(a.shingles.size, b.shingles.size)
     title_union = len(a.title_words | b.title_words)
+    words_union = len(a.words | b.words)
+    # Two short texts are compared on headline and text words together: listed under its own name.
+    both_short = (
+        ()
+        if a.shingles.size or b.shingles.size
+        else (("headline+text jaccard", f"{len(a.words & b.words) / words_union:.2f}" if words_union else "-"),)
+    )
     return (
         ("shingles (a, b, shared)", f"{a.shingles.size}, {b.shingles.size}, {shared}"),
         ("jaccard", f"{shared / union:.2f}" if union else "-"),
         ("containment", f"{shared / shorter:.2f}" if shorter else "- (a short text: compared by words)"),
         ("headline words jaccard", f"{len(a.title_words & b.title_words) / title_union:.2f}" if title_union else "-"),
+        *both_short,
         ("index keys shared", f"{len(a.keys & b.keys)} of {len(a.keys)}, {len(b.keys)}"),
         ("headline figures", f"{list(a.title_figures)} / {list(b.title_figures)}"),
     )
@@ -120,8 +133,11 @@ class RelatedExplanation:
 
     def lines(self) -> list[str]:
         verdict = "grouped, listed as reports of one event" if self.grouped else "not grouped"
+        # Copies of one story are one item: related coverage (between stories) does not apply
+        # to them, and "grouped" would say they are two reports of one event.
+        head = "not applicable, one story" if self.rule == "one story" else f"{verdict} (rule: {self.rule})"
         return [
-            f"related coverage: {verdict} (rule: {self.rule})",
+            f"related coverage: {head}",
             f"  {self.why}",
             *(f"  {k:<26} {v}" for k, v in self.scores),
         ]
