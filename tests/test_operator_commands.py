@@ -1,6 +1,6 @@
-"""What a newcomer's trial ran into: secrets needed by commands that send nothing, cut
-errors, a log level's case, repeated hosts, warnings counted as ok, unresolved paths, a
-cache that only grew, a misaligned column."""
+"""The operator's commands: which of them need a config's secrets (those that send nothing
+do not), and what they print (status columns, a poll's counts, resolved paths, a host named
+once, the log level in any case); the config cache's bound."""
 
 from __future__ import annotations
 
