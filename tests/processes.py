@@ -32,11 +32,17 @@ def stop(*processes: subprocess.Popen[Any], timeout: float = 15) -> list[int]:
 
 def poll_on_a_terminal(config: str) -> bytes:
     """What ``newsriver poll`` writes to a terminal (a pseudo-terminal 100 columns wide)."""
+    return on_a_terminal([sys.executable, "-m", "newsriver.cli", "--config", config, "poll"])
+
+
+def on_a_terminal(command: list[str], stderr: bool = True) -> bytes:
+    """What ``command`` writes to a pseudo-terminal 100 columns wide (its standard error too,
+    unless ``stderr`` is false); it must exit 0."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsriver.cli", "--config", config, "poll"],
+        command,
         stdout=follower,
-        stderr=follower,
+        stderr=follower if stderr else subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "100"},
     )
     os.close(follower)

@@ -5,7 +5,6 @@ once, the log level in any case); the config cache's bound."""
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from newsriver.run.poll import poll_sources
 from newsriver.store.store import Store
 
 from .conftest import FIXTURES, FixtureServer
+from .processes import on_a_terminal
 
 SECRET_CONFIG = (
     "settings:\n  database: sqlite:///{db}\n"
@@ -160,24 +160,10 @@ def test_a_setting_s_unset_variable_is_refused_even_by_status(tmp_path: Path, mo
 def _status_on(config: Path, terminal: bool) -> str:
     """``newsriver status``'s output, written to a pipe or to a terminal 100 columns wide."""
     command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "status"]
+    if terminal:
+        return on_a_terminal(command, stderr=False).decode().replace("\r\n", "\n")
     env = {**os.environ, "COLUMNS": "100"}
-    if not terminal:
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=True).stdout
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(command, stdout=follower, stderr=subprocess.DEVNULL, env=env)
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(leader)
-    return output.decode().replace("\r\n", "\n")
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=True).stdout
 
 
 def test_status_shows_the_whole_error_piped_and_fits_a_terminal(tmp_path: Path, database_url: str) -> None:
