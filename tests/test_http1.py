@@ -15,7 +15,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ from newsriver.ingest.fetch import FetchLimits, fetch
 from newsriver.ingest.network import Network
 from newsriver.models import FetchState
 
-BODY = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+from .etag_server import BODY, server
+
 LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, deadline=5)
 
 
@@ -322,42 +322,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-@contextmanager
-def tls_server(cert: Path, key: Path) -> Iterator[tuple[str, list[int]]]:
-    ports: list[int] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            ports.append(self.client_address[1])
-            if self.headers.get("If-None-Match") == '"v1"':
-                self.send_response(304)
-                self.send_header("ETag", '"v1"')
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("ETag", '"v1"')
-            self.send_header("Content-Length", str(len(BODY)))
-            self.end_headers()
-            self.wfile.write(BODY)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"https://localhost:{httpd.server_address[1]}/feed.xml", ports
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 LOCALHOST = Network(resolve=lambda _host, _port: ["127.0.0.1"])
 
 
@@ -365,21 +329,16 @@ def test_https_verifies_the_certificate_and_keeps_the_connection(
     certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the system's trust store, for this test: the certificate
-    fetch_module._tls.cache_clear()
-    try:
-        with tls_server(cert, key) as (url, ports):
-            first = fetch(FetchState(url), LIMITS, LOCALHOST)
-            again = fetch(FetchState(url, etag=first.etag), LIMITS, LOCALHOST)
-    finally:
-        fetch_module._tls.cache_clear()
+    with _trusting(cert, monkeypatch), server(tls=(cert, key)) as (url, ports):
+        first = fetch(FetchState(url), LIMITS, LOCALHOST)
+        again = fetch(FetchState(url, etag=first.etag), LIMITS, LOCALHOST)
     assert (first.body, again.status) == (BODY, 304)
     assert len(set(ports)) == 1
 
 
 def test_https_to_an_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
-    with tls_server(cert, key) as (url, ports), pytest.raises(FetchError, match="TLS error"):
+    with server(tls=(cert, key)) as (url, ports), pytest.raises(FetchError, match="TLS error"):
         fetch(FetchState(url), LIMITS, LOCALHOST)
     assert ports == []
 
@@ -467,7 +426,7 @@ def test_https_to_a_trusted_certificate_not_naming_the_host_in_its_alt_names_is_
     cert, key = _self_signed(tmp_path, *extension)
     with (
         _trusting(cert, monkeypatch),
-        tls_server(cert, key) as (url, ports),
+        server(tls=(cert, key)) as (url, ports),
         pytest.raises(FetchError, match="TLS error") as refused,
     ):
         fetch(FetchState(url), LIMITS, LOCALHOST)
@@ -477,12 +436,16 @@ def test_https_to_a_trusted_certificate_not_naming_the_host_in_its_alt_names_is_
     assert "Hostname mismatch" in cause.verify_message  # trusted, but not for this name
 
 
-def test_https_takes_no_session_ticket(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """As urllib3 (OP_NO_TICKET): a TLS 1.2 server gives the kept connection's session no ticket."""
-    cert, key = certificate
+@contextmanager
+def _one_tls_answer(
+    cert: Path, key: Path, answer: Callable[[ssl.SSLSocket], None], tls12: bool = False
+) -> Iterator[int]:
+    """A TLS server on 127.0.0.1 that takes one connection, reads its request's head and lets
+    ``answer`` write to it (then holds it open until the test ends); yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.maximum_version = ssl.TLSVersion.TLSv1_2  # a ticket is then sent in the handshake
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2  # a session ticket is then sent in the handshake
     context.load_cert_chain(cert, key)
     done = threading.Event()
 
@@ -491,24 +454,34 @@ def test_https_takes_no_session_ticket(certificate: tuple[Path, Path], monkeypat
         with context.wrap_socket(conn, server_side=True) as tls:
             while b"\r\n\r\n" not in tls.recv(65536):
                 pass
-            tls.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n')
+            answer(tls)
             done.wait(5)
 
     threading.Thread(target=serve, daemon=True).start()
-    port = listener.getsockname()[1]
     try:
-        with _trusting(cert, monkeypatch), listener:
-            assert fetch(FetchState(f"https://localhost:{port}/feed.xml", etag='"a"'), LIMITS, LOCALHOST).status == 304
+        with listener:
+            yield listener.getsockname()[1]
+    finally:
+        done.set()
+
+
+def test_https_takes_no_session_ticket(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As urllib3 (OP_NO_TICKET): a TLS 1.2 server gives the kept connection's session no ticket."""
+    cert, key = certificate
+
+    def not_modified(tls: ssl.SSLSocket) -> None:
+        tls.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n')
+
+    with _trusting(cert, monkeypatch), _one_tls_answer(cert, key, not_modified, tls12=True) as port:
+        assert fetch(FetchState(f"https://localhost:{port}/feed.xml", etag='"a"'), LIMITS, LOCALHOST).status == 304
         kept = [
             idle.connection.sock
             for idle in fetch_module._KEPT._idle.get(("https", "localhost", port, LOCALHOST), [])
             if isinstance(idle.connection.sock, ssl.SSLSocket)
         ]
-        assert len(kept) == 1
-        session = kept[0].session
-        assert session is not None and not session.has_ticket
-    finally:
-        done.set()
+    assert len(kept) == 1
+    session = kept[0].session
+    assert session is not None and not session.has_ticket
 
 
 def test_a_tls_record_broken_inside_the_body_is_a_fetch_error(
@@ -516,25 +489,16 @@ def test_a_tls_record_broken_inside_the_body_is_a_fetch_error(
 ) -> None:
     """The body's bytes stop decrypting: urllib3 raises its own SSLError from the body's read."""
     cert, key = certificate
-    listener = socket.create_server(("127.0.0.1", 0))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    done = threading.Event()
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with context.wrap_socket(conn, server_side=True) as tls:
-            while b"\r\n\r\n" not in tls.recv(65536):
-                pass
-            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + BODY)
-            # An application-data record of random bytes, written under the TLS layer.
-            with socket.socket(fileno=os.dup(tls.fileno())) as raw:
-                raw.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))
-            done.wait(5)
+    def broken_body(tls: ssl.SSLSocket) -> None:
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + BODY)
+        # An application-data record of random bytes, written under the TLS layer.
+        with socket.socket(fileno=os.dup(tls.fileno())) as raw:
+            raw.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))
 
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        with _trusting(cert, monkeypatch), listener, pytest.raises(FetchError, match="transfer failed"):
-            fetch(FetchState(f"https://localhost:{listener.getsockname()[1]}/feed.xml"), LIMITS, LOCALHOST)
-    finally:
-        done.set()
+    with (
+        _trusting(cert, monkeypatch),
+        _one_tls_answer(cert, key, broken_body) as port,
+        pytest.raises(FetchError, match="transfer failed"),
+    ):
+        fetch(FetchState(f"https://localhost:{port}/feed.xml"), LIMITS, LOCALHOST)
