@@ -115,7 +115,7 @@ def record(
         df[word] += n
     documents += len(rows)
     memory.documents = documents
-    max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
+    max_df = _max_df(documents)
     window = int(policy.window.total_seconds())
     idfs, usable = Idf(df, documents), usable_words(batch, df, max_df)
     for row in rows:
@@ -159,6 +159,11 @@ def _frequencies(db: Sql, words: Collection[str], memory: Frequencies) -> tuple[
         df.clear()
         _read_terms(db, words, df)
     return df, documents, mark
+
+
+def _max_df(documents: int) -> int:
+    """How many entries may hold a word that is still a key (see MAX_DF_SHARE, MIN_MAX_DF)."""
+    return max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
 
 
 def _read_terms(db: Sql, words: Collection[str], df: dict[str, int]) -> tuple[int, int | None]:
@@ -367,12 +372,14 @@ def recorded(db: Sql, entry_ids: Sequence[str]) -> dict[str, Recorded]:
         f"SELECT key, entry_id FROM related_keys WHERE entry_id IN ({wanted})", list(entry_ids)
     ):
         indexed.setdefault(entry_id, set()).add(key)
+    vectors = {row[0]: _VECTOR.decode(row[5]) for row in rows}
+    # Today's frequencies of every word of these entries, in one read.
+    df: dict[str, int] = {}
+    documents, _ = _read_terms(db, set().union(*vectors.values()), df)
+    max_df = _max_df(documents)
     found = {}
-    for i, group, began, when, headline_only, weights, title, story in rows:
-        vector = _VECTOR.decode(weights)
-        df: dict[str, int] = {}
-        documents, _ = _read_terms(db, list(vector), df)
-        max_df = max(MIN_MAX_DF, int(documents * MAX_DF_SHARE))
+    for i, group, began, when, headline_only, _weights, title, story in rows:
+        vector = vectors[i]
         lookup = first_keys(key_words(vector, usable_words(vector, df, max_df)), df, held_by=1)
         report = Report(i, title, group, _datetime(began), story, _datetime(when), bool(headline_only), vector)
         found[i] = Recorded(report, frozenset(indexed.get(i, ())), tuple(lookup))

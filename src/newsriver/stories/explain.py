@@ -41,12 +41,14 @@ class Explanation:
 def explain_pair(a: Article, b: Article, policy: NearPolicy) -> Explanation:
     """Whether dedupe folds ``a`` and ``b`` (either stored first), by which rule, and why."""
     fa, fb = of_entry(a.title, a.summary, a.content), of_entry(b.title, b.summary, b.content)
-    scores = _scores(fa, fb)
+    # Two texts without shingles are compared on headline and text words together.
+    short = not (fa.shingles.size or fb.shingles.size)
+    scores = _scores(fa, fb, short)
     similarity = compare(fa, fb)
     scores += (
         # compare's own score, which the threshold is for: named, since it is not always one of the above.
         ("fingerprint score", str(similarity)),
-        ("  which is", _measure(similarity.basis, fa, fb)),
+        ("  which is", _measure(similarity.basis, short)),
         ("threshold", f"{policy.threshold:.2f}"),
     )
 
@@ -70,10 +72,10 @@ def explain_pair(a: Article, b: Article, policy: NearPolicy) -> Explanation:
     if similarity.score < policy.threshold:
         why = f"{similarity.basis} score {similarity.score:.2f} is below the threshold {policy.threshold:.2f}"
         return verdict(False, "threshold", why)
-    return verdict(True, similarity.basis, _folds_because(similarity.basis, similarity.score, fa, fb))
+    return verdict(True, similarity.basis, _folds_because(similarity.basis, similarity.score, short))
 
 
-def _folds_because(basis: str, score: float, a: Fingerprint, b: Fingerprint) -> str:
+def _folds_because(basis: str, score: float, short: bool) -> str:
     # Worded as ``_measure`` and the score lines name each measure: a figure is never given
     # the name of another (two short texts are scored on headline and text words together,
     # which is not the "headline words jaccard" listed above).
@@ -81,25 +83,25 @@ def _folds_because(basis: str, score: float, a: Fingerprint, b: Fingerprint) -> 
         return f"{score:.0%} of the shorter text is in the longer: a copy, whatever the headlines"
     if basis == "text":
         return f"the texts share {score:.0%} of their shingles"
-    if a.shingles.size or b.shingles.size:
+    if not short:
         return f"the headlines share {score:.0%} of their words"
     return f"both texts short: their headline and text words together share {score:.0%}"
 
 
-def _measure(basis: str, a: Fingerprint, b: Fingerprint) -> str:
+def _measure(basis: str, short: bool) -> str:
     """What the fingerprint score measured: not always one of the scores listed above it."""
     if basis == "contained":
         return "the containment above"
     if basis == "text":
         return "the jaccard above"
-    if a.shingles.size or b.shingles.size:
+    if not short:
         # A short text with a body that does not open the long one is 0, whatever its headline.
-        short = f"0 under {MIN_TITLE_WORDS} words, or if the short text is not the long one's start"
-        return f"the headline words jaccard; {short}"
+        zero = f"0 under {MIN_TITLE_WORDS} words, or if the short text is not the long one's start"
+        return f"the headline words jaccard; {zero}"
     return "both texts short: the headline+text jaccard above"
 
 
-def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
+def _scores(a: Fingerprint, b: Fingerprint, short: bool) -> tuple[tuple[str, str], ...]:
     shared = int(np.intersect1d(a.shingles, b.shingles, assume_unique=True).size)
     union = a.shingles.size + b.shingles.size - shared
     shorter = min(a.shingles.size, b.shingles.size)
@@ -107,9 +109,9 @@ def _scores(a: Fingerprint, b: Fingerprint) -> tuple[tuple[str, str], ...]:
     words_union = len(a.words | b.words)
     # Two short texts are compared on headline and text words together: listed under its own name.
     both_short = (
-        ()
-        if a.shingles.size or b.shingles.size
-        else (("headline+text jaccard", f"{len(a.words & b.words) / words_union:.2f}" if words_union else "-"),)
+        (("headline+text jaccard", f"{len(a.words & b.words) / words_union:.2f}" if words_union else "-"),)
+        if short
+        else ()
     )
     return (
         ("shingles (a, b, shared)", f"{a.shingles.size}, {b.shingles.size}, {shared}"),
@@ -180,6 +182,7 @@ def explain_related(
         ("stored groups (A, B)", both(earlier.group, later.group)),
     )
     grouped = earlier.group == later.group
+    through = ", they are grouped through other reports" if grouped else ""
 
     def verdict(rule: str, why: str) -> RelatedExplanation:
         return RelatedExplanation(grouped, rule, why, scores)
@@ -192,13 +195,14 @@ def explain_related(
             f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, fewer"
             f" than {needed}: the key index never offers {e} to {n}"
         )
-        return verdict("index", why + (", they are grouped through other reports" if grouped else ""))
+        return verdict("index", why + through)
     if matching(later, [earlier], policy):
         if grouped:
             why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}: {n} joined {e}'s group"
             return verdict("cosine", why)
-        why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}, but {n} joined a better match's group"
-        if later.group == later.id:
+        if later.group != later.id:
+            why = f"cosine {score:.2f} reaches the threshold {threshold:.2f}, but {n} joined a better match's group"
+        else:
             # It joined no group at all, so the index did not offer the other then; which of
             # the lookup's limits kept it out is not recorded, so the possible causes are named.
             why = (
@@ -215,4 +219,4 @@ def explain_related(
         rule, why = "threshold", f"cosine {score:.2f} is below the threshold {threshold:.2f}"
     else:
         rule, why = "templated", "one headline template with other figures: a series, not one event"
-    return verdict(rule, why + (", they are grouped through other reports" if grouped else ""))
+    return verdict(rule, why + through)
