@@ -12,14 +12,13 @@ so each can be checked by eye: a warning is right only when entries were lost.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import xml.sax
 from collections import Counter
-from pathlib import Path
 
 import feedparser
+from bench import corpus_path
 
 from newsriver.errors import ParseError
 from newsriver.ingest.parse import parse
@@ -28,7 +27,7 @@ STARTS = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
 
 
 def main() -> int:
-    root = Path(os.environ.get("NEWSRIVER_CORPUS", Path(__file__).resolve().parents[2] / "shared/corpus")) / "feeds"
+    root = corpus_path("feeds")
     files = sorted(p for p in root.rglob("*.xml"))
     recovered = flagged = unparsable = 0
     kinds: Counter[str] = Counter()

@@ -236,7 +236,7 @@ def _exchange(
     scheme, host, port, target, host_value = _target(url)
     try:
         sent = request_head(target, host_value, headers)
-    except (ValueError, UnicodeEncodeError) as exc:
+    except ValueError as exc:  # UnicodeEncodeError among them
         raise FetchError(f"cannot send the request: {exc}") from exc
     origin = (scheme, host, port, route.network)
     connection, head = _open(origin, sent, limits, route, deadline)
@@ -435,11 +435,7 @@ def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline)
 
     too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
     coding = head.headers.get("content-encoding", "")
-    declared = head.headers.get("content-length", "")
-    # The length frames the body only without a Transfer-Encoding (which wins); isascii():
-    # isdigit() is true of "¹", which int() refuses.
-    framed = "transfer-encoding" not in head.headers and declared.isascii() and declared.isdigit()
-    if not coding and framed and int(declared) > limits.max_bytes:
+    if not coding and body.declared is not None and body.declared > limits.max_bytes:
         raise too_large  # no need to read it to know
     response = HTTPResponse(
         body=cast("IO[bytes]", body),  # a raw file: what urllib3 reads a body from
@@ -464,7 +460,7 @@ def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline)
                 raise too_large
             chunks.append(chunk)
     except ReadTimeoutError as exc:
-        raise FetchError(f"timed out: nothing received for {limits.read_timeout:g} s") from exc
+        raise FetchError(_describe(TimeoutError(), limits)) from exc
     except DecodeError as exc:
         raise FetchError("cannot decompress the body: the server sent corrupt data") from exc
     except ProtocolError as exc:  # the connection failed (urllib3 wraps an OSError so)
@@ -521,11 +517,11 @@ class _Deadline:
     def error(self) -> FetchError:
         return FetchError(f"took longer than {self.seconds:g} s (the deadline for one fetch)")
 
-    def watch(self, sock: socket.socket) -> socket.socket:
-        """Arm the timer on ``sock``; returns it.
+    def watch(self, sock: socket.socket) -> None:
+        """Arm the timer on ``sock``.
 
-        The timer holds a duplicate descriptor: the original changes hands (TLS wraps it,
-        http.client closes its reference early) but a shutdown through any descriptor
+        The timer holds a duplicate descriptor: TLS wraps a new connection's socket after it
+        is watched (wrapping detaches the original), but a shutdown through any descriptor
         stops the one connection underneath.
         """
         with self._lock:
@@ -534,7 +530,6 @@ class _Deadline:
             self._watched = socket.socket(sock.family, sock.type, sock.proto, os.dup(sock.fileno()))
             if self.expired:
                 self._watched.shutdown(socket.SHUT_RDWR)
-        return sock
 
     def unwatch(self) -> None:
         with self._lock:

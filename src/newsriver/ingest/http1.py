@@ -146,11 +146,12 @@ class Connection:
             # Transfer-Encoding wins, but a server sending both may be framing for someone
             # else (request smuggling): RFC 9112 §6.1, the connection is not used again.
             will_close = True
+        declared = length
         if head.status in (204, 304) or 100 <= head.status < 200:
             length, chunked = 0, False
         if length is None and not chunked:
             will_close = True  # the body ends with the connection
-        return Body(self, length, chunked, will_close)
+        return Body(self, length, chunked, will_close, declared)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -221,14 +222,15 @@ class Body:
     """A response's body as a raw file for urllib3's decoding: ``read`` returns b"" only at
     its end, and the body is ``closed`` once read to its end."""
 
-    def __init__(self, connection: Connection, length: int | None, chunked: bool, will_close: bool) -> None:
+    def __init__(
+        self, connection: Connection, length: int | None, chunked: bool, will_close: bool, declared: int | None
+    ) -> None:
         self._connection = connection
-        self._left = length  # of the body, or of the current chunk when chunked
+        self._left = 0 if chunked else length  # of the body, or of the current chunk when chunked
         self._chunked = chunked
         self.will_close = will_close
         self.closed = length == 0 and not chunked  # read to its end
-        if chunked:
-            self._left = 0
+        self.declared = declared  # the Content-Length that frames the body (none after a Transfer-Encoding)
 
     @property
     def reusable(self) -> bool:

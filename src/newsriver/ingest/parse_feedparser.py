@@ -59,9 +59,10 @@ def read_with_feedparser(body: bytes, content_type: str) -> tuple[FeedHead, tupl
         raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
     head = head_of(result.get("feed", {}))
     raws = result.entries
-    if problem := warning_of(body, result.get("bozo_exception"), len(raws)):
+    problem, cut = _warning(body, result.get("bozo_exception"), len(raws))
+    if problem:
         head = replace(head, warning=problem)
-        raws = raws[: whole_entries(body, len(raws))] if problem.startswith(ENDS_EARLY) else raws
+        raws = raws[: whole_entries(body, len(raws))] if cut else raws
     return head, tuple(_entries(raws))
 
 
@@ -76,7 +77,6 @@ _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
 _ENTRY_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:item|entry)\s*>")
 # Where a start tag in the bytes is no element: inside a comment or a CDATA section.
 _NOT_MARKUP = re.compile(rb"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)", re.S)
-ENDS_EARLY = "the document ends early"
 
 
 def whole_entries(body: bytes, read: int) -> int:
@@ -88,8 +88,14 @@ def whole_entries(body: bytes, read: int) -> int:
 
 
 def warning_of(body: bytes, reason: object, read: int) -> str:
-    """The document's warning: why entries were lost when feedparser had to recover from
-    it, having read ``read``; "" when it is whole, or its fault lost nothing.
+    """The document's warning (see ``_warning``)."""
+    return _warning(body, reason, read)[0]
+
+
+def _warning(body: bytes, reason: object, read: int) -> tuple[str, bool]:
+    """The document's warning: why entries were lost when feedparser had to recover from it,
+    having read ``read``; "" when it is whole, or its fault lost nothing. With it, whether the
+    document was cut short (its last entry read is then cut too: see ``whole_entries``).
 
     feedparser reads a document its strict (expat) parser refuses with a lenient one, and
     says so (``bozo``) with expat's first error. Most such faults lose nothing: a bare "&",
@@ -106,9 +112,9 @@ def warning_of(body: bytes, reason: object, read: int) -> str:
     the document's structure.
     """
     if not isinstance(reason, xml.sax.SAXParseException):
-        return ""
+        return "", False
     if b"\x00" in body[:200]:  # UTF-16 or -32: its bytes are not ASCII's, no pattern here reads them
-        return ""
+        return "", False
     where = f"{reason.getMessage()}, line {reason.getLineNumber()}"
     prolog = _PROLOG.match(body)
     root = _ROOT_START.search(body, prolog.end() if prolog else 0)
@@ -117,12 +123,13 @@ def warning_of(body: bytes, reason: object, read: int) -> str:
         end_tag = re.compile(rb"</\s*" + re.escape(name) + rb"\s*(?:>|$)")  # a cut just before its ">" lost nothing
         if end_tag.search(body.rstrip(), root.end()) is None:
             end = f"</{name.decode('ascii', 'replace')}>"
-            return f"{ENDS_EARLY}, without its {end} (cut off?): only the entries before the cut were read"
+            lost = "only the entries before the cut were read"
+            return f"the document ends early, without its {end} (cut off?): {lost}", True
     starts = len(_ENTRY_START.findall(_NOT_MARKUP.sub(b"", body)))
     if starts > read:
-        return f"{starts - read} of {starts} entries unreadable: broken XML ({where}), read leniently"
+        return f"{starts - read} of {starts} entries unreadable: broken XML ({where}), read leniently", False
     log.debug("broken XML (%s) read leniently, all %d entries read", where, read)
-    return ""
+    return "", False
 
 
 def _entries(raws: list[dict[str, Any]]) -> Iterator[Entry]:
