@@ -75,8 +75,6 @@ from newsriver.config.schema import DedupeSettings
 from newsriver.ingest.normalize import normalize_feed
 from newsriver.ingest.parse import parse
 from newsriver.stories.related import (
-    DEFAULT_HEADLINE_THRESHOLD,
-    DEFAULT_THRESHOLD,
     Lead,
     cosine,
     keys,
@@ -85,6 +83,7 @@ from newsriver.stories.related import (
     templated,
     vector,
 )
+from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 THRESHOLDS = [t / 100 for t in range(10, 80)]

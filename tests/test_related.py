@@ -6,8 +6,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from newsriver.stories.related import (
-    DEFAULT_HEADLINE_THRESHOLD,
-    DEFAULT_THRESHOLD,
     Joined,
     Lead,
     RelatedPolicy,
@@ -24,6 +22,7 @@ from newsriver.stories.related import (
     without_tags,
     words,
 )
+from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
 
 POLICY = RelatedPolicy(DEFAULT_THRESHOLD, DEFAULT_HEADLINE_THRESHOLD, timedelta(days=7))
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

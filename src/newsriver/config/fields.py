@@ -10,7 +10,6 @@ built by pydantic's ``__get_pydantic_core_schema__`` hook when a validator is bu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 if TYPE_CHECKING:
@@ -18,11 +17,13 @@ if TYPE_CHECKING:
     from pydantic_core import CoreSchema
 
 
-@dataclass(frozen=True)
 class Before:
     """pydantic's ``BeforeValidator``: ``function`` turns the input into what the type takes."""
 
-    function: Callable[[Any], Any]
+    # Plain classes, not dataclasses: making a dataclass costs start-up time in every command,
+    # and nothing compares or prints a marker.
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         from pydantic_core import core_schema
@@ -30,11 +31,11 @@ class Before:
         return core_schema.no_info_before_validator_function(self.function, handler(source))
 
 
-@dataclass(frozen=True)
 class After:
     """pydantic's ``AfterValidator``: ``function`` checks (or adjusts) the validated value."""
 
-    function: Callable[[Any], Any]
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         from pydantic_core import core_schema
@@ -54,12 +55,12 @@ class Checked:
         return handler(Annotated[source, Field(**self.constraints)])
 
 
-@dataclass(frozen=True)
 class Like:
     """Validated as the type ``of()`` returns instead of the annotated one: one of pydantic's
     own types (imported only then), or the annotation without a value no input may give."""
 
-    of: Callable[[], Any]
+    def __init__(self, of: Callable[[], Any]) -> None:
+        self.of = of
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return handler.generate_schema(self.of())

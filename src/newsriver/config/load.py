@@ -139,7 +139,7 @@ _SCHEMA_FILES = (
     "config/private.py",
     "config/load.py",
     "config/yaml_lines.py",
-    "stories/related.py",
+    "stories/thresholds.py",
 )
 
 

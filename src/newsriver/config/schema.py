@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from newsriver import redact
 from newsriver.config.fields import After, Before, Checked, Like
 from newsriver.config.private import SettingsAccess, SourceAccess, Strict
-from newsriver.stories.related import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
+from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from newsriver.stories.match import NearPolicy

@@ -41,10 +41,6 @@ PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
 MIN_SHARED_KEYS = 2  # of an entry with a lead, a stored report is compared sharing this many (see least_shared)
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
-# Chosen on one half of each labelled set (benchmarks/related_quality.py): real articles
-# with a lead, and STS headline pairs for a headline alone.
-DEFAULT_THRESHOLD = 0.22
-DEFAULT_HEADLINE_THRESHOLD = 0.50
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
 # "one" too: a number word, as in the usual English lists, and in a product's name ("Xbox
