@@ -307,17 +307,21 @@ def _validated(text: str, filename: str, unset: list[str] | None = None) -> tupl
     missing: list[tuple[Any, ...]] = []
     named: list[str] = []
     data = _expand_env(data, (), missing, named)
-    # (path, message): reported in the file's line order, not pydantic's order of fields.
-    found = [(p[:-1], f"environment variable {p[-1]} is not set") for p in missing]
+
+    def said(path: tuple[Any, ...], message: str) -> str:
+        return f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}"
+
     if unset is not None:
         # A source's secrets only: they go to its feed's server, which these commands never
         # reach. A setting's (the database URL's password, the admin's) would be sent or
         # trusted by the very command that was spared it.
-        spared = [(path, message) for path, message in found if path[:1] == ("sources",)]
+        spared = [p for p in missing if p[:1] == ("sources",)]
+        missing = [p for p in missing if p[:1] != ("sources",)]
         _placeholders_made = _placeholders_made or bool(spared)
-        redact.register(unset_placeholder(p[-1][2:-1]) for p in missing if p[:1] == ("sources",))
-        unset.extend(f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in spared)
-        found = [problem for problem in found if problem not in spared]
+        redact.register(unset_placeholder(p[-1][2:-1]) for p in spared)
+        unset.extend(said(p[:-1], f"environment variable {p[-1]} is not set") for p in spared)
+    # (path, message): reported in the file's line order, not pydantic's order of fields.
+    found = [(p[:-1], f"environment variable {p[-1]} is not set") for p in missing]
     try:
         config = validated(Config, data)
     except ValidationError as exc:
@@ -328,7 +332,5 @@ def _validated(text: str, filename: str, unset: list[str] | None = None) -> tupl
         found.extend(config.conflicts())
     if found:
         found.sort(key=lambda problem: _line_of(problem[0], lines))  # stable: one line's keep their order
-        raise ConfigError(
-            [f"{filename}:{_line_of(path, lines)}: {_dotted(path)}: {message}" for path, message in found]
-        )
+        raise ConfigError([said(path, message) for path, message in found])
     return config, named

@@ -44,7 +44,6 @@ _BOUNDS = {
     "less_than_equal": ("le", "must be at most {}"),
     "less_than": ("lt", "must be less than {}"),
 }
-# The pattern of names (schema.Slug), said in words.
 # Steps pydantic adds to a location for the branches of a union or a validator: not fields.
 _BRANCHES = frozenset({"bool", "int", "float", "str", "none", "list", "dict", "function-after", "function-before"})
 _CLOSE = 0.75  # difflib's ratio from which a known name is offered for a misspelt one
@@ -93,8 +92,9 @@ def _unknown_field(location: Location) -> str:
     """An unknown field's message: where a field of that name belongs (a source's
     ``interval`` written under ``settings``), else a known field it is close to."""
     name = location[-1]
-    elsewhere = [path for path in _FIELD_PATHS.get(str(name), ()) if path != _pattern(location)]
-    if elsewhere and str(name) not in known_fields(location[:-1]):
+    # Reached for a name that is no field of the model at ``location``: any place that has
+    # a field of that name is another.
+    if elsewhere := _FIELD_PATHS.get(str(name)):
         return f"unknown field here; {name} is a field of {', '.join(elsewhere)}"
     return "unknown field" + (_did_you_mean(name, known_fields(location[:-1])) or " (check the spelling)")
 
