@@ -227,8 +227,9 @@ class Service:
         self.metrics.publish_duration.observe(time.monotonic() - started)
         self.last_publish = self.clock()
         self.metrics.last_publish.set(self.last_publish.timestamp())
-        self.metrics.sources_in_error.set(self.store.sources.count("error"))
-        self.metrics.sources_warning.set(self.store.sources.count("warning"))
+        counts = self.store.sources.counts("error", "warning")
+        self.metrics.sources_in_error.set(counts["error"])
+        self.metrics.sources_warning.set(counts["warning"])
         if any(cfg.full_text for cfg in self.config.sources):
             self.metrics.full_text(full_text.counts(self.store))
         if changed:

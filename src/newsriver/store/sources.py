@@ -223,11 +223,14 @@ class Sources:
                 found[name] = dict(sorted(times.items(), key=lambda item: item[1], reverse=True)[:limit])
         return found
 
-    def count(self, status: str) -> int:
-        """How many sources are in ``status`` (their column's value: ``error``, ``gone``, …)."""
+    def counts(self, *statuses: str) -> dict[str, int]:
+        """How many sources are in each of ``statuses`` (their column's value: ``error``,
+        ``warning``, …), in one read; 0 for a status none is in."""
+        found = dict.fromkeys(statuses, 0)
         with self._store.reading() as sql:
-            found = sql.first("SELECT count(*) FROM sources WHERE status = ?", (status,))
-        return int(found[0]) if found is not None else 0
+            query = f"SELECT status, count(*) FROM sources WHERE status IN ({marks(len(statuses))}) GROUP BY status"
+            found.update((status, int(n)) for status, n in sql.rows(query, statuses))
+        return found
 
     def entry_counts(self) -> dict[str, int]:
         """How many entries each source has stored."""
