@@ -521,15 +521,20 @@ def reader_python(venv: Path) -> Path:
     return python
 
 
-def compile_newsriver() -> None:
-    """Write newsriver's bytecode, as installing it from a wheel does. An editable install run
-    under PYTHONDONTWRITEBYTECODE compiles every module at every start (about 0.1 s of CPU),
-    which a tool installed from its wheel, as reader is here, never pays."""
+def compile_newsriver(src: Path | None = None) -> None:
+    """Write newsriver's bytecode (the imported package's, or that under the checkout's
+    ``src``), as installing it from a wheel does. An editable install run under
+    PYTHONDONTWRITEBYTECODE compiles every module at every start (about 0.1 s of CPU), which
+    a tool installed from its wheel, as reader is here, never pays."""
     import compileall
 
-    import newsriver
+    if src is None:
+        import newsriver
 
-    compileall.compile_dir(Path(newsriver.__file__).parent, quiet=1)
+        package = Path(newsriver.__file__).parent
+    else:
+        package = src / "newsriver"
+    compileall.compile_dir(package, quiet=1)
 
 
 def newsriver_config(work: Path, urls: list[str], settings: str) -> Path:

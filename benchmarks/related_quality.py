@@ -438,11 +438,11 @@ def main() -> int:
     # word (a "für", an "im") is rare, and no store holds that mix.
     feeds = Frequencies([item.lead for item in items.values() if item.feed])
     mixed = Frequencies([*(item.lead for item in items.values()), *headlines_alone])
-    pairs_report(items, labels, events, lambda a, b: feeds if a.feed and b.feed else pages, DEFAULT_THRESHOLD)
+    scored = pairs_report(items, labels, events, lambda a, b: feeds if a.feed and b.feed else pages, DEFAULT_THRESHOLD)
     everything = score_pairs(items, labels, lambda a, b: mixed).values()
     print("  " + counts(list(everything), DEFAULT_THRESHOLD).line("  all frequencies from all (as before)"))
-    alone = {k: v for k, v in items.items() if v.feed}
-    german = list(score_pairs(alone, labels, lambda a, b: feeds).values())
+    # Scored above with the feeds' own frequencies already.
+    german = [p for (a, b), p in scored.items() if items[a].feed and items[b].feed]
     print("  " + counts(german, DEFAULT_THRESHOLD).line("  German feed pairs alone"))
 
     print("\n3. Teaser pairs (the 181 articles' teasers and the 100 German feed entries; the labels of 2)")
@@ -466,7 +466,7 @@ def score_pairs(
     scored with the frequencies ``store`` says the two are in."""
     scored = {}
     for (a, b), one_event in labels.items():
-        if a in items and b in items and (one_event is None) == unsure:
+        if (one_event is None) == unsure:
             first, second = items[a], items[b]
             titles = (first.title, second.title)
             freq = store(first, second)
@@ -480,9 +480,9 @@ def pairs_report(
     events: list[list[str]],
     store: Callable[[Item, Item], Frequencies],
     shipped: float,
-) -> None:
+) -> dict[tuple[str, str], Scored]:
     """Print the halves (a threshold chosen on one, reported on the other, both ways), the
-    whole set at ``shipped``, and the table by threshold."""
+    whole set at ``shipped``, and the table by threshold; the pairs as scored."""
     scored = score_pairs(items, labels, store)
     event_half = {p: n % 2 for n, ids in enumerate(events) for p in ids}
     everything = list(scored.values())
@@ -515,6 +515,7 @@ def pairs_report(
     )
     print("  all pairs by threshold:")
     table(everything, [0.10, 0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30])
+    return scored
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ than wall time on a loaded machine: it is the figure to compare.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
 import statistics
@@ -24,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import build_farm, load_average, measure_process, newsriver_config, nginx
+from bench import build_farm, compile_newsriver, load_average, measure_process, newsriver_config, nginx
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
     trees = dict(tree.split("=", 1) for tree in args.trees)
     for src in trees.values():
         # As installing from a wheel does: no tree pays for compiling its modules at start.
-        compileall.compile_dir(Path(src) / "newsriver", quiet=1)
+        compile_newsriver(Path(src))
 
     work = Path(tempfile.mkdtemp(prefix="warm-ab-"))
     work.chmod(0o755)

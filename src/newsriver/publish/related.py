@@ -95,6 +95,12 @@ def _rank(story: Story, priorities: Mapping[str, int]) -> tuple[int, datetime, s
 # --- what an item shows of them: the renderers' hooks -------------------------------------
 
 
+# What an Atom ``<link rel="related">`` title starts with: the same relation serves a
+# story's other copies and its event's other reports, so the title tells them apart.
+ALSO_REPORTED_BY = "Also reported by"
+RELATED_COVERAGE = "Related coverage"
+
+
 def with_related(article: Article, reports: Sequence[Reported], sources: Mapping[str, SourceInfo]) -> Article:
     """The article with a "Related coverage" list at the end of the text a reader sees."""
     if not reports:
@@ -111,12 +117,6 @@ def with_related(article: Article, reports: Sequence[Reported], sources: Mapping
     if article.summary:
         return replace(article, summary=article.summary + block)
     return replace(article, content=f"<p>{html.escape(article.text or article.title)}</p>{block}")
-
-
-# What an Atom ``<link rel="related">`` title starts with: the same relation serves a
-# story's other copies and its event's other reports, so the title tells them apart.
-ALSO_REPORTED_BY = "Also reported by"
-RELATED_COVERAGE = "Related coverage"
 
 
 def link_title(kind: str, outlet: str, headline: str) -> str:
