@@ -131,6 +131,8 @@ def test_commands_that_send_nothing_take_a_config_whose_secret_is_unset(
         printed = capsys.readouterr()
         assert f"{unset}: {command[0]} fetches nothing" in printed.err
         assert "members" in printed.out or command[0] in ("dupes", "check")
+        if command == ["check"]:  # not a plain "ok" beside the warning
+            assert ": valid, but poll and run refuse it until the variables above are set:" in printed.out
         assert "newsriver-unset" not in printed.out + printed.err
     assert feed_server.requests == []
     # The placeholder prints masked wherever it would show, and was never cached.

@@ -274,8 +274,16 @@ def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
 
 
 def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
+    from newsriver.config.load import holds_a_placeholder
+
+    # The unset variables were said on stderr; stdout must not say a plain "ok" beside them,
+    # since poll and run would refuse this config in this environment. Still exit 0: the file
+    # is valid, and a shell without the service's secrets is a normal place to check it.
+    verdict = (
+        "valid, but poll and run refuse it until the variables above are set" if holds_a_placeholder(config) else "ok"
+    )
     print(
-        f"{path}: ok: {counted(len(config.sources), 'source')}, {counted(len(config.feeds), 'feed')} "
+        f"{path}: {verdict}: {counted(len(config.sources), 'source')}, {counted(len(config.feeds), 'feed')} "
         f"({', '.join(f.name for f in config.feeds)}), database {config.settings.database}"
     )
     return 0
