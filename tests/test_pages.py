@@ -295,3 +295,38 @@ def test_a_browser_gets_atom_and_rss_as_xml_and_a_reader_as_feeds(tmp_path: Path
     assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
     assert shown.headers["ETag"] == read.headers["ETag"] and shown.headers["Vary"] == "Accept-Encoding, Accept"
     assert page.headers["Vary"] == "Accept-Encoding"
+
+
+def test_the_server_answers_a_browser_with_the_xsl_view_made_itself(out: Path) -> None:
+    """Browsers are dropping XSLT: the built-in server applies feed.xsl itself for a browser,
+    and a feed reader, even one naming text/html at a low q, still gets the feed."""
+    server = make_server(FeedServer(out), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}/"
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    simplepie = "application/atom+xml, application/rss+xml, application/xml;q=0.8, text/html;q=0.7, */*;q=0.1"
+    try:
+        pages = {
+            name: requests.get(base + name, headers={"Accept": browser}, timeout=5) for name in ("all.atom", "all.rss")
+        }
+        again = requests.get(
+            base + "all.atom",
+            headers={"Accept": browser, "If-None-Match": pages["all.atom"].headers["ETag"]},
+            timeout=5,
+        )
+        read = requests.get(base + "all.atom", headers={"Accept": simplepie}, timeout=5)
+        archived = requests.get(base + archive_page("atom"), headers={"Accept": browser}, timeout=5)
+    finally:
+        close_server(server)
+    for name, page in pages.items():
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8", name
+        root = parse(page.content)  # valid HTML5, strictly
+        assert texts(root, "//h1") == ["Everything"], name
+        assert texts(root, "//ol[@class='headlines']/li/a") == NEWEST_TITLES, name
+        assert PLANTED_TITLE in texts(root, "//ol[@class='headlines']/li/a"), name  # as text
+        assert root.xpath("//script | //*[@onerror]") == [], name
+    assert again.status_code == 304
+    assert read.content == (out / "all.atom").read_bytes()
+    assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert read.headers["ETag"] != pages["all.atom"].headers["ETag"]  # another representation
+    assert archived.headers["Content-Type"] == "text/html; charset=utf-8"

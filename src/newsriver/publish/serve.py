@@ -23,6 +23,7 @@ from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
 from newsriver.files import ServedFile, version_of
+from newsriver.publish import xsl_view
 from newsriver.publish.access import ADMIN_PATHS, AdminAccess
 
 StartResponse = Callable[..., Any]
@@ -40,9 +41,10 @@ CONTENT_TYPES = {
     ".xsl": "text/xsl; charset=utf-8",  # feed.xsl: browsers apply only a stylesheet served as XML
 }
 
-# A browser shows application/atom+xml and application/rss+xml as raw text but renders XML
-# through its <?xml-stylesheet?> (feed.xsl): those files go to a browser (whose Accept
-# names text/html; feed readers' do not) as application/xml, the same bytes.
+# A browser shows application/atom+xml and application/rss+xml as raw text. Those files go to
+# a browser as the page feed.xsl makes of them (xsl_view), or, without the stylesheet, as
+# application/xml, the same bytes, which a browser still styling XML renders through the
+# file's <?xml-stylesheet?>.
 BROWSER_XML = (".atom", ".rss")
 
 
@@ -81,6 +83,7 @@ class FeedServer:
         self._lock = threading.Lock()
         self._compressed: dict[str, tuple[str, bytes]] = {}
         self._versions: dict[str, tuple[tuple[int, int], str]] = {}  # by name: (mtime, size), version
+        self._pages: dict[str, ServedFile] = {}  # XSL views, by the feed's and stylesheet's versions
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -106,7 +109,33 @@ class FeedServer:
             served = self.files(name) if self.files is not None else self._from_folder(name)
         if name is None or served is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
-        return self._send(environ, start_response, name, served, method == "HEAD")
+        content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
+        accept = environ.get("HTTP_ACCEPT", "")
+        if name.endswith(BROWSER_XML) and xsl_view.wants_page(accept):
+            page = self._page(served)
+            served, content_type = (page, CONTENT_TYPES[".html"]) if page else (served, CONTENT_TYPES[".xml"])
+        return self._send(environ, start_response, name, served, content_type, method == "HEAD")
+
+    def _page(self, feed: ServedFile) -> ServedFile | None:
+        """The XSL view of ``feed``: made once per version of the feed and of the stylesheet."""
+        from newsriver.publish.site import FEED_XSL  # the pages' module: Jinja2, for browsers only
+
+        stylesheet = self.files(FEED_XSL) if self.files is not None else self._from_folder(FEED_XSL)
+        if stylesheet is None:
+            return None
+        version = f"{feed.version}.{stylesheet.version}"
+        with self._lock:
+            page = self._pages.get(version)
+        if page is None:
+            html = xsl_view.render(feed.data, stylesheet.data)
+            if html is None:
+                return None
+            page = ServedFile(html, version, max(feed.modified, stylesheet.modified))
+            with self._lock:
+                if len(self._pages) >= 64:  # a bound: browsers look at a few feeds
+                    self._pages.clear()
+                self._pages[version] = page
+        return page
 
     def _from_folder(self, name: str) -> ServedFile | None:
         root = os.path.realpath(self.root)
@@ -132,7 +161,13 @@ class FeedServer:
         return ServedFile(data, version, datetime.fromtimestamp(int(info.st_mtime), UTC))
 
     def _send(
-        self, environ: dict[str, Any], start_response: StartResponse, name: str, served: ServedFile, head: bool
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        name: str,
+        served: ServedFile,
+        content_type: str,
+        head: bool,
     ) -> Iterable[bytes]:
         data = served.data
         gzipped = len(data) > MIN_GZIP_BYTES and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
@@ -148,11 +183,8 @@ class FeedServer:
             start_response("304 Not Modified", headers)
             return []
         if gzipped:
-            data = self._gzip(name, served.version, data)
+            data = self._gzip(f"{name} {content_type}", served.version, data)
             headers.append(("Content-Encoding", "gzip"))
-        content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
-        if name.endswith(BROWSER_XML) and "text/html" in environ.get("HTTP_ACCEPT", ""):
-            content_type = CONTENT_TYPES[".xml"]
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
         return [] if head else [data]
