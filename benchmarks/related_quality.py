@@ -3,9 +3,9 @@
 Run from the repository root: ``.venv/bin/python benchmarks/related_quality.py``.
 
 A pair counts as grouped when the key index would offer one to the other (either may be
-stored first: the other's lookup keys, of its ``KEYS`` weightiest words, share
-``least_shared`` with the stored one's keys, one for a headline alone and two for an entry
-with a lead) and their TF-IDF cosine reaches the threshold — what
+stored first: the other's lookup keys, of its ``KEYS`` weightiest words, shared with the
+stored one's keys, weigh ``MIN_SHARED_KEYS``: a word of the looking one's headline all of
+it, a word of its lead only one, see ``key_weight``) and their TF-IDF cosine reaches the threshold — what
 ``store.related.record`` does for a new entry and a stored one. Document frequencies are
 learned from the texts of each set themselves, as the store learns them from its entries.
 
@@ -77,10 +77,14 @@ from newsriver.ingest.parse import parse
 from newsriver.stories.related import (
     Lead,
     cosine,
+    first_words,
+    key_words,
     keys,
     lead_of,
-    least_shared,
+    offered,
     templated,
+    term_key,
+    usable_words,
     vector,
 )
 from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
@@ -243,9 +247,11 @@ class Frequencies:
 
     def offers(self, stored: dict[str, float], new: Lead, looking: dict[str, float]) -> bool:
         """Whether the key index offers a stored entry (its vector ``stored``) to a new one:
-        they share ``least_shared`` of the new one's lookup keys."""
-        shared = set(keys(stored, self.df, self.max_df)) & set(keys(looking, self.df, self.max_df, held_by=1))
-        return len(shared) >= least_shared(new.headline_only)
+        the new one's lookup keys it shares weigh enough (``key_weight``)."""
+        indexed = set(keys(stored, self.df, self.max_df))
+        ranked = key_words(looking, usable_words(looking, self.df, self.max_df))
+        shared = [w for w in first_words(ranked, self.df, held_by=1) if term_key(w) in indexed]
+        return offered(shared, new.headline, new.headline_only)
 
 
 def counts(pairs: Sequence[Scored], threshold: float) -> Counts:

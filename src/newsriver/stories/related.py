@@ -39,7 +39,7 @@ TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
 STEM = 6
 PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
-MIN_SHARED_KEYS = 2  # of an entry with a lead, a stored report is compared sharing this many (see least_shared)
+MIN_SHARED_KEYS = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weight)
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
@@ -88,6 +88,7 @@ class Lead:
 
     terms: Mapping[str, int]  # word → weight (headline words count TITLE_WEIGHT)
     headline_only: bool  # no lead worth the name: a stricter threshold applies
+    headline: frozenset[str] = frozenset()  # the headline's words: as lookup keys they weigh more (key_weight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def lead_of(title: str, text: str) -> Lead:
     terms: Counter[str] = Counter(lead)
     for word in head:
         terms[word] += TITLE_WEIGHT
-    return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS)
+    return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS, frozenset(head))
 
 
 _SENTENCE_ENDS = frozenset('.!?…"“”»«')
@@ -276,22 +277,37 @@ def key_words(weights: Mapping[str, float], usable: Container[str]) -> list[str]
 
 def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
     """The keys of the first ``KEYS`` of ``ranked`` (``key_words``) more than ``held_by`` entries hold."""
-    return [term_key(w) for w in islice((w for w in ranked if df[w] > held_by), KEYS)]
+    return [term_key(w) for w in first_words(ranked, df, held_by)]
 
 
-def least_shared(headline_only: bool) -> int:
-    """How many of a new entry's lookup keys a stored report must share to be compared with it.
+def first_words(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[str]:
+    """The words of ``first_keys``: a lookup weighs its keys by their words (``key_weight``)."""
+    return list(islice((w for w in ranked if df[w] > held_by), KEYS))
 
-    One is enough for a headline alone: it has few keys, and reports of its event often
-    share one only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
-    An entry with a lead has its ``KEYS``, and a report of its event shares several: of the
-    47 labelled article pairs grouped at the shipped threshold, 46 share two. The reports
-    sharing one are most of those the index offers (``benchmarks/related_cost.py`` at
-    100,000 stored: 2,899 of 2,999, and one of them matched), each a row read from a page
-    seldom in the cache and a vector decoded: at 1,000,000 stored, a third of a lone new
-    entry's CPU.
+
+def key_weight(word: str, headline: Container[str], headline_only: bool) -> int:
+    """What a stored report sharing this lookup key of a new entry counts for towards
+    ``MIN_SHARED_KEYS``: all of it for a word of the entry's ``headline`` (every key of a
+    headline alone is one), one for a word of its lead only.
+
+    A headline names its event in its rarest words, and another outlet's report of the event
+    holds them, if not its other words: of the 50 same-event article pairs of
+    ``benchmarks/related_quality.py``, the 5 the index did not offer each shared one key, the
+    event's name in both headlines ("plague", "duvet", "meth"), and their leads told the event
+    in other words (one's lead the outbreak's, "As Emily Feng reports for NPR"; the other's, a
+    hunter's rabbit). A word of the lead alone is often an aside, a byline or a place, and
+    needs a second: the reports sharing one such key are most of those the index offers
+    (``benchmarks/related_cost.py`` at 100,000 stored: 2,899 of 2,999), each a row read and a
+    vector decoded. A headline alone has few keys, and reports of its event often share one
+    only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
     """
-    return 1 if headline_only else MIN_SHARED_KEYS
+    return MIN_SHARED_KEYS if headline_only or word in headline else 1
+
+
+def offered(shared: Iterable[str], headline: Container[str], headline_only: bool) -> bool:
+    """Whether the lookup keys a stored report shares with a new entry, by their words, make
+    the index offer it (see ``key_weight``)."""
+    return sum(key_weight(w, headline, headline_only) for w in shared) >= MIN_SHARED_KEYS
 
 
 @functools.lru_cache(maxsize=1 << 16)
