@@ -4,10 +4,11 @@ Run from the repository root: ``.venv/bin/python benchmarks/related_quality.py``
 
 A pair counts as grouped when the key index would offer one to the other (either may be
 stored first: the other's lookup keys, of its ``KEYS`` weightiest words, shared with the
-stored one's keys, weigh ``MIN_SHARED_KEYS``: a word of the looking one's headline all of
-it, a word of its lead only one, see ``key_weight``) and their TF-IDF cosine reaches the threshold — what
-``store.related.record`` does for a new entry and a stored one. Document frequencies are
-learned from the texts of each set themselves, as the store learns them from its entries.
+stored one's keys, weigh ``MIN_SHARED_KEYS``: one of the ``HEADLINE_KEYS`` weightiest
+words of the looking one's headline all of it, another word one, see ``key_weights``) and
+their TF-IDF cosine reaches the threshold — what ``store.related.record`` does for a new
+entry and a stored one. Document frequencies are learned from the texts of each set
+themselves, as the store learns them from its entries.
 
 1. Headline pairs, ``../shared/corpus/dedupe/sts-headlines-train.tsv``: >= 4.0 same,
    <= 2.0 different (title only, so the headline threshold applies). The threshold is
@@ -78,6 +79,7 @@ from newsriver.stories.related import (
     Lead,
     cosine,
     first_words,
+    key_weights,
     key_words,
     keys,
     lead_of,
@@ -247,11 +249,11 @@ class Frequencies:
 
     def offers(self, stored: dict[str, float], new: Lead, looking: dict[str, float]) -> bool:
         """Whether the key index offers a stored entry (its vector ``stored``) to a new one:
-        the new one's lookup keys it shares weigh enough (``key_weight``)."""
+        the new one's lookup keys it shares weigh enough (``key_weights``)."""
         indexed = set(keys(stored, self.df, self.max_df))
         ranked = key_words(looking, usable_words(looking, self.df, self.max_df))
-        shared = [w for w in first_words(ranked, self.df, held_by=1) if term_key(w) in indexed]
-        return offered(shared, new.headline, new.headline_only)
+        weights = key_weights(first_words(ranked, self.df, held_by=1), new.headline, new.headline_only)
+        return offered([w for w in weights if term_key(w) in indexed], weights)
 
 
 def counts(pairs: Sequence[Scored], threshold: float) -> Counts:

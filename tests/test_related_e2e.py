@@ -312,13 +312,14 @@ def test_frequencies_kept_between_saves_see_other_writers_and_rollbacks(database
         assert json.loads(vectors[entry_id]) == {w: round(v, 4) for w, v in expected.items()}, entry_id
 
 
-def test_a_report_sharing_one_key_is_compared_when_the_key_is_a_word_of_the_headline(
+def test_a_report_sharing_one_key_is_compared_when_it_is_the_headlines_weightiest_word(
     database_url: str,
 ) -> None:
     """Each pair shares one key word ("Zelensky"), and its cosine is far above the threshold
     through short words that are never keys: an entry with a lead is not compared with such
     a report when the word is of its lead only (most reports the index offers share one key,
-    and almost none match), it is when the word is of its headline, and a headline alone is."""
+    and almost none match), it is when the word is its headline's weightiest key, and a
+    headline alone is."""
     policy = config_module.load_text("settings: {dedupe: {related: {enabled: true}}}").settings.dedupe.related_policy
     assert policy is not None
     lead = "UK EU UN AI UK EU UN AI"
@@ -327,7 +328,7 @@ def test_a_report_sharing_one_key_is_compared_when_the_key_is_a_word_of_the_head
         ("b", "Summit returns", f"Zelensky {lead} summit ends", 1),  # the word in its lead: not compared with a-1
         ("c", "Zelensky visits Kyiv", f"{lead} talks begin", 30),  # a window later: a group of its own
         ("d", "Zelensky UK EU UN AI", "", 31),  # a headline alone: compared with c-1, and joins it
-        ("e", "Zelensky returns", f"{lead} summit ends", 32),  # the word in its headline: joins c-1
+        ("e", "Zelensky speaks", f"{lead} summit ends", 32),  # its headline's weightiest key: joins c-1
     ]
     store = Store(database_url)
     try:

@@ -12,7 +12,7 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
   ``MAX_DF_SHARE`` of the entries are never keys at all. Of the entries it offers, those
-  whose shared keys weigh less than ``MIN_SHARED_KEYS`` (see ``key_weight``) are never read.
+  whose shared keys weigh less than ``MIN_SHARED_KEYS`` (see ``key_weights``) are never read.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
   was stored (comparing with it reads one short row, never its text; its headline and
   story are read from ``entries`` only for the few reports close enough to match).
@@ -56,7 +56,7 @@ from newsriver.stories.related import (
     first_keys,
     first_words,
     join,
-    key_weight,
+    key_weights,
     key_words,
     lead_of,
     matching,
@@ -126,7 +126,8 @@ def record(
         ranked = key_words(mine, usable)
         when, story = row["published"], row["story"]
         entry = Report(row["id"], row["title"], row["id"], when, story, when, lead.headline_only, mine)
-        wanted = [(term_key(w), key_weight(w, lead.headline, lead.headline_only)) for w in first_words(ranked, df, 1)]
+        weights = key_weights(first_words(ranked, df, held_by=1), lead.headline, lead.headline_only)
+        wanted = [(term_key(w), n) for w, n in weights.items()]
         reports = _offered(db, entry, wanted, window, policy)
         # A copy is in its story's group: compared itself, it could find another group
         # with its own lead, or the same one by another arrival order.
@@ -215,7 +216,7 @@ def _count(
 
 
 # Of each key, the rows nearest in time before and after: both ranges read in index order;
-# each row with its key's weight (``key_weight``), a constant of the statement.
+# each row with its key's weight (``key_weights``), a constant of the statement.
 _NEAREST = (
     "SELECT * FROM (SELECT entry_id, published, {w} AS w FROM related_keys WHERE key = ?"
     " AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?) b{n} UNION ALL"

@@ -15,18 +15,19 @@ import numpy as np
 from newsriver.models import Article
 from newsriver.stories.fingerprint import MIN_SHARED_KEYS, MIN_TITLE_WORDS, Fingerprint, compare, of_entry
 from newsriver.stories.match import NearPolicy, identifies_article
-from newsriver.stories.related import MIN_SHARED_KEYS as MIN_RELATED_KEYS
 from newsriver.stories.related import (
+    HEADLINE_KEYS,
     RelatedPolicy,
     Report,
     cosine,
-    key_weight,
+    key_weights,
     matching,
     offered,
     term_key,
     threshold_for,
     words,
 )
+from newsriver.stories.related import MIN_SHARED_KEYS as MIN_RELATED_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def explain_related(
 ) -> RelatedExplanation:
     """Whether ``later`` (stored after ``earlier``) is grouped with it as a report of one event,
     by which step of ``store.related.record`` and why: the index offers ``earlier`` only
-    when ``later``'s ``lookup`` keys among its ``indexed`` ones weigh enough (``key_weight``),
+    when ``later``'s ``lookup`` keys among its ``indexed`` ones weigh enough (``key_weights``),
     then ``matching`` decides. Both as stored, with their stored groups and vectors; ``names``
     are what the lines call ``earlier`` and ``later``."""
     e, n = names
@@ -167,8 +168,8 @@ def explain_related(
     needed = MIN_RELATED_KEYS
     by_key = {term_key(w): w for w in later.vector}
     shared_keys = sorted(by_key.get(k, "?") for k in set(lookup) & set(indexed))
-    headline = set(words(later.title))
-    weight = sum(key_weight(w, headline, later.headline_only) for w in shared_keys)
+    weights = key_weights([by_key.get(k, "?") for k in lookup], set(words(later.title)), later.headline_only)
+    weight = sum(weights[w] for w in shared_keys)
     shared_words = sorted(
         ((w, v * earlier.vector[w]) for w, v in later.vector.items() if w in earlier.vector), key=lambda p: -p[1]
     )
@@ -186,7 +187,7 @@ def explain_related(
         (
             f"lookup keys of {n} shared",
             f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), weighing {weight}"
-            f" (a word of {n}'s headline {needed}), {needed} needed",
+            f" (one of the {HEADLINE_KEYS} weightiest words of {n}'s headline {needed}), {needed} needed",
         ),
         ("stored groups (A, B)", both(earlier.group, later.group)),
     )
@@ -198,7 +199,7 @@ def explain_related(
 
     if earlier.story == later.story:
         return verdict("one story", "copies of one story are one item, never each other's related coverage")
-    if not offered(shared_keys, headline, later.headline_only):
+    if not offered(shared_keys, weights):
         why = (
             f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, weighing"
             f" {weight}, less than {needed}: the key index never offers {e} to {n}"

@@ -39,7 +39,8 @@ TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
 STEM = 6
 PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
-MIN_SHARED_KEYS = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weight)
+MIN_SHARED_KEYS = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weights)
+HEADLINE_KEYS = 1  # of an entry with a lead, lookup keys one shared suffices for: its headline's weightiest word
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
@@ -88,7 +89,7 @@ class Lead:
 
     terms: Mapping[str, int]  # word → weight (headline words count TITLE_WEIGHT)
     headline_only: bool  # no lead worth the name: a stricter threshold applies
-    headline: frozenset[str] = frozenset()  # the headline's words: as lookup keys they weigh more (key_weight)
+    headline: frozenset[str] = frozenset()  # the headline's words: as lookup keys they weigh more (key_weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,33 +282,46 @@ def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> li
 
 
 def first_words(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[str]:
-    """The words of ``first_keys``: a lookup weighs its keys by their words (``key_weight``)."""
+    """The words of ``first_keys``: a lookup weighs its keys by their words (``key_weights``)."""
     return list(islice((w for w in ranked if df[w] > held_by), KEYS))
 
 
-def key_weight(word: str, headline: Container[str], headline_only: bool) -> int:
-    """What a stored report sharing this lookup key of a new entry counts for towards
-    ``MIN_SHARED_KEYS``: all of it for a word of the entry's ``headline`` (every key of a
-    headline alone is one), one for a word of its lead only.
+def key_weights(looked: Sequence[str], headline: Container[str], headline_only: bool) -> dict[str, int]:
+    """What a stored report sharing each of a new entry's lookup keys (``looked``: their words,
+    the weightiest first) counts for towards ``MIN_SHARED_KEYS``: all of it for the
+    ``HEADLINE_KEYS`` weightiest words of the entry's ``headline`` (and for every key of a
+    headline alone), one for another word.
 
-    A headline names its event in its rarest words, and another outlet's report of the event
-    holds them, if not its other words: of the 50 same-event article pairs of
-    ``benchmarks/related_quality.py``, the 5 the index did not offer each shared one key, the
-    event's name in both headlines ("plague", "duvet", "meth"), and their leads told the event
-    in other words (one's lead the outbreak's, "As Emily Feng reports for NPR"; the other's, a
-    hunter's rabbit). A word of the lead alone is often an aside, a byline or a place, and
-    needs a second: the reports sharing one such key are most of those the index offers
-    (``benchmarks/related_cost.py`` at 100,000 stored: 2,899 of 2,999), each a row read and a
-    vector decoded. A headline alone has few keys, and reports of its event often share one
-    only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
+    A headline names its event in its rarest word, and another outlet's report of the event
+    holds it, if not the rest: of the 50 same-event article pairs of
+    ``benchmarks/related_quality.py``, the 5 the index did not offer when two keys were
+    needed each shared one, the event's name in both headlines ("plague", "duvet", "meth"),
+    and told the event in other words (one lead names an agency's reporter, the other the
+    hunter's rabbit); the headline's weightiest key offers 4 of them (the fifth, "duvet", is
+    the second word of one headline and the fifth of the other). Another word is often an
+    aside, a byline or a place, and needs a second: reports sharing one such key are most of
+    those the index offers (``benchmarks/related_cost.py`` at 100,000 stored: 2,899 of
+    2,999), each a row read and a vector decoded; so are those sharing a headline's commoner
+    words, which every headline has (counting a headline's two weightiest words, the cost
+    benchmark decoded 3.7 stored vectors a lookup, one word 2.8, none 0.3). A headline alone
+    has few keys, and reports of its event often share one only (at two, the STS headline
+    pairs grouped would be 409 of 510, not 425).
     """
-    return MIN_SHARED_KEYS if headline_only or word in headline else 1
+    weights = {}
+    named = 0
+    for word in looked:
+        if headline_only or (word in headline and named < HEADLINE_KEYS):
+            weights[word] = MIN_SHARED_KEYS
+            named += 1
+        else:
+            weights[word] = 1
+    return weights
 
 
-def offered(shared: Iterable[str], headline: Container[str], headline_only: bool) -> bool:
-    """Whether the lookup keys a stored report shares with a new entry, by their words, make
-    the index offer it (see ``key_weight``)."""
-    return sum(key_weight(w, headline, headline_only) for w in shared) >= MIN_SHARED_KEYS
+def offered(shared: Iterable[str], weights: Mapping[str, int]) -> bool:
+    """Whether the lookup keys a stored report shares with a new entry (their words), of
+    these ``key_weights``, make the index offer it."""
+    return sum(weights[w] for w in shared) >= MIN_SHARED_KEYS
 
 
 @functools.lru_cache(maxsize=1 << 16)
