@@ -149,6 +149,9 @@ class RelatedExplanation:
         ]
 
 
+_HEADLINE_WORDS = "word" if HEADLINE_KEYS == 1 else f"{HEADLINE_KEYS} words"
+
+
 def explain_related(
     earlier: Report,
     later: Report,
@@ -187,7 +190,7 @@ def explain_related(
         (
             f"lookup keys of {n} shared",
             f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), weighing {weight}"
-            f" (one of the {HEADLINE_KEYS} weightiest words of {n}'s headline {needed}), {needed} needed",
+            f" ({n}'s headline's weightiest {_HEADLINE_WORDS} {needed} each, another word 1), {needed} needed",
         ),
         ("stored groups (A, B)", both(earlier.group, later.group)),
     )
