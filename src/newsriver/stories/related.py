@@ -297,8 +297,8 @@ def key_weights(looked: Sequence[str], headline: Container[str], headline_only: 
     ``benchmarks/related_quality.py``, the 5 the index did not offer when two keys were
     needed each shared one, the event's name in both headlines ("plague", "duvet", "meth"),
     and told the event in other words (one lead names an agency's reporter, the other the
-    hunter's rabbit); the headline's weightiest key offers 4 of them (the fifth, "duvet", is
-    the second word of one headline and the fifth of the other). Another word is often an
+    hunter's rabbit); the headline's weightiest key offers 4 of them (in the fifth, "duvet" is
+    one headline's second-weightiest key and the other's fifth). Another word is often an
     aside, a byline or a place, and needs a second: reports sharing one such key are most of
     those the index offers (``benchmarks/related_cost.py`` at 100,000 stored: 2,899 of
     2,999), each a row read and a vector decoded; so are those sharing a headline's commoner
