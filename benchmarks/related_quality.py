@@ -1,13 +1,17 @@
 """How well related coverage tells reports of one event from reports of others.
 
-Run from the repository root: ``.venv/bin/python benchmarks/related_quality.py``.
+Run from the repository root: ``.venv/bin/python benchmarks/related_quality.py``; with
+``--show``, each same-event pair of 2 and 3 not grouped at the shipped threshold is printed
+too: whether the key index offers it and the keys the two share, its cosine, and the words
+that make it (each word's part of the cosine, and how many entries hold it).
 
 A pair counts as grouped when the key index would offer one to the other (either may be
-stored first: the other's lookup keys, of its ``KEYS`` weightiest words, share
-``least_shared`` with the stored one's keys, one for a headline alone and two for an entry
-with a lead) and their TF-IDF cosine reaches the threshold — what
-``store.related.record`` does for a new entry and a stored one. Document frequencies are
-learned from the texts of each set themselves, as the store learns them from its entries.
+stored first: the other's lookup keys, of its ``KEYS`` weightiest words, shared with the
+stored one's keys, weigh ``MIN_SHARED_KEYS``: one of the ``HEADLINE_KEYS`` weightiest
+words of the looking one's headline all of it, another word one, see ``key_weights``) and
+their TF-IDF cosine reaches the threshold — what ``store.related.record`` does for a new
+entry and a stored one. Document frequencies are learned from the texts of each set
+themselves, as the store learns them from its entries.
 
 1. Headline pairs, ``../shared/corpus/dedupe/sts-headlines-train.tsv``: >= 4.0 same,
    <= 2.0 different (title only, so the headline threshold applies). The threshold is
@@ -77,10 +81,15 @@ from newsriver.ingest.parse import parse
 from newsriver.stories.related import (
     Lead,
     cosine,
+    first_words,
+    key_weights,
+    key_words,
     keys,
     lead_of,
-    least_shared,
+    offered,
     templated,
+    term_key,
+    usable_words,
     vector,
 )
 from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
@@ -243,9 +252,11 @@ class Frequencies:
 
     def offers(self, stored: dict[str, float], new: Lead, looking: dict[str, float]) -> bool:
         """Whether the key index offers a stored entry (its vector ``stored``) to a new one:
-        they share ``least_shared`` of the new one's lookup keys."""
-        shared = set(keys(stored, self.df, self.max_df)) & set(keys(looking, self.df, self.max_df, held_by=1))
-        return len(shared) >= least_shared(new.headline_only)
+        the new one's lookup keys it shares weigh enough (``key_weights``)."""
+        indexed = set(keys(stored, self.df, self.max_df))
+        ranked = key_words(looking, usable_words(looking, self.df, self.max_df))
+        weights = key_weights(first_words(ranked, self.df, held_by=1), new.headline, new.headline_only)
+        return offered([w for w in weights if term_key(w) in indexed], weights)
 
 
 def counts(pairs: Sequence[Scored], threshold: float) -> Counts:
@@ -415,7 +426,13 @@ def half_of(pair: tuple[str, str], same: bool, event_half: dict[str, int]) -> in
     return hashlib.blake2b("|".join(pair).encode(), digest_size=1).digest()[0] % 2
 
 
+SHOW = "--show" in sys.argv[1:]
+
+
 def main() -> int:
+    if set(sys.argv[1:]) - {"--show"}:
+        print(__doc__)
+        return 0 if set(sys.argv[1:]) <= {"--show", "-h", "--help"} else 2
     print("1. STS headline pairs (title only; >= 4.0 same, <= 2.0 different)")
     rows = headline_rows()
     even, odd = headlines(rows)
@@ -438,12 +455,15 @@ def main() -> int:
     # word (a "für", an "im") is rare, and no store holds that mix.
     feeds = Frequencies([item.lead for item in items.values() if item.feed])
     mixed = Frequencies([*(item.lead for item in items.values()), *headlines_alone])
-    scored = pairs_report(items, labels, events, lambda a, b: feeds if a.feed and b.feed else pages, DEFAULT_THRESHOLD)
+    store = lambda a, b: feeds if a.feed and b.feed else pages  # noqa: E731
+    scored = pairs_report(items, labels, events, store, DEFAULT_THRESHOLD)
     everything = score_pairs(items, labels, lambda a, b: mixed).values()
     print("  " + counts(list(everything), DEFAULT_THRESHOLD).line("  all frequencies from all (as before)"))
     # Scored above with the feeds' own frequencies already.
     german = [p for (a, b), p in scored.items() if items[a].feed and items[b].feed]
     print("  " + counts(german, DEFAULT_THRESHOLD).line("  German feed pairs alone"))
+    if SHOW:
+        show_missed(items, scored, store, DEFAULT_THRESHOLD)
 
     print("\n3. Teaser pairs (the 181 articles' teasers and the 100 German feed entries; the labels of 2)")
     items, labels, events = articles(teasers=True)
@@ -452,7 +472,9 @@ def main() -> int:
     words = sorted(len(item.lead.terms) for item in items.values())
     print(f"  distinct words of an entry (headline and teaser): median {words[len(words) // 2]}, ", end="")
     print(f"90th percentile {words[len(words) * 9 // 10]}; frequencies from these 281 entries alone")
-    pairs_report(items, labels, events, lambda a, b: young, DEFAULT_THRESHOLD)
+    scored = pairs_report(items, labels, events, lambda a, b: young, DEFAULT_THRESHOLD)
+    if SHOW:
+        show_missed(items, scored, lambda a, b: young, DEFAULT_THRESHOLD)
     return 0
 
 
@@ -516,6 +538,31 @@ def pairs_report(
     print("  all pairs by threshold:")
     table(everything, [0.10, 0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30])
     return scored
+
+
+def show_missed(
+    items: dict[str, Item],
+    scored: dict[tuple[str, str], Scored],
+    store: Callable[[Item, Item], Frequencies],
+    shipped: float,
+) -> None:
+    """Print each same-event pair not grouped at ``shipped``, and why."""
+    print(f"  same-event pairs not grouped at shipped {shipped:.2f}:")
+    for (a, b), p in sorted(scored.items(), key=lambda pair: -pair[1].score):
+        if not p.same or (p.compared and p.offered and p.score >= shipped and not p.templated):
+            continue
+        first, second = items[a], items[b]
+        freq = store(first, second)
+        va, vb = vector(first.lead, freq.df, freq.documents), vector(second.lead, freq.df, freq.documents)
+        keyed = {term_key(w): w for w in [*va, *vb]}
+        shared_keys = set(keys(va, freq.df, freq.max_df)) & set(keys(vb, freq.df, freq.max_df))
+        parts = sorted(((va[w] * vb[w], w) for w in va if w in vb), reverse=True)
+        why = "not offered" if not p.offered else "apart" if not p.compared else "templated" if p.templated else ""
+        print(f"    {a[:8]} {first.site} {first.title[:50]!r}")
+        print(f"    {b[:8]} {second.site} {second.title[:50]!r}")
+        both = sorted(keyed[k] for k in shared_keys) or "none"
+        print(f"      cosine {p.score:.3f} {why}; index keys of both: {both}")
+        print("      shared words: " + " ".join(f"{w} {c:.3f} (held by {freq.df[w]})" for c, w in parts[:10]))
 
 
 if __name__ == "__main__":

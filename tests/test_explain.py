@@ -170,6 +170,7 @@ COPY = report("c", TITLE, " ".join(PARAGRAPHS), "a", story="a")
 LATE = report("b", "Drug lords flown to America", NEW_LEAD, "b", days=8)
 GARDENING = report("b", "Cartel leader's trial set", "A weekly column on gardening " * 5, "b")
 SHARED = keys_of("cartel", "drug")
+HEADLINED = report("b", "Cartel lords flown to America", NEW_LEAD, "a")  # "cartel": its headline's weightiest key
 
 
 @pytest.mark.parametrize(
@@ -177,11 +178,12 @@ SHARED = keys_of("cartel", "drug")
     [
         (BRIEF, SHARED, "cosine", True),
         (BRIEF, keys_of("cartel"), "index", True),  # grouped, but through another report
+        (HEADLINED, keys_of("cartel"), "cosine", True),  # one key, its headline's weightiest word: offered
         (COPY, [], "one story", True),
         (LATE, SHARED, "window", False),
         (GARDENING, SHARED, "threshold", False),
     ],
-    ids=["matched", "not offered", "a copy", "outside the window", "below the threshold"],
+    ids=["matched", "not offered", "one headline key", "a copy", "outside the window", "below the threshold"],
 )
 def test_related_coverage_says_which_step_decided(later: Report, lookup: list[int], rule: str, grouped: bool) -> None:
     explained = explain_related(WIRE, later, lookup, keys_of("cartel", "drug", "extrad"), RELATED)

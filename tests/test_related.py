@@ -13,9 +13,11 @@ from newsriver.stories.related import (
     adopted,
     cosine,
     join,
+    key_weights,
     keys,
     lead_of,
     matching,
+    offered,
     templated,
     term_key,
     vector,
@@ -172,6 +174,20 @@ def test_keys_are_the_weightiest_words_and_skip_common_ones() -> None:
     looked_up = keys(weights, df, max_df=50, held_by=1)
     assert term_key("assang") in looked_up
     assert all(df[w] > 1 for w in weights if term_key(w) in looked_up)
+
+
+def test_one_shared_key_offers_a_report_when_it_is_the_headlines_weightiest_word() -> None:
+    # The real case: the Smithsonian's plague report and the New York Post's share one key, the
+    # event's name in both headlines; their leads tell it in other words.
+    smithsonian = lead_of("Three cases of plague diagnosed in China", "As Emily Feng reports for NPR, " * 3)
+    looked = ["plague", "diagno", "emily", "china", "feng"]  # weightiest first
+    weights = key_weights(looked, smithsonian.headline, smithsonian.headline_only)
+    assert offered(["plague"], weights)
+    assert not offered(["emily"], weights)  # of its lead only: it needs another
+    assert not offered(["diagno"], weights)  # of its headline, but a commoner word than "plague"
+    assert offered(["emily", "feng"], weights) and offered(["diagno", "feng"], weights)
+    alone = lead_of("Three cases of plague diagnosed in China", "")
+    assert alone.headline_only and offered(["china"], key_weights(looked, alone.headline, alone.headline_only))
 
 
 def test_term_keys_are_stable_and_fit_a_signed_64_bit_column() -> None:

@@ -312,21 +312,23 @@ def test_frequencies_kept_between_saves_see_other_writers_and_rollbacks(database
         assert json.loads(vectors[entry_id]) == {w: round(v, 4) for w, v in expected.items()}, entry_id
 
 
-def test_an_entry_with_a_lead_is_compared_with_reports_sharing_two_keys_a_headline_with_one(
+def test_a_report_sharing_one_key_is_compared_when_it_is_the_headlines_weightiest_word(
     database_url: str,
 ) -> None:
-    """The two share one key word ("Zelensky"), and their cosine is far above the threshold
+    """Each pair shares one key word ("Zelensky"), and its cosine is far above the threshold
     through short words that are never keys: an entry with a lead is not compared with such
-    a report (most reports the index offers share one key, and almost none match), a
+    a report when the word is of its lead only (most reports the index offers share one key,
+    and almost none match), it is when the word is its headline's weightiest key, and a
     headline alone is."""
     policy = config_module.load_text("settings: {dedupe: {related: {enabled: true}}}").settings.dedupe.related_policy
     assert policy is not None
     lead = "UK EU UN AI UK EU UN AI"
     saves = [
         ("a", "Zelensky visits Kyiv", f"{lead} talks begin", 0),
-        ("b", "Zelensky returns", f"{lead} summit ends", 1),  # a lead: not compared with a-1
+        ("b", "Summit returns", f"Zelensky {lead} summit ends", 1),  # the word in its lead: not compared with a-1
         ("c", "Zelensky visits Kyiv", f"{lead} talks begin", 30),  # a window later: a group of its own
         ("d", "Zelensky UK EU UN AI", "", 31),  # a headline alone: compared with c-1, and joins it
+        ("e", "Zelensky speaks", f"{lead} summit ends", 32),  # its headline's weightiest key: joins c-1
     ]
     store = Store(database_url)
     try:
@@ -341,4 +343,4 @@ def test_an_entry_with_a_lead_is_compared_with_reports_sharing_two_keys_a_headli
             groups = dict(conn.execute(select(r.entry_id, r.grp)).all())
     finally:
         store.close()
-    assert groups == {"a-1": "a-1", "b-1": "b-1", "c-1": "c-1", "d-1": "c-1"}
+    assert groups == {"a-1": "a-1", "b-1": "b-1", "c-1": "c-1", "d-1": "c-1", "e-1": "c-1"}

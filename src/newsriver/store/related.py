@@ -12,7 +12,7 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
   ``MAX_DF_SHARE`` of the entries are never keys at all. Of the entries it offers, those
-  sharing fewer than ``least_shared`` of the new entry's keys are never read.
+  whose shared keys weigh less than ``MIN_SHARED_KEYS`` (see ``key_weights``) are never read.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
   was stored (comparing with it reads one short row, never its text; its headline and
   story are read from ``entries`` only for the few reports close enough to match).
@@ -45,6 +45,7 @@ from newsriver.store.schema import (
 )
 from newsriver.store.sql import Sql, marks
 from newsriver.stories.related import (
+    MIN_SHARED_KEYS,
     Idf,
     Joined,
     Lead,
@@ -53,10 +54,11 @@ from newsriver.stories.related import (
     adopted,
     cosine,
     first_keys,
+    first_words,
     join,
+    key_weights,
     key_words,
     lead_of,
-    least_shared,
     matching,
     term_key,
     threshold_for,
@@ -124,7 +126,9 @@ def record(
         ranked = key_words(mine, usable)
         when, story = row["published"], row["story"]
         entry = Report(row["id"], row["title"], row["id"], when, story, when, lead.headline_only, mine)
-        reports = _offered(db, entry, first_keys(ranked, df, held_by=1), window, policy)
+        weights = key_weights(first_words(ranked, df, held_by=1), lead.headline, lead.headline_only)
+        wanted = [(term_key(w), n) for w, n in weights.items()]
+        reports = _offered(db, entry, wanted, window, policy)
         # A copy is in its story's group: compared itself, it could find another group
         # with its own lead, or the same one by another arrival order.
         joined = _story_group(db, story) if story != row["id"] else None
@@ -211,38 +215,42 @@ def _count(
     return token
 
 
-# Of each key, the rows nearest in time before and after: both ranges read in index order.
+# Of each key, the rows nearest in time before and after: both ranges read in index order;
+# each row with its key's weight (``key_weights``), a constant of the statement.
 _NEAREST = (
-    "SELECT * FROM (SELECT entry_id, published FROM related_keys WHERE key = ? AND published BETWEEN ? AND ?"
-    " ORDER BY published DESC LIMIT ?) b{n} UNION ALL"
-    " SELECT * FROM (SELECT entry_id, published FROM related_keys WHERE key = ? AND published > ? AND published <= ?"
-    " ORDER BY published LIMIT ?) a{n}"
+    "SELECT * FROM (SELECT entry_id, published, {w} AS w FROM related_keys WHERE key = ?"
+    " AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?) b{n} UNION ALL"
+    " SELECT * FROM (SELECT entry_id, published, {w} AS w FROM related_keys WHERE key = ?"
+    " AND published > ? AND published <= ? ORDER BY published LIMIT ?) a{n}"
 )
 # The offered entries ranked where the rows are (a lookup reads up to 2 × PER_KEY rows a
-# key, and only MAX_CANDIDATES of them are wanted, of those sharing ``least_shared`` keys:
+# key, and only MAX_CANDIDATES of them are wanted, of those whose shared keys weigh
+# ``MIN_SHARED_KEYS``:
 # an entry has one row a key, unless it was deleted outside retention and stored again with
 # another date: see _store), then their vectors, in one round trip.
 # An entry's rows all have its publication time. Ties go to the smaller id in code point
 # order, as in Python: PostgreSQL's text order is its collation's unless told.
 _REPORTS = (
-    "WITH hits(entry_id, published) AS ({hits}),"
-    " ranked(entry_id) AS (SELECT entry_id FROM hits GROUP BY entry_id HAVING count(*) >= ?"
-    " ORDER BY count(*) DESC, min(abs(published - ?)), entry_id{collate} LIMIT ?)"
+    "WITH hits(entry_id, published, w) AS ({hits}),"
+    " ranked(entry_id) AS (SELECT entry_id FROM hits GROUP BY entry_id HAVING sum(w) >= ?"
+    " ORDER BY sum(w) DESC, min(abs(published - ?)), entry_id{collate} LIMIT ?)"
     " SELECT r.entry_id, r.grp, r.group_published, r.published, r.headline_only, r.vector"
     " FROM ranked JOIN related_entries r ON r.entry_id = ranked.entry_id ORDER BY r.entry_id{collate}"
 )
 
 
 @functools.cache
-def _reports_text(keys: int, sqlite: bool) -> str:
-    """``_REPORTS`` for this many keys: made once (building it cost a tenth of the lookup)."""
-    hits = " UNION ALL ".join(_NEAREST.format(n=n) for n in range(keys))
+def _reports_text(weights: tuple[int, ...], sqlite: bool) -> str:
+    """``_REPORTS`` for keys of these weights: made once (building it cost a tenth of the lookup)."""
+    hits = " UNION ALL ".join(_NEAREST.format(n=n, w=w) for n, w in enumerate(weights))
     return _REPORTS.format(hits=hits, collate="" if sqlite else ' COLLATE "C"')
 
 
-def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy: RelatedPolicy) -> list[Report]:
-    """The stored reports within the window sharing most keys with an entry, at least
-    ``least_shared`` of them, at most MAX_CANDIDATES, ties to the nearest in time; of each
+def _offered(
+    db: Sql, entry: Report, wanted: Sequence[tuple[int, int]], window: int, policy: RelatedPolicy
+) -> list[Report]:
+    """The stored reports within the window whose keys shared with an entry (``wanted``: key,
+    weight) weigh most, at least ``MIN_SHARED_KEYS``, at most MAX_CANDIDATES, ties to the nearest in time; of each
     key at most PER_KEY rows before and after it, the nearest in time. Only those
     ``matching`` could keep: a report the entry's vector is too far from (most of them) is
     dropped before its headline and story are read from ``entries``, and before a Report
@@ -250,16 +258,16 @@ def _offered(db: Sql, entry: Report, wanted: Sequence[int], window: int, policy:
     if not wanted:
         return []
     published = _seconds(entry.published)
-    sql = _reports_text(len(wanted), db.sqlite)
+    sql = _reports_text(tuple(w for _, w in wanted), db.sqlite)
     params = [
         value
-        for key in wanted
+        for key, _ in wanted
         for value in (key, published - window, published, PER_KEY, key, published, published + window, PER_KEY)
     ]
     decode, mine, alone = _VECTOR.decode, entry.vector, entry.headline_only
     near = []
     for i, group, began, when, headline_only, weights in db.rows(
-        sql, [*params, least_shared(alone), published, MAX_CANDIDATES]
+        sql, [*params, MIN_SHARED_KEYS, published, MAX_CANDIDATES]
     ):
         # The stored time is whole seconds and the entry's may not be: a second more, and
         # ``matching`` tells exactly.

@@ -16,14 +16,18 @@ from newsriver.models import Article
 from newsriver.stories.fingerprint import MIN_SHARED_KEYS, MIN_TITLE_WORDS, Fingerprint, compare, of_entry
 from newsriver.stories.match import NearPolicy, identifies_article
 from newsriver.stories.related import (
+    HEADLINE_KEYS,
     RelatedPolicy,
     Report,
     cosine,
-    least_shared,
+    key_weights,
     matching,
+    offered,
     term_key,
     threshold_for,
+    words,
 )
+from newsriver.stories.related import MIN_SHARED_KEYS as MIN_RELATED_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,9 @@ class RelatedExplanation:
         ]
 
 
+_HEADLINE_WORDS = "word" if HEADLINE_KEYS == 1 else f"{HEADLINE_KEYS} words"
+
+
 def explain_related(
     earlier: Report,
     later: Report,
@@ -155,15 +162,17 @@ def explain_related(
 ) -> RelatedExplanation:
     """Whether ``later`` (stored after ``earlier``) is grouped with it as a report of one event,
     by which step of ``store.related.record`` and why: the index offers ``earlier`` only
-    when it shares ``least_shared`` of ``later``'s ``lookup`` keys among its ``indexed`` ones,
+    when ``later``'s ``lookup`` keys among its ``indexed`` ones weigh enough (``key_weights``),
     then ``matching`` decides. Both as stored, with their stored groups and vectors; ``names``
     are what the lines call ``earlier`` and ``later``."""
     e, n = names
     score = cosine(later.vector, earlier.vector)
     threshold = threshold_for(later.headline_only, earlier.headline_only, policy)
-    needed = least_shared(later.headline_only)
-    words = {term_key(w): w for w in later.vector}
-    shared_keys = sorted(words.get(k, "?") for k in set(lookup) & set(indexed))
+    needed = MIN_RELATED_KEYS
+    by_key = {term_key(w): w for w in later.vector}
+    shared_keys = sorted(by_key.get(k, "?") for k in set(lookup) & set(indexed))
+    weights = key_weights([by_key.get(k, "?") for k in lookup], set(words(later.title)), later.headline_only)
+    weight = sum(weights[w] for w in shared_keys)
     shared_words = sorted(
         ((w, v * earlier.vector[w]) for w, v in later.vector.items() if w in earlier.vector), key=lambda p: -p[1]
     )
@@ -178,7 +187,11 @@ def explain_related(
         ("compared as (A, B)", both(alone[earlier.headline_only], alone[later.headline_only])),
         ("shared words: cosine part", ", ".join(f"{w} {v:.2f}" for w, v in shared_words[:8]) or "none"),
         ("stored first", f"{e}: {n} looked it up in the key index"),
-        (f"lookup keys of {n} shared", f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), {needed} needed"),
+        (
+            f"lookup keys of {n} shared",
+            f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), weighing {weight}"
+            f" ({n}'s headline's weightiest {_HEADLINE_WORDS} {needed} each, another word 1), {needed} needed",
+        ),
         ("stored groups (A, B)", both(earlier.group, later.group)),
     )
     grouped = earlier.group == later.group
@@ -189,11 +202,10 @@ def explain_related(
 
     if earlier.story == later.story:
         return verdict("one story", "copies of one story are one item, never each other's related coverage")
-    offered = len(shared_keys) >= needed
-    if not offered:
+    if not offered(shared_keys, weights):
         why = (
-            f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, fewer"
-            f" than {needed}: the key index never offers {e} to {n}"
+            f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, weighing"
+            f" {weight}, less than {needed}: the key index never offers {e} to {n}"
         )
         return verdict("index", why + through)
     if matching(later, [earlier], policy):

@@ -39,7 +39,8 @@ TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
 STEM = 6
 PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
-MIN_SHARED_KEYS = 2  # of an entry with a lead, a stored report is compared sharing this many (see least_shared)
+MIN_SHARED_KEYS = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weights)
+HEADLINE_KEYS = 1  # of an entry with a lead, lookup keys one shared suffices for: its headline's weightiest word
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
@@ -88,6 +89,7 @@ class Lead:
 
     terms: Mapping[str, int]  # word → weight (headline words count TITLE_WEIGHT)
     headline_only: bool  # no lead worth the name: a stricter threshold applies
+    headline: frozenset[str] = frozenset()  # the headline's words: as lookup keys they weigh more (key_weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ def lead_of(title: str, text: str) -> Lead:
     terms: Counter[str] = Counter(lead)
     for word in head:
         terms[word] += TITLE_WEIGHT
-    return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS)
+    return Lead(dict(terms), len(lead) < HEADLINE_ONLY_WORDS, frozenset(head))
 
 
 _SENTENCE_ENDS = frozenset('.!?…"“”»«')
@@ -276,22 +278,50 @@ def key_words(weights: Mapping[str, float], usable: Container[str]) -> list[str]
 
 def first_keys(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[int]:
     """The keys of the first ``KEYS`` of ``ranked`` (``key_words``) more than ``held_by`` entries hold."""
-    return [term_key(w) for w in islice((w for w in ranked if df[w] > held_by), KEYS)]
+    return [term_key(w) for w in first_words(ranked, df, held_by)]
 
 
-def least_shared(headline_only: bool) -> int:
-    """How many of a new entry's lookup keys a stored report must share to be compared with it.
+def first_words(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> list[str]:
+    """The words of ``first_keys``: a lookup weighs its keys by their words (``key_weights``)."""
+    return list(islice((w for w in ranked if df[w] > held_by), KEYS))
 
-    One is enough for a headline alone: it has few keys, and reports of its event often
-    share one only (at two, the STS headline pairs grouped would be 409 of 510, not 425).
-    An entry with a lead has its ``KEYS``, and a report of its event shares several: of the
-    47 labelled article pairs grouped at the shipped threshold, 46 share two. The reports
-    sharing one are most of those the index offers (``benchmarks/related_cost.py`` at
-    100,000 stored: 2,899 of 2,999, and one of them matched), each a row read from a page
-    seldom in the cache and a vector decoded: at 1,000,000 stored, a third of a lone new
-    entry's CPU.
+
+def key_weights(looked: Sequence[str], headline: Container[str], headline_only: bool) -> dict[str, int]:
+    """What a stored report sharing each of a new entry's lookup keys (``looked``: their words,
+    the weightiest first) counts for towards ``MIN_SHARED_KEYS``: all of it for the
+    ``HEADLINE_KEYS`` weightiest words of the entry's ``headline`` (and for every key of a
+    headline alone), one for another word.
+
+    A headline names its event in its rarest word, and another outlet's report of the event
+    holds it, if not the rest: of the 50 same-event article pairs of
+    ``benchmarks/related_quality.py``, the 5 the index did not offer when two keys were
+    needed each shared one, the event's name in both headlines ("plague", "duvet", "meth"),
+    and told the event in other words (one lead names an agency's reporter, the other the
+    hunter's rabbit); the headline's weightiest key offers 4 of them (in the fifth, "duvet" is
+    one headline's second-weightiest key and the other's fifth). Another word is often an
+    aside, a byline or a place, and needs a second: reports sharing one such key are most of
+    those the index offers (``benchmarks/related_cost.py`` at 100,000 stored: 2,899 of
+    2,999), each a row read and a vector decoded; so are those sharing a headline's commoner
+    words, which every headline has (counting a headline's two weightiest words, the cost
+    benchmark decoded 3.7 stored vectors a lookup, one word 2.8, none 0.3). A headline alone
+    has few keys, and reports of its event often share one only (at two, the STS headline
+    pairs grouped would be 409 of 510, not 425).
     """
-    return 1 if headline_only else MIN_SHARED_KEYS
+    weights = {}
+    named = 0
+    for word in looked:
+        if headline_only or (word in headline and named < HEADLINE_KEYS):
+            weights[word] = MIN_SHARED_KEYS
+            named += 1
+        else:
+            weights[word] = 1
+    return weights
+
+
+def offered(shared: Iterable[str], weights: Mapping[str, int]) -> bool:
+    """Whether the lookup keys a stored report shares with a new entry (their words), of
+    these ``key_weights``, make the index offer it."""
+    return sum(weights[w] for w in shared) >= MIN_SHARED_KEYS
 
 
 @functools.lru_cache(maxsize=1 << 16)
