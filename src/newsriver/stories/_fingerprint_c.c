@@ -450,6 +450,12 @@ static int initials(const unsigned char *token, Py_ssize_t size) {
     return 1;
 }
 
+typedef struct {
+    Py_ssize_t start; /* in the spaced text */
+    Py_ssize_t size;
+    uint64_t hash; /* its word's */
+} Token;
+
 static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "body(text: bytes, figures: dict)");
@@ -463,24 +469,15 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_INCREF(Py_None);
     Py_INCREF(Py_None);
 
-    /* One block: per token, its start, its size and its word's hash; the shingles, their
-     * sorted copy and the sort's spare; the spaced text, with a space after its end (where
-     * a token's scan stops) and 8 bytes more (a word's head is read 8 bytes at a time). */
-    Py_ssize_t most = size / 2 + 1; /* tokens: each but the last is followed by a space */
-    size_t bytes = (size_t)most * (2 * sizeof(Py_ssize_t) + 4 * sizeof(uint64_t)) + (size_t)size + 9;
-    unsigned char *block = PyMem_Malloc(bytes);
-    if (block == NULL) {
+    /* The spaced text, with a space after its end (where a token's scan stops) and 8 bytes
+     * more (a word's head is read 8 bytes at a time). */
+    unsigned char *spaced = PyMem_Malloc((size_t)size + 9);
+    Token *tokens_found = NULL;
+    uint64_t *block = NULL;
+    if (spaced == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t *starts = (Py_ssize_t *)block;
-    Py_ssize_t *sizes = starts + most;
-    uint64_t *hashes = (uint64_t *)(sizes + most);
-    uint64_t *shingles = hashes + most;
-    uint64_t *sorted = shingles + most;
-    uint64_t *spare = sorted + most;
-    unsigned char *spaced = (unsigned char *)(spare + most);
-
     /* The characters no token holds become spaces, as _BYTE_BREAKS and the replacement of
      * the characters beyond ASCII that are no letters or digits do; thousands' commas go
      * (_THOUSANDS). Whether any digit beyond ASCII is left: the figures look for those. */
@@ -514,6 +511,14 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             spaced[at] = ' ';
     }
 
+    /* Per token its start, size and word's hash; room for a token in 4 bytes to begin with
+     * (words of 3 letters and a space), more when the text has more. */
+    Py_ssize_t room = kept / 4 + 16;
+    tokens_found = PyMem_Malloc((size_t)room * sizeof(Token));
+    if (tokens_found == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     Py_ssize_t count = 0;
     Py_ssize_t dates[N_DATE_WORDS];
     int date_order[N_DATE_WORDS], dated = 0;
@@ -533,9 +538,18 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             length = length / 2 + 1;
             kinds = 0;
         }
-        starts[count] = start;
-        sizes[count] = length;
-        hashes[count] = word_hash(token, length); /* 8 bytes readable after it: a space and the padding */
+        if (count == room) {
+            Token *grown = PyMem_Realloc(tokens_found, (size_t)room * 2 * sizeof(Token));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            tokens_found = grown;
+            room *= 2;
+        }
+        tokens_found[count].start = start;
+        tokens_found[count].size = length;
+        tokens_found[count].hash = word_hash(token, length); /* 8 bytes readable after it: a space and the padding */
         count++;
         int figure = kinds & DIGIT;
         if (!figure && kinds & BEYOND && other_digits) {
@@ -562,22 +576,28 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
     /* The lead words: the first LEAD_WORDS tokens, space-separated. */
     Py_ssize_t leading = count < LEAD_WORDS ? count : LEAD_WORDS, lead_size = 0;
-    for (Py_ssize_t i = 0; i < leading; i++) lead_size += sizes[i] + (i > 0);
+    for (Py_ssize_t i = 0; i < leading; i++) lead_size += tokens_found[i].size + (i > 0);
     lead = PyBytes_FromStringAndSize(NULL, lead_size);
     if (lead == NULL) goto done;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(lead);
     for (Py_ssize_t i = 0; i < leading; i++) {
         if (i) *out++ = ' ';
-        memcpy(out, spaced + starts[i], sizes[i]);
-        out += sizes[i];
+        memcpy(out, spaced + tokens_found[i].start, tokens_found[i].size);
+        out += tokens_found[i].size;
     }
 
     /* Shingles (_shingles), their distinct values sorted (_distinct), the keys (_keys). */
     Py_ssize_t n_shingles = count - SHINGLE + 1;
     if (n_shingles < 0) n_shingles = 0;
+    block = PyMem_Malloc((size_t)(n_shingles ? n_shingles : 1) * 3 * sizeof(uint64_t));
+    if (block == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint64_t *shingles = block, *sorted = shingles + n_shingles, *spare = sorted + n_shingles;
     for (Py_ssize_t i = 0; i < n_shingles; i++) {
-        uint64_t mixed = hashes[i] * WEIGHTS[0];
-        for (int k = 1; k < SHINGLE; k++) mixed ^= hashes[i + k] * WEIGHTS[k];
+        uint64_t mixed = tokens_found[i].hash * WEIGHTS[0];
+        for (int k = 1; k < SHINGLE; k++) mixed ^= tokens_found[i + k].hash * WEIGHTS[k];
         mixed ^= mixed >> 33;
         mixed *= FMIX;
         shingles[i] = mixed ^ (mixed >> 33);
@@ -614,7 +634,7 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         tokens = PyList_New(count);
         if (tokens == NULL) goto done;
         for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *token = PyBytes_FromStringAndSize((const char *)spaced + starts[i], sizes[i]);
+            PyObject *token = PyBytes_FromStringAndSize((const char *)spaced + tokens_found[i].start, tokens_found[i].size);
             if (token == NULL) goto done;
             PyList_SET_ITEM(tokens, i, token);
         }
@@ -622,6 +642,8 @@ static PyObject *body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = Py_BuildValue("(nOOOOO)", count, lead, opening, features, keys, tokens);
 
 done:
+    PyMem_Free(spaced);
+    PyMem_Free(tokens_found);
     PyMem_Free(block);
     Py_XDECREF(lead);
     Py_XDECREF(opening);
