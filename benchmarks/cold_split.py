@@ -1,6 +1,7 @@
 """Where a cold pass's CPU goes: per process and per thread, for newsriver checkouts in turns.
 
     .venv/bin/python benchmarks/cold_split.py --feeds 300 --rounds 2 main=/path/to/main/src branch=src
+    .venv/bin/python benchmarks/cold_split.py --feeds 1000 pure=src native=src --env pure:NEWSRIVER_PURE_PYTHON=1
 
 Each NAME=SRC polls the ingest farm (``bench.build_farm``, on nginx) into a fresh SQLite
 file with ``SRC`` first on ``PYTHONPATH``, the checkouts in turns, round after round, so a
@@ -154,8 +155,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeline", type=float, default=0.0, help="print the cores busy every so many seconds")
     parser.add_argument("--settings", default="  concurrency: 16\n  host_concurrency: 16\n")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE",
+        help="an environment variable for one checkout's runs (NEWSRIVER_PURE_PYTHON=1, say: one tree, both paths)",
+    )
     args = parser.parse_args()
     checkouts = dict(c.partition("=")[::2] for c in args.checkouts)
+    extra: dict[str, dict[str, str]] = {name: {} for name in checkouts}
+    for given in args.env:
+        name, _, setting = given.partition(":")
+        if name not in checkouts or "=" not in setting:
+            parser.error(f"--env {given}: not NAME:VAR=VALUE of a checkout named")
+        variable, _, value = setting.partition("=")
+        extra[name][variable] = value
     work = Path(tempfile.mkdtemp(prefix="cold-split-"))
     root = work / "farm"
     root.mkdir()
@@ -169,7 +184,7 @@ def main() -> None:
                 folder = work / f"{name}-{round_}"
                 folder.mkdir()
                 config = newsriver_config(folder, urls, args.settings)
-                env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+                env = {**os.environ, "PYTHONPATH": str(Path(src).resolve()), **extra[name]}
                 command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "poll"]
                 split = measure(command, env)
                 runs[name].append(split)

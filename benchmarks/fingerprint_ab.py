@@ -2,21 +2,27 @@
 same fingerprints, and what each costs an entry.
 
     .venv/bin/python benchmarks/fingerprint_ab.py --baseline /work/main/src/newsriver/stories/fingerprint.py
+    .venv/bin/python benchmarks/fingerprint_ab.py --native
 
 ``--baseline`` is another checkout's ``stories/fingerprint.py`` (main's, say); the other is
-this checkout's. Both are loaded as separate modules. The texts:
+this checkout's. Both are loaded as separate modules. ``--native`` compares this checkout's
+two paths instead: its Python path (the module loaded again, its C extension turned off)
+against the C extension (``stories/_fingerprint_c.c``, which must be built). The texts:
 
 - the ingest farm's (``bench.build_farm``, ``--feeds`` × 50 entries, parsed and normalized as
   a pass does: what ``cost_floor.py`` times);
 - the outlet corpus's (``story_corpus.build``, both halves) and the earlier syndication
   corpus's (``dedupe_quality.build_corpus``): real article texts as outlets edit them;
 - every entry of the corpus feeds, the STS headlines, the full-text pages, and each of those
-  again with trailers, figures, initials, dashes and markup spliced in at random places.
+  again with trailers, figures, initials, dashes and markup spliced in at random places;
+- texts made to try the tokenizer's edges (``ADVERSARIAL``): digits beyond ASCII, lone
+  surrogates, "_", separators and initials at a text's edges, empty texts, figures alone.
 
 1. Identity: every field of every text's fingerprint from both (arrays by their bytes), and
    the digest of all of this checkout's, so that two runs can be compared too.
 2. Cost: ``of_entry`` over the farm's texts and the outlet corpus's, the two modules
-   alternating round by round (process time, the best of ``--rounds`` each), with the load.
+   alternating round by round (process time per text: the median of ``--rounds`` each, and
+   their range), with the load.
 
 The word-hash caches are warm after the first round, as in a pass of any length.
 """
@@ -29,6 +35,7 @@ import hashlib
 import importlib.util
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -55,6 +62,16 @@ SPLICES = (
     "The post X appeared first on Y.", "U.S.", "e.u.", "1,000", "$71.42", "2.3.1", "12:04", "r730", "a_b", "—",
     "“q”", "\xa0", "…", "٣٤", "x-y", "a/b", "(AP) - ", "\nWASHINGTON - ", "<p>", "</p>", "<br>", "&amp;", "Monday",
     "march", "Related: ", "\nBy Jane Doe\n", "© ", "readmore", "xcopyright 2020", "the posts appeared first on",
+    # what the C extension's rules turn on, at a text's edges and inside it
+    "١,٠٠٠", "1,٠٠٠", "x٣", "\ud800", "a\udfffb", "\ud83d\ude00", "_", "__x__", ".", ",", ":", "/", "-", "..",
+    ".-.,:/", "a..b", "u.s.a.f", "a.b.c.d.e", "j.a.n", "é.u", "3,0000", "12,345,678", "1,00a", ",000", "1,", "\u0301",
+    "\u200b", "\u3000", "\x00", "\x1c", "ß", "ﬁ", "ａｂｃ", "東京", "x" * 65, "abcdefghi",
+)  # fmt: skip
+# Whole texts for the same (title and body each).
+ADVERSARIAL = (
+    "", " ", "_", "__", "٣٤", "١,٠٠٠ ٢,٣٤٥", "\ud800", "\ud800 \udfff", ".u.s.", "u.s", "u.s.a.f.x", "-a-", ",1,000,",
+    "/a/b/", ":x:", "1 2 3 4 5 6 7 8 9 10", " ".join(str(n * 7919) for n in range(300)), "2025-02-27 12:04 71.42",
+    "monday " * 40, "word " * 3000, "a b " * 2000, "x" * 200, "<p></p>", "&amp;", "\u200b" * 5, "é" * 100,
 )  # fmt: skip
 
 
@@ -118,6 +135,15 @@ def spliced(texts: Sequence[Text], count: int, rng: random.Random) -> list[Text]
     return found
 
 
+def adversarial() -> list[Text]:
+    """Each ADVERSARIAL text as a title and as a body, alone and around an ordinary text."""
+    found: list[Text] = []
+    ordinary = "The council met on Monday and the vote was close, 1,000 people said."
+    for text in ADVERSARIAL:
+        found += [(text, "", text), ("", text, ""), (text, "", f"{text} {ordinary} {text}"), (ordinary, text, "")]
+    return found
+
+
 def digest(fingerprint: object) -> bytes:
     """Every field, arrays by their bytes, sets and mappings in order."""
     fields = (
@@ -135,9 +161,9 @@ def digest(fingerprint: object) -> bytes:
     return made.digest()
 
 
-def cost(modules: dict[str, ModuleType], texts: Sequence[Text], rounds: int) -> dict[str, float]:
-    """Process seconds per text of each module's of_entry, best of ``rounds``, alternating."""
-    best = dict.fromkeys(modules, float("inf"))
+def cost(modules: dict[str, ModuleType], texts: Sequence[Text], rounds: int) -> dict[str, list[float]]:
+    """Process seconds per text of each module's of_entry, each round's, alternating."""
+    found: dict[str, list[float]] = {name: [] for name in modules}
     for n in range(rounds):
         order = list(modules.items())
         for name, module in order if n % 2 == 0 else reversed(order):
@@ -145,21 +171,39 @@ def cost(modules: dict[str, ModuleType], texts: Sequence[Text], rounds: int) -> 
             started = time.process_time()
             for text in texts:
                 of_entry(*text)
-            best[name] = min(best[name], time.process_time() - started)
-    return {name: seconds / len(texts) for name, seconds in best.items()}
+            found[name].append((time.process_time() - started) / len(texts))
+    return found
+
+
+def described(seconds: list[float]) -> str:
+    """The median µs, and the range of the rounds."""
+    return f"{statistics.median(seconds) * 1e6:6.1f} µs ({min(seconds) * 1e6:.1f}–{max(seconds) * 1e6:.1f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, help="another checkout's stories/fingerprint.py")
+    parser.add_argument("--baseline", type=Path, help="another checkout's stories/fingerprint.py")
+    parser.add_argument("--native", action="store_true", help="this checkout's Python path against its C extension")
     parser.add_argument("--feeds", type=int, default=100, help="farm feeds of 50 entries")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--spliced", type=int, default=3000, help="texts with special material spliced in")
     args = parser.parse_args()
-    modules = {"baseline": load(args.baseline), "this": this}
+    if args.native == bool(args.baseline):
+        parser.error("give --baseline or --native")
+    if args.native:
+        if this._native is None:
+            raise SystemExit("the C extension is not built or is turned off (NEWSRIVER_PURE_PYTHON)")
+        python_path = load(Path(this.__file__))
+        python_path._native = None
+        modules = {"baseline": python_path, "this": this}
+        names = ("Python path", "C extension")
+    else:
+        modules = {"baseline": load(args.baseline), "this": this}
+        names = ("baseline", "this checkout")
     farm, outlet = farm_texts(args.feeds), outlet_texts()
     everything = [*farm, *outlet, *corpus_texts()]
     everything += spliced(everything, args.spliced, random.Random(1))
+    everything += adversarial()
     differ = 0
     total = hashlib.sha256()
     for text in everything:
@@ -175,9 +219,10 @@ def main() -> int:
     for label, texts in (("farm", farm), ("outlet corpus", outlet)):
         per_text = cost(modules, texts, args.rounds)
         base, mine = per_text["baseline"], per_text["this"]
+        change = statistics.median(mine) / statistics.median(base) - 1
         print(
-            f"{label:14s} {len(texts):5d} texts: baseline {base * 1e6:6.1f} µs, this checkout {mine * 1e6:6.1f} µs"
-            f" ({mine / base - 1:+.0%})"
+            f"{label:14s} {len(texts):5d} texts: {names[0]} {described(base)}, {names[1]} {described(mine)}"
+            f" ({change:+.0%})"
         )
     print(f"load average {load_before:.1f} before timing, {os.getloadavg()[0]:.1f} after")
     return 1 if differ else 0

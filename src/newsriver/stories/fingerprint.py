@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -220,22 +222,9 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     if "." in title_text:
         title_text = _INITIALS.sub(lambda m: m.group(0).replace(".", ""), title_text)
     title_tokens, title_figures = _tokens(title_text)
-    body_tokens, body_figures = _body_tokens(body_text(body))
-    word_hashes = _hashes(body_tokens)
-    shingles = _shingles(word_hashes)
-    features = _distinct(shingles)
-    long_body = len(features) >= MIN_SHINGLES
     title_words = _content_words(title_tokens)
-    if long_body:
-        words = title_words
-    else:
-        words = title_words | _content_words([_decoded(t) for t in body_tokens])
-        features = _distinct(_hashes([_encoded(w) for w in words]))
-    # The shingle hashes below a bound (a sample of the text, at least the SKETCH smallest:
-    # a bottom-k MinHash sketch): a text and any copy of part of it share about as many
-    # keys as that part holds sampled shingles, wherever the part was cut from.
-    sampled = min(max(int(features.searchsorted(_SAMPLED)), SKETCH), MAX_KEYS)
-    keys = _keys(features[:sampled], shingles[:LEAD_KEYS])
+    made = _native_body if _native is not None else _python_body
+    words, shingles, opening, figures, lead_words, length, keys = made(body_text(body), title_words)
     if len(title_words) >= MIN_TITLE_WORDS:
         # Hashed alone, not remembered: a headline seldom comes again, a word often.
         headline = hashlib.blake2b(_encoded(" ".join(sorted(title_words))), digest_size=8).digest()
@@ -243,14 +232,61 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     return Fingerprint(
         title_words=title_words,
         words=words,
-        shingles=features if long_body else _EMPTY,
-        opening=shingles[:OPENING],
-        figures=body_figures,
-        lead_words=b" ".join(body_tokens[:LEAD_WORDS]),
+        shingles=shingles,
+        opening=opening,
+        figures=figures,
+        lead_words=lead_words,
         title_figures=tuple(title_figures),
-        length=len(title_tokens) + len(body_tokens),
+        length=len(title_tokens) + length,
         keys=frozenset(keys),
     )
+
+
+# What a body gives a fingerprint: its words (the title's when the body is long enough to
+# compare as text), its distinct shingle hashes (empty when it is not), its opening
+# shingles, figures, lead words, count of tokens and index keys but the headline's.
+_Body = tuple[frozenset[str], Hashes, Hashes, Counter[str], bytes, int, list[int]]
+
+
+def _python_body(text: str, title_words: frozenset[str]) -> _Body:
+    body_tokens, figures = _body_tokens(text)
+    shingles = _shingles(_hashes(body_tokens))
+    features = _distinct(shingles)
+    if len(features) >= MIN_SHINGLES:
+        words, kept = title_words, features
+    else:
+        words, features = _short_body(title_words, body_tokens)
+        kept = _EMPTY
+    lead_words = b" ".join(body_tokens[:LEAD_WORDS])
+    return words, kept, shingles[:OPENING], figures, lead_words, len(body_tokens), _sampled_keys(features, shingles)
+
+
+def _native_body(text: str, title_words: frozenset[str]) -> _Body:
+    """What _python_body gives, from the C extension: the same in every field (proved by
+    tests/test_fingerprint_native.py and benchmarks/fingerprint_ab.py --native)."""
+    assert _native is not None
+    figures: Counter[str] = Counter()
+    length, lead_words, opening_bytes, features, keys, body_tokens = _native.body(_encoded(text), figures)
+    opening = np.frombuffer(opening_bytes, dtype="<u8")
+    if features is not None and keys is not None:
+        return title_words, np.frombuffer(features, dtype="<u8"), opening, figures, lead_words, length, keys
+    assert body_tokens is not None
+    words, short_features = _short_body(title_words, body_tokens)
+    return words, _EMPTY, opening, figures, lead_words, length, _sampled_keys(short_features, opening)
+
+
+def _short_body(title_words: frozenset[str], body_tokens: list[bytes]) -> tuple[frozenset[str], Hashes]:
+    """A body too short to compare as text: its words and theirs hashes are what count."""
+    words = title_words | _content_words([_decoded(t) for t in body_tokens])
+    return words, _distinct(_hashes([_encoded(w) for w in words]))
+
+
+def _sampled_keys(features: Hashes, shingles: Hashes) -> list[int]:
+    # The shingle hashes below a bound (a sample of the text, at least the SKETCH smallest:
+    # a bottom-k MinHash sketch): a text and any copy of part of it share about as many
+    # keys as that part holds sampled shingles, wherever the part was cut from.
+    sampled = min(max(int(features.searchsorted(_SAMPLED)), SKETCH), MAX_KEYS)
+    return _keys(features[:sampled], shingles[:LEAD_KEYS])
 
 
 def of_entry(title: str, summary: str, content: str) -> Fingerprint:
@@ -588,3 +624,43 @@ def _salted(value: int, salt: int) -> int:
     """A signed 64-bit index key, in a namespace of its own per kind of key."""
     mixed = ((value ^ salt) * _PRIME) & _MASK
     return mixed - (1 << 64) if mixed >= 1 << 63 else mixed
+
+
+# --- the optional C extension --------------------------------------------------------
+
+
+def _load_native() -> ModuleType | None:
+    """The C extension (an optional build) when it is built, agrees with this module's
+    constants and is not turned off by NEWSRIVER_PURE_PYTHON=1; else None: the Python path."""
+    if os.environ.get("NEWSRIVER_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from newsriver.stories import _fingerprint_c
+    except ImportError:  # built without a C compiler: the Python path gives the same
+        return None
+    theirs = {**_fingerprint_c.PARAMETERS, "DATE_WORDS": frozenset(_fingerprint_c.PARAMETERS["DATE_WORDS"])}
+    return _fingerprint_c if theirs == native_parameters() else None
+
+
+def native_parameters() -> dict[str, object]:
+    """What the C extension must agree on with this module (it reports its own as PARAMETERS)."""
+    return {
+        "SHINGLE": SHINGLE,
+        "MIN_SHINGLES": MIN_SHINGLES,
+        "SKETCH": SKETCH,
+        "SAMPLE": SAMPLE,
+        "MAX_KEYS": MAX_KEYS,
+        "LEAD_KEYS": LEAD_KEYS,
+        "LEAD_WORDS": LEAD_WORDS,
+        "OPENING": OPENING,
+        "WEIGHTS": tuple(int(weight) for weight in _POSITION_WEIGHTS),
+        "FMIX": int(_FMIX),
+        "PRIME": _PRIME,
+        "DATE_WORDS": _DATE_WORDS,
+        "LIMIT": _WordHashes.LIMIT,
+    }
+
+
+# The module fingerprint() makes a body's part with, None for the Python path: tests and
+# benchmarks set it to compare the two in one process.
+_native = _load_native()
