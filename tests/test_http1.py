@@ -293,6 +293,30 @@ def test_a_broken_answer_is_a_fetch_error_that_says_what_broke(answer: bytes, me
         fetch(FetchState(url), LIMITS)
 
 
+_LONG = BODY * 2000  # more than one read's worth
+_ZIPPED = gzip.compress(_LONG)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s<reset>" % (len(_LONG), _LONG[: len(_LONG) // 2]),
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s<reset>"
+        % (len(_ZIPPED), _ZIPPED[: len(_ZIPPED) // 2]),
+    ],
+    ids=["plain", "gzip"],
+)
+def test_a_connection_reset_inside_a_body_reads_alike_whether_the_body_is_coded_or_not(answer: bytes) -> None:
+    """fetch reads a plain body itself and a coded one through urllib3's decoding: a failure
+    says the same either way (the source's error does not change with the server's gzip)."""
+    with (
+        raw_server(lambda _n: answer) as (url, _heads),
+        pytest.raises(FetchError, match=r"^transfer failed: Connection broken: ConnectionResetError\(") as failed,
+    ):
+        fetch(FetchState(url), LIMITS)
+    assert "Connection reset by peer" in str(failed.value)
+
+
 def test_a_header_that_would_break_the_request_is_refused() -> None:
     answer = b"HTTP/1.1 304 Not Modified\r\n\r\n"
     with raw_server(lambda _n: answer) as (url, heads), pytest.raises(FetchError, match="cannot send the request"):

@@ -429,19 +429,59 @@ def cannot_connect(host: str, port: int, failures: Sequence[tuple[str, str]]) ->
 
 
 def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline) -> bytes:
-    # urllib3 decodes (gzip, deflate, br): imported with the first body, which a pass of 304s never reads.
+    too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
+    coding = head.headers.get("content-encoding", "")
+    if not coding:
+        if body.declared is not None and body.declared > limits.max_bytes:
+            raise too_large  # no need to read it to know
+        content = _read_plain(body, limits, too_large)
+    else:
+        content = _read_decoded(coding, head, body, limits, too_large)
+    if deadline.expired:  # the watchdog's shutdown can look like a clean end of a body
+        raise deadline.error()
+    return content
+
+
+def _read_plain(body: Body, limits: FetchLimits, too_large: FetchError) -> bytes:
+    """A body sent without a content coding, as it came: read here, not through urllib3's
+    response, whose read(_CHUNK) put each piece it returned together again in a new buffer
+    (an io.BytesIO grown by each piece read, the rest held through a memoryview). At 16
+    fetch threads reading at once those copies added about 1 MB to the peak of a cold pass
+    of 1,000 feeds (benchmarks/cold_split.py); nor is urllib3 imported for such bodies."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := body.read(_CHUNK):
+            size += len(chunk)
+            if size > limits.max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except OSError as exc:  # as urllib3's response words them, for one message whichever path read the body
+        raise FetchError(_broken(exc, limits)) from exc
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _broken(exc: OSError, limits: FetchLimits) -> str:
+    """Why a body's read failed, in the words of urllib3's exceptions as ``_read_decoded`` gives them."""
+    import ssl
+
+    if isinstance(exc, TimeoutError):
+        return _describe(exc, limits)
+    if isinstance(exc, ssl.SSLError):
+        return f"transfer failed: {exc}"
+    return f"transfer failed: Connection broken: {exc!r}"
+
+
+def _read_decoded(coding: str, head: Head, body: Body, limits: FetchLimits, too_large: FetchError) -> bytes:
+    # urllib3 decodes (gzip, deflate, br): imported with the first coded body, which a pass of 304s never reads.
     from urllib3 import HTTPHeaderDict, HTTPResponse
     from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
-    too_large = FetchError(f"body larger than {limits.max_bytes / (1024 * 1024):g} MiB (after decompression)")
-    coding = head.headers.get("content-encoding", "")
-    if not coding and body.declared is not None and body.declared > limits.max_bytes:
-        raise too_large  # no need to read it to know
     response = HTTPResponse(
         body=cast("IO[bytes]", body),  # a raw file: what urllib3 reads a body from
         # Only what decoding needs: the framing is Body's, and urllib3 must not judge it
         # again from a length Body did not use (after a Transfer-Encoding, or "٥").
-        headers=HTTPHeaderDict({"content-encoding": coding} if coding else {}),
+        headers=HTTPHeaderDict({"content-encoding": coding}),
         status=head.status,
         version=head.version,
         reason=head.reason,
@@ -467,8 +507,6 @@ def _read_body(head: Head, body: Body, limits: FetchLimits, deadline: _Deadline)
         raise FetchError(f"transfer failed: {exc.args[0] if exc.args else exc}") from exc
     except HTTPError as exc:  # its SSLError (a TLS record broken mid-body) among them
         raise FetchError(f"transfer failed: {exc}") from exc
-    if deadline.expired:  # the watchdog's shutdown can look like a clean end of a body
-        raise deadline.error()
     return b"".join(chunks)
 
 
