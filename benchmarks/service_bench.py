@@ -41,7 +41,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import (
@@ -73,6 +73,20 @@ READER_SCRIPT = textwrap.dedent(
             print("done", flush=True)
     """
 )
+# With --threads the service starts through this: each thread gives its Python name to the
+# kernel (prctl PR_SET_NAME, 15 bytes), so /proc/PID/task/*/comm tells the threads apart.
+NAMED_THREADS = textwrap.dedent(
+    """
+    import ctypes, runpy, threading
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+    _inner = threading.Thread._bootstrap_inner
+    def _named(self):
+        _prctl(15, self.name[:15].encode(), 0, 0, 0)
+        _inner(self)
+    threading.Thread._bootstrap_inner = _named
+    runpy.run_module("newsriver.cli", run_name="__main__", alter_sys=True)
+    """
+)
 # The line the service logs for each fetch (text format, at its default level, info).
 POLLED = re.compile(r" newsriver\.run\.poll: (f\d+): (?:not modified|new (\d+), updated \d+|error: )")
 
@@ -86,6 +100,7 @@ class Measured:
     pss_mb: list[float]
     seconds: float
     load: str
+    threads: dict[str, float] | None = None  # with --threads: CPU seconds by thread kind
 
     @property
     def cpu_per_1000(self) -> float:
@@ -148,7 +163,15 @@ class _PollLog:
 
 
 def run_newsriver(
-    work: Path, urls: list[str], farm: Farm, root: Path, rounds: int, interval: float, extra: str
+    work: Path,
+    urls: list[str],
+    farm: Farm,
+    root: Path,
+    rounds: int,
+    interval: float,
+    extra: str,
+    threads: bool = False,
+    profile: Path | None = None,
 ) -> Measured:
     folder = work / "newsriver"
     folder.mkdir()
@@ -157,10 +180,12 @@ def run_newsriver(
         f"  concurrency: 16\n  host_concurrency: 16\n  listen: 127.0.0.1:{free_port()}\n{extra}"
     )
     config = newsriver_config(folder, urls, settings)
-    command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"]
+    start = ["-c", NAMED_THREADS] if threads else ["-m", "newsriver.cli"]
+    command = [sys.executable, *start, "--config", str(config), "run"]
     process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = _PollLog(process)
     sampler = _Sampler(process.pid)
+    spy: subprocess.Popen[bytes] | None = None
     try:
         log.wait_for_every_source(len(urls), timeout=3600)  # the cold round
         # Each source is now polled once per interval. The farm changes at the start of each
@@ -170,6 +195,8 @@ def run_newsriver(
         churn(root, farm, seed=1000, tag="r0-")
         _sleep_until(started + interval, process)  # the warm-up round
         cpu, own, (polls, changed) = tree_cpu_seconds(process.pid), _own_cpu(process.pid), log.counts()
+        by_thread = _thread_cpu(process.pid)
+        spy = _profiler(process.pid, rounds * interval, profile) if profile else None
         window = time.monotonic()
         sampler.on = True
         for n in range(1, rounds + 1):
@@ -177,8 +204,13 @@ def run_newsriver(
             _sleep_until(started + (n + 1) * interval, process)
         sampler.on = False
         polls_now, changed_now = log.counts()
-        return _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
+        measured = _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
+        if threads:
+            measured = replace(measured, threads=_thread_kinds(by_thread, _thread_cpu(process.pid), measured))
+        return measured
     finally:
+        if spy is not None:
+            spy.wait()
         sampler.stop()
         process.terminate()
         process.wait(timeout=60)
@@ -190,6 +222,43 @@ def _measured(pid: int, cpu: float, own: float, window: float, polls: int, chang
     return Measured(
         polls, changed, used, used - (_own_cpu(pid) - own), sampler.samples, time.monotonic() - window, load_average()
     )
+
+
+def _thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Each thread of the process: its name and the CPU seconds it has used so far."""
+    found = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        found[int(task)] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
+
+
+def _thread_kinds(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], m: Measured
+) -> dict[str, float]:
+    """CPU seconds between two readings by kind of thread (its name without its number), the
+    threads that ended meanwhile (the process's CPU not in any thread read at the end) and
+    the parse workers and forkserver (the processes it started)."""
+    kinds: dict[str, float] = {}
+    for tid, (name, cpu) in after.items():
+        kind = re.sub(r"[-_]?\d+(_\d+)?$", "", name)
+        kinds[kind] = kinds.get(kind, 0.0) + cpu - before.get(tid, (name, 0.0))[1]
+    kinds["(threads that ended)"] = m.cpu_seconds - m.others_cpu_seconds - sum(kinds.values())
+    kinds["(parse workers, forkserver)"] = m.others_cpu_seconds
+    return kinds
+
+
+def _profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the service over the measured rounds, without pausing it, each
+    thread's stacks apart (collapsed stacks: ``output``)."""
+    spy = shutil.which("py-spy") or str(Path(tempfile.gettempdir()) / "pyspy-venv/bin/py-spy")
+    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--duration", str(int(seconds)), "--nonblocking"]
+    command += ["--threads", "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _own_cpu(pid: int) -> float:
@@ -258,6 +327,8 @@ def main() -> None:
     parser.add_argument("--reader-venv", type=Path, default=Path(tempfile.gettempdir()) / "newsriver-bench-reader")
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument("--settings", default="", help="extra YAML lines under settings: for newsriver")
+    parser.add_argument("--threads", action="store_true", help="newsriver's CPU by thread too (each names itself)")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the service's measured rounds")
     args = parser.parse_args()
     interval = args.interval or max(30.0, args.feeds / 100)
 
@@ -272,7 +343,12 @@ def main() -> None:
     with nginx(root, work) as base:
         urls = [f"{base}f{f}.xml" for f in range(args.feeds)]
         runs: list[tuple[str, Callable[[Farm], Measured]]] = [
-            ("newsriver run", lambda f: run_newsriver(work, urls, f, root, args.rounds, interval, args.settings))
+            (
+                "newsriver run",
+                lambda f: run_newsriver(
+                    work, urls, f, root, args.rounds, interval, args.settings, args.threads, args.profile
+                ),
+            )
         ]
         if not args.skip_reader:
             python = reader_python(args.reader_venv)
@@ -302,6 +378,13 @@ def main() -> None:
             for name, m in results.items()
         ],
     )
+    for name, m in results.items():
+        if m.threads:
+            print(f"\n{name}: CPU by thread, µs a poll")
+            rows = sorted(m.threads.items(), key=lambda kv: -kv[1])
+            print_table(
+                ("thread", "CPU s", "µs a poll"), [(k, f"{v:.2f}", f"{v / m.polls * 1e6:.0f}") for k, v in rows]
+            )
     if len(results) == 2:
         ours, theirs = results.values()
         print(f"\nCPU per poll: reader / newsriver = {theirs.cpu_per_1000 / ours.cpu_per_1000:.2f}×")
