@@ -88,6 +88,7 @@ NAMED_THREADS = textwrap.dedent(
     """
 )
 # The line the service logs for each fetch (text format, at its default level, info).
+PUBLISHED = " newsriver.run.service: published "
 POLLED = re.compile(r" newsriver\.run\.poll: (f\d+): (?:not modified|new (\d+), updated \d+|error: )")
 
 
@@ -101,6 +102,7 @@ class Measured:
     seconds: float
     load: str
     threads: dict[str, float] | None = None  # with --threads: CPU seconds by thread kind
+    publishes: int | None = None  # newsriver's publishes that wrote files
 
     @property
     def cpu_per_1000(self) -> float:
@@ -131,6 +133,7 @@ class _PollLog:
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.polls = 0
+        self.publishes = 0  # publishes that wrote files
         self.changed = 0
         self.sources: set[str] = set()
         self.tail: list[str] = []
@@ -148,6 +151,7 @@ class _PollLog:
                     self.changed += bool(found.group(2) and found.group(2) != "0")
                     self.sources.add(found.group(1))
                 else:
+                    self.publishes += PUBLISHED in line
                     self.tail = [*self.tail[-20:], line]
 
     def counts(self) -> tuple[int, int]:
@@ -195,6 +199,7 @@ def run_newsriver(
         churn(root, farm, seed=1000, tag="r0-")
         _sleep_until(started + interval, process)  # the warm-up round
         cpu, own, (polls, changed) = tree_cpu_seconds(process.pid), _own_cpu(process.pid), log.counts()
+        publishes = log.publishes
         by_thread = _thread_cpu(process.pid)
         spy = _profiler(process.pid, rounds * interval, profile) if profile else None
         window = time.monotonic()
@@ -205,6 +210,7 @@ def run_newsriver(
         sampler.on = False
         polls_now, changed_now = log.counts()
         measured = _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
+        measured = replace(measured, publishes=log.publishes - publishes)
         if threads:
             measured = replace(measured, threads=_thread_kinds(by_thread, _thread_cpu(process.pid), measured))
         return measured
@@ -363,12 +369,23 @@ def main() -> None:
 
     print()
     print_table(
-        ("tool", "polls", "changed", "CPU s", "of which workers", "CPU s / 1,000 polls", "PSS median", "PSS peak"),
+        (
+            "tool",
+            "polls",
+            "changed",
+            "publishes",
+            "CPU s",
+            "of which workers",
+            "CPU s / 1,000 polls",
+            "PSS median",
+            "PSS peak",
+        ),
         [
             (
                 name,
                 f"{m.polls:,}",
                 f"{m.changed / m.polls:.1%}",
+                "-" if m.publishes is None else str(m.publishes),
                 f"{m.cpu_seconds:.1f}",
                 f"{m.others_cpu_seconds:.1f}",
                 f"{m.cpu_per_1000:.2f}",
