@@ -101,7 +101,7 @@ class Measured:
     pss_mb: list[float]
     seconds: float
     load: str
-    threads: dict[str, float] | None = None  # with --threads: CPU seconds by thread kind
+    threads: dict[str, ThreadUse] | None = None  # with --threads: by kind of thread
     publishes: int | None = None  # newsriver's publishes that wrote files
 
     @property
@@ -230,31 +230,53 @@ def _measured(pid: int, cpu: float, own: float, window: float, polls: int, chang
     )
 
 
-def _thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
-    """Each thread of the process: its name and the CPU seconds it has used so far."""
+@dataclass(frozen=True)
+class ThreadUse:
+    cpu: float  # seconds, user and system
+    system: float | None  # of which in the kernel
+    switches: int | None  # context switches, voluntary (a wait) or not
+
+
+def _thread_cpu(pid: int) -> dict[int, tuple[str, ThreadUse]]:
+    """Each thread of the process: its name and what it has used so far."""
     found = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             name = Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()
             fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rpartition(")")[2].split()
+            status = Path(f"/proc/{pid}/task/{task}/status").read_text()
         except OSError:
             continue
-        found[int(task)] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        switches = sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", status))
+        found[int(task)] = (
+            name,
+            ThreadUse((int(fields[11]) + int(fields[12])) / tick, int(fields[12]) / tick, switches),
+        )
     return found
 
 
 def _thread_kinds(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], m: Measured
-) -> dict[str, float]:
-    """CPU seconds between two readings by kind of thread (its name without its number), the
-    threads that ended meanwhile (the process's CPU not in any thread read at the end) and
+    before: dict[int, tuple[str, ThreadUse]], after: dict[int, tuple[str, ThreadUse]], m: Measured
+) -> dict[str, ThreadUse]:
+    """What threads used between two readings by kind of thread (its name without its number),
+    the threads that ended meanwhile (the process's CPU not in any thread read at the end) and
     the parse workers and forkserver (the processes it started)."""
-    kinds: dict[str, float] = {}
-    for tid, (name, cpu) in after.items():
+    kinds: dict[str, ThreadUse] = {}
+    zero = ThreadUse(0.0, 0.0, 0)
+    for tid, (name, use) in after.items():
         kind = re.sub(r"[-_]?\d+(_\d+)?$", "", name)
-        kinds[kind] = kinds.get(kind, 0.0) + cpu - before.get(tid, (name, 0.0))[1]
-    kinds["(threads that ended)"] = m.cpu_seconds - m.others_cpu_seconds - sum(kinds.values())
-    kinds["(parse workers, forkserver)"] = m.others_cpu_seconds
+        was, sum_ = before.get(tid, (name, zero))[1], kinds.get(kind, zero)
+        assert was.system is not None and was.switches is not None and use.system is not None
+        assert use.switches is not None and sum_.system is not None and sum_.switches is not None
+        kinds[kind] = ThreadUse(
+            sum_.cpu + use.cpu - was.cpu,
+            sum_.system + use.system - was.system,
+            sum_.switches + use.switches - was.switches,
+        )
+    ended = m.cpu_seconds - m.others_cpu_seconds - sum(k.cpu for k in kinds.values())
+    kinds["(threads that ended)"] = ThreadUse(ended, None, None)
+    kinds["(parse workers, forkserver)"] = ThreadUse(m.others_cpu_seconds, None, None)
     return kinds
 
 
@@ -398,9 +420,19 @@ def main() -> None:
     for name, m in results.items():
         if m.threads:
             print(f"\n{name}: CPU by thread, µs a poll")
-            rows = sorted(m.threads.items(), key=lambda kv: -kv[1])
+            rows = sorted(m.threads.items(), key=lambda kv: -kv[1].cpu)
             print_table(
-                ("thread", "CPU s", "µs a poll"), [(k, f"{v:.2f}", f"{v / m.polls * 1e6:.0f}") for k, v in rows]
+                ("thread", "CPU s", "µs a poll", "in the kernel", "switches a poll"),
+                [
+                    (
+                        kind,
+                        f"{use.cpu:.2f}",
+                        f"{use.cpu / m.polls * 1e6:.0f}",
+                        "-" if not use.system or not use.cpu else f"{use.system / use.cpu:.0%}",
+                        "-" if use.switches is None else f"{use.switches / m.polls:.1f}",
+                    )
+                    for kind, use in rows
+                ],
             )
     if len(results) == 2:
         ours, theirs = results.values()
