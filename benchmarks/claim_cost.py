@@ -8,8 +8,9 @@ holding that many sources on 20 hosts, and then, in a process of its own (``PYTH
 to the tree), measures the CPU of what a service's tick asks of the store before it polls:
 a claim of 64 due sources and their release (``Coordinator.claim``/``release``, as
 ``Service._poll_due`` does a batch at a time), the source rows the pass reads for them
-(``Sources.rows``) and ``Coordinator.due_by`` (a publish's question), with every source due
-(a round starting) and none due (an idle tick between rounds). The trees run in turns,
+(``Sources.rows``), every source's row (what a publish reads) and ``Coordinator.due_by``
+(a publish's question), with every source due (a round starting) and none due (an idle tick
+between rounds). The trees run in turns,
 ``--rounds`` times; printed: the median CPU per call and the spread over the rounds.
 """
 
@@ -63,6 +64,7 @@ CHILD = textwrap.dedent(
         figures[f"claim 64 + release, {state}"] = cpu(lambda: claimed(at), 20)
         figures[f"due_by, {state}"] = cpu(lambda: coordinator.due_by(wanted, at), 20)
     figures["rows of 64 sources"] = cpu(lambda: store.sources.rows(names[:64]), 20)
+    figures["rows of every source (a publish's)"] = cpu(store.sources.rows, 5)
     print(json.dumps(figures))
     """
 )
