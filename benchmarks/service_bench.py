@@ -41,7 +41,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import (
@@ -73,7 +73,22 @@ READER_SCRIPT = textwrap.dedent(
             print("done", flush=True)
     """
 )
+# With --threads the service starts through this: each thread gives its Python name to the
+# kernel (prctl PR_SET_NAME, 15 bytes), so /proc/PID/task/*/comm tells the threads apart.
+NAMED_THREADS = textwrap.dedent(
+    """
+    import ctypes, runpy, threading
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+    _inner = threading.Thread._bootstrap_inner
+    def _named(self):
+        _prctl(15, self.name[:15].encode(), 0, 0, 0)
+        _inner(self)
+    threading.Thread._bootstrap_inner = _named
+    runpy.run_module("newsriver.cli", run_name="__main__", alter_sys=True)
+    """
+)
 # The line the service logs for each fetch (text format, at its default level, info).
+PUBLISHED = " newsriver.run.service: published "
 POLLED = re.compile(r" newsriver\.run\.poll: (f\d+): (?:not modified|new (\d+), updated \d+|error: )")
 
 
@@ -86,6 +101,8 @@ class Measured:
     pss_mb: list[float]
     seconds: float
     load: str
+    threads: dict[str, ThreadUse] | None = None  # with --threads: by kind of thread
+    publishes: int | None = None  # newsriver's publishes that wrote files
 
     @property
     def cpu_per_1000(self) -> float:
@@ -116,6 +133,7 @@ class _PollLog:
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.polls = 0
+        self.publishes = 0  # publishes that wrote files
         self.changed = 0
         self.sources: set[str] = set()
         self.tail: list[str] = []
@@ -133,6 +151,7 @@ class _PollLog:
                     self.changed += bool(found.group(2) and found.group(2) != "0")
                     self.sources.add(found.group(1))
                 else:
+                    self.publishes += PUBLISHED in line
                     self.tail = [*self.tail[-20:], line]
 
     def counts(self) -> tuple[int, int]:
@@ -148,7 +167,15 @@ class _PollLog:
 
 
 def run_newsriver(
-    work: Path, urls: list[str], farm: Farm, root: Path, rounds: int, interval: float, extra: str
+    work: Path,
+    urls: list[str],
+    farm: Farm,
+    root: Path,
+    rounds: int,
+    interval: float,
+    extra: str,
+    threads: bool = False,
+    profile: Path | None = None,
 ) -> Measured:
     folder = work / "newsriver"
     folder.mkdir()
@@ -157,10 +184,12 @@ def run_newsriver(
         f"  concurrency: 16\n  host_concurrency: 16\n  listen: 127.0.0.1:{free_port()}\n{extra}"
     )
     config = newsriver_config(folder, urls, settings)
-    command = [sys.executable, "-m", "newsriver.cli", "--config", str(config), "run"]
+    start = ["-c", NAMED_THREADS] if threads else ["-m", "newsriver.cli"]
+    command = [sys.executable, *start, "--config", str(config), "run"]
     process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = _PollLog(process)
     sampler = _Sampler(process.pid)
+    spy: subprocess.Popen[bytes] | None = None
     try:
         log.wait_for_every_source(len(urls), timeout=3600)  # the cold round
         # Each source is now polled once per interval. The farm changes at the start of each
@@ -170,6 +199,9 @@ def run_newsriver(
         churn(root, farm, seed=1000, tag="r0-")
         _sleep_until(started + interval, process)  # the warm-up round
         cpu, own, (polls, changed) = tree_cpu_seconds(process.pid), _own_cpu(process.pid), log.counts()
+        publishes = log.publishes
+        by_thread = _thread_cpu(process.pid)
+        spy = _profiler(process.pid, rounds * interval, profile) if profile else None
         window = time.monotonic()
         sampler.on = True
         for n in range(1, rounds + 1):
@@ -177,8 +209,14 @@ def run_newsriver(
             _sleep_until(started + (n + 1) * interval, process)
         sampler.on = False
         polls_now, changed_now = log.counts()
-        return _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
+        measured = _measured(process.pid, cpu, own, window, polls_now - polls, changed_now - changed, sampler)
+        measured = replace(measured, publishes=log.publishes - publishes)
+        if threads:
+            measured = replace(measured, threads=_thread_kinds(by_thread, _thread_cpu(process.pid), measured))
+        return measured
     finally:
+        if spy is not None:
+            spy.wait()
         sampler.stop()
         process.terminate()
         process.wait(timeout=60)
@@ -190,6 +228,65 @@ def _measured(pid: int, cpu: float, own: float, window: float, polls: int, chang
     return Measured(
         polls, changed, used, used - (_own_cpu(pid) - own), sampler.samples, time.monotonic() - window, load_average()
     )
+
+
+@dataclass(frozen=True)
+class ThreadUse:
+    cpu: float  # seconds, user and system
+    system: float | None  # of which in the kernel
+    switches: int | None  # context switches, voluntary (a wait) or not
+
+
+def _thread_cpu(pid: int) -> dict[int, tuple[str, ThreadUse]]:
+    """Each thread of the process: its name and what it has used so far."""
+    found = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rpartition(")")[2].split()
+            status = Path(f"/proc/{pid}/task/{task}/status").read_text()
+        except OSError:
+            continue
+        switches = sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", status))
+        found[int(task)] = (
+            name,
+            ThreadUse((int(fields[11]) + int(fields[12])) / tick, int(fields[12]) / tick, switches),
+        )
+    return found
+
+
+def _thread_kinds(
+    before: dict[int, tuple[str, ThreadUse]], after: dict[int, tuple[str, ThreadUse]], m: Measured
+) -> dict[str, ThreadUse]:
+    """What threads used between two readings by kind of thread (its name without its number),
+    the threads that ended meanwhile (the process's CPU not in any thread read at the end) and
+    the parse workers and forkserver (the processes it started)."""
+    kinds: dict[str, ThreadUse] = {}
+    zero = ThreadUse(0.0, 0.0, 0)
+    for tid, (name, use) in after.items():
+        kind = re.sub(r"[-_]?\d+(_\d+)?$", "", name)
+        was, sum_ = before.get(tid, (name, zero))[1], kinds.get(kind, zero)
+        assert was.system is not None and was.switches is not None and use.system is not None
+        assert use.switches is not None and sum_.system is not None and sum_.switches is not None
+        kinds[kind] = ThreadUse(
+            sum_.cpu + use.cpu - was.cpu,
+            sum_.system + use.system - was.system,
+            sum_.switches + use.switches - was.switches,
+        )
+    ended = m.cpu_seconds - m.others_cpu_seconds - sum(k.cpu for k in kinds.values())
+    kinds["(threads that ended)"] = ThreadUse(ended, None, None)
+    kinds["(parse workers, forkserver)"] = ThreadUse(m.others_cpu_seconds, None, None)
+    return kinds
+
+
+def _profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the service over the measured rounds, without pausing it, each
+    thread's stacks apart (collapsed stacks: ``output``)."""
+    spy = shutil.which("py-spy") or str(Path(tempfile.gettempdir()) / "pyspy-venv/bin/py-spy")
+    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--duration", str(int(seconds)), "--nonblocking"]
+    command += ["--threads", "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _own_cpu(pid: int) -> float:
@@ -258,6 +355,8 @@ def main() -> None:
     parser.add_argument("--reader-venv", type=Path, default=Path(tempfile.gettempdir()) / "newsriver-bench-reader")
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument("--settings", default="", help="extra YAML lines under settings: for newsriver")
+    parser.add_argument("--threads", action="store_true", help="newsriver's CPU by thread too (each names itself)")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the service's measured rounds")
     args = parser.parse_args()
     interval = args.interval or max(30.0, args.feeds / 100)
 
@@ -272,7 +371,12 @@ def main() -> None:
     with nginx(root, work) as base:
         urls = [f"{base}f{f}.xml" for f in range(args.feeds)]
         runs: list[tuple[str, Callable[[Farm], Measured]]] = [
-            ("newsriver run", lambda f: run_newsriver(work, urls, f, root, args.rounds, interval, args.settings))
+            (
+                "newsriver run",
+                lambda f: run_newsriver(
+                    work, urls, f, root, args.rounds, interval, args.settings, args.threads, args.profile
+                ),
+            )
         ]
         if not args.skip_reader:
             python = reader_python(args.reader_venv)
@@ -287,12 +391,23 @@ def main() -> None:
 
     print()
     print_table(
-        ("tool", "polls", "changed", "CPU s", "of which workers", "CPU s / 1,000 polls", "PSS median", "PSS peak"),
+        (
+            "tool",
+            "polls",
+            "changed",
+            "publishes",
+            "CPU s",
+            "of which workers",
+            "CPU s / 1,000 polls",
+            "PSS median",
+            "PSS peak",
+        ),
         [
             (
                 name,
                 f"{m.polls:,}",
                 f"{m.changed / m.polls:.1%}",
+                "-" if m.publishes is None else str(m.publishes),
                 f"{m.cpu_seconds:.1f}",
                 f"{m.others_cpu_seconds:.1f}",
                 f"{m.cpu_per_1000:.2f}",
@@ -302,6 +417,23 @@ def main() -> None:
             for name, m in results.items()
         ],
     )
+    for name, m in results.items():
+        if m.threads:
+            print(f"\n{name}: CPU by thread, µs a poll")
+            rows = sorted(m.threads.items(), key=lambda kv: -kv[1].cpu)
+            print_table(
+                ("thread", "CPU s", "µs a poll", "in the kernel", "switches a poll"),
+                [
+                    (
+                        kind,
+                        f"{use.cpu:.2f}",
+                        f"{use.cpu / m.polls * 1e6:.0f}",
+                        "-" if not use.system or not use.cpu else f"{use.system / use.cpu:.0%}",
+                        "-" if use.switches is None else f"{use.switches / m.polls:.1f}",
+                    )
+                    for kind, use in rows
+                ],
+            )
     if len(results) == 2:
         ours, theirs = results.values()
         print(f"\nCPU per poll: reader / newsriver = {theirs.cpu_per_1000 / ours.cpu_per_1000:.2f}×")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 
+from newsriver.store.coordination import _DUE
 from newsriver.store.entries import url_hash
 from newsriver.store.sql import SCHEMA_VERSION
 from newsriver.store.store import Store
@@ -221,3 +222,25 @@ def test_a_version_6_database_moves_a_warning_out_of_last_error(database_url: st
         assert (rows["bad"].status, rows["bad"].last_error, rows["bad"].warning) == ("error", "HTTP 500", "")
     finally:
         store.close()
+
+
+def test_a_version_7_database_gains_the_index_its_claims_read_the_due_sources_from(database_url: str) -> None:
+    """Version 7 → 8: the due sources' index (schema.DUE_INDEXES); on SQLite a claim's read of
+    the due sources walks it instead of sorting every source."""
+    Store(database_url).close()
+    engine = create_engine(database_url)
+    name = "ix_sources_due" if engine.dialect.name == "sqlite" else "ix_sources_due_pg"
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("UPDATE newsriver_meta SET value = '7' WHERE key = 'schema_version'"))
+    with engine.connect() as conn:
+        assert name not in {index["name"] for index in inspect(conn).get_indexes("sources")}
+    Store(database_url).close()
+    with engine.connect() as conn:
+        assert name in {index["name"] for index in inspect(conn).get_indexes("sources")}
+        version = conn.execute(text("SELECT value FROM newsriver_meta WHERE key = 'schema_version'")).scalar()
+        assert version == str(SCHEMA_VERSION)
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + _DUE, ("", "", "", 64, 0)))
+            assert f"USING INDEX {name}" in plan and "TEMP B-TREE" not in plan
+    engine.dispose()

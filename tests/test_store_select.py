@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from newsriver.store.schema import entries_table
+from newsriver.store.sql import read_time
 from newsriver.store.store import Store
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -116,3 +117,18 @@ def test_a_source_whose_entries_are_all_older_than_the_rhythm_window_gives_its_n
             expected[source][key] = published.replace(tzinfo=UTC)
     assert any(len(times) > 1 for times in expected.values())  # ties are there to be kept
     assert store.sources.recent_publication_times(every, START + timedelta(days=30)) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("2026-03-01 12:00:05.250000", datetime(2026, 3, 1, 12, 0, 5, 250000, tzinfo=UTC)),  # as written here
+        ("2026-03-01 12:00:05", datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)),
+        ("2026-03-01", datetime(2026, 3, 1, tzinfo=UTC)),  # a date alone: midnight, not a naive date
+        ("2026-03-01 12:00:05+02:00", datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)),  # its offset dropped, as ever
+        (datetime(2026, 3, 1, 12, 0, 5), datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)),  # psycopg's naive UTC
+    ],
+)
+def test_a_stored_date_reads_back_aware_in_utc(stored: object, read: datetime) -> None:
+    found = read_time(stored)
+    assert (found, found.tzinfo) == (read, UTC)

@@ -120,6 +120,15 @@ def test_sources_not_due_gone_or_waiting_are_not_claimed(store: Store) -> None:
     assert Coordinator(store, "worker").claim({"s3"}, NOW + LEASE * 2, 100, 10, LEASE) == ["s3"]
 
 
+def test_a_claim_takes_the_sources_never_polled_first_then_the_longest_due(store: Store) -> None:
+    # s0 … s5 came due an hour apart, s5 first; s6 … s8 were never polled (no next poll).
+    for n in range(6):
+        store.sources.update(f"s{n}", next_poll=NOW - timedelta(hours=n))
+    store.sources.update("s2", next_poll=NOW - timedelta(hours=4))  # due with s4: the name decides
+    claimed = Coordinator(store, "worker").claim(NAMES, NOW, limit=6, per_host=10, lease=LEASE)
+    assert claimed == ["s6", "s7", "s8", "s5", "s2", "s4"]
+
+
 def test_a_claim_reads_past_a_page_of_sources_whose_host_is_at_its_limit(database_url: str) -> None:
     store = Store(database_url)
     busy = [(f"a{n:03}", f"http://busy.example/{n}") for n in range(100)]  # due first: polled never

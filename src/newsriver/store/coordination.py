@@ -36,13 +36,14 @@ CONTENT_VERSION = "content_version"
 _WORKER = insert_text("workers", ("id", "role", "host", "pid", "started", "heartbeat"))
 _LEASE = insert_text("leases", ("source", "owner", "until"))
 _RENDERED = insert_text("rendered", ("name", "body", "etag", "updated"))
-# The due sources, oldest first, a page at a time; on PostgreSQL without the rows another
+# The due sources, oldest first (those never polled before all), a page at a time, in the
+# order of the index made for it (schema.DUE_INDEXES); on PostgreSQL without the rows another
 # claim holds (see the module's doc).
 _DUE = (
     "SELECT sources.name, sources.feed_url FROM sources LEFT OUTER JOIN leases ON leases.source = sources.name"
     " WHERE (sources.next_poll IS NULL OR sources.next_poll <= ?) AND sources.status != 'gone'"
     " AND (sources.retry_after IS NULL OR sources.retry_after <= ?) AND (leases.until IS NULL OR leases.until < ?)"
-    " ORDER BY sources.next_poll IS NOT NULL, sources.next_poll, sources.name LIMIT ? OFFSET ?"
+    " ORDER BY sources.next_poll NULLS FIRST, sources.name LIMIT ? OFFSET ?"
 )
 _LEASED_URLS = (
     "SELECT sources.feed_url FROM sources JOIN leases ON leases.source = sources.name WHERE leases.until >= ?"

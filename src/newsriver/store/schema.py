@@ -95,6 +95,16 @@ sources_table = Table(
     # next document carries unchanged are not normalized again. NULL: none known.
     Column("digests", Text),
 )
+# The due sources in claim order (coordination._DUE: never polled first, then by next poll and
+# name), read a page at a time off this index instead of every source read and sorted at each
+# claim: 6 ms of CPU a claim of 64 at 10,000 sources. SQLite keeps NULLs first in an ascending
+# index and takes no NULLS FIRST in one; PostgreSQL keeps them last unless told.
+DUE_INDEXES = (
+    Index("ix_sources_due", sources_table.c.next_poll, sources_table.c.name).ddl_if(dialect="sqlite"),
+    Index("ix_sources_due_pg", sources_table.c.next_poll.asc().nulls_first(), sources_table.c.name).ddl_if(
+        dialect="postgresql"
+    ),
+)
 
 entries_table = Table(
     "entries",
@@ -262,8 +272,8 @@ def migrate(conn: Connection, url: str) -> None:
     if version is not None and int(version) < 7:
         _warning_column(conn)
     metadata.create_all(conn)
-    for index in entries_table.indexes:  # create_all adds none to a table that exists
-        index.create(conn, checkfirst=True)
+    for index in (*entries_table.indexes, *DUE_INDEXES):  # create_all adds none to a table that exists
+        index.create(conn, checkfirst=True)  # each its dialect's only (ddl_if)
     if version is None:
         conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
     elif int(version) < SCHEMA_VERSION:
