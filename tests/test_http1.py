@@ -32,20 +32,37 @@ LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, deadline=5)
 
 
 @contextmanager
-def raw_server(answer: Callable[[int], bytes]) -> Iterator[tuple[str, list[bytes]]]:
+def raw_server(
+    answer: Callable[[int], bytes], tls: tuple[Path, Path] | None = None
+) -> Iterator[tuple[str, list[bytes]]]:
     """A server that reads each request's head and writes ``answer(n)`` (n: the request's
     number on its connection, from 0) as it is, then closes the connection if the answer
     ends with b"<close>", or resets it if b"<reset>" (left out of what is sent); else it
-    waits for the next request, whatever the answer said. Yields its URL and every request's head."""
+    waits for the next request, whatever the answer said. Yields its URL and every request's head.
+
+    Given ``tls`` (a certificate for ``localhost`` and its key), it speaks https, at
+    https://localhost:PORT (fetch it through ``LOCALHOST``, trusting the certificate)."""
     heads: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
 
-    def serve(conn: socket.socket) -> None:
+    def serve(plain: socket.socket) -> None:
+        try:
+            conn = plain if context is None else context.wrap_socket(plain, server_side=True)
+        except OSError:  # a handshake the client gave up on
+            plain.close()
+            return
         with conn:
             buffer, n = b"", 0
             while True:
                 while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
+                    try:
+                        data = conn.recv(65536)
+                    except ssl.SSLError:  # the client closed without TLS's close_notify
+                        return
                     if not data:
                         return
                     buffer += data
@@ -70,7 +87,8 @@ def raw_server(answer: Callable[[int], bytes]) -> Iterator[tuple[str, list[bytes
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml", heads
+        port = listener.getsockname()[1]
+        yield (f"http://127.0.0.1:{port}" if tls is None else f"https://localhost:{port}") + "/feed.xml", heads
     finally:
         listener.close()
 
@@ -235,6 +253,28 @@ def test_a_connection_is_kept_only_when_the_answer_allows(answers: list[bytes], 
             assert fetch(FetchState(url, etag='"a"'), LIMITS).status == 304
         assert len(heads) == 3
         assert _connections_to(port) - before == connections
+
+
+def test_bytes_after_a_tls_body_in_its_last_record_keep_the_connection_from_being_used_again(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TLS variant of "extra-bytes" above. A body's last read asks for no more than the
+    body still needs, and TLS decrypts a whole record: bytes the server sent after the body in
+    that record stay inside the SSL object, where poll() does not see them. Kept, the
+    connection would give them to the next fetch as the start of its answer (a 304 here)."""
+    cert, key = certificate
+    # Longer than a TLS record (16 KiB of plain text): the body ends in a later record than its head's.
+    body = BODY * (40_000 // len(BODY) + 1)
+    unasked = b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s%s" % (len(body), body, unasked)
+    with _trusting(cert, monkeypatch), raw_server(lambda _n: answer, tls=(cert, key)) as (url, heads):
+        port = int(url.split(":")[2].split("/")[0])
+        before = _connections_to(port)
+        for _ in range(3):
+            result = fetch(FetchState(url), LIMITS, LOCALHOST)
+            assert (result.status, result.body) == (200, body)
+        assert len(heads) == 3
+        assert _connections_to(port) - before == 3
 
 
 _opened: dict[int, int] = {}

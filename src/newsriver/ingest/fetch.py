@@ -458,7 +458,7 @@ def _read_plain(body: Body, limits: FetchLimits, too_large: FetchError) -> bytes
             chunks.append(chunk)
     except OSError as exc:  # as urllib3's response words them, for one message whichever path read the body
         raise FetchError(_broken(exc, limits)) from exc
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)  # a single chunk is returned as it is, not copied
 
 
 def _broken(exc: OSError, limits: FetchLimits) -> str:

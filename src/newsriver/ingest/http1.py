@@ -107,6 +107,12 @@ class Connection:
         something unasked on, reads as readable (urllib3's test)."""
         if self.sock is None or self._buffer:
             return False
+        # On TLS, what came after the body in the body's last record is decrypted and held
+        # inside the SSL object (a read takes no more than the body still needs): poll()
+        # sees only the socket, so those bytes would be read as the next answer's start.
+        pending = getattr(self.sock, "pending", None)
+        if pending is not None and pending():
+            return False
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
         return not poller.poll(0)
@@ -192,10 +198,7 @@ class Connection:
         if self._buffer:
             data, self._buffer = self._buffer[:most], self._buffer[most:]
             return data
-        data = self._recv(most)
-        if len(data) > most:
-            data, self._buffer = data[:most], data[most:]
-        return data
+        return self._recv(most)
 
     def read_line(self) -> bytes | None:
         """One line (a chunk size, a trailer), without its line break; None if the connection
