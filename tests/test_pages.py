@@ -3,6 +3,8 @@ of Atom and RSS; valid HTML5, everything from a source escaped, bytes stable."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +20,13 @@ from newsriver.cli import main
 from newsriver.config.load import load
 from newsriver.config.schema import Config
 from newsriver.models import Article, Author, Enclosure
+from newsriver.publish import xsl_view
 from newsriver.publish.archive import Page
 from newsriver.publish.pages import FeedSummary
 from newsriver.publish.publisher import feed_info, publish_feeds
 from newsriver.publish.render_common import SourceInfo
 from newsriver.publish.river import Link, excerpt
-from newsriver.publish.serve import FeedServer, close_server, make_server
+from newsriver.publish.serve import BROWSER_XML_VARY, FeedServer, close_server, make_server
 from newsriver.publish.site import Site
 from newsriver.store.store import Store
 
@@ -278,46 +281,102 @@ def test_an_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path, "feeds: [{name: all, timezone: Mars/Olympus}]")
 
 
+# What headless Chromium 156 sent when it navigated to http://127.0.0.1 (seen on this
+# project's test machine). To an http origin other than localhost it sends no Sec-Fetch-*,
+# Upgrade-Insecure-Requests still.
+BROWSER_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/jxl,image/avif,image/webp,image/apng,*/*;q=0.8,"
+    "application/signed-exchange;v=b3;q=0.7"
+)
+BROWSER = {
+    "sec-ch-ua": '"Not:A-Brand";v="8", "Chromium";v="156"',
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"Linux"',
+    "Upgrade-Insecure-Requests": "1",
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/156.0.0.0 Safari/537.36",
+    "Accept": BROWSER_ACCEPT,
+    "Sec-Fetch-Site": "none",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-User": "?1",
+    "Sec-Fetch-Dest": "document",
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+    "Accept-Language": "en-US,en;q=0.9",
+}
+SIMPLEPIE = "application/atom+xml, application/rss+xml, application/xml;q=0.8, text/html;q=0.7, */*;q=0.1"
+
+
+@pytest.mark.parametrize(
+    ("accept", "fetch_dest", "upgrade", "page", "as_xml"),
+    [
+        (BROWSER_ACCEPT, "document", "1", True, True),  # a browser navigating, over https or to localhost
+        (BROWSER_ACCEPT, "", "1", True, True),  # over plain http: no Sec-Fetch-*
+        (BROWSER_ACCEPT, "Document", "", True, True),
+        (BROWSER_ACCEPT, "", "", False, True),  # a reader sending a browser's Accept to pass bot filters
+        (BROWSER_ACCEPT, "empty", "0", False, True),  # fetch() from a page's script
+        (SIMPLEPIE, "document", "1", False, False),  # names a feed type, whatever else it sends
+        ("application/feed+json, text/html", "document", "1", False, False),
+        ("text/html;q=0, application/xml", "document", "1", False, False),  # refuses HTML
+        ("text/html; q=0.0", "", "1", False, False),
+        ("text/html;q=x", "", "1", False, False),  # a malformed q is no consent
+        ("TEXT/HTML;level=1;q=0.5", "", "1", True, True),
+        ("*/*", "document", "1", False, False),  # curl's: not a browser's
+        ("", "document", "1", False, False),
+    ],
+)
+def test_only_a_browser_navigating_to_a_feed_gets_its_xsl_view(
+    accept: str, fetch_dest: str, upgrade: str, page: bool, as_xml: bool
+) -> None:
+    assert xsl_view.wants_page(accept, fetch_dest, upgrade) is page
+    assert xsl_view.browser_accept(accept) is as_xml
+
+
 def test_a_browser_gets_atom_and_rss_as_xml_and_a_reader_as_feeds(tmp_path: Path) -> None:
     (tmp_path / "all.atom").write_bytes(b"<feed/>")
     (tmp_path / "all.html").write_bytes(b"<!doctype html>")
     server = make_server(FeedServer(tmp_path), "127.0.0.1", 0)
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{server.effective_port}/"
-    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     try:
-        shown = requests.get(base + "all.atom", headers={"Accept": browser}, timeout=5)
+        # Navigating: no feed.xsl to make a page with, so the XML the browser styles itself.
+        shown = requests.get(base + "all.atom", headers=BROWSER, timeout=5)
         read = requests.get(base + "all.atom", headers={"Accept": "application/atom+xml, */*;q=0.1"}, timeout=5)
-        page = requests.get(base + "all.html", headers={"Accept": browser}, timeout=5)
+        page = requests.get(base + "all.html", headers=BROWSER, timeout=5)
     finally:
         close_server(server)
     assert shown.headers["Content-Type"] == "application/xml; charset=utf-8" and shown.content == b"<feed/>"
     assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
-    assert shown.headers["ETag"] == read.headers["ETag"] and shown.headers["Vary"] == "Accept-Encoding, Accept"
+    assert shown.headers["ETag"] == read.headers["ETag"] and shown.headers["Vary"] == BROWSER_XML_VARY
+    assert {"accept", "sec-fetch-dest", "upgrade-insecure-requests"} <= {
+        v.strip().lower() for v in BROWSER_XML_VARY.split(",")
+    }
     assert page.headers["Vary"] == "Accept-Encoding"
 
 
 def test_the_server_answers_a_browser_with_the_xsl_view_made_itself(out: Path) -> None:
-    """Browsers are dropping XSLT: the built-in server applies feed.xsl itself for a browser,
-    and a feed reader, even one naming text/html at a low q, still gets the feed."""
+    """Browsers are dropping XSLT: the built-in server applies feed.xsl itself for a browser
+    navigating to a feed, and a feed reader, even one naming text/html at a low q or sending
+    a browser's Accept, still gets the feed's bytes."""
     server = make_server(FeedServer(out), "127.0.0.1", 0)
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{server.effective_port}/"
-    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    simplepie = "application/atom+xml, application/rss+xml, application/xml;q=0.8, text/html;q=0.7, */*;q=0.1"
+    plain_http = {k: v for k, v in BROWSER.items() if not k.startswith("Sec-Fetch-")}
     try:
-        pages = {
-            name: requests.get(base + name, headers={"Accept": browser}, timeout=5) for name in ("all.atom", "all.rss")
-        }
+        pages = {name: requests.get(base + name, headers=BROWSER, timeout=5) for name in ("all.atom", "all.rss")}
+        over_http = requests.get(base + "all.atom", headers=plain_http, timeout=5)
         again = requests.get(
             base + "all.atom",
-            headers={"Accept": browser, "If-None-Match": pages["all.atom"].headers["ETag"]},
+            headers={**BROWSER, "If-None-Match": pages["all.atom"].headers["ETag"]},
             timeout=5,
         )
-        read = requests.get(base + "all.atom", headers={"Accept": simplepie}, timeout=5)
-        archived = requests.get(base + archive_page("atom"), headers={"Accept": browser}, timeout=5)
+        read = requests.get(base + "all.atom", headers={"Accept": SIMPLEPIE}, timeout=5)
+        spoofed = requests.get(base + "all.atom", headers={"Accept": BROWSER_ACCEPT}, timeout=5)
+        refused = requests.get(base + "all.atom", headers={**BROWSER, "Accept": "text/html;q=0, */*"}, timeout=5)
+        archived = requests.get(base + archive_page("atom"), headers=BROWSER, timeout=5)
     finally:
         close_server(server)
+    assert over_http.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert over_http.content == pages["all.atom"].content
     for name, page in pages.items():
         assert page.headers["Content-Type"] == "text/html; charset=utf-8", name
         root = parse(page.content)  # valid HTML5, strictly
@@ -329,4 +388,62 @@ def test_the_server_answers_a_browser_with_the_xsl_view_made_itself(out: Path) -
     assert read.content == (out / "all.atom").read_bytes()
     assert read.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
     assert read.headers["ETag"] != pages["all.atom"].headers["ETag"]  # another representation
+    # A browser's Accept without a navigation's headers: the feed's bytes, as XML.
+    assert spoofed.content == read.content and spoofed.headers["ETag"] == read.headers["ETag"]
+    assert spoofed.headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert refused.content == read.content
+    assert refused.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
     assert archived.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_the_xsl_view_is_made_once_per_version_of_each_file_and_a_failure_is_remembered(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crawler walking many archive pages evicts none of the others' pages, a feed the
+    stylesheet cannot read is not tried again at every request, and a new version of a feed
+    gets a new page."""
+    made: list[bytes] = []
+    render = xsl_view.render
+
+    def counted(feed: bytes, stylesheet: bytes) -> bytes | None:
+        made.append(feed)
+        return render(feed, stylesheet)
+
+    monkeypatch.setattr(xsl_view, "render", counted)
+    atom = (out / "all.atom").read_bytes()
+    copies = [f"copy-{n}.atom" for n in range(80)]
+    for n, name in enumerate(copies):
+        (out / name).write_bytes(atom.replace(b"Everything", f"Copy {n}".encode()))
+    (out / "broken.atom").write_bytes(b"<feed><unclosed></feed>")
+    server = make_server(FeedServer(out), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}/"
+    try:
+        first = requests.get(base + "all.atom", headers=BROWSER, timeout=5).content
+        for name in copies:
+            assert requests.get(base + name, headers=BROWSER, timeout=5).status_code == 200
+        again = requests.get(base + "all.atom", headers=BROWSER, timeout=5).content
+        broken = [requests.get(base + "broken.atom", headers=BROWSER, timeout=5) for _ in range(3)]
+        assert len(made) == 1 + len(copies) + 1  # each file once, the broken one too
+        (out / "all.atom").write_bytes(atom.replace(b"Everything", b"Everything, renamed"))
+        changed = requests.get(base + "all.atom", headers=BROWSER, timeout=5).content
+    finally:
+        close_server(server)
+    assert again == first and texts(parse(first), "//h1") == ["Everything"]
+    assert all(b.headers["Content-Type"] == "application/xml; charset=utf-8" for b in broken)
+    assert all(b.content == b"<feed><unclosed></feed>" for b in broken)
+    assert texts(parse(changed), "//h1") == ["Everything, renamed"]
+    assert len(made) == 1 + len(copies) + 2
+
+
+def test_the_server_makes_the_xsl_view_without_loading_the_pages_module(out: Path) -> None:
+    """The stylesheet's name is all it needs of the pages: Jinja2 stays out of a server's memory."""
+    code = (
+        "import sys; from pathlib import Path; from newsriver.publish.serve import FeedServer; "
+        "environ = {'PATH_INFO': '/all.atom', 'HTTP_ACCEPT': 'text/html', 'HTTP_SEC_FETCH_DEST': 'document'}; "
+        "said = []; "
+        "body = b''.join(FeedServer(Path(sys.argv[1]))(environ, lambda status, headers: said.extend(headers))); "
+        "print(dict(said)['Content-Type'], 'jinja2' in sys.modules, 'newsriver.publish.site' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["text/html;", "charset=utf-8", "False", "False"]

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+# The stylesheet Atom and RSS name in <?xml-stylesheet?> (render_common.with_stylesheet), which
+# the pages write (publish.site) and the server applies for a browser (publish.serve): here, so
+# that the server does not import the pages' module (Jinja2) for its name.
+FEED_XSL = "feed.xsl"
+
 
 def write_atomic(path: Path, data: bytes) -> bool:
     """Replace ``path`` with ``data`` unless it already holds exactly that; True if written.

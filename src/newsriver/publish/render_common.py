@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from newsriver.files import FEED_XSL
 from newsriver.models import Article
 from newsriver.publish.related import ALSO_REPORTED_BY, NO_RELATED, Related, Reported, with_related
 from newsriver.stories.match import Copy
@@ -127,7 +128,7 @@ def with_stylesheet(xml: bytes, info: FeedInfo) -> bytes:
     declaration, newline, rest = xml.partition(b"\n")
     if not declaration.startswith(b"<?xml "):
         declaration, newline, rest = b"", b"", xml
-    href = "../" * (info.stem or info.name).count("/") + "feed.xsl"
+    href = "../" * (info.stem or info.name).count("/") + FEED_XSL
     return declaration + newline + f'<?xml-stylesheet type="text/xsl" href="{href}"?>\n'.encode() + rest
 
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
-from newsriver.files import ServedFile, version_of
+from newsriver.files import FEED_XSL, ServedFile, version_of
 from newsriver.publish import xsl_view
 from newsriver.publish.access import ADMIN_PATHS, AdminAccess
 
@@ -42,10 +42,12 @@ CONTENT_TYPES = {
 }
 
 # A browser shows application/atom+xml and application/rss+xml as raw text. Those files go to
-# a browser as the page feed.xsl makes of them (xsl_view), or, without the stylesheet, as
-# application/xml, the same bytes, which a browser still styling XML renders through the
-# file's <?xml-stylesheet?>.
+# a browser navigating to them as the page feed.xsl makes of them (xsl_view.wants_page), and
+# to another request with a browser's Accept (or without the stylesheet) as application/xml,
+# the same bytes, which a browser still styling XML renders through the file's
+# <?xml-stylesheet?>. Their answer depends on these request headers: caches must key on them.
 BROWSER_XML = (".atom", ".rss")
+BROWSER_XML_VARY = "Accept-Encoding, Accept, Sec-Fetch-Dest, Upgrade-Insecure-Requests"
 
 
 def file_name(url_path: str) -> str | None:
@@ -83,7 +85,12 @@ class FeedServer:
         self._lock = threading.Lock()
         self._compressed: dict[str, tuple[str, bytes]] = {}
         self._versions: dict[str, tuple[tuple[int, int], str]] = {}  # by name: (mtime, size), version
-        self._pages: dict[str, ServedFile] = {}  # XSL views, by the feed's and stylesheet's versions
+        # XSL views by file name: the versions of the feed and stylesheet each was made of,
+        # and the page, or None when it could not be made (not tried again until either
+        # changes). One per Atom or RSS file a browser asked for, as _compressed holds one
+        # gzip per file: bounded by the folder, and a crawler walking the archive evicts no
+        # page a browser looks at again.
+        self._pages: dict[str, tuple[str, ServedFile | None]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -110,31 +117,31 @@ class FeedServer:
         if name is None or served is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
-        accept = environ.get("HTTP_ACCEPT", "")
-        if name.endswith(BROWSER_XML) and xsl_view.wants_page(accept):
-            page = self._page(served)
-            served, content_type = (page, CONTENT_TYPES[".html"]) if page else (served, CONTENT_TYPES[".xml"])
+        if name.endswith(BROWSER_XML):
+            accept = environ.get("HTTP_ACCEPT", "")
+            navigation = (environ.get("HTTP_SEC_FETCH_DEST", ""), environ.get("HTTP_UPGRADE_INSECURE_REQUESTS", ""))
+            page = self._page(name, served) if xsl_view.wants_page(accept, *navigation) else None
+            if page is not None:
+                served, content_type = page, CONTENT_TYPES[".html"]
+            elif xsl_view.browser_accept(accept):
+                content_type = CONTENT_TYPES[".xml"]
         return self._send(environ, start_response, name, served, content_type, method == "HEAD")
 
-    def _page(self, feed: ServedFile) -> ServedFile | None:
-        """The XSL view of ``feed``: made once per version of the feed and of the stylesheet."""
-        from newsriver.publish.site import FEED_XSL  # the pages' module: Jinja2, for browsers only
-
+    def _page(self, name: str, feed: ServedFile) -> ServedFile | None:
+        """The XSL view of ``feed`` (the file ``name``): made once per version of the feed and
+        of the stylesheet; None when there is no stylesheet or it makes no page of the feed."""
         stylesheet = self.files(FEED_XSL) if self.files is not None else self._from_folder(FEED_XSL)
         if stylesheet is None:
             return None
         version = f"{feed.version}.{stylesheet.version}"
         with self._lock:
-            page = self._pages.get(version)
-        if page is None:
-            html = xsl_view.render(feed.data, stylesheet.data)
-            if html is None:
-                return None
-            page = ServedFile(html, version, max(feed.modified, stylesheet.modified))
-            with self._lock:
-                if len(self._pages) >= 64:  # a bound: browsers look at a few feeds
-                    self._pages.clear()
-                self._pages[version] = page
+            known = self._pages.get(name)
+        if known is not None and known[0] == version:
+            return known[1]
+        html = xsl_view.render(feed.data, stylesheet.data)
+        page = None if html is None else ServedFile(html, version, max(feed.modified, stylesheet.modified))
+        with self._lock:
+            self._pages[name] = (version, page)
         return page
 
     def _from_folder(self, name: str) -> ServedFile | None:
@@ -177,7 +184,7 @@ class FeedServer:
             ("ETag", etag),
             ("Last-Modified", format_datetime(served.modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age}"),
-            ("Vary", "Accept-Encoding, Accept" if name.endswith(BROWSER_XML) else "Accept-Encoding"),
+            ("Vary", BROWSER_XML_VARY if name.endswith(BROWSER_XML) else "Accept-Encoding"),
         ]
         if _not_modified(environ, etag, served.modified):
             start_response("304 Not Modified", headers)
@@ -207,18 +214,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     ``gzip;q=0`` refuses it even though the word is there, and ``*`` stands for every coding
     the header does not name.
     """
-    weights: dict[str, float] = {}
-    for element in accept_encoding.split(","):
-        coding, _, params = element.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0  # a malformed weight is no consent
-        weights[coding.strip().lower()] = weight
+    weights = xsl_view.weights(accept_encoding)  # a malformed weight is no consent
     for name in ("gzip", "x-gzip"):
         if name in weights:
             return weights[name] > 0

@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from newsriver.config.schema import Config, FeedConfig
+from newsriver.files import FEED_XSL
 from newsriver.models import Article
 from newsriver.publish.archive import Page
 from newsriver.publish.pages import FeedSummary
@@ -26,7 +27,6 @@ from newsriver.publish.river import NO_RELATED, PageItem, RelatedByItem, month_n
 
 TEMPLATES = Path(__file__).parent / "templates"
 STYLESHEET = "river.css"
-FEED_XSL = "feed.xsl"  # Atom and RSS name it in <?xml-stylesheet?> (render_common.with_stylesheet)
 STATUS = "status.html"
 
 

@@ -4,8 +4,8 @@ Atom and RSS files name ``feed.xsl`` in ``<?xml-stylesheet?>`` so that a browser
 saying what a feed is. Browsers are dropping XSLT (Chromium 156 puts a red "this site uses
 XSLT; that functionality is being removed" banner over the page, and then stops applying
 it), so newsriver's own server applies the same stylesheet itself and answers a browser
-with the HTML. A file served by nginx keeps the ``<?xml-stylesheet?>``, for browsers that
-still apply it.
+navigating to the file with the HTML. A file served by nginx keeps the
+``<?xml-stylesheet?>``, for browsers that still apply it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,43 @@ log = logging.getLogger(__name__)
 _FEED_TYPES = re.compile(r"application/(?:atom|rss|rdf|feed)\+(?:xml|json)", re.IGNORECASE)
 
 
-def wants_page(accept: str) -> bool:
-    """Whether an Accept header is a browser's: it names text/html and no feed type."""
-    return "text/html" in accept.lower() and _FEED_TYPES.search(accept) is None
+def weights(header: str) -> dict[str, float]:
+    """The q of each element an Accept or Accept-Encoding header names (RFC 9110 12.4.2), by
+    the element in lower case without its parameters; 1 when it gives none. A malformed q
+    counts as 0: no consent."""
+    found: dict[str, float] = {}
+    for element in header.split(","):
+        name, _, params = element.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        found[name.strip().lower()] = weight
+    return found
+
+
+def browser_accept(accept: str) -> bool:
+    """Whether an Accept header reads as a browser's: ``text/html`` with a q above 0, and no
+    feed type named. Such a request gets an Atom or RSS file as ``application/xml`` (the same
+    bytes), which a browser renders through the file's ``<?xml-stylesheet?>`` where it
+    still applies XSLT, and shows as XML text where it does not."""
+    return weights(accept).get("text/html", 0.0) > 0 and _FEED_TYPES.search(accept) is None
+
+
+def wants_page(accept: str, fetch_dest: str, upgrade_insecure: str) -> bool:
+    """Whether a request (its ``Accept``, ``Sec-Fetch-Dest`` and ``Upgrade-Insecure-Requests``
+    headers, "" when absent) is a browser navigating to the file, which gets the XSL view.
+
+    An Accept alone does not tell: some feed readers send a browser's, to pass the bot filters
+    in front of sites, and must still get the feed's bytes. Browsers mark a navigation with
+    headers those readers do not send: ``Sec-Fetch-Dest: document`` (to https and localhost
+    only) and ``Upgrade-Insecure-Requests: 1`` (over plain http too)."""
+    navigating = fetch_dest.strip().lower() == "document" or upgrade_insecure.strip() == "1"
+    return navigating and browser_accept(accept)
 
 
 def render(feed: bytes, stylesheet: bytes) -> bytes | None:
