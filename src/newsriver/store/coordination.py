@@ -38,13 +38,15 @@ _LEASE = insert_text("leases", ("source", "owner", "until"))
 _RENDERED = insert_text("rendered", ("name", "body", "etag", "updated"))
 # The due sources, oldest first (those never polled before all), a page at a time, in the
 # order of the index made for it (schema.DUE_INDEXES); on PostgreSQL without the rows another
-# claim holds (see the module's doc).
-_DUE = (
+# claim holds (see the module's doc). SQLite sorts NULLs first in ascending order, and takes
+# NULLS FIRST only from 3.30: said only to PostgreSQL, which sorts them last unless told.
+_DUE_FROM = (
     "SELECT sources.name, sources.feed_url FROM sources LEFT OUTER JOIN leases ON leases.source = sources.name"
     " WHERE (sources.next_poll IS NULL OR sources.next_poll <= ?) AND sources.status != 'gone'"
     " AND (sources.retry_after IS NULL OR sources.retry_after <= ?) AND (leases.until IS NULL OR leases.until < ?)"
-    " ORDER BY sources.next_poll NULLS FIRST, sources.name LIMIT ? OFFSET ?"
 )
+_DUE = _DUE_FROM + " ORDER BY sources.next_poll, sources.name LIMIT ? OFFSET ?"
+_DUE_POSTGRES = _DUE_FROM + " ORDER BY sources.next_poll NULLS FIRST, sources.name LIMIT ? OFFSET ?"
 _LEASED_URLS = (
     "SELECT sources.feed_url FROM sources JOIN leases ON leases.source = sources.name WHERE leases.until >= ?"
 )
@@ -91,6 +93,7 @@ class Coordinator:
         self.role = role
         self.id = worker_id or new_worker_id(role)
         self.postgres = store.postgres
+        self._due = _DUE_POSTGRES if self.postgres else _DUE
         self._election: Sql | None = None  # holds the publish lock while this worker publishes
 
     def heartbeat(self, now: datetime) -> None:
@@ -146,7 +149,7 @@ class Coordinator:
         mostly on hosts at their limit; the next claim, after those are polled, moves on.
         """
         page = max(limit * 4, 64)
-        due_sql = _DUE + (" FOR UPDATE OF sources SKIP LOCKED" if self.postgres else "")
+        due_sql = self._due + (" FOR UPDATE OF sources SKIP LOCKED" if self.postgres else "")
         with self.store.begin() as tx:
             sql = tx.sql
             at = sql.time(now)
@@ -169,7 +172,7 @@ class Coordinator:
     def due_by(self, names: Collection[str], at: datetime) -> bool:
         """Whether any of ``names`` will be due by ``at`` (a claim then would take it)."""
         with self.store.reading() as sql:
-            pages = _due_pages(sql, _DUE, sql.time(at), 64)
+            pages = _due_pages(sql, self._due, sql.time(at), 64)
             return any(name in names for rows in pages for name, _feed_url in rows)
 
     def leases(self) -> dict[str, tuple[str, datetime]]:
@@ -290,8 +293,9 @@ class RenderedDocuments:
 
 
 def _due_pages(sql: Sql, statement: str, at: Any, page: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The due sources (``_DUE``'s rows, oldest first) a page at a time, at most CLAIM_PAGES
-    pages: with thousands due, reading them all cost more than polling a batch."""
+    """The due sources (``_DUE``'s rows, or ``_DUE_POSTGRES``'s, oldest first) a page at a
+    time, at most CLAIM_PAGES pages: with thousands due, reading them all cost more than
+    polling a batch."""
     for number in range(CLAIM_PAGES):
         rows = sql.rows(statement, (at, at, at, page, number * page))
         yield rows

@@ -95,10 +95,10 @@ sources_table = Table(
     # next document carries unchanged are not normalized again. NULL: none known.
     Column("digests", Text),
 )
-# The due sources in claim order (coordination._DUE: never polled first, then by next poll and
-# name), read a page at a time off this index instead of every source read and sorted at each
-# claim: 6 ms of CPU a claim of 64 at 10,000 sources. SQLite keeps NULLs first in an ascending
-# index and takes no NULLS FIRST in one; PostgreSQL keeps them last unless told.
+# The due sources in claim order (coordination._DUE and _DUE_POSTGRES: never polled first, then
+# by next poll and name), read a page at a time off this index instead of every source read and
+# sorted at each claim: 6 ms of CPU a claim of 64 at 10,000 sources. SQLite keeps NULLs first in
+# an ascending index and takes no NULLS FIRST in one; PostgreSQL keeps them last unless told.
 DUE_INDEXES = (
     Index("ix_sources_due", sources_table.c.next_poll, sources_table.c.name).ddl_if(dialect="sqlite"),
     Index("ix_sources_due_pg", sources_table.c.next_poll.asc().nulls_first(), sources_table.c.name).ddl_if(

@@ -273,9 +273,10 @@ def read_time(value: Any) -> datetime:
         try:
             found = datetime.fromisoformat(value + "+00:00")
         except ValueError:
-            found = None
-        if found is not None and found.tzinfo is UTC:
-            return found
+            pass
+        else:
+            if found.tzinfo is UTC:
+                return found
         value = datetime.fromisoformat(value)
     naive: datetime = value
     return naive.replace(tzinfo=UTC)
