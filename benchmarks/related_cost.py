@@ -134,7 +134,9 @@ def fill(path: Path, texts: EventTexts, stored: int, rng: random.Random) -> list
         reports = []
         for i, seconds, terms, alone in members:
             counts = {w: int(n) for w, _, n in (t.rpartition(":") for t in terms.split(" ") if t)}
-            weights = weighted(Lead(counts, alone), idfs)
+            # No headline: ``weighted`` reads the terms alone (a headline's words weigh more
+            # only as a new entry's lookup keys, which these stored rows are not).
+            weights = weighted(Lead(counts, alone, headline=frozenset()), idfs)
             key_rows += [(k, seconds, i) for k in first_keys(key_words(weights, usable), df, 0)]
             reports.append((seconds, i, weights, alone))
         reports.sort()

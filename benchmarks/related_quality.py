@@ -7,7 +7,7 @@ that make it (each word's part of the cosine, and how many entries hold it).
 
 A pair counts as grouped when the key index would offer one to the other (either may be
 stored first: the other's lookup keys, of its ``KEYS`` weightiest words, shared with the
-stored one's keys, weigh ``MIN_SHARED_KEYS``: one of the ``HEADLINE_KEYS`` weightiest
+stored one's keys, weigh ``MIN_KEY_WEIGHT``: one of the ``HEADLINE_KEYS`` weightiest
 words of the looking one's headline all of it, another word one, see ``key_weights``) and
 their TF-IDF cosine reaches the threshold — what ``store.related.record`` does for a new
 entry and a stored one. Document frequencies are learned from the texts of each set
@@ -86,11 +86,11 @@ from newsriver.stories.related import (
     key_words,
     keys,
     lead_of,
-    offered,
     templated,
     term_key,
     usable_words,
     vector,
+    weighs_enough,
 )
 from newsriver.stories.thresholds import DEFAULT_HEADLINE_THRESHOLD, DEFAULT_THRESHOLD
 
@@ -256,7 +256,7 @@ class Frequencies:
         indexed = set(keys(stored, self.df, self.max_df))
         ranked = key_words(looking, usable_words(looking, self.df, self.max_df))
         weights = key_weights(first_words(ranked, self.df, held_by=1), new.headline, new.headline_only)
-        return offered([w for w in weights if term_key(w) in indexed], weights)
+        return weighs_enough([w for w in weights if term_key(w) in indexed], weights)
 
 
 def counts(pairs: Sequence[Scored], threshold: float) -> Counts:

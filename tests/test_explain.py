@@ -197,6 +197,17 @@ def test_related_coverage_says_which_step_decided(later: Report, lookup: list[in
     assert dict(explained.scores)["threshold"] == "0.22"
 
 
+def test_the_lookup_keys_weights_are_said_as_they_were_counted() -> None:
+    """A headline alone: each of its keys counts 2; with a lead, only the headline's weightiest."""
+    indexed = keys_of("cartel", "drug", "extrad")
+    alone = report("b", "Cartel lords flown to America", "", "a")
+    assert alone.headline_only
+    said = dict(explain_related(WIRE, alone, keys_of("cartel"), indexed, RELATED).scores)["lookup keys of B shared"]
+    assert said == "1 (cartel), weighing 2 (each key of B's headline alone 2), 2 needed"
+    said = dict(explain_related(WIRE, BRIEF, SHARED, indexed, RELATED).scores)["lookup keys of B shared"]
+    assert said.endswith("(B's headline's weightiest word 2 each, another word 1), 2 needed"), said
+
+
 def test_a_template_series_is_not_one_event() -> None:
     monday = report("a", "Brent crude closes at $71.42", brent("71.42", "Monday")[0], "a")
     tuesday = report("b", "Brent crude closes at $71.45", brent("71.45", "Tuesday")[0], "b")

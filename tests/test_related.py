@@ -17,10 +17,10 @@ from newsriver.stories.related import (
     keys,
     lead_of,
     matching,
-    offered,
     templated,
     term_key,
     vector,
+    weighs_enough,
     without_tags,
     words,
 )
@@ -182,12 +182,12 @@ def test_one_shared_key_offers_a_report_when_it_is_the_headlines_weightiest_word
     smithsonian = lead_of("Three cases of plague diagnosed in China", "As Emily Feng reports for NPR, " * 3)
     looked = ["plague", "diagno", "emily", "china", "feng"]  # weightiest first
     weights = key_weights(looked, smithsonian.headline, smithsonian.headline_only)
-    assert offered(["plague"], weights)
-    assert not offered(["emily"], weights)  # of its lead only: it needs another
-    assert not offered(["diagno"], weights)  # of its headline, but a commoner word than "plague"
-    assert offered(["emily", "feng"], weights) and offered(["diagno", "feng"], weights)
+    assert weighs_enough(["plague"], weights)
+    assert not weighs_enough(["emily"], weights)  # of its lead only: it needs another
+    assert not weighs_enough(["diagno"], weights)  # of its headline, but a commoner word than "plague"
+    assert weighs_enough(["emily", "feng"], weights) and weighs_enough(["diagno", "feng"], weights)
     alone = lead_of("Three cases of plague diagnosed in China", "")
-    assert alone.headline_only and offered(["china"], key_weights(looked, alone.headline, alone.headline_only))
+    assert alone.headline_only and weighs_enough(["china"], key_weights(looked, alone.headline, alone.headline_only))
 
 
 def test_term_keys_are_stable_and_fit_a_signed_64_bit_column() -> None:

@@ -12,7 +12,7 @@ folded into stories; the decisions are ``stories.related``'s. Three tables:
   time. A lookup reads at most ``PER_KEY`` rows of a key on either side, the nearest, so a word
   many entries share cannot make it slower as the store grows; words held by more than
   ``MAX_DF_SHARE`` of the entries are never keys at all. Of the entries it offers, those
-  whose shared keys weigh less than ``MIN_SHARED_KEYS`` (see ``key_weights``) are never read.
+  whose shared keys weigh less than ``MIN_KEY_WEIGHT`` (see ``key_weights``) are never read.
 - ``related_entries``: each entry with its group, and its TF-IDF vector as made when it
   was stored (comparing with it reads one short row, never its text; its headline and
   story are read from ``entries`` only for the few reports close enough to match).
@@ -45,7 +45,7 @@ from newsriver.store.schema import (
 )
 from newsriver.store.sql import Sql, marks
 from newsriver.stories.related import (
-    MIN_SHARED_KEYS,
+    MIN_KEY_WEIGHT,
     Idf,
     Joined,
     Lead,
@@ -225,7 +225,7 @@ _NEAREST = (
 )
 # The offered entries ranked where the rows are (a lookup reads up to 2 × PER_KEY rows a
 # key, and only MAX_CANDIDATES of them are wanted, of those whose shared keys weigh
-# ``MIN_SHARED_KEYS``:
+# ``MIN_KEY_WEIGHT``:
 # an entry has one row a key, unless it was deleted outside retention and stored again with
 # another date: see _store), then their vectors, in one round trip.
 # An entry's rows all have its publication time. Ties go to the smaller id in code point
@@ -250,7 +250,7 @@ def _offered(
     db: Sql, entry: Report, wanted: Sequence[tuple[int, int]], window: int, policy: RelatedPolicy
 ) -> list[Report]:
     """The stored reports within the window whose keys shared with an entry (``wanted``: key,
-    weight) weigh most, at least ``MIN_SHARED_KEYS``, at most MAX_CANDIDATES, ties to the nearest in time; of each
+    weight) weigh most, at least ``MIN_KEY_WEIGHT``, at most MAX_CANDIDATES, ties to the nearest in time; of each
     key at most PER_KEY rows before and after it, the nearest in time. Only those
     ``matching`` could keep: a report the entry's vector is too far from (most of them) is
     dropped before its headline and story are read from ``entries``, and before a Report
@@ -267,7 +267,7 @@ def _offered(
     decode, mine, alone = _VECTOR.decode, entry.vector, entry.headline_only
     near = []
     for i, group, began, when, headline_only, weights in db.rows(
-        sql, [*params, MIN_SHARED_KEYS, published, MAX_CANDIDATES]
+        sql, [*params, MIN_KEY_WEIGHT, published, MAX_CANDIDATES]
     ):
         # The stored time is whole seconds and the entry's may not be: a second more, and
         # ``matching`` tells exactly.

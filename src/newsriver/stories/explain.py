@@ -17,17 +17,17 @@ from newsriver.stories.fingerprint import MIN_SHARED_KEYS, MIN_TITLE_WORDS, Fing
 from newsriver.stories.match import NearPolicy, identifies_article
 from newsriver.stories.related import (
     HEADLINE_KEYS,
+    MIN_KEY_WEIGHT,
     RelatedPolicy,
     Report,
     cosine,
     key_weights,
     matching,
-    offered,
     term_key,
     threshold_for,
+    weighs_enough,
     words,
 )
-from newsriver.stories.related import MIN_SHARED_KEYS as MIN_RELATED_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,7 @@ def explain_related(
     e, n = names
     score = cosine(later.vector, earlier.vector)
     threshold = threshold_for(later.headline_only, earlier.headline_only, policy)
-    needed = MIN_RELATED_KEYS
+    needed = MIN_KEY_WEIGHT
     by_key = {term_key(w): w for w in later.vector}
     shared_keys = sorted(by_key.get(k, "?") for k in set(lookup) & set(indexed))
     weights = key_weights([by_key.get(k, "?") for k in lookup], set(words(later.title)), later.headline_only)
@@ -177,6 +177,11 @@ def explain_related(
         ((w, v * earlier.vector[w]) for w, v in later.vector.items() if w in earlier.vector), key=lambda p: -p[1]
     )
     alone = {True: "a headline alone", False: "headline and lead"}
+    # How key_weights weighed the keys: every key of a headline alone counts in full.
+    if later.headline_only:
+        weighed = f"each key of {n}'s headline alone {needed}"
+    else:
+        weighed = f"{n}'s headline's weightiest {_HEADLINE_WORDS} {needed} each, another word 1"
 
     def both(of_earlier: str, of_later: str) -> str:  # A's first, whichever was stored first
         return f"{of_earlier}, {of_later}" if e == "A" else f"{of_later}, {of_earlier}"
@@ -189,8 +194,7 @@ def explain_related(
         ("stored first", f"{e}: {n} looked it up in the key index"),
         (
             f"lookup keys of {n} shared",
-            f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), weighing {weight}"
-            f" ({n}'s headline's weightiest {_HEADLINE_WORDS} {needed} each, another word 1), {needed} needed",
+            f"{len(shared_keys)} ({', '.join(shared_keys) or 'none'}), weighing {weight} ({weighed}), {needed} needed",
         ),
         ("stored groups (A, B)", both(earlier.group, later.group)),
     )
@@ -202,7 +206,7 @@ def explain_related(
 
     if earlier.story == later.story:
         return verdict("one story", "copies of one story are one item, never each other's related coverage")
-    if not offered(shared_keys, weights):
+    if not weighs_enough(shared_keys, weights):
         why = (
             f"{n} (stored later) shares {len(shared_keys)} of its lookup keys with {e}'s index keys, weighing"
             f" {weight}, less than {needed}: the key index never offers {e} to {n}"

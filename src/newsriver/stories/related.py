@@ -39,8 +39,10 @@ TITLE_WEIGHT = 2  # a headline's word counts as this many of the lead's
 STEM = 6
 PRIOR_DOCUMENTS = 1000
 KEYS = 8  # index keys per entry: its weightiest words (see keys)
-MIN_SHARED_KEYS = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weights)
-HEADLINE_KEYS = 1  # of an entry with a lead, lookup keys one shared suffices for: its headline's weightiest word
+MIN_KEY_WEIGHT = 2  # a stored report is compared when the lookup keys it shares weigh this much (see key_weights)
+# An entry with a lead: sharing its headline's HEADLINE_KEYS weightiest lookup keys is
+# enough on its own (each weighs MIN_KEY_WEIGHT; see key_weights).
+HEADLINE_KEYS = 1
 MIN_KEY_LENGTH = 3  # "us", "eu": too short to be rare for the right reasons
 
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
@@ -89,7 +91,7 @@ class Lead:
 
     terms: Mapping[str, int]  # word → weight (headline words count TITLE_WEIGHT)
     headline_only: bool  # no lead worth the name: a stricter threshold applies
-    headline: frozenset[str] = frozenset()  # the headline's words: as lookup keys they weigh more (key_weights)
+    headline: frozenset[str]  # the headline's words: as lookup keys they weigh more (key_weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +290,7 @@ def first_words(ranked: Sequence[str], df: Mapping[str, int], held_by: int) -> l
 
 def key_weights(looked: Sequence[str], headline: Container[str], headline_only: bool) -> dict[str, int]:
     """What a stored report sharing each of a new entry's lookup keys (``looked``: their words,
-    the weightiest first) counts for towards ``MIN_SHARED_KEYS``: all of it for the
+    the weightiest first) counts for towards ``MIN_KEY_WEIGHT``: all of it for the
     ``HEADLINE_KEYS`` weightiest words of the entry's ``headline`` (and for every key of a
     headline alone), one for another word.
 
@@ -311,17 +313,17 @@ def key_weights(looked: Sequence[str], headline: Container[str], headline_only: 
     named = 0
     for word in looked:
         if headline_only or (word in headline and named < HEADLINE_KEYS):
-            weights[word] = MIN_SHARED_KEYS
+            weights[word] = MIN_KEY_WEIGHT
             named += 1
         else:
             weights[word] = 1
     return weights
 
 
-def offered(shared: Iterable[str], weights: Mapping[str, int]) -> bool:
+def weighs_enough(shared: Iterable[str], weights: Mapping[str, int]) -> bool:
     """Whether the lookup keys a stored report shares with a new entry (their words), of
     these ``key_weights``, make the index offer it."""
-    return sum(weights[w] for w in shared) >= MIN_SHARED_KEYS
+    return sum(weights[w] for w in shared) >= MIN_KEY_WEIGHT
 
 
 @functools.lru_cache(maxsize=1 << 16)
