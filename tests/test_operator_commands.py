@@ -132,7 +132,7 @@ def test_commands_that_send_nothing_take_a_config_whose_secret_is_unset(
         assert f"{unset}: {command[0]} fetches nothing" in printed.err
         assert "members" in printed.out or command[0] in ("dupes", "check")
         if command == ["check"]:  # not a plain "ok" beside the warning
-            assert ": valid, but poll and run refuse it until the variables above are set:" in printed.out
+            assert ": valid, but poll and run refuse it until ${NR_TRIAL_PASSWORD} is set:" in printed.out
         assert "newsriver-unset" not in printed.out + printed.err
     assert feed_server.requests == []
     # The placeholder prints masked wherever it would show, and was never cached.
@@ -143,6 +143,24 @@ def test_commands_that_send_nothing_take_a_config_whose_secret_is_unset(
     monkeypatch.setenv("NR_TRIAL_PASSWORD", "the-real-password")
     assert main(["--config", str(config), "poll"]) == 0
     assert feed_server.requests
+
+
+def test_check_names_every_unset_variable_in_its_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout's summary says which variables, whatever became of stderr's lines."""
+    for name in ("NR_TRIAL_USER", "NR_TRIAL_PASSWORD", "NR_TRIAL_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NR_TRIAL_TOKEN", "set")
+    config = tmp_path / "newsriver.yaml"
+    config.write_text(
+        f"settings:\n  database: sqlite:///{tmp_path / 'db.sqlite'}\n"
+        "sources:\n  - name: members\n    url: 'https://example.com/rss?token=${NR_TRIAL_TOKEN}'\n"
+        '    auth: {basic: {username: "${NR_TRIAL_USER}", password: "${NR_TRIAL_PASSWORD}"}}\n'
+    )
+    assert main(["--config", str(config), "check"]) == 0
+    printed = capsys.readouterr().out
+    assert ": valid, but poll and run refuse it until ${NR_TRIAL_PASSWORD}, ${NR_TRIAL_USER} are set:" in printed
 
 
 def test_a_setting_s_unset_variable_is_refused_even_by_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,6 +215,7 @@ def test_a_config_holding_a_placeholder_never_polls(
     unset: list[str] = []
     config = load.load(config_file, unset)
     assert len(unset) == 1 and load.holds_a_placeholder(config)
+    assert load.unset_variables(config) == ["NR_TRIAL_PASSWORD"]
     store = Store(config.settings.database)
     try:
         with pytest.raises(NewsriverError, match="loaded without its secrets"):

@@ -274,14 +274,17 @@ def _export_opml(config: Config, _path: Path, args: argparse.Namespace) -> int:
 
 
 def _check(config: Config, path: Path, _args: argparse.Namespace) -> int:
-    from newsriver.config.load import holds_a_placeholder
+    from newsriver.config.load import unset_variables
 
-    # The unset variables were said on stderr; stdout must not say a plain "ok" beside them,
-    # since poll and run would refuse this config in this environment. Still exit 0: the file
-    # is valid, and a shell without the service's secrets is a normal place to check it.
-    verdict = (
-        "valid, but poll and run refuse it until the variables above are set" if holds_a_placeholder(config) else "ok"
-    )
+    # The unset variables were said on stderr too (with their lines); stdout must not say a
+    # plain "ok", since poll and run would refuse this config in this environment, and names
+    # them itself: stderr may go elsewhere, or come after. Still exit 0: the file is valid,
+    # and a shell without the service's secrets is a normal place to check it.
+    unset = unset_variables(config)
+    verdict = "ok"
+    if unset:
+        named = ", ".join(f"${{{name}}}" for name in unset)
+        verdict = f"valid, but poll and run refuse it until {named} {'is' if len(unset) == 1 else 'are'} set"
     print(
         f"{path}: {verdict}: {counted(len(config.sources), 'source')}, {counted(len(config.feeds), 'feed')} "
         f"({', '.join(f.name for f in config.feeds)}), database {config.settings.database}"

@@ -45,14 +45,23 @@ def _expand_env(value: Any, path: tuple[Any, ...], missing: list[tuple[Any, ...]
     return value
 
 
-# Set once a placeholder was handed out in this process: until then, checking a config for one
-# costs nothing (a pass of the service checks at every poll).
-_placeholders_made = False
+# The variables a placeholder was handed out for in this process: until there is one, checking
+# a config for placeholders costs nothing (a pass of the service checks at every poll).
+_placeholders_made: set[str] = set()
+
+
+def unset_variables(config: Config) -> list[str]:
+    """The variables whose ``unset_placeholder`` a source of ``config`` holds, sorted: such a
+    config must never fetch."""
+    if not _placeholders_made:
+        return []
+    sources = repr(config.sources)
+    return sorted(name for name in _placeholders_made if unset_placeholder(name) in sources)
 
 
 def holds_a_placeholder(config: Config) -> bool:
     """Whether any source of ``config`` holds an ``unset_placeholder``: such a config must never fetch."""
-    return _placeholders_made and any(_UNSET_MARK in repr(source) for source in config.sources)
+    return bool(_placeholders_made) and _UNSET_MARK in repr(config.sources)
 
 
 _UNSET_MARK = "newsriver-unset-variable-"
@@ -295,7 +304,6 @@ def load_text(text: str, filename: str = "<config>") -> Config:
 def _validated(text: str, filename: str, unset: list[str] | None = None) -> tuple[Config, list[str]]:
     """The config, and the environment variables its values named; unset ones are problems
     unless ``unset`` is given (see ``load``)."""
-    global _placeholders_made
     # Imported here: a config read from the cache (see ``load``) is never parsed nor validated.
     from pydantic import ValidationError
 
@@ -317,7 +325,7 @@ def _validated(text: str, filename: str, unset: list[str] | None = None) -> tupl
         # trusted by the very command that was spared it.
         spared = [p for p in missing if p[:1] == ("sources",)]
         missing = [p for p in missing if p[:1] != ("sources",)]
-        _placeholders_made = _placeholders_made or bool(spared)
+        _placeholders_made.update(p[-1][2:-1] for p in spared)
         redact.register(unset_placeholder(p[-1][2:-1]) for p in spared)
         unset.extend(said(p[:-1], f"environment variable {p[-1]} is not set") for p in spared)
     # (path, message): reported in the file's line order, not pydantic's order of fields.
