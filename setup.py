@@ -4,15 +4,26 @@
 for a body's tokens, hashes and shingles, several times faster. It is optional: without a C
 compiler (or Python's headers) the build warns and goes on, and fingerprint.py uses its
 Python path, which gives the same fingerprints (tests/test_fingerprint_native.py).
+
+The build carries the sha256 of the C source it was made from (SOURCE_SHA): fingerprint.py
+does not use a build whose source differs from the ``_fingerprint_c.c`` beside it, as an
+in-place build left over from before an edit would (``pip install -e .`` rebuilds it).
 """
 
+import hashlib
+from pathlib import Path
+
 from setuptools import Extension, setup
+
+SOURCE = "src/newsriver/stories/_fingerprint_c.c"
+SOURCE_SHA = hashlib.sha256((Path(__file__).resolve().parent / SOURCE).read_bytes()).hexdigest()
 
 setup(
     ext_modules=[
         Extension(
             "newsriver.stories._fingerprint_c",
-            ["src/newsriver/stories/_fingerprint_c.c"],
+            [SOURCE],
+            define_macros=[("SOURCE_SHA", f'"{SOURCE_SHA}"')],
             extra_compile_args=["-O2"],
             optional=True,
         )

@@ -45,7 +45,7 @@ from newsriver.run.poll import poll_sources
 from newsriver.store.near_index import offered
 from newsriver.store.schema import dedupe_keys_table, entries_table
 from newsriver.store.store import Store
-from newsriver.stories.fingerprint import of_entry
+from newsriver.stories.fingerprint import fingerprint_path, of_entry
 from newsriver.stories.match import NearPolicy
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -387,6 +387,7 @@ def main() -> int:
     parser.add_argument("--related", action="store_true", help="dedupe on includes related coverage")
     args = parser.parse_args()
     RELATED["enabled"] = args.related
+    print(f"fingerprints by the {fingerprint_path()}")  # the parse workers' too: same code, same environment
     if args.farm:
         measure_farm(args.farm, args.rounds)
     else:

@@ -5,9 +5,13 @@ same fingerprints, and what each costs an entry.
     .venv/bin/python benchmarks/fingerprint_ab.py --native
 
 ``--baseline`` is another checkout's ``stories/fingerprint.py`` (main's, say); the other is
-this checkout's. Both are loaded as separate modules. ``--native`` compares this checkout's
-two paths instead: its Python path (the module loaded again, its C extension turned off)
-against the C extension (``stories/_fingerprint_c.c``, which must be built). The texts:
+this checkout's. Both are loaded as separate modules. The baseline runs its Python path: a
+baseline module that has a C path would import this checkout's build of it, not its own.
+This checkout runs the path ``--path`` says: its Python path (the default, so that both
+sides run Python), or its C extension (what the service runs when it is built). ``--native``
+compares this checkout's two paths instead: its Python path (the module loaded again, its C
+extension turned off) against the C extension (``stories/_fingerprint_c.c``, which must be
+built). Which path each side runs is printed first. The texts:
 
 - the ingest farm's (``bench.build_farm``, ``--feeds`` × 50 entries, parsed and normalized as
   a pass does: what ``cost_floor.py`` times);
@@ -83,6 +87,13 @@ def load(path: Path) -> ModuleType:
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def path_of(module: ModuleType) -> str:
+    """Which path a fingerprint module runs (one from before fingerprint_path: by its _native)."""
+    if hasattr(module, "fingerprint_path"):
+        return str(module.fingerprint_path())
+    return "C extension" if getattr(module, "_native", None) is not None else "Python path"
 
 
 def farm_texts(feeds: int) -> list[Text]:
@@ -184,15 +195,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, help="another checkout's stories/fingerprint.py")
     parser.add_argument("--native", action="store_true", help="this checkout's Python path against its C extension")
+    parser.add_argument(
+        "--path",
+        choices=("python", "native"),
+        default="python",
+        help="with --baseline: this checkout's path (the baseline always runs its Python path)",
+    )
     parser.add_argument("--feeds", type=int, default=100, help="farm feeds of 50 entries")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--spliced", type=int, default=3000, help="texts with special material spliced in")
     args = parser.parse_args()
     if args.native == bool(args.baseline):
         parser.error("give --baseline or --native")
+    if (args.native or args.path == "native") and this._native is None:
+        raise SystemExit(f"this checkout does not run its C extension: {this.fingerprint_path()}")
     if args.native:
-        if this._native is None:
-            raise SystemExit("the C extension is not built or is turned off (NEWSRIVER_PURE_PYTHON)")
         python_path = load(Path(this.__file__))
         python_path._native = None
         modules = {"baseline": python_path, "this": this}
@@ -200,6 +217,12 @@ def main() -> int:
     else:
         modules = {"baseline": load(args.baseline), "this": this}
         names = ("baseline", "this checkout")
+        if hasattr(modules["baseline"], "_native"):
+            modules["baseline"]._native = None
+        if args.path == "python":
+            this._native = None
+    for name, module in zip(names, modules.values(), strict=True):
+        print(f"{name}: {module.__file__}, {path_of(module)}")
     farm, outlet = farm_texts(args.feeds), outlet_texts()
     everything = [*farm, *outlet, *corpus_texts()]
     everything += spliced(everything, args.spliced, random.Random(1))

@@ -18,8 +18,10 @@ import os
 import random
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -113,9 +115,45 @@ def fields(print_: fp.Fingerprint) -> dict[str, Any]:
 
 def test_the_extension_is_built_and_in_use() -> None:
     # Under CI the extension must be there; and one that disagrees with fingerprint.py's
-    # constants is not used (the Python path is, silently): this says so.
-    assert NATIVE is not None, "newsriver.stories._fingerprint_c did not build or was refused"
-    assert {**NATIVE.PARAMETERS, "DATE_WORDS": frozenset(NATIVE.PARAMETERS["DATE_WORDS"])} == fp.native_parameters()
+    # constants, or was built from another C source, is not used (the Python path is): this
+    # says so.
+    assert NATIVE is not None, f"newsriver.stories._fingerprint_c is not used: {fp.fingerprint_path()}"
+    assert fp.fingerprint_path() == "C extension"
+    assert fp.native_disagreement(NATIVE, fp._source_sha()) == ""
+    assert len(NATIVE.SOURCE_SHA) == 64
+
+
+def test_a_build_from_another_source_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An in-place build left over from before an edit of _fingerprint_c.c: its rules may be
+    # the old ones, which its constants would not show.
+    assert NATIVE is not None
+    source = fp._SOURCE.read_bytes()
+    edited = tmp_path / fp._SOURCE.name
+    edited.write_bytes(source.replace(b"#define LEAD_WORDS", b"/* edited */\n#define LEAD_WORDS", 1))
+    assert edited.read_bytes() != source
+    monkeypatch.setattr(fp, "_SOURCE", edited)
+    with caplog.at_level("WARNING", logger=fp.__name__):
+        native, why = fp._load_native()
+    assert native is None
+    assert why.startswith(f"the C extension is refused: built from another source than {edited} (")
+    assert f"built from another source than {edited}" in caplog.text
+    assert "pip install -e ." in caplog.text
+    # The same source, copied elsewhere, is the build's; no source beside it (a wheel) trusts the build.
+    edited.write_bytes(source)
+    assert fp._load_native() == (NATIVE, "")
+    monkeypatch.setattr(fp, "_SOURCE", tmp_path / "absent.c")
+    assert fp._source_sha() is None
+    assert fp._load_native() == (NATIVE, "")
+    assert fp.native_disagreement(NATIVE, "0" * 64).startswith("built from another source than")
+
+
+def test_a_build_with_other_constants_is_not_used() -> None:
+    assert NATIVE is not None
+    for name, value in (("SHINGLE", 5), ("LIMIT", 1 << 16), ("DATE_WORDS", ("monday",))):
+        other = SimpleNamespace(PARAMETERS={**NATIVE.PARAMETERS, name: value}, SOURCE_SHA=NATIVE.SOURCE_SHA)
+        assert fp.native_disagreement(other, fp._source_sha()) == f"its constants differ from fingerprint.py's ({name})"
 
 
 def test_both_paths_give_the_same_fingerprint_of_every_text(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,9 +186,53 @@ def test_the_native_word_hashes_are_blake2b_and_stay_right_past_the_limit() -> N
         assert NATIVE.word_hash(word) == int.from_bytes(hashlib.blake2b(word, digest_size=8).digest(), "little")
 
 
+def test_the_word_bytes_kept_beside_the_table_are_bounded() -> None:
+    # The bytes of words beyond their first 8 are kept beside the table, up to TAILS_LIMIT
+    # (2 MiB): 64-byte words fill that long before LIMIT words, and the table starts afresh.
+    assert NATIVE is not None
+    rng = random.Random(11)
+    before = NATIVE.remembered()
+    while NATIVE.remembered() >= before:  # 8-byte words (no bytes kept beside) until it starts afresh
+        before = NATIVE.remembered()
+        NATIVE.word_hash(rng.randbytes(8))
+    assert NATIVE.remembered() == 1
+    long_words = [rng.randbytes(64) for _ in range(40_000)]  # 56 bytes beside each: 2.2 MB
+    for word in long_words:
+        NATIVE.word_hash(word)
+    assert NATIVE.remembered() < 40_000 - (1 << 21) // 56 + 2
+    for word in long_words[::97]:
+        assert NATIVE.word_hash(word) == int.from_bytes(hashlib.blake2b(word, digest_size=8).digest(), "little")
+
+
+def test_a_date_word_that_does_not_fit_its_table_fails_the_import(tmp_path: Path) -> None:
+    # Three date words share a first letter and size at most ("jan", "jun", "jul"): a fourth
+    # must fail the module's init, not overwrite the next place of the table.
+    source = fp._SOURCE.read_text(encoding="utf-8")
+    assert source.count('"dec"};') == 1
+    (tmp_path / "fits.c").write_text(source, encoding="utf-8")
+    (tmp_path / "overflows.c").write_text(source.replace('"dec"};', '"dec", "jux"};'), encoding="utf-8")
+    include = sysconfig.get_paths()["include"]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    code = (
+        "import importlib.machinery as m, importlib.util as u, sys\n"
+        "loader = m.ExtensionFileLoader('_fingerprint_c', sys.argv[1])\n"
+        "module = u.module_from_spec(u.spec_from_file_location('_fingerprint_c', sys.argv[1], loader=loader))\n"
+        "print(len(module.PARAMETERS['DATE_WORDS']))\n"
+    )
+    for name, words in (("fits", "29"), ("overflows", "")):
+        built = tmp_path / name / f"_fingerprint_c{suffix}"
+        built.parent.mkdir()
+        compiler = ["cc", "-shared", "-fPIC", "-O0", f"-I{include}", str(tmp_path / f"{name}.c"), "-o", str(built)]
+        subprocess.run(compiler, check=True, capture_output=True)
+        ran = subprocess.run([sys.executable, "-c", code, str(built)], capture_output=True, text=True)
+        assert ran.stdout.strip() == words, ran.stderr
+        if not words:
+            assert "ImportError: _fingerprint_c: DATE_WORDS does not fit its lookup table" in ran.stderr
+
+
 def test_the_python_path_is_chosen_by_the_environment() -> None:
-    code = "from newsriver.stories import fingerprint as fp; print(fp._native is None)"
-    for value, pure in (("1", "True"), ("", "False")):
+    code = "from newsriver.stories import fingerprint as fp; print(fp._native is None, fp.fingerprint_path())"
+    for value, said in (("1", "True Python path (NEWSRIVER_PURE_PYTHON is set)"), ("", "False C extension")):
         env = {**os.environ, "NEWSRIVER_PURE_PYTHON": value}
         ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        assert ran.stdout.strip() == pure
+        assert ran.stdout.strip() == said

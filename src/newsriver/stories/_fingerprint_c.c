@@ -9,7 +9,9 @@
  * Every rule here is the Python path's, rewritten to work in one pass over the bytes
  * instead of a pass per rule; fingerprint.py keeps that path, and tests and
  * benchmarks/fingerprint_ab.py prove both give the same fingerprints. The constants are
- * exported as PARAMETERS, which fingerprint.py compares with its own before using this.
+ * exported as PARAMETERS, which fingerprint.py compares with its own before using this; and
+ * SOURCE_SHA, the sha256 of this file as setup.py built it, which fingerprint.py compares
+ * with this file beside it, so that a build left over from before an edit is not used.
  *
  * Word hashes are BLAKE2b with an 8-byte digest (hashlib.blake2b(word, digest_size=8)),
  * remembered in a table of this module's: computing them here, rather than calling back
@@ -20,6 +22,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#ifndef SOURCE_SHA /* setup.py defines it; a build without it matches no source */
+#define SOURCE_SHA ""
+#endif
 
 #define SHINGLE 4
 #define MIN_SHINGLES 24
@@ -123,10 +129,15 @@ static uint64_t blake8(const unsigned char *data, size_t size) {
 /* --- the word hashes, remembered --------------------------------------------------- */
 
 /* As fingerprint._WordHashes: a bound on memory, starting afresh when full. A slot is 24
- * bytes (and a word's bytes beyond its first 8 are kept beside): 2^17 words take ~7 MB at
- * most, where the Python dict took ~16. Words longer than CACHED_BYTES (rare: URLs, runs of
- * digits) are hashed each time, which bounds the store of words too. */
+ * bytes, and the table is kept at most half full: LIMIT words take at most 2^18 slots, 6 MiB.
+ * A word's bytes beyond its first 8 are kept beside, in `tails`, which starts afresh too when
+ * it would pass TAILS_LIMIT: 8 MiB at most in all, where the Python dict took ~16 MB. Tails
+ * are short and few (the corpus's 88,766 distinct words keep 60 KB beside), so that bound is
+ * reached only by texts of long words, where starting afresh costs a hash per word until it
+ * is warm again. Words longer than CACHED_BYTES (rare: URLs, runs of digits) are hashed each
+ * time. */
 #define LIMIT (1 << 17)
+#define TAILS_LIMIT (1 << 21)
 #define CACHED_BYTES 64
 
 typedef struct {
@@ -199,13 +210,13 @@ static uint64_t word_hash(const unsigned char *word, size_t size) {
     }
     uint64_t value = blake8(word, size);
     /* Remembered only when there is room: failing to remember changes no hash. */
-    if (remembered >= LIMIT) forget_words();
+    size_t tail = size > 8 ? size - 8 : 0;
+    if (remembered >= LIMIT || tails_size + tail > TAILS_LIMIT) forget_words();
     if ((remembered + 1) * 2 > capacity) {
         if (grow_slots(capacity ? capacity * 2 : 4096) < 0) return value;
     }
-    size_t tail = size > 8 ? size - 8 : 0;
     if (tails_size + tail > tails_capacity) {
-        size_t wanted = tails_capacity ? tails_capacity * 2 : 65536;
+        size_t wanted = tails_capacity ? tails_capacity * 2 : 65536; /* reaches TAILS_LIMIT exactly */
         unsigned char *grown = PyMem_Realloc(tails, wanted);
         if (grown == NULL) return value;
         tails = grown;
@@ -417,23 +428,34 @@ static int count_figure(PyObject *figures, const unsigned char *token, Py_ssize_
     return failed;
 }
 
+/* The date words by first letter and size: up to DATES_ALIKE indexes into DATE_WORDS, then
+ * -1 ("jan", "jun" and "jul" fill a place). Made at module init, which fails when a date word
+ * does not fit: one more of a letter and size, or one shorter or longer than the table. */
+#define DATES_ALIKE 3
+#define DATE_SIZES 10
+static signed char date_words[26][DATE_SIZES][DATES_ALIKE];
+
+static int make_date_words(void) {
+    memset(date_words, -1, sizeof date_words);
+    for (int i = 0; i < N_DATE_WORDS; i++) {
+        const char *word = DATE_WORDS[i];
+        size_t size = strlen(word);
+        if (size < 3 || size >= DATE_SIZES || word[0] < 'a' || word[0] > 'z') return -1;
+        signed char *place = date_words[word[0] - 'a'][size];
+        int k = 0;
+        while (k < DATES_ALIKE && place[k] >= 0) k++;
+        if (k == DATES_ALIKE) return -1;
+        place[k] = (signed char)i;
+    }
+    return 0;
+}
+
 /* The date word a token is (its index in DATE_WORDS), or -1: looked for only among the
  * words of its first letter and size, as most tokens are no date word. */
 static int date_word(const unsigned char *token, Py_ssize_t size) {
-    static signed char first[26][10][3]; /* by first letter and size: up to 3 indexes, then -1 */
-    static int ready = 0;
-    if (!ready) {
-        memset(first, -1, sizeof first);
-        for (int i = 0; i < N_DATE_WORDS; i++) {
-            signed char *slot = first[DATE_WORDS[i][0] - 'a'][strlen(DATE_WORDS[i])];
-            while (*slot >= 0) slot++;
-            *slot = (signed char)i;
-        }
-        ready = 1;
-    }
-    if (size < 3 || size > 9 || token[0] < 'a' || token[0] > 'z') return -1;
-    const signed char *found = first[token[0] - 'a'][size];
-    for (int k = 0; k < 3 && found[k] >= 0; k++) {
+    if (size < 3 || size >= DATE_SIZES || token[0] < 'a' || token[0] > 'z') return -1;
+    const signed char *found = date_words[token[0] - 'a'][size];
+    for (int k = 0; k < DATES_ALIKE && found[k] >= 0; k++) {
         if (memcmp(DATE_WORDS[found[k]], token, size) == 0) return found[k];
     }
     return -1;
@@ -680,23 +702,33 @@ static struct PyModuleDef definition = {PyModuleDef_HEAD_INIT, "_fingerprint_c",
 
 PyMODINIT_FUNC PyInit__fingerprint_c(void) {
     make_kinds();
+    if (make_date_words() < 0) {
+        PyErr_SetString(PyExc_ImportError, "_fingerprint_c: DATE_WORDS does not fit its lookup table");
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&definition);
     if (module == NULL) return NULL;
-    PyObject *dates = PyTuple_New(N_DATE_WORDS);
+    PyObject *dates = PyTuple_New(N_DATE_WORDS), *parameters = NULL;
     if (dates == NULL) goto failed;
-    for (int i = 0; i < N_DATE_WORDS; i++) PyTuple_SET_ITEM(dates, i, PyUnicode_FromString(DATE_WORDS[i]));
-    PyObject *parameters = Py_BuildValue(
-        "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:(KKKK),s:K,s:K,s:N,s:i}", "SHINGLE", SHINGLE, "MIN_SHINGLES",
+    for (int i = 0; i < N_DATE_WORDS; i++) {
+        PyObject *word = PyUnicode_FromString(DATE_WORDS[i]);
+        if (word == NULL) goto failed;
+        PyTuple_SET_ITEM(dates, i, word);
+    }
+    parameters = Py_BuildValue(
+        "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:(KKKK),s:K,s:K,s:O,s:i}", "SHINGLE", SHINGLE, "MIN_SHINGLES",
         MIN_SHINGLES, "SKETCH", SKETCH, "SAMPLE", SAMPLE, "MAX_KEYS", MAX_KEYS, "LEAD_KEYS", LEAD_KEYS, "LEAD_WORDS",
         LEAD_WORDS, "OPENING", OPENING, "WEIGHTS", (unsigned long long)WEIGHTS[0], (unsigned long long)WEIGHTS[1],
         (unsigned long long)WEIGHTS[2], (unsigned long long)WEIGHTS[3], "FMIX", (unsigned long long)FMIX, "PRIME",
         (unsigned long long)PRIME, "DATE_WORDS", dates, "LIMIT", LIMIT);
-    if (parameters == NULL || PyModule_AddObject(module, "PARAMETERS", parameters) < 0) {
-        Py_XDECREF(parameters);
-        goto failed;
-    }
+    if (parameters == NULL || PyModule_AddObjectRef(module, "PARAMETERS", parameters) < 0) goto failed;
+    if (PyModule_AddStringConstant(module, "SOURCE_SHA", SOURCE_SHA) < 0) goto failed;
+    Py_DECREF(dates);
+    Py_DECREF(parameters);
     return module;
 failed:
+    Py_XDECREF(dates);
+    Py_XDECREF(parameters);
     Py_DECREF(module);
     return NULL;
 }

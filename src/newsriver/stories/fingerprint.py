@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.util
+import logging
 import os
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -224,28 +226,35 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     title_tokens, title_figures = _tokens(title_text)
     title_words = _content_words(title_tokens)
     made = _native_body if _native is not None else _python_body
-    words, shingles, opening, figures, lead_words, length, keys = made(body_text(body), title_words)
+    part = made(body_text(body), title_words)
+    keys = part.keys
     if len(title_words) >= MIN_TITLE_WORDS:
         # Hashed alone, not remembered: a headline seldom comes again, a word often.
         headline = hashlib.blake2b(_encoded(" ".join(sorted(title_words))), digest_size=8).digest()
         keys.append(_salted(int.from_bytes(headline, "little"), 2))
     return Fingerprint(
         title_words=title_words,
-        words=words,
-        shingles=shingles,
-        opening=opening,
-        figures=figures,
-        lead_words=lead_words,
+        words=part.words,
+        shingles=part.shingles,
+        opening=part.opening,
+        figures=part.figures,
+        lead_words=part.lead_words,
         title_figures=tuple(title_figures),
-        length=len(title_tokens) + length,
+        length=len(title_tokens) + part.length,
         keys=frozenset(keys),
     )
 
 
-# What a body gives a fingerprint: its words (the title's when the body is long enough to
-# compare as text), its distinct shingle hashes (empty when it is not), its opening
-# shingles, figures, lead words, count of tokens and index keys but the headline's.
-_Body = tuple[frozenset[str], Hashes, Hashes, Counter[str], bytes, int, list[int]]
+class _Body(NamedTuple):
+    """What a body gives a fingerprint, from either path (_python_body, _native_body)."""
+
+    words: frozenset[str]  # the title's when the body is long enough to compare as text, else with the body's
+    shingles: Hashes  # distinct, sorted; empty when the body is too short to compare as text
+    opening: Hashes
+    figures: Counter[str]
+    lead_words: bytes
+    length: int  # the body's tokens
+    keys: list[int]  # index keys but the headline's
 
 
 def _python_body(text: str, title_words: frozenset[str]) -> _Body:
@@ -258,7 +267,8 @@ def _python_body(text: str, title_words: frozenset[str]) -> _Body:
         words, features = _short_body(title_words, body_tokens)
         kept = _EMPTY
     lead_words = b" ".join(body_tokens[:LEAD_WORDS])
-    return words, kept, shingles[:OPENING], figures, lead_words, len(body_tokens), _sampled_keys(features, shingles)
+    keys = _sampled_keys(features, shingles)
+    return _Body(words, kept, shingles[:OPENING], figures, lead_words, len(body_tokens), keys)
 
 
 def _native_body(text: str, title_words: frozenset[str]) -> _Body:
@@ -269,14 +279,14 @@ def _native_body(text: str, title_words: frozenset[str]) -> _Body:
     length, lead_words, opening_bytes, features, keys, body_tokens = _native.body(_encoded(text), figures)
     opening = np.frombuffer(opening_bytes, dtype="<u8")
     if features is not None and keys is not None:
-        return title_words, np.frombuffer(features, dtype="<u8"), opening, figures, lead_words, length, keys
+        return _Body(title_words, np.frombuffer(features, dtype="<u8"), opening, figures, lead_words, length, keys)
     assert body_tokens is not None
     words, short_features = _short_body(title_words, body_tokens)
-    return words, _EMPTY, opening, figures, lead_words, length, _sampled_keys(short_features, opening)
+    return _Body(words, _EMPTY, opening, figures, lead_words, length, _sampled_keys(short_features, opening))
 
 
 def _short_body(title_words: frozenset[str], body_tokens: list[bytes]) -> tuple[frozenset[str], Hashes]:
-    """A body too short to compare as text: its words and theirs hashes are what count."""
+    """A body too short to compare as text: its words and their hashes are what count."""
     words = title_words | _content_words([_decoded(t) for t in body_tokens])
     return words, _distinct(_hashes([_encoded(w) for w in words]))
 
@@ -628,18 +638,70 @@ def _salted(value: int, salt: int) -> int:
 
 # --- the optional C extension --------------------------------------------------------
 
+log = logging.getLogger(__name__)
+# The C source beside this module, in a checkout, where an editable install builds in place
+# and a build may be older than the source. Where there is none (a wheel need not ship it),
+# the build is the one made with the package.
+_SOURCE = Path(__file__).with_name("_fingerprint_c.c")
 
-def _load_native() -> ModuleType | None:
-    """The C extension (an optional build) when it is built, agrees with this module's
-    constants and is not turned off by NEWSRIVER_PURE_PYTHON=1; else None: the Python path."""
+
+class _Native(Protocol):
+    """What this module uses of the C extension (typed in _fingerprint_c.pyi, which mypy
+    checks the module against wherever it is assigned to a _Native)."""
+
+    PARAMETERS: dict[str, Any]
+    SOURCE_SHA: str
+
+    def body(
+        self, text: bytes, figures: Counter[str], /
+    ) -> tuple[int, bytes, bytes, bytes | None, list[int] | None, list[bytes] | None]: ...
+
+    def word_hash(self, word: bytes, /) -> int: ...
+
+    def remembered(self) -> int: ...
+
+
+def _load_native() -> tuple[_Native | None, str]:
+    """The C extension (an optional build) when it is built, agrees with this module and is
+    not turned off by NEWSRIVER_PURE_PYTHON=1; else None: the Python path. With why not."""
     if os.environ.get("NEWSRIVER_PURE_PYTHON", "") not in ("", "0"):
-        return None
+        return None, "NEWSRIVER_PURE_PYTHON is set"
     try:
         from newsriver.stories import _fingerprint_c
-    except ImportError:  # built without a C compiler: the Python path gives the same
+    except ImportError as exc:
+        if importlib.util.find_spec("newsriver.stories._fingerprint_c") is None:
+            return None, "the C extension is not built"  # no C compiler at install: the Python path gives the same
+        log.warning("not using the C extension for fingerprints: %s; the Python path gives the same", exc)
+        return None, f"the C extension failed to load: {exc}"
+    disagreement = native_disagreement(_fingerprint_c, _source_sha())
+    if disagreement:
+        log.warning("not using the C extension for fingerprints: %s; the Python path gives the same", disagreement)
+        return None, f"the C extension is refused: {disagreement}"
+    return _fingerprint_c, ""
+
+
+def _source_sha() -> str | None:
+    """The sha256 of the C source beside this module; None where there is none."""
+    try:
+        return hashlib.sha256(_SOURCE.read_bytes()).hexdigest()
+    except FileNotFoundError:
         return None
-    theirs = {**_fingerprint_c.PARAMETERS, "DATE_WORDS": frozenset(_fingerprint_c.PARAMETERS["DATE_WORDS"])}
-    return _fingerprint_c if theirs == native_parameters() else None
+
+
+def native_disagreement(module: _Native, source_sha: str | None) -> str:
+    """Why the C extension ``module`` must not be used, "" when it may: its constants differ
+    from this module's, or it was built from another C source than ``source_sha``'s (a
+    build left in place after the source was edited: its rules may be the old ones)."""
+    theirs = {**module.PARAMETERS, "DATE_WORDS": frozenset(module.PARAMETERS["DATE_WORDS"])}
+    ours = native_parameters()
+    if theirs != ours:
+        differ = sorted(name for name in theirs.keys() | ours.keys() if theirs.get(name) != ours.get(name))
+        return f"its constants differ from fingerprint.py's ({', '.join(differ)})"
+    if source_sha is not None and source_sha != module.SOURCE_SHA:
+        built = module.SOURCE_SHA[:12] or "unknown"
+        rebuild = "`pip install -e .` rebuilds it"
+        return f"built from another source than {_SOURCE} ({built}, not {source_sha[:12]}): {rebuild}"
+    return ""
 
 
 def native_parameters() -> dict[str, object]:
@@ -661,6 +723,14 @@ def native_parameters() -> dict[str, object]:
     }
 
 
+def fingerprint_path() -> str:
+    """Which path fingerprint() takes, and why when it is the Python path: the service says
+    it at start, the benchmarks beside each tree they run."""
+    if _native is not None:
+        return "C extension"
+    return f"Python path ({_python_because or 'the C extension is turned off here'})"
+
+
 # The module fingerprint() makes a body's part with, None for the Python path: tests and
 # benchmarks set it to compare the two in one process.
-_native = _load_native()
+_native, _python_because = _load_native()
