@@ -236,3 +236,17 @@ def test_the_python_path_is_chosen_by_the_environment() -> None:
         env = {**os.environ, "NEWSRIVER_PURE_PYTHON": value}
         ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert ran.stdout.strip() == said
+
+
+def test_version_says_which_fingerprint_path_runs() -> None:
+    # pip hides a failed optional build: --version is where a user sees it.
+    for value, said in (("1", "Python path (NEWSRIVER_PURE_PYTHON is set)"), ("", "C extension")):
+        env = {**os.environ, "NEWSRIVER_PURE_PYTHON": value}
+        ran = subprocess.run(
+            [sys.executable, "-c", "from newsriver.cli import main; main(['--version'])"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert ran.stdout.splitlines()[1] == f"near-duplicate fingerprints: {said}"

@@ -122,6 +122,21 @@ def _load_config(path: Path, explicit: str | None, command: str, unset: list[str
         raise ConfigError([where]) from None
 
 
+class _Version(argparse.Action):
+    """``--version``: the release, and whether fingerprints are made by the optional C extension.
+    pip hides a failed optional build unless run with ``-v``, so this is where a user finds out;
+    worked out only when asked, since it imports the fingerprint module (numpy)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from newsriver.stories.fingerprint import fingerprint_path
+
+        print(f"newsriver {__version__}\nnear-duplicate fingerprints: {fingerprint_path()}")  # stdout, as argparse's
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     from newsriver.config import load as config_module
 
@@ -130,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", default="text", choices=["text", "json"], help="log line format")
     # Any case: DEBUG is how logging itself spells the level.
     parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--version", action="version", version=f"newsriver {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and which fingerprint path runs, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("check", help="validate the config").set_defaults(config_handler=_check, secrets_optional=True)
     _poll_parser(commands.add_parser("poll", help="fetch every source once, store, publish"))
