@@ -51,6 +51,22 @@ from newsriver.ingest.parse import parse
 CORPUS = Path(os.environ.get("NEWSRIVER_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
 
+# Which fingerprint path a tree runs (fingerprint.py's C extension or its Python path): a
+# tree's build may be missing or stale. A tree from before fingerprint_path is told by its
+# _native (one from before the C extension has none).
+FINGERPRINT_PATH = (
+    "from newsriver.stories import fingerprint as f; "
+    "print(f.fingerprint_path() if hasattr(f, 'fingerprint_path') else"
+    " 'C extension' if getattr(f, '_native', None) is not None else 'Python path')"
+)
+
+
+def tree_fingerprint_path(env: dict[str, str]) -> str:
+    """What FINGERPRINT_PATH prints with ``env`` (a tree first on PYTHONPATH)."""
+    ran = subprocess.run([sys.executable, "-c", FINGERPRINT_PATH], env=env, capture_output=True, text=True)
+    return ran.stdout.strip() or f"unknown ({ran.stderr.strip()[-200:]})"
+
+
 def corpus_path(relative: str) -> Path:
     """A path inside the corpus; stops the benchmark with the reason when the corpus is missing."""
     if not CORPUS.is_dir():

@@ -31,25 +31,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import _status_kb, _tree, build_farm, load_average, newsriver_config, nginx
+from bench import _status_kb, _tree, build_farm, load_average, newsriver_config, nginx, tree_fingerprint_path
 
 TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("polling process", "  main thread", "  other threads", "workers", "forkserver")
-
-# Which fingerprint path a tree runs (fingerprint.py's C extension or its Python path): a
-# tree's build may be missing or stale. A tree from before fingerprint_path is told by its
-# _native (one from before the C extension has none).
-FINGERPRINT_PATH = (
-    "from newsriver.stories import fingerprint as f; "
-    "print(f.fingerprint_path() if hasattr(f, 'fingerprint_path') else"
-    " 'C extension' if getattr(f, '_native', None) is not None else 'Python path')"
-)
-
-
-def fingerprint_path(env: dict[str, str]) -> str:
-    """What FINGERPRINT_PATH prints with ``env`` (a tree first on PYTHONPATH)."""
-    ran = subprocess.run([sys.executable, "-c", FINGERPRINT_PATH], env=env, capture_output=True, text=True)
-    return ran.stdout.strip() or f"unknown ({ran.stderr.strip()[-200:]})"
 
 
 def _waited(path: str) -> int:
@@ -194,7 +179,7 @@ def main() -> None:
     runs: dict[str, list[Split]] = {name: [] for name in checkouts}
     for name, src in checkouts.items():
         env = {**os.environ, "PYTHONPATH": str(Path(src).resolve()), **extra[name]}
-        print(f"{name}: {src}, fingerprints by the {fingerprint_path(env)}")
+        print(f"{name}: {src}, fingerprints by the {tree_fingerprint_path(env)}")
     with nginx(root, work) as base:
         urls = [f"{base}f{f}.xml" for f in range(args.feeds)]
         for round_ in range(args.rounds):

@@ -19,27 +19,19 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench import build_farm, compile_newsriver, load_average, measure_process, newsriver_config, nginx
-
-# Which fingerprint path a tree runs (fingerprint.py's C extension or its Python path): a
-# tree's build may be missing or stale. A tree from before fingerprint_path is told by its
-# _native (one from before the C extension has none).
-FINGERPRINT_PATH = (
-    "from newsriver.stories import fingerprint as f; "
-    "print(f.fingerprint_path() if hasattr(f, 'fingerprint_path') else"
-    " 'C extension' if getattr(f, '_native', None) is not None else 'Python path')"
+from bench import (
+    build_farm,
+    compile_newsriver,
+    load_average,
+    measure_process,
+    newsriver_config,
+    nginx,
+    tree_fingerprint_path,
 )
-
-
-def fingerprint_path(env: dict[str, str]) -> str:
-    """What FINGERPRINT_PATH prints with ``env`` (a tree first on PYTHONPATH)."""
-    ran = subprocess.run([sys.executable, "-c", FINGERPRINT_PATH], env=env, capture_output=True, text=True)
-    return ran.stdout.strip() or f"unknown ({ran.stderr.strip()[-200:]})"
 
 
 def main() -> None:
@@ -56,7 +48,7 @@ def main() -> None:
         compile_newsriver(Path(src))
     for name, src in trees.items():
         env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
-        print(f"{name}: {src}, fingerprints by the {fingerprint_path(env)}", flush=True)
+        print(f"{name}: {src}, fingerprints by the {tree_fingerprint_path(env)}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="warm-ab-"))
     work.chmod(0o755)
