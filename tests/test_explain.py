@@ -23,6 +23,7 @@ skip_module_without_corpus()
 POLICY = NearPolicy(0.6, timedelta(days=7))
 TITLE, _, REST = (CORPUS / "articles" / "cartel-extradition.txt").read_text(encoding="utf-8").partition("\n")
 PARAGRAPHS = [p.strip() for p in REST.split("\n\n") if p.strip()][1:-1]
+LONG_HEADLINE = "A storm of a week on the coast, and the ferries that kept running through it"
 
 
 def article(source: str, title: str, paragraphs: list[str], **fields: object) -> Article:
@@ -115,6 +116,7 @@ def test_explain_through_the_cli_tells_related_coverage(
         "wire": (TITLE, PARAGRAPHS),
         "brief": ("Drug lords flown to America", [NEW_LEAD]),
         "oil": ("Brent crude closes at $71.42", brent("71.42", "Monday")),
+        "weather": (LONG_HEADLINE, ["Fog stays over the harbour until noon; the ferry runs late all weekend."]),
     }
     sources = []
     for name, (title, paragraphs) in outlets.items():
@@ -139,6 +141,11 @@ def test_explain_through_the_cli_tells_related_coverage(
     assert main(["--config", config, "dupes", "--explain", url("oil"), url("wire")]) == 0
     printed = capsys.readouterr().out
     assert "related coverage: not grouped (rule: " in printed, printed
+
+    # A long headline is cut at a word, and says it was cut.
+    assert main(["--config", config, "dupes", "--explain", url("weather"), url("wire")]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("A: weather")]
+    assert line.endswith("A storm of a week on the coast, and the ferries that kept…"), line
 
     # The same entry twice is said to be that, not two stories of one source.
     assert main(["--config", config, "dupes", "--explain", url("wire"), url("wire")]) == 0

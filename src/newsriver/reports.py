@@ -17,6 +17,7 @@ from newsriver.config.schema import Config
 from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.models import Article
 from newsriver.plural import counted
+from newsriver.publish.river import excerpt
 from newsriver.run.poll import policy_for, shared_feeds, utcnow
 from newsriver.store import full_text
 from newsriver.store.store import Store
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from newsriver.stories.related import RelatedPolicy
 
 STALE = " (stale: not seen for over a minute)"
+
+
+def _headline(title: str) -> str:
+    """A headline in ``dupes``' lines: at most 60 characters, cut at a word with an ellipsis,
+    so that a cut one reads as cut."""
+    return excerpt(title, 60)
 
 
 def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
@@ -58,7 +65,7 @@ def dupes(config: Config, store: Store, args: argparse.Namespace) -> int:
                 how = f"bridged: {explain(article, [m for m, _ in members if m.id != article.id])}"
             if article.id in paged:  # what was compared is the article from its page, not the feed's teaser
                 how += " (its page's full text)"
-            print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {article.title[:60]}")
+            print(f"  {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {how:<28} {_headline(article.title)}")
     from newsriver.store.related import listing  # related groups follow the copies
 
     print("\n".join(listing(store.engine, utcnow() - args.since, args.limit)))
@@ -106,14 +113,14 @@ def _explain_pair(config: Config, store: Store, refs: Sequence[str]) -> int:
             return 1
     (a, a_story), (b, b_story) = (hit for hit in found if hit is not None)
     if a.id == b.id:
-        print(f"A and B are the same entry: {a.source}, {a.title[:60]} (id {a.id}); nothing to compare")
+        print(f"A and B are the same entry: {a.source}, {_headline(a.title)} (id {a.id}); nothing to compare")
         return 0
     dedupe = config.settings.dedupe
     explanation = explain_pair(a, b, NearPolicy(dedupe.threshold, dedupe.window))
     paged = full_text.extracted(store, [a.id, b.id]) if any(cfg.full_text for cfg in config.sources) else set()
     for label, article in (("A", a), ("B", b)):
         compared = "  (compared: its page's full text)" if article.id in paged else ""
-        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {article.title[:60]}{compared}")
+        print(f"{label}: {article.source:<20} {article.published:%Y-%m-%d %H:%M}  {_headline(article.title)}{compared}")
     if a_story != b_story:
         print("stored in two stories")
     elif explanation.folds:
