@@ -30,9 +30,10 @@ from newsriver.stories import fingerprint as fp
 
 NATIVE = fp._native
 if NATIVE is None and not os.environ.get("CI") and os.environ.get("NEWSRIVER_REQUIRE_NATIVE") != "1":
+    # Why, as fingerprint.py tells it: not built, turned off, failed to load, or a stale build refused.
     pytest.skip(
-        "the C extension newsriver.stories._fingerprint_c is not built (no C compiler at install,"
-        " or NEWSRIVER_PURE_PYTHON is set); `pip install -e .` with gcc builds it",
+        f"the C extension newsriver.stories._fingerprint_c is not in use: {fp.fingerprint_path()};"
+        " `pip install -e .` with gcc builds it",
         allow_module_level=True,
     )
 

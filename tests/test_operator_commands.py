@@ -223,3 +223,16 @@ def test_a_config_holding_a_placeholder_never_polls(
     finally:
         store.close()
     assert feed_server.requests == []
+
+
+def test_an_unset_variable_is_not_named_for_another_whose_name_it_begins(tmp_path: Path) -> None:
+    from newsriver.config.load import load, unset_variables
+
+    config = tmp_path / "newsriver.yaml"
+    for names in (["NR_TOKEN"], ["NR_TOKEN_B"]):  # one process: the first load's placeholder is remembered
+        sources = "".join(
+            f"  - {{name: s{i}, url: 'https://example.org/{i}.rss', auth: {{bearer: '${{{n}}}'}}}}\n"
+            for i, n in enumerate(names)
+        )
+        config.write_text(f"sources:\n{sources}feeds:\n  - name: all\n")
+        assert unset_variables(load(config, [])) == names

@@ -38,6 +38,13 @@ def test_the_poll_command_starts_without_rendering_parsing_or_serving_modules() 
     assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
 
 
+def test_the_service_module_leaves_numpy_to_where_documents_are_digested() -> None:
+    # A publisher never fingerprints: the service names the fingerprint path only where it polls.
+    code = "import json, sys; import newsriver.run.service; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout))
+    assert "numpy" not in loaded and "newsriver.stories.fingerprint" not in loaded
+
+
 # What each parse worker runs again when it starts: multiprocessing prepares a worker by
 # running its parent's main module, and `newsriver` (or `python -m newsriver.cli`) is this one.
 NOT_IN_THE_MAIN_MODULE = ("sqlalchemy", "pydantic", "yaml", "urllib3", "apscheduler", "feedparser", "lxml", "numpy")

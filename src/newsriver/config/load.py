@@ -71,7 +71,9 @@ def unset_placeholder(name: str) -> str:
     """What an unset ``${NAME}`` reads as in a config loaded for a command that never fetches
     (``load(..., unset=...)``): registered with ``redact``, so it prints masked like the
     secret it stands for. Only such commands get a config holding it."""
-    return f"{_UNSET_MARK}{name}"
+    # Ended by "-x": no variable name holds a "-", so ${FOO}'s is no part of ${FOO_BAR}'s, and
+    # a host name's label may hold it (it may not end with "-").
+    return f"{_UNSET_MARK}{name}-x"
 
 
 def _dotted(path: tuple[Any, ...]) -> str:

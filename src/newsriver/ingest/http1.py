@@ -105,13 +105,7 @@ class Connection:
     def is_connected(self) -> bool:
         """Open, and nothing to read on it: an idle connection the server closed, or sent
         something unasked on, reads as readable (urllib3's test)."""
-        if self.sock is None or self._buffer:
-            return False
-        # On TLS, what came after the body in the body's last record is decrypted and held
-        # inside the SSL object (a read takes no more than the body still needs): poll()
-        # sees only the socket, so those bytes would be read as the next answer's start.
-        pending = getattr(self.sock, "pending", None)
-        if pending is not None and pending():
+        if self.sock is None or not self.drained:
             return False
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
@@ -220,8 +214,14 @@ class Connection:
 
     @property
     def drained(self) -> bool:
-        """Nothing was read past the response's end."""
-        return not self._buffer
+        """Nothing was read past the response's end. On TLS, what came after the body in the
+        body's last record is decrypted and held inside the SSL object (a read takes no more
+        than the body still needs): poll() sees only the socket, so those bytes would be read
+        as the next answer's start; such a connection is closed at once, not kept."""
+        if self._buffer:
+            return False
+        pending = getattr(self.sock, "pending", None)
+        return not (pending is not None and pending())
 
 
 class Body:

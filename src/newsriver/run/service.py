@@ -37,7 +37,6 @@ from newsriver.run.replan import changed_schedules, replan
 from newsriver.store import full_text
 from newsriver.store.coordination import Coordinator
 from newsriver.store.store import Store
-from newsriver.stories.fingerprint import fingerprint_path
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10
@@ -301,7 +300,11 @@ class Service:
             log.info("released %s of a stopped predecessor: its sources are polled at once", counted(released, "lease"))
         server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
-        log.info("near-duplicate fingerprints by the %s", fingerprint_path())
+        if self.role in ("all", "worker") and self.config.settings.dedupe.enabled:
+            # Imported here: the fingerprint module brings numpy, which a publisher never needs.
+            from newsriver.stories.fingerprint import fingerprint_path
+
+            log.info("near-duplicate fingerprints by the %s", fingerprint_path())
         self._handle_signals()
         self._schedule()
         self._scheduler.start()
