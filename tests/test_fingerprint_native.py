@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -208,6 +209,8 @@ def test_the_word_bytes_kept_beside_the_table_are_bounded() -> None:
 def test_a_date_word_that_does_not_fit_its_table_fails_the_import(tmp_path: Path) -> None:
     # Three date words share a first letter and size at most ("jan", "jun", "jul"): a fourth
     # must fail the module's init, not overwrite the next place of the table.
+    if shutil.which("cc") is None and not os.environ.get("CI"):
+        pytest.skip("needs a C compiler (cc) to build two copies of the extension")
     source = fp._SOURCE.read_text(encoding="utf-8")
     assert source.count('"dec"};') == 1
     (tmp_path / "fits.c").write_text(source, encoding="utf-8")
