@@ -292,6 +292,12 @@ class Service:
 
     def run(self) -> bool:
         """Serve and poll until SIGTERM or SIGINT; False if work was still running at exit."""
+        if self.role in ("all", "worker") and self.config.settings.dedupe.enabled:
+            # Imported here, before serving (a signal must find the handlers once it answers):
+            # the fingerprint module brings numpy, which a publisher never needs.
+            from newsriver.stories.fingerprint import fingerprint_path
+
+            log.info("near-duplicate fingerprints by the %s", fingerprint_path())
         self.config.settings.output_dir.mkdir(parents=True, exist_ok=True)
         self.store.sources.sync((s.name, s.url) for s in self.config.sources)
         self.coordinator.heartbeat(self.clock())
@@ -300,11 +306,6 @@ class Service:
             log.info("released %s of a stopped predecessor: its sources are polled at once", counted(released, "lease"))
         server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
-        if self.role in ("all", "worker") and self.config.settings.dedupe.enabled:
-            # Imported here: the fingerprint module brings numpy, which a publisher never needs.
-            from newsriver.stories.fingerprint import fingerprint_path
-
-            log.info("near-duplicate fingerprints by the %s", fingerprint_path())
         self._handle_signals()
         self._schedule()
         self._scheduler.start()
