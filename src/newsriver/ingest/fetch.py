@@ -448,17 +448,22 @@ def _read_plain(body: Body, limits: FetchLimits, too_large: FetchError) -> bytes
     (an io.BytesIO grown by each piece read, the rest held through a memoryview). At 16
     fetch threads reading at once those copies added about 1 MB to the peak of a cold pass
     of 1,000 feeds (benchmarks/cold_split.py); nor is urllib3 imported for such bodies."""
-    chunks: list[bytes] = []
-    size = 0
     try:
-        while chunk := body.read(_CHUNK):
-            size += len(chunk)
-            if size > limits.max_bytes:
-                raise too_large
-            chunks.append(chunk)
+        return _bounded(iter(lambda: body.read(_CHUNK), b""), limits, too_large)
     except OSError as exc:  # as urllib3's response words them, for one message whichever path read the body
         raise FetchError(_broken(exc, limits)) from exc
-    return b"".join(chunks)  # a single chunk is returned as it is, not copied
+
+
+def _bounded(chunks: Iterator[bytes], limits: FetchLimits, too_large: FetchError) -> bytes:
+    """A body's pieces joined, ``too_large`` raised as soon as they pass ``limits.max_bytes``."""
+    kept: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise too_large
+        kept.append(chunk)
+    return b"".join(kept)  # a single piece is returned as it is, not copied
 
 
 def _broken(exc: OSError, limits: FetchLimits) -> str:
@@ -489,16 +494,10 @@ def _read_decoded(coding: str, head: Head, body: Body, limits: FetchLimits, too_
         decode_content=True,
         request_method="GET",
     )
-    chunks: list[bytes] = []
-    size = 0
     # stream() decompresses at most _CHUNK bytes per step, so a bomb is stopped after
     # max_bytes of output having cost no more than that in memory.
     try:
-        for chunk in response.stream(_CHUNK, decode_content=True):
-            size += len(chunk)
-            if size > limits.max_bytes:
-                raise too_large
-            chunks.append(chunk)
+        return _bounded(response.stream(_CHUNK, decode_content=True), limits, too_large)
     except ReadTimeoutError as exc:
         raise FetchError(_describe(TimeoutError(), limits)) from exc
     except DecodeError as exc:
@@ -507,7 +506,6 @@ def _read_decoded(coding: str, head: Head, body: Body, limits: FetchLimits, too_
         raise FetchError(f"transfer failed: {exc.args[0] if exc.args else exc}") from exc
     except HTTPError as exc:  # its SSLError (a TLS record broken mid-body) among them
         raise FetchError(f"transfer failed: {exc}") from exc
-    return b"".join(chunks)
 
 
 def _describe(exc: BaseException, limits: FetchLimits) -> str:
