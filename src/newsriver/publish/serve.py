@@ -23,7 +23,7 @@ from waitress.server import create_server
 
 from newsriver.errors import NewsriverError
 from newsriver.files import FEED_XSL, ServedFile, version_of
-from newsriver.publish import xsl_view
+from newsriver.publish import negotiation, xsl_view
 from newsriver.publish.access import ADMIN_PATHS, AdminAccess
 
 StartResponse = Callable[..., Any]
@@ -214,7 +214,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     ``gzip;q=0`` refuses it even though the word is there, and ``*`` stands for every coding
     the header does not name.
     """
-    weights = xsl_view.weights(accept_encoding)  # a malformed weight is no consent
+    weights = negotiation.weights(accept_encoding)  # a malformed weight is no consent
     for name in ("gzip", "x-gzip"):
         if name in weights:
             return weights[name] > 0

@@ -13,30 +13,13 @@ from __future__ import annotations
 import logging
 import re
 
+from newsriver.publish.negotiation import weights
+
 log = logging.getLogger(__name__)
 
 # The media types feed readers name in Accept. A reader that also names text/html (SimplePie
 # and FreshRSS do, at a low q) must still get the feed; browsers name none of these.
 _FEED_TYPES = re.compile(r"application/(?:atom|rss|rdf|feed)\+(?:xml|json)", re.IGNORECASE)
-
-
-def weights(header: str) -> dict[str, float]:
-    """The q of each element an Accept or Accept-Encoding header names (RFC 9110 12.4.2), by
-    the element in lower case without its parameters; 1 when it gives none. A malformed q
-    counts as 0: no consent."""
-    found: dict[str, float] = {}
-    for element in header.split(","):
-        name, _, params = element.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        found[name.strip().lower()] = weight
-    return found
 
 
 def browser_accept(accept: str) -> bool:
