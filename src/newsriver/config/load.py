@@ -61,7 +61,7 @@ def unset_variables(config: Config) -> list[str]:
 
 def holds_a_placeholder(config: Config) -> bool:
     """Whether any source of ``config`` holds an ``unset_placeholder``: such a config must never fetch."""
-    return bool(_placeholders_made) and _UNSET_MARK in repr(config.sources)
+    return bool(unset_variables(config))
 
 
 _UNSET_MARK = "newsriver-unset-variable-"
