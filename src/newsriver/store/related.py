@@ -58,6 +58,7 @@ from newsriver.stories.related import (
     join,
     key_weights,
     key_words,
+    keys,
     lead_of,
     matching,
     term_key,
@@ -388,7 +389,7 @@ def recorded(db: Sql, entry_ids: Sequence[str]) -> dict[str, Recorded]:
     found = {}
     for i, group, began, when, headline_only, _weights, title, story in rows:
         vector = vectors[i]
-        lookup = first_keys(key_words(vector, usable_words(vector, df, max_df)), df, held_by=1)
+        lookup = keys(vector, df, max_df, held_by=1)
         report = Report(i, title, group, _datetime(began), story, _datetime(when), bool(headline_only), vector)
         found[i] = Recorded(report, frozenset(indexed.get(i, ())), tuple(lookup))
     return found

@@ -264,7 +264,7 @@ def _python_body(text: str, title_words: frozenset[str]) -> _Body:
     if len(features) >= MIN_SHINGLES:
         words, kept = title_words, features
     else:
-        words, features = _short_body(title_words, body_tokens)
+        words, features = _short_body(title_words, body_tokens, _hashes)
         kept = _EMPTY
     lead_words = b" ".join(body_tokens[:LEAD_WORDS])
     keys = _sampled_keys(features, shingles)
@@ -281,14 +281,20 @@ def _native_body(text: str, title_words: frozenset[str]) -> _Body:
     if features is not None and keys is not None:
         return _Body(title_words, np.frombuffer(features, dtype="<u8"), opening, figures, lead_words, length, keys)
     assert body_tokens is not None
-    words, short_features = _short_body(title_words, body_tokens)
+    # Its words hashed by the extension's own table too: the Python one would fill beside it.
+    hashed = _native.word_hash
+    words, short_features = _short_body(
+        title_words, body_tokens, lambda words: np.array([hashed(w) for w in words], dtype=np.uint64)
+    )
     return _Body(words, _EMPTY, opening, figures, lead_words, length, _sampled_keys(short_features, opening))
 
 
-def _short_body(title_words: frozenset[str], body_tokens: list[bytes]) -> tuple[frozenset[str], Hashes]:
+def _short_body(
+    title_words: frozenset[str], body_tokens: list[bytes], hashes: Callable[[list[bytes]], Hashes]
+) -> tuple[frozenset[str], Hashes]:
     """A body too short to compare as text: its words and their hashes are what count."""
     words = title_words | _content_words([_decoded(t) for t in body_tokens])
-    return words, _distinct(_hashes([_encoded(w) for w in words]))
+    return words, _distinct(hashes([_encoded(w) for w in words]))
 
 
 def _sampled_keys(features: Hashes, shingles: Hashes) -> list[int]:
