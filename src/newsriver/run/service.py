@@ -293,8 +293,7 @@ class Service:
     def run(self) -> bool:
         """Serve and poll until SIGTERM or SIGINT; False if work was still running at exit."""
         if self.role in ("all", "worker") and self.config.settings.dedupe.enabled:
-            # Imported here, before serving (a signal must find the handlers once it answers):
-            # the fingerprint module brings numpy, which a publisher never needs.
+            # Imported here: the fingerprint module brings numpy, which a publisher never needs.
             from newsriver.stories.fingerprint import fingerprint_path
 
             log.info("near-duplicate fingerprints by the %s", fingerprint_path())
@@ -304,10 +303,12 @@ class Service:
         released = self.coordinator.take_over(self.clock())
         if released:
             log.info("released %s of a stopped predecessor: its sources are polled at once", counted(released, "lease"))
+        # The handlers before the server answers: whoever sees it up may signal at once, and
+        # SIGHUP's handler moves the tick, which must be scheduled by then.
+        self._schedule()
+        self._handle_signals()
         server = self._serve() if self.role != "worker" else None  # workers only poll
         log.info("running as %s (%s)", self.role, self.coordinator.id)
-        self._handle_signals()
-        self._schedule()
         self._scheduler.start()
         self._stopping.wait()
         self._scheduler.shutdown(wait=False)
