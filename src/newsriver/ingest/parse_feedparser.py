@@ -121,7 +121,7 @@ def _warning(body: bytes, reason: object, read: int) -> tuple[str, bool]:
     if root is not None:
         name = root.group(1)
         end_tag = re.compile(rb"</\s*" + re.escape(name) + rb"\s*(?:>|$)")  # a cut just before its ">" lost nothing
-        if end_tag.search(body.rstrip(), root.end()) is None:
+        if end_tag.search(body, root.end()) is None:  # its \s* takes trailing whitespace: no copy stripped
             end = f"</{name.decode('ascii', 'replace')}>"
             lost = "only the entries before the cut were read"
             return f"the document ends early, without its {end} (cut off?): {lost}", True
