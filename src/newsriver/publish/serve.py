@@ -113,7 +113,7 @@ class FeedServer:
         name = file_name(path)
         served = None
         if name is not None:
-            served = self.files(name) if self.files is not None else self._from_folder(name)
+            served = self._file(name)
         if name is None or served is None:
             return _plain(start_response, "404 Not Found", b"not found\n")
         content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
@@ -130,7 +130,7 @@ class FeedServer:
     def _page(self, name: str, feed: ServedFile) -> ServedFile | None:
         """The XSL view of ``feed`` (the file ``name``): made once per version of the feed and
         of the stylesheet; None when there is no stylesheet or it makes no page of the feed."""
-        stylesheet = self.files(FEED_XSL) if self.files is not None else self._from_folder(FEED_XSL)
+        stylesheet = self._file(FEED_XSL)
         if stylesheet is None:
             return None
         version = f"{feed.version}.{stylesheet.version}"
@@ -143,6 +143,9 @@ class FeedServer:
         with self._lock:
             self._pages[name] = (version, page)
         return page
+
+    def _file(self, name: str) -> ServedFile | None:
+        return self.files(name) if self.files is not None else self._from_folder(name)
 
     def _from_folder(self, name: str) -> ServedFile | None:
         root = os.path.realpath(self.root)
@@ -190,7 +193,9 @@ class FeedServer:
             start_response("304 Not Modified", headers)
             return []
         if gzipped:
-            data = self._gzip(f"{name} {content_type}", served.version, data)
+            # The XSL view is its own file to compress; the feed's bytes are one, whichever type they go as.
+            page = content_type == CONTENT_TYPES[".html"] and name.endswith(BROWSER_XML)
+            data = self._gzip(f"{name} page" if page else name, served.version, data)
             headers.append(("Content-Encoding", "gzip"))
         headers += [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         start_response("200 OK", headers)
