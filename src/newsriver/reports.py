@@ -17,7 +17,6 @@ from newsriver.config.schema import Config
 from newsriver.ingest.schedule import RATE_WINDOW
 from newsriver.models import Article
 from newsriver.plural import counted
-from newsriver.publish.river import excerpt
 from newsriver.run.poll import policy_for, shared_feeds, utcnow
 from newsriver.store import full_text
 from newsriver.store.store import Store
@@ -32,6 +31,8 @@ STALE = " (stale: not seen for over a minute)"
 def _headline(title: str) -> str:
     """A headline in ``dupes``' lines: at most 60 characters, cut at a word with an ellipsis,
     so that a cut one reads as cut."""
+    from newsriver.publish.river import excerpt  # the river's modules: only when dupes prints a headline
+
     return excerpt(title, 60)
 
 
