@@ -303,6 +303,11 @@ def load_text(text: str, filename: str = "<config>") -> Config:
     return _validated(text, filename)[0]
 
 
+def _not_set(path: tuple[Any, ...]) -> str:
+    """The problem of a value naming an unset variable (its path ends with ``${NAME}``)."""
+    return f"environment variable {path[-1]} is not set"
+
+
 def _validated(text: str, filename: str, unset: list[str] | None = None) -> tuple[Config, list[str]]:
     """The config, and the environment variables its values named; unset ones are problems
     unless ``unset`` is given (see ``load``)."""
@@ -326,12 +331,13 @@ def _validated(text: str, filename: str, unset: list[str] | None = None) -> tupl
         # reach. A setting's (the database URL's password, the admin's) would be sent or
         # trusted by the very command that was spared it.
         spared = [p for p in missing if p[:1] == ("sources",)]
-        missing = [p for p in missing if p[:1] != ("sources",)]
-        _placeholders_made.update(p[-1][2:-1] for p in spared)
-        redact.register(unset_placeholder(p[-1][2:-1]) for p in spared)
-        unset.extend(said(p[:-1], f"environment variable {p[-1]} is not set") for p in spared)
+        missing = [p for p in missing if p not in spared]
+        names = [p[-1][2:-1] for p in spared]  # "${NAME}" as the path ends with it
+        _placeholders_made.update(names)
+        redact.register(unset_placeholder(name) for name in names)
+        unset.extend(said(p[:-1], _not_set(p)) for p in spared)
     # (path, message): reported in the file's line order, not pydantic's order of fields.
-    found = [(p[:-1], f"environment variable {p[-1]} is not set") for p in missing]
+    found = [(p[:-1], _not_set(p)) for p in missing]
     try:
         config = validated(Config, data)
     except ValidationError as exc:
