@@ -29,6 +29,8 @@ import pytest
 
 from newsriver.stories import fingerprint as fp
 
+from .conftest import FIXTURES
+
 NATIVE = fp._native
 if NATIVE is None and not os.environ.get("CI") and os.environ.get("NEWSRIVER_REQUIRE_NATIVE") != "1":
     # Why, as fingerprint.py tells it: not built, turned off, failed to load, or a stale build refused.
@@ -38,7 +40,6 @@ if NATIVE is None and not os.environ.get("CI") and os.environ.get("NEWSRIVER_REQ
         allow_module_level=True,
     )
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 # What each rule of the tokenizer turns on, at a text's edges and inside it.
 PIECES = [

@@ -367,23 +367,10 @@ def test_a_header_that_would_break_the_request_is_refused() -> None:
 # --- https ---------------------------------------------------------------------------------
 
 
-OPENSSL_SELF_SIGNED = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-OPENSSL_SELF_SIGNED += ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"]
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for ``localhost`` and its key, made by the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [*OPENSSL_SELF_SIGNED, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return _self_signed(tmp_path_factory.mktemp("tls"), "subjectAltName=DNS:localhost")
 
 
 LOCALHOST = Network(resolve=lambda _host, _port: ["127.0.0.1"])
